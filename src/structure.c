@@ -1,0 +1,139 @@
+/* The crystal-structure type: allocation, copying, geometry helpers and the sanity checks every
+ * reader applies before a structure reaches the graph code. */
+#include "ionhop.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int ih_structure_init(ih_structure *s, int n_atoms) {
+    memset(s, 0, sizeof *s);
+    if (n_atoms < 0) return ih_set_error("negative atom count");
+    s->n_atoms = n_atoms;
+    size_t n = n_atoms > 0 ? (size_t)n_atoms : 1;
+    s->frac = calloc(3 * n, sizeof *s->frac);
+    s->z = calloc(n, sizeof *s->z);
+    if (!s->frac || !s->z) {
+        ih_structure_free(s);
+        return ih_set_error("out of memory for %d atoms", n_atoms);
+    }
+    return 0;
+}
+
+void ih_structure_free(ih_structure *s) {
+    if (!s) return;
+    free(s->frac);
+    free(s->cart);
+    free(s->z);
+    s->frac = s->cart = NULL;
+    s->z = NULL;
+    s->n_atoms = 0;
+}
+
+void ih_structure_set_free(ih_structure_set *set) {
+    if (!set) return;
+    for (int i = 0; i < set->n; i++) ih_structure_free(&set->items[i]);
+    free(set->items);
+    set->items = NULL;
+    set->n = 0;
+}
+
+int ih_structure_copy(ih_structure *dst, const ih_structure *src) {
+    ih_structure tmp = *src;
+    if (ih_structure_init(dst, src->n_atoms) != 0) return -1;
+    double *frac = dst->frac;
+    int *z = dst->z;
+    *dst = tmp;
+    dst->frac = frac;
+    dst->z = z;
+    dst->cart = NULL;
+    memcpy(dst->frac, src->frac, 3 * (size_t)src->n_atoms * sizeof *dst->frac);
+    memcpy(dst->z, src->z, (size_t)src->n_atoms * sizeof *dst->z);
+    if (src->cart) {
+        dst->cart = malloc(3 * (size_t)src->n_atoms * sizeof *dst->cart);
+        if (!dst->cart) {
+            ih_structure_free(dst);
+            return ih_set_error("out of memory");
+        }
+        memcpy(dst->cart, src->cart, 3 * (size_t)src->n_atoms * sizeof *dst->cart);
+    }
+    return 0;
+}
+
+void ih_structure_cart(const ih_structure *s, int i, double out[3]) {
+    const double *f = s->frac + 3 * (size_t)i;
+    for (int c = 0; c < 3; c++)
+        out[c] = f[0] * s->lattice[0][c] + f[1] * s->lattice[1][c] + f[2] * s->lattice[2][c];
+}
+
+double ih_structure_volume(const ih_structure *s) {
+    const double(*L)[3] = s->lattice;
+    return L[0][0] * (L[1][1] * L[2][2] - L[1][2] * L[2][1]) -
+           L[0][1] * (L[1][0] * L[2][2] - L[1][2] * L[2][0]) +
+           L[0][2] * (L[1][0] * L[2][1] - L[1][1] * L[2][0]);
+}
+
+/* Overlap check: minimum-image distance over the 27 neighbouring cells of the wrapped fractional
+ * difference. Exact for cells whose reduced form is not extremely skewed, which the volume check
+ * below already demands. O(N^2), fine for the ≤ few-thousand-atom cells ionhop handles. */
+int ih_structure_is_5image(const ih_structure *s) {
+    if (s->n_atoms < 6) return 0;
+    for (int k = 1; k < 5; k++) {
+        if (s->z[k] != s->z[0]) return 0;
+        for (int c = 0; c < 3; c++) {
+            double d01 = s->frac[3 + c] - s->frac[c];
+            double dk = s->frac[3 * k + c] - s->frac[3 * (k - 1) + c];
+            if (fabs(dk - d01) > 1e-5) return 0;
+        }
+    }
+    return 1;
+}
+
+int ih_structure_validate(const ih_structure *s, const char *what, double min_separation,
+                          int n_virtual) {
+    if (!what) what = "structure";
+    if (s->n_atoms <= 0) return ih_set_error("%s: no atoms", what);
+    for (int r = 0; r < 3; r++)
+        for (int c = 0; c < 3; c++)
+            if (!isfinite(s->lattice[r][c]))
+                return ih_set_error("%s: lattice contains a non-finite number", what);
+    double len[3];
+    for (int r = 0; r < 3; r++)
+        len[r] = sqrt(s->lattice[r][0] * s->lattice[r][0] + s->lattice[r][1] * s->lattice[r][1] +
+                      s->lattice[r][2] * s->lattice[r][2]);
+    double vol = fabs(ih_structure_volume(s));
+    if (!(vol > 1e-6) || !(len[0] > 1e-3 && len[1] > 1e-3 && len[2] > 1e-3) ||
+        vol < 1e-4 * len[0] * len[1] * len[2])
+        return ih_set_error("%s: degenerate lattice (cell volume %.3g Å^3): zero-volume or flat cell",
+                            what, vol);
+    for (int i = 0; i < s->n_atoms; i++) {
+        for (int c = 0; c < 3; c++)
+            if (!isfinite(s->frac[3 * i + c]) || fabs(s->frac[3 * i + c]) > 1e6)
+                return ih_set_error("%s: atom %d has a non-finite or absurd coordinate", what, i + 1);
+        if (s->z[i] < 1 || s->z[i] > 103)
+            return ih_set_error("%s: atom %d has an unknown element", what, i + 1);
+    }
+    for (int i = n_virtual; i < s->n_atoms; i++) {
+        for (int j = i + 1; j < s->n_atoms; j++) {
+            double d[3];
+            for (int c = 0; c < 3; c++) {
+                d[c] = s->frac[3 * j + c] - s->frac[3 * i + c];
+                d[c] -= floor(d[c] + 0.5);
+            }
+            for (int a = -1; a <= 1; a++)
+                for (int b = -1; b <= 1; b++)
+                    for (int e = -1; e <= 1; e++) {
+                        double f0 = d[0] + a, f1 = d[1] + b, f2 = d[2] + e, x[3];
+                        for (int c = 0; c < 3; c++)
+                            x[c] = f0 * s->lattice[0][c] + f1 * s->lattice[1][c] +
+                                   f2 * s->lattice[2][c];
+                        double r2 = x[0] * x[0] + x[1] * x[1] + x[2] * x[2];
+                        if (r2 < min_separation * min_separation)
+                            return ih_set_error("%s: atoms %d (%s) and %d (%s) overlap (%.3f Å apart)",
+                                                what, i + 1, ih_element_symbol(s->z[i]), j + 1,
+                                                ih_element_symbol(s->z[j]), sqrt(r2));
+                    }
+        }
+    }
+    return 0;
+}

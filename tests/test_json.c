@@ -1,0 +1,94 @@
+/* JSON record reader: the shared Em file and bad-input cases. */
+#include "check.h"
+#include "ionhop.h"
+
+static int parse_fails(const char *text, const char *needle) {
+    ih_structure_set set;
+    int rc = ih_parse_json(text, "bad.json", &set);
+    if (rc == 0) {
+        ih_structure_set_free(&set);
+        fprintf(stderr, "accepted: %s\n", text);
+        return 0;
+    }
+    const char *e = ih_last_error();
+    int ok = strstr(e, "bad.json") != NULL && strstr(e, needle) != NULL && !strchr(e, '\n');
+    if (!ok) fprintf(stderr, "message '%s' lacks '%s'\n", e, needle);
+    return ok;
+}
+
+int main(void) {
+    ih_structure_set set;
+    CHECK(ih_read_json(shared_path("data/em/train.json"), &set) == 0);
+    CHECK_INT(set.n, 559);
+    if (set.n == 559) {
+        double tmin = 1e9, tmax = -1e9, tsum = 0;
+        int amin = 1 << 30, amax = 0;
+        for (int i = 0; i < set.n; i++) {
+            const ih_structure *s = &set.items[i];
+            CHECK(s->has_target);
+            tmin = s->target < tmin ? s->target : tmin;
+            tmax = s->target > tmax ? s->target : tmax;
+            tsum += s->target;
+            amin = s->n_atoms < amin ? s->n_atoms : amin;
+            amax = s->n_atoms > amax ? s->n_atoms : amax;
+            char want[16];
+            snprintf(want, sizeof want, "%d", i);
+            CHECK(strcmp(s->jid, want) == 0);
+            CHECK(s->cart == NULL);
+            /* sites 0-4 are the same element, equally spaced on a line (spec §1.3) */
+            for (int k = 1; k < 5; k++) {
+                CHECK(s->z[k] == s->z[0]);
+                for (int c = 0; c < 3; c++) {
+                    double d01 = s->frac[3 + c] - s->frac[c];
+                    double dk = s->frac[3 * k + c] - s->frac[3 * (k - 1) + c];
+                    CHECK_NEAR(dk, d01, 1e-6);
+                }
+            }
+        }
+        CHECK_NEAR(tmin, 0.0035, 1e-9);
+        CHECK_NEAR(tmax, 8.77, 1e-9);
+        CHECK_NEAR(tsum / set.n, 0.8441, 5e-5);
+        CHECK_INT(amin, 33);
+        CHECK_INT(amax, 1027);
+        CHECK(strcmp(set.items[7].sys_name, "e-VOPO4_Na_1") == 0);
+    }
+    ih_structure_set_free(&set);
+
+    /* Cartesian input: positions kept, fractional derived */
+    const char *cart = "[{\"jid\":\"c1\",\"atoms\":{\"lattice_mat\":[[4,0,0],[0,4,0],[0,0,4]],"
+                       "\"coords\":[[0,0,0],[2,2,2]],\"elements\":[\"Cs\",\"Cl\"],\"cartesian\":true}}]";
+    CHECK(ih_parse_json(cart, "cart.json", &set) == 0);
+    if (set.n == 1) {
+        CHECK_NEAR(set.items[0].frac[3], 0.5, 1e-15);
+        CHECK(set.items[0].cart != NULL);
+        CHECK(!set.items[0].has_target);
+        CHECK(strcmp(set.items[0].jid, "c1") == 0);
+    }
+    ih_structure_set_free(&set);
+
+    /* bad inputs: each a one-line message naming the file and the problem */
+    CHECK(parse_fails("", "empty"));
+    CHECK(parse_fails("[{\"atoms\": ", "malformed JSON"));
+    CHECK(parse_fails("[]", "no records"));
+    CHECK(parse_fails("[{\"jid\":1}]", "no \"atoms\""));
+    CHECK(parse_fails("[{\"atoms\":{\"lattice_mat\":[[1,0,0],[0,1,0]],\"coords\":[[0,0,0]],\"elements\":[\"H\"]}}]",
+                      "lattice_mat"));
+    CHECK(parse_fails("[{\"atoms\":{\"lattice_mat\":[[3,0,0],[0,3,0],[0,0,3]],\"coords\":[[0,0,0]],\"elements\":[\"Qq\"]}}]",
+                      "unknown element"));
+    CHECK(parse_fails("[{\"atoms\":{\"lattice_mat\":[[3,0,0],[0,3,0],[0,0,3]],\"coords\":[[0,0,0],[0,0]],\"elements\":[\"H\",\"H\"]}}]",
+                      "coordinate 2"));
+    CHECK(parse_fails("[{\"atoms\":{\"lattice_mat\":[[3,0,0],[0,3,0],[6,0,0]],\"coords\":[[0,0,0]],\"elements\":[\"H\"]}}]",
+                      "degenerate"));
+    CHECK(parse_fails("[{\"atoms\":{\"lattice_mat\":[[3,0,0],[0,3,0],[0,0,3]],\"coords\":[[0,0,0],[0.0001,0,0]],\"elements\":[\"H\",\"O\"]}}]",
+                      "overlap"));
+    CHECK(parse_fails("[{\"atoms\":{\"lattice_mat\":[[3,0,0],[0,3,0],[0,0,3]],\"coords\":[[0,0,0],[0.99999,0.99999,0]],\"elements\":[\"H\",\"O\"]}}]",
+                      "overlap"));
+    CHECK(parse_fails("[{\"atoms\":{\"lattice_mat\":[[3,0,0],[0,3,0],[0,0,3]],\"coords\":[[0,0,0]],\"elements\":[\"H\"]},\"target\":\"x\"}, 5]",
+                      "record 2"));
+    CHECK(parse_fails("[{\"jid\":\"a\",\"atoms\":{\"lattice_mat\":[[3,0,0],[0,3,0],[0,0,3]],\"coords\":[[0,0,0]],\"elements\":[]}}]",
+                      "no atoms"));
+    ih_structure_set empty;
+    CHECK(ih_read_json("/nonexistent/file.json", &empty) == -1);
+    CHECK(strstr(ih_last_error(), "/nonexistent/file.json") != NULL);
+    return test_summary("test_json");
+}

@@ -179,6 +179,100 @@ typedef struct ih_graph_stats {
 void ih_graph_stats_compute(const ih_graph *g, ih_graph_stats *st);
 
 /* ---------------------------------------------------------------------------------------- */
+/* model (ops.c, eggc.c, model.c): the ALIGNN network of spec §4                            */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef struct ih_config {
+    int hidden;        /* H, 256 */
+    int alignn_layers; /* 4 */
+    int gcn_layers;    /* 4 */
+    int embed;         /* 64: width of the bond/angle embedding's first MLP */
+    int head_width;    /* 128 */
+    int head_hidden;   /* head (b)/(c) of §4.7: 1 or 2 hidden Linears (2); 0 = head (a),
+                          a plain Linear(H -> n_outputs) named "fc" */
+    int n_outputs;     /* heads: 1 for Em, 7 for MPT (masking is the loss's business) */
+    int neighbors;     /* graph k (12), stored with the model */
+    double cutoff;     /* graph cutoff, Å (8) */
+    int canonical;     /* graph edge keys: 0 = non-canonical (paper), 1 = canonical */
+} ih_config;
+
+/* ALIGNN_ft of §4: H 256, 4 + 4 layers, head (c) with 2 hidden Linears, 1 output. */
+void ih_config_default(ih_config *c);
+/* 0 if the sizes are usable, else -1 with the reason. */
+int ih_config_check(const ih_config *c);
+
+/* One named tensor of the parameter (or buffer) block. Names are PyTorch state-dict names
+ * (spec §4.9), e.g. "alignn_layers.0.node_update.src_gate.weight". */
+typedef struct ih_tensor_info {
+    char name[96];
+    size_t offset; /* in floats from the start of the block */
+    size_t numel;
+    int ndim;      /* 1 or 2 */
+    int shape[2];  /* PyTorch shape; a Linear weight is (out, in), row-major */
+    int decay;     /* AdamW weight decay applies: name holds none of "bias", "bn", "norm" (§5.3) */
+} ih_tensor_info;
+
+typedef struct ih_model ih_model;
+
+/* PyTorch default initialisation from the seed: every Linear W, b ~ U(±1/sqrt(in)); BatchNorm
+ * gamma 1, beta 0, running mean 0, variance 1. Same seed, same weights. NULL on bad config. */
+ih_model *ih_model_create(const ih_config *c, uint64_t seed);
+void ih_model_free(ih_model *m);
+const ih_config *ih_model_config(const ih_model *m);
+/* Spec §10.6 weights: W[o][i] = cos(0.3o + 0.7i)/sqrt(in), b[o] = 0.01 sin(o), BatchNorm identity. */
+void ih_model_set_deterministic(ih_model *m);
+
+/* Parameters and their gradients, one contiguous block each (same layout); BatchNorm running
+ * statistics in a third block. The tensor tables describe the layout. */
+size_t ih_model_n_params(const ih_model *m);
+float *ih_model_params(ih_model *m);
+float *ih_model_grads(ih_model *m);
+void ih_model_zero_grad(ih_model *m);
+int ih_model_n_tensors(const ih_model *m);
+const ih_tensor_info *ih_model_tensor(const ih_model *m, int i);
+size_t ih_model_n_buffers(const ih_model *m);
+float *ih_model_buffers(ih_model *m);
+int ih_model_n_buffer_tensors(const ih_model *m);
+const ih_tensor_info *ih_model_buffer_tensor(const ih_model *m, int i);
+/* Index of the parameter tensor (or buffer tensor) with this name, -1 if none. */
+int ih_model_find_tensor(const ih_model *m, const char *name);
+int ih_model_find_buffer(const ih_model *m, const char *name);
+
+/* Activation memory for one trunk pass over graphs of at most these sizes (a batch is their
+ * disjoint union). Everything is allocated here; forward and backward allocate nothing.
+ * for_training 0 gives the small inference arena (evaluation mode only, no backward). */
+typedef struct ih_acts ih_acts;
+ih_acts *ih_acts_create(const ih_model *m, int max_structs, int max_atoms, int max_edges,
+                        int max_triplets, int for_training);
+void ih_acts_free(ih_acts *a);
+size_t ih_acts_bytes(const ih_acts *a);
+/* Largest sizes of a set of graphs, for ih_acts_create / ih_model_reserve. */
+void ih_graph_max_sizes(const ih_graph *const *gs, int n, int *atoms, int *edges, int *triplets);
+
+/* Trunk: embeddings, ALIGNN and GCN layers, mean pooling -> h (n_structs × H). training 1 uses
+ * batch statistics and updates the BatchNorm running statistics (once per call, so a Siamese
+ * model updates them twice); 0 uses the running statistics. */
+int ih_trunk_forward(ih_model *m, ih_acts *a, const ih_graph *g, int training, float *h);
+/* Backward of the last ih_trunk_forward on `a` (training arena): ACCUMULATES into the grads. */
+int ih_trunk_backward(ih_model *m, ih_acts *a, const ih_graph *g, const float *dh);
+/* Head (§4.7): h (n × H) -> out (n × n_outputs). Stateless: backward recomputes from h,
+ * accumulates the head's parameter gradients and writes dh (n × H; may be NULL). n must not
+ * exceed the max_structs of ih_model_reserve. */
+int ih_head_forward(ih_model *m, const float *h, int n, float *out);
+int ih_head_backward(ih_model *m, const float *h, int n, const float *dout, float *dh);
+
+/* Head scratch (and the pooled-vector buffers) for up to max_structs rows. */
+int ih_model_reserve_head(ih_model *m, int max_structs);
+
+/* Convenience for the single-graph models: one built-in training arena and head scratch. */
+int ih_model_reserve(ih_model *m, int max_structs, int max_atoms, int max_edges, int max_triplets);
+/* out: n_structs × n_outputs. */
+int ih_model_forward(ih_model *m, const ih_graph *g, int training, float *out);
+int ih_model_backward(ih_model *m, const ih_graph *g, const float *dout); /* ACCUMULATES */
+/* Pooled trunk output of the last ih_model_forward (n_structs × H). */
+const float *ih_model_pooled(const ih_model *m);
+
+/* ---------------------------------------------------------------------------------------- */
 /* utilities                                                                                */
 /* ---------------------------------------------------------------------------------------- */
 

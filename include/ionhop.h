@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -197,6 +198,164 @@ void ih_rng_seed(ih_rng *r, uint64_t seed);
 uint64_t ih_rng_next(ih_rng *r);
 double ih_rng_uniform(ih_rng *r); /* [0, 1) */
 void ih_rng_shuffle(ih_rng *r, int *a, int n);
+
+/* ---------------------------------------------------------------------------------------- */
+/* optimiser (optim.c)                                                                      */
+/* ---------------------------------------------------------------------------------------- */
+
+/* A run of parameters inside the flat parameter block; `decay` selects the weight-decay group
+ * (spec §5.3: 0 for biases and normalisation weights). */
+typedef struct ih_param_range {
+    size_t offset, count;
+    int decay;
+} ih_param_range;
+
+/* AdamW (PyTorch semantics, spec §5.3) over a flat float block of n parameters. */
+typedef struct ih_adamw {
+    size_t n;
+    float *m, *v;        /* first and second moments, n each */
+    long step;           /* updates done so far */
+    double weight_decay; /* for ranges with decay = 1 */
+    double beta2, eps;   /* 0.999, 1e-8 */
+} ih_adamw;
+
+/* Zeroed moments for n parameters, step 0, β2 0.999, ε 1e-8. */
+int ih_adamw_init(ih_adamw *o, size_t n, double weight_decay);
+void ih_adamw_free(ih_adamw *o);
+/* One update: θ ← θ(1 − lr·wd) (decay ranges only), then the Adam moments and the bias-corrected
+ * step with β1ᵗ from the given (current) β1. Ranges must be ascending, disjoint and inside the
+ * block; parameters outside every range (e.g. buffers stored in the block) are left alone.
+ * Returns -1 (nothing updated) if the ranges are invalid. */
+int ih_adamw_step(ih_adamw *o, float *params, const float *grads, const ih_param_range *ranges,
+                  int n_ranges, double lr, double beta1);
+
+/* One-cycle schedule (PyTorch OneCycleLR with cosine annealing, two phases, β1 cycling; §5.4). */
+typedef struct ih_onecycle {
+    long total_steps; /* S */
+    double max_lr, pct_start, div_factor, final_div_factor;
+    double base_momentum, max_momentum; /* β1 range: 0.85 .. 0.95 */
+} ih_onecycle;
+
+/* PyTorch's defaults with pct_start 0.3: div 25, final_div 1e4, β1 0.85..0.95. */
+void ih_onecycle_default(ih_onecycle *s, long total_steps, double max_lr);
+/* lr and β1 for iteration t (t = 0 is the first update); t is clamped to [0, S − 1].
+ * Returns -1 for a schedule with S < 1, pct_start outside (0, 1) or non-positive factors. */
+int ih_onecycle_at(const ih_onecycle *s, long t, double *lr, double *beta1);
+
+/* ---------------------------------------------------------------------------------------- */
+/* losses and metrics (loss.c, metrics.c)                                                   */
+/* ---------------------------------------------------------------------------------------- */
+
+/* Masked losses over B×P outputs (spec §5.2, §6): loss = (1/(B·P))·Σ m·ℓ(o, t), the masked-out
+ * entries counting in the denominator. mask may be NULL (all ones). If grad is non-NULL it
+ * receives scale·∂loss/∂o (B×P), e.g. scale = B_micro/B_total to accumulate micro-batches; the
+ * returned loss is not scaled. L1 uses sign(o − t) with sign(0) = 0, as PyTorch. */
+double ih_loss_l1(const float *out, const float *target, const float *mask, int B, int P,
+                  double scale, float *grad);
+double ih_loss_mse(const float *out, const float *target, const float *mask, int B, int P,
+                   double scale, float *grad);
+/* The logged "mae" of §5.2: Σ m·|o − t| / B (summed over the P properties, averaged over rows). */
+double ih_mae_per_row(const float *out, const float *target, const float *mask, int B, int P);
+
+typedef struct ih_regression_metrics {
+    int n;
+    double mae, rmse;
+    double r2; /* scikit-learn: 1 − SS_res/SS_tot; constant truth gives 1 if SS_res = 0 else 0;
+                  NaN for n = 1 */
+} ih_regression_metrics;
+
+/* Good conductor = value < threshold (strict), for truth and prediction; positive = good.
+ * Ratios with a zero denominator are 0 (scikit-learn's zero_division default). */
+typedef struct ih_class_metrics {
+    int n, tp, fp, fn, tn;
+    double accuracy, precision, recall, f1;
+} ih_class_metrics;
+
+#define IH_GOOD_CONDUCTOR_EV 0.65
+
+/* -1 if n < 1 or a value is not finite. */
+int ih_regression_metrics_compute(const double *truth, const double *pred, int n,
+                                  ih_regression_metrics *out);
+int ih_class_metrics_compute(const double *truth, const double *pred, int n, double threshold,
+                             ih_class_metrics *out);
+
+/* ---------------------------------------------------------------------------------------- */
+/* model files: safetensors (modelfile.c, modelinfo.c)                                      */
+/* ---------------------------------------------------------------------------------------- */
+/* Layout: u64 little-endian header length N, N bytes of JSON header
+ * {"name": {"dtype": "F32", "shape": [...], "data_offsets": [begin, end]}, ...,
+ *  "__metadata__": {"key": "string value", ...}} padded with spaces to a multiple of 8, then the
+ * tensors' little-endian float32 data, back to back. Only F32 tensors are supported. */
+
+#define IH_ST_MAX_DIM 8
+
+/* A tensor to write (data not copied). ndim 0 is a scalar. */
+typedef struct ih_st_tensor {
+    const char *name;
+    int ndim;
+    int64_t shape[IH_ST_MAX_DIM];
+    const float *data;
+} ih_st_tensor;
+
+/* One metadata entry; values are strings (a JSON document may be stored as a string). */
+typedef struct ih_st_kv {
+    const char *key, *value;
+} ih_st_kv;
+
+/* A tensor read from a file: owned name and data. */
+typedef struct ih_st_entry {
+    char *name;
+    int ndim;
+    int64_t shape[IH_ST_MAX_DIM];
+    size_t count; /* product of the shape */
+    float *data;  /* count floats (points into the file's one data block) */
+} ih_st_entry;
+
+typedef struct ih_st_file {
+    int n;
+    ih_st_entry *tensors; /* in file data order */
+    int n_meta;
+    ih_st_kv *meta;       /* owned strings, in header order */
+    float *block;         /* all tensor data */
+} ih_st_file;
+
+/* Write atomically (temporary file, fsync, rename): a failed write never leaves a partial file
+ * under `path`. Names must be unique and non-empty, metadata keys unique and not "__metadata__". */
+int ih_st_write(const char *path, const ih_st_tensor *tensors, int n, const ih_st_kv *meta,
+                int n_meta);
+/* Read and validate a whole file: header JSON, dtypes, shapes, offsets (in range, matching the
+ * shape, contiguous and covering the data exactly). Errors name the file. */
+int ih_st_read(const char *path, ih_st_file *f);
+/* The same from memory; `name` is used in error messages. */
+int ih_st_parse(const void *buf, size_t len, const char *name, ih_st_file *f);
+void ih_st_free(ih_st_file *f);
+/* Lookups: NULL if absent. */
+const ih_st_entry *ih_st_find(const ih_st_file *f, const char *name);
+const char *ih_st_meta_get(const ih_st_file *f, const char *key);
+/* 1 for tensors that are state rather than trainable parameters: names ending in
+ * "running_mean", "running_var" or "num_batches_tracked". */
+int ih_st_is_buffer_name(const char *name);
+/* Human-readable description of a model file (metadata, pretty-printed JSON, tensor and
+ * parameter counts; with list_tensors every tensor's name and shape). */
+int ih_st_describe(FILE *out, const char *path, int list_tensors);
+
+/* Training state saved beside a model to resume a run (format "ionhop-optimizer-state"). */
+typedef struct ih_train_state {
+    long epoch;        /* epochs completed */
+    long sched_step;   /* next iteration t of the schedule */
+    ih_onecycle sched;
+    ih_rng rng;
+    double best_val;   /* best validation metric so far (INFINITY if none yet) */
+    long best_epoch;   /* -1 if none yet */
+} ih_train_state;
+
+/* Save AdamW (m, v as tensors "adam.m", "adam.v"; step and hyper-parameters) and the training
+ * state (metadata strings) atomically; extra_json (may be NULL) is stored under key "ionhop". */
+int ih_adamw_save(const char *path, const ih_adamw *o, const ih_train_state *ts,
+                  const char *extra_json);
+/* Load into a fresh optimiser (o is initialised here; free with ih_adamw_free). If
+ * expect_n > 0 the moments must have exactly that many entries. */
+int ih_adamw_load(const char *path, ih_adamw *o, ih_train_state *ts, size_t expect_n);
 
 #ifdef __cplusplus
 }

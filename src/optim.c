@@ -70,12 +70,12 @@ int ih_adamw_step(ih_adamw *o, float *params, const float *grads, const ih_param
 #pragma omp parallel if (total > 32768)
     for (int r = 0; r < n_ranges; r++) {
         const long lo = (long)ranges[r].offset, hi = lo + (long)ranges[r].count;
-        const int decay = ranges[r].decay != 0;
+        /* ×1 is exact, so one branch-free loop serves both groups */
+        const float dm = ranges[r].decay ? decay_mul : 1.0f;
 #pragma omp for schedule(static) nowait
         for (long i = lo; i < hi; i++) {
             const float g = grads[i];
-            float p = params[i];
-            if (decay) p = p * decay_mul;
+            const float p = params[i] * dm;
             m[i] = m[i] * b1 + one_minus_b1 * g;
             v[i] = v[i] * b2 + one_minus_b2 * g * g;
             const float denom = sqrtf(v[i]) / bc2 + eps;

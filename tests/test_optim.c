@@ -302,6 +302,12 @@ static void test_state_file(const char *dir) {
     ih_rng_next(&ts.rng);
     CHECK(ih_adamw_save(path, &o, &ts, "{\"run\":\"test\"}") == 0);
 
+    ih_st_file sf;
+    CHECK(ih_st_read(path, &sf) == 0);
+    CHECK(ih_st_meta_get(&sf, "ionhop") && !strcmp(ih_st_meta_get(&sf, "ionhop"), "{\"run\":\"test\"}"));
+    CHECK(ih_st_meta_get(&sf, "rng") && strlen(ih_st_meta_get(&sf, "rng")) == 4 * 16 + 3);
+    ih_st_free(&sf);
+
     ih_adamw l;
     ih_train_state lt;
     CHECK(ih_adamw_load(path, &l, &lt, 10) == 0);
@@ -327,6 +333,17 @@ static void test_state_file(const char *dir) {
     CHECK(isinf(lt.best_val) && lt.best_val > 0 && lt.best_epoch == -1);
     ih_adamw_free(&l);
     /* wrong size, and a model file passed as optimizer state */
+    /* an optimizer-state file with a damaged scalar */
+    ih_st_tensor mv[2] = {{.name = "adam.m", .ndim = 1, .shape = {10}, .data = o.m},
+                          {.name = "adam.v", .ndim = 1, .shape = {10}, .data = o.v}};
+    ih_st_kv bad_meta[2] = {{"format", "ionhop-optimizer-state"}, {"adam.step", "12x"}};
+    CHECK(ih_st_write(other, mv, 2, bad_meta, 2) == 0);
+    CHECK(ih_adamw_load(other, &l, &lt, 0) == -1);
+    CHECK(strstr(ih_last_error(), "\"adam.step\" = \"12x\" is not an integer") != NULL);
+    bad_meta[1].value = "12";
+    CHECK(ih_st_write(other, mv, 2, bad_meta, 2) == 0);
+    CHECK(ih_adamw_load(other, &l, &lt, 0) == -1);
+    CHECK(strstr(ih_last_error(), "lacks \"adam.weight_decay\"") != NULL);
     CHECK(ih_adamw_load(path, &l, &lt, 11) == -1);
     CHECK(strstr(ih_last_error(), "10 parameters") != NULL && strstr(ih_last_error(), path));
     ih_st_tensor t = {.name = "w", .ndim = 1, .shape = {2}, .data = p};

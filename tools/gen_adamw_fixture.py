@@ -39,8 +39,7 @@ def main():
         g[N_W + N_BUF + 1] = 0.0     # and in the no-decay group
         if step == 2:
             g[5] = 1e3
-        if step >= 4:
-            g[7] = 1e-6 * (step - 3)  # near eps: sqrt(v) ~ 1e-6
+        g[7] = 1e-7 * (1 + step % 3)  # always tiny: sqrt(v) ~ 1e-7, eps = 1e-8 matters
         grads.append(f32list(g))
         lrs.append(opt.param_groups[0]["lr"])
         beta1s.append(opt.param_groups[0]["betas"][0])

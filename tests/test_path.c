@@ -30,12 +30,17 @@ int main(void) {
                 }
             }
         }
-        /* the destination given modulo a lattice vector gives the same path */
-        double shifted[3] = {fin.frac[0] + 1, fin.frac[1] - 2, fin.frac[2]};
-        ih_structure back2;
-        CHECK(ih_path_5image(&ini, 0, shifted, &back2) == 0);
-        for (int c = 0; c < 3; c++) CHECK_NEAR(back2.frac[12 + c], back.frac[12 + c], 1e-9);
-        ih_structure_free(&back2);
+        /* the destination given modulo a lattice vector gives the same path, unless a step
+         * component is exactly ±0.5 (two equally short fractional paths; the record's is kept) */
+        int tie = 0;
+        for (int c = 0; c < 3; c++) tie |= fabs(fabs(fin.frac[c] - ini.frac[c]) - 0.5) < 1e-6;
+        if (!tie) {
+            double shifted[3] = {fin.frac[0] + 1, fin.frac[1] - 2, fin.frac[2]};
+            ih_structure back2;
+            CHECK(ih_path_5image(&ini, 0, shifted, &back2) == 0);
+            for (int c = 0; c < 3; c++) CHECK_NEAR(back2.frac[12 + c], back.frac[12 + c], 1e-9);
+            ih_structure_free(&back2);
+        }
         ih_structure_free(&back);
         ih_structure_free(&ini);
         ih_structure_free(&fin);
@@ -47,10 +52,15 @@ int main(void) {
     ih_structure ini, fin;
     CHECK(ih_path_endpoints(&set.items[7], &ini, &fin) == 0);
     int ion;
-    fin.frac[3 * 5 + 0] += 0.3; /* a second atom moves a lot */
+    double saved[3];
+    for (int c = 0; c < 3; c++) { /* a second atom makes the same hop */
+        saved[c] = fin.frac[15 + c];
+        fin.frac[15 + c] += fin.frac[c] - ini.frac[c];
+    }
     CHECK(ih_path_find_ion(&ini, &fin, "a.vasp", "b.vasp", &ion, NULL) == -1);
     CHECK(strstr(ih_last_error(), "ambiguous") && strstr(ih_last_error(), "a.vasp"));
-    fin.frac[3 * 5 + 0] -= 0.3;
+    for (int c = 0; c < 3; c++) fin.frac[15 + c] = saved[c];
+    CHECK(ih_path_find_ion(&ini, &fin, "a.vasp", "b.vasp", &ion, NULL) == 0);
     fin.z[3] = 8 == fin.z[3] ? 9 : 8;
     CHECK(ih_path_find_ion(&ini, &fin, "a.vasp", "b.vasp", &ion, NULL) == -1);
     CHECK(strstr(ih_last_error(), "site 4") != NULL);

@@ -225,6 +225,11 @@ typedef struct ih_param_range {
     int decay;
 } ih_param_range;
 
+/* The decay group of a parameter from its PyTorch-style name (spec §5.3): 0 if the name
+ * contains "bias", "bn" or "norm", else 1 (so BatchNorm weights inside the embedding MLPs,
+ * "…layer.1.weight", are decayed, as in the reference). */
+int ih_param_decays(const char *name);
+
 /* AdamW (PyTorch semantics, spec §5.3) over a flat float block of n parameters. */
 typedef struct ih_adamw {
     size_t n;
@@ -335,7 +340,7 @@ typedef struct ih_st_file {
 } ih_st_file;
 
 /* Write atomically (temporary file, fsync, rename): a failed write never leaves a partial file
- * under `path`. Names must be unique and non-empty, metadata keys unique and not "__metadata__". */
+ * under `path`. Names must be unique, non-empty and not "__metadata__"; metadata keys unique. */
 int ih_st_write(const char *path, const ih_st_tensor *tensors, int n, const ih_st_kv *meta,
                 int n_meta);
 /* Read and validate a whole file: header JSON, dtypes, shapes, offsets (in range, matching the

@@ -6,6 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+int ih_param_decays(const char *name) {
+    return !(strstr(name, "bias") || strstr(name, "bn") || strstr(name, "norm"));
+}
+
 int ih_adamw_init(ih_adamw *o, size_t n, double weight_decay) {
     memset(o, 0, sizeof *o);
     if (n == 0) return ih_set_error("AdamW: no parameters");

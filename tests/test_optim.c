@@ -357,7 +357,22 @@ static void test_state_file(const char *dir) {
     remove(other);
 }
 
+static void test_decay_names(void) {
+    /* spec §5.3 with the reference's checkpoint names (§4.9) */
+    CHECK_INT(ih_param_decays("atom_embedding.layer.0.weight"), 1);
+    CHECK_INT(ih_param_decays("atom_embedding.layer.1.weight"), 1); /* BatchNorm in the MLP */
+    CHECK_INT(ih_param_decays("atom_embedding.layer.1.bias"), 0);
+    CHECK_INT(ih_param_decays("alignn_layers.0.node_update.src_gate.weight"), 1);
+    CHECK_INT(ih_param_decays("alignn_layers.0.node_update.src_gate.bias"), 0);
+    CHECK_INT(ih_param_decays("gcn_layers.3.bn_nodes.weight"), 0);
+    CHECK_INT(ih_param_decays("alignn_layers.1.edge_update.bn_edges.weight"), 0);
+    CHECK_INT(ih_param_decays("attention.norm.weight"), 0);
+    CHECK_INT(ih_param_decays("fc_hp.0.0.weight"), 1);
+    CHECK_INT(ih_param_decays("fc.weight"), 1);
+}
+
 int main(void) {
+    test_decay_names();
     test_schedule();
     test_adamw_hand();
     test_adamw_torch();

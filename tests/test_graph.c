@@ -33,7 +33,7 @@ static void end_point(const ih_structure *img, int first, ih_structure *out) {
     int n = img->n_atoms - 4;
     ih_structure_init(out, n);
     memcpy(out->lattice, img->lattice, sizeof out->lattice);
-    snprintf(out->jid, sizeof out->jid, "%s-%s", img->jid, first ? "final" : "initial");
+    snprintf(out->jid, sizeof out->jid, "%.40s-%s", img->jid, first ? "final" : "initial");
     for (int a = 0; a < n; a++) {
         int src = a == 0 ? first : a + 4;
         memcpy(out->frac + 3 * a, img->frac + 3 * src, 3 * sizeof(double));

@@ -182,15 +182,38 @@ typedef struct ih_graph {
     double cutoff_used;   /* single structure: final cutoff after retries */
 } ih_graph;
 
+/* Build the graph of one structure (o NULL: defaults). Errors name the structure by jid. On
+ * failure *g is left empty (safe to ih_graph_free). Uses OpenMP threads for large structures. */
 int ih_graph_build(const ih_structure *s, const ih_graph_opts *o, ih_graph *g);
-/* Disjoint union of n graphs (node/edge/triplet offsets), spec §2.10. */
+/* Disjoint union of n graphs (node/edge/triplet offsets), spec §2.10. The parts may themselves
+ * be batches; cutoff_used of the union is the largest of the parts. */
 int ih_graph_batch(const ih_graph *const *gs, int n, ih_graph *out);
 void ih_graph_free(ih_graph *g);
+
+/* Sizes of the graph of s without building it (one neighbour search, no line graph):
+ * T = Σ_v in(v)·out(v) − self-loop edges; 0 if o->line_graph is 0. Any output may be NULL. */
+int ih_graph_count(const ih_structure *s, const ih_graph_opts *o, int *n_atoms, int *n_edges,
+                   int64_t *n_triplets);
+
+/* MODEL-4 local sub-graph of a 5-image structure (spec §2.9): the k-NN selection with o's cutoff
+ * and k (ih_graph_opts_local: 3 Å, k = 6, non-canonical), keeping only keys with an image site
+ * (index < n_images) at either end; nodes are the endpoints in ascending site order. If sites is
+ * not NULL it receives a malloc'ed array: the original site index of each node. */
+void ih_graph_opts_local(ih_graph_opts *o);
+int ih_graph_build_local(const ih_structure *s, const ih_graph_opts *o, int n_images, ih_graph *g,
+                         int **sites);
+
+/* Binary graph cache: append g to f (edge list only; the line graph is rebuilt on reading).
+ * ih_graph_read reads the next graph: 0 on success, 1 at a clean end of file, -1 on a
+ * truncated, corrupt or foreign file (message names `name`). */
+int ih_graph_write(FILE *f, const ih_graph *g);
+int ih_graph_read(FILE *f, const char *name, ih_graph *g);
 
 typedef struct ih_graph_stats {
     int n_atoms, n_edges, n_triplets, n_self_loops;
     double len_min, len_mean, len_max, cos_mean;
     int indeg_min, indeg_max;
+    double len_sum, cos_sum; /* Σ‖r‖ over edges (double from the float32 vectors), Σ cos θ */
 } ih_graph_stats;
 void ih_graph_stats_compute(const ih_graph *g, ih_graph_stats *st);
 

@@ -189,6 +189,10 @@ int ih_graph_build(const ih_structure *s, const ih_graph_opts *o, ih_graph *g);
  * be batches; cutoff_used of the union is the largest of the parts. */
 int ih_graph_batch(const ih_graph *const *gs, int n, ih_graph *out);
 void ih_graph_free(ih_graph *g);
+/* Build the line graph of a graph made without one (e.g. a batch of cached edge-only graphs). */
+int ih_graph_add_line_graph(ih_graph *g);
+/* Line-graph size of a graph, whether or not its line graph was built. */
+int64_t ih_graph_count_triplets(const ih_graph *g);
 
 /* Sizes of the graph of s without building it (one neighbour search, no line graph):
  * T = Σ_v in(v)·out(v) − self-loop edges; 0 if o->line_graph is 0. Any output may be NULL. */
@@ -216,6 +220,28 @@ typedef struct ih_graph_stats {
     double len_sum, cos_sum; /* Σ‖r‖ over edges (double from the float32 vectors), Σ cos θ */
 } ih_graph_stats;
 void ih_graph_stats_compute(const ih_graph *g, ih_graph_stats *st);
+
+/* ---------------------------------------------------------------------------------------- */
+/* datasets (dataset.c)                                                                     */
+/* ---------------------------------------------------------------------------------------- */
+
+/* Records of one or more files held as crystal graphs without line graphs (those are built per
+ * micro-batch). File t supplies task t: targets and mask are n × n_tasks. */
+typedef struct ih_dataset {
+    int n, n_tasks;
+    ih_graph *graphs;
+    float *targets, *mask;
+    char (*jid)[64];
+    char (*group)[128];     /* host: sys_name without its trailing _N path suffix (else jid) */
+    long *n_triplets;       /* line-graph size of each graph, for micro-batch planning */
+    ih_structure *structures; /* only if loaded with keep_structures */
+} ih_dataset;
+
+int ih_dataset_load(ih_dataset *d, const char *const *paths, int n_paths, const ih_graph_opts *go,
+                    int keep_structures);
+void ih_dataset_free(ih_dataset *d);
+/* "LiFePO4_2" -> "LiFePO4" (sister pathways of one host share a cross-validation group). */
+void ih_host_group(const char *sys_name, const char *fallback, char *out, size_t cap);
 
 /* ---------------------------------------------------------------------------------------- */
 /* utilities                                                                                */

@@ -147,50 +147,16 @@ static int emit_edges(ih_graph *g, const ih_geom *geo, const bond_key *keys, siz
 /* everything derived from the sorted edge list: lengths, source grouping, line graph              */
 /* ---------------------------------------------------------------------------------------------- */
 
-int ih_graph_finish(ih_graph *g, int line_graph, const char *what) {
-    int N = g->n_atoms, E = g->n_edges;
-    g->edge_len = ih_graph_alloc((size_t)E, sizeof *g->edge_len);
-    g->src_ptr = calloc((size_t)N + 1, sizeof *g->src_ptr);
-    g->edges_by_src = ih_graph_alloc((size_t)E, sizeof *g->edges_by_src);
-    g->trip_ptr = calloc((size_t)E + 1, sizeof *g->trip_ptr);
-    g->tsrc_ptr = calloc((size_t)E + 1, sizeof *g->tsrc_ptr);
-    g->struct_trip_ptr = calloc((size_t)g->n_structs + 1, sizeof *g->struct_trip_ptr);
-    if (!g->dst_ptr) {
-        g->dst_ptr = calloc((size_t)N + 1, sizeof *g->dst_ptr);
-        if (g->dst_ptr) {
-            for (int e = 0; e < E; e++) g->dst_ptr[g->edge_dst[e] + 1]++;
-            for (int a = 0; a < N; a++) g->dst_ptr[a + 1] += g->dst_ptr[a];
-        }
-    }
-    int *fill = ih_graph_alloc((size_t)N, sizeof *fill);
-    if (!g->edge_len || !g->src_ptr || !g->edges_by_src || !g->trip_ptr || !g->tsrc_ptr ||
-        !g->struct_trip_ptr || !g->dst_ptr || !fill) {
-        free(fill);
-        return ih_set_error("%s: out of memory for %d edges", what, E);
-    }
+/* §2.8 into g, whose edge-derived tables (dst_ptr, src_ptr, edges_by_src, edge_len) are set and
+ * whose triplet arrays are empty or absent. */
+static int line_graph_build(ih_graph *g, const char *what) {
+    int E = g->n_edges;
     const float *v = g->edge_vec;
-    /* float32 throughout, in the reference's order: ((x² + y²) + z²) */
-#pragma omp parallel for schedule(static) if (E >= 8192)
-    for (int e = 0; e < E; e++)
-        g->edge_len[e] = sqrtf((v[3 * e] * v[3 * e] + v[3 * e + 1] * v[3 * e + 1]) +
-                               v[3 * e + 2] * v[3 * e + 2]);
-    for (int e = 0; e < E; e++) g->src_ptr[g->edge_src[e] + 1]++;
-    for (int a = 0; a < N; a++) g->src_ptr[a + 1] += g->src_ptr[a];
-    memcpy(fill, g->src_ptr, (size_t)N * sizeof *fill);
-    for (int e = 0; e < E; e++) g->edges_by_src[fill[g->edge_src[e]]++] = e;
-    free(fill);
-
-    if (!line_graph) {
-        g->n_triplets = 0;
-        g->trip_src = ih_graph_alloc(0, sizeof(int));
-        g->trip_dst = ih_graph_alloc(0, sizeof(int));
-        g->trip_cos = ih_graph_alloc(0, sizeof(float));
-        g->trips_by_src = ih_graph_alloc(0, sizeof(int));
-        if (!g->trip_src || !g->trip_dst || !g->trip_cos || !g->trips_by_src)
-            return ih_set_error("%s: out of memory", what);
-        return 0;
-    }
-
+    free(g->trip_src), free(g->trip_dst), free(g->trip_cos), free(g->trips_by_src);
+    g->trip_src = g->trip_dst = g->trips_by_src = NULL;
+    g->trip_cos = NULL;
+    memset(g->trip_ptr, 0, ((size_t)E + 1) * sizeof *g->trip_ptr);
+    memset(g->tsrc_ptr, 0, ((size_t)E + 1) * sizeof *g->tsrc_ptr);
     /* §2.8: e1 = (a→b) feeds e2 = (b→c) for every e1 ≠ e2; the e1 of one e2 are exactly the
      * in-edges of b, which the destination sort made contiguous */
     const int *src = g->edge_src, *dst = g->edge_dst, *dptr = g->dst_ptr, *sptr = g->src_ptr;
@@ -247,6 +213,67 @@ int ih_graph_finish(ih_graph *g, int line_graph, const char *what) {
     for (int s = 0; s <= g->n_structs; s++) g->struct_trip_ptr[s] = g->trip_ptr[g->struct_edge_ptr[s]];
     return 0;
 }
+
+int ih_graph_add_line_graph(ih_graph *g) {
+    if (g->n_triplets > 0) return 0;
+    return line_graph_build(g, "graph");
+}
+
+int64_t ih_graph_count_triplets(const ih_graph *g) {
+    int64_t T = 0;
+    for (int e = 0; e < g->n_edges; e++) {
+        int b = g->edge_src[e];
+        T += g->dst_ptr[b + 1] - g->dst_ptr[b] - (g->edge_dst[e] == b);
+    }
+    return T;
+}
+
+int ih_graph_finish(ih_graph *g, int line_graph, const char *what) {
+    int N = g->n_atoms, E = g->n_edges;
+    g->edge_len = ih_graph_alloc((size_t)E, sizeof *g->edge_len);
+    g->src_ptr = calloc((size_t)N + 1, sizeof *g->src_ptr);
+    g->edges_by_src = ih_graph_alloc((size_t)E, sizeof *g->edges_by_src);
+    g->trip_ptr = calloc((size_t)E + 1, sizeof *g->trip_ptr);
+    g->tsrc_ptr = calloc((size_t)E + 1, sizeof *g->tsrc_ptr);
+    g->struct_trip_ptr = calloc((size_t)g->n_structs + 1, sizeof *g->struct_trip_ptr);
+    if (!g->dst_ptr) {
+        g->dst_ptr = calloc((size_t)N + 1, sizeof *g->dst_ptr);
+        if (g->dst_ptr) {
+            for (int e = 0; e < E; e++) g->dst_ptr[g->edge_dst[e] + 1]++;
+            for (int a = 0; a < N; a++) g->dst_ptr[a + 1] += g->dst_ptr[a];
+        }
+    }
+    int *fill = ih_graph_alloc((size_t)N, sizeof *fill);
+    if (!g->edge_len || !g->src_ptr || !g->edges_by_src || !g->trip_ptr || !g->tsrc_ptr ||
+        !g->struct_trip_ptr || !g->dst_ptr || !fill) {
+        free(fill);
+        return ih_set_error("%s: out of memory for %d edges", what, E);
+    }
+    const float *v = g->edge_vec;
+    /* float32 throughout, in the reference's order: ((x² + y²) + z²) */
+#pragma omp parallel for schedule(static) if (E >= 8192)
+    for (int e = 0; e < E; e++)
+        g->edge_len[e] = sqrtf((v[3 * e] * v[3 * e] + v[3 * e + 1] * v[3 * e + 1]) +
+                               v[3 * e + 2] * v[3 * e + 2]);
+    for (int e = 0; e < E; e++) g->src_ptr[g->edge_src[e] + 1]++;
+    for (int a = 0; a < N; a++) g->src_ptr[a + 1] += g->src_ptr[a];
+    memcpy(fill, g->src_ptr, (size_t)N * sizeof *fill);
+    for (int e = 0; e < E; e++) g->edges_by_src[fill[g->edge_src[e]]++] = e;
+    free(fill);
+
+    if (!line_graph) {
+        g->n_triplets = 0;
+        g->trip_src = ih_graph_alloc(0, sizeof(int));
+        g->trip_dst = ih_graph_alloc(0, sizeof(int));
+        g->trip_cos = ih_graph_alloc(0, sizeof(float));
+        g->trips_by_src = ih_graph_alloc(0, sizeof(int));
+        if (!g->trip_src || !g->trip_dst || !g->trip_cos || !g->trips_by_src)
+            return ih_set_error("%s: out of memory", what);
+        return 0;
+    }
+    return line_graph_build(g, what);
+}
+
 
 /* ---------------------------------------------------------------------------------------------- */
 

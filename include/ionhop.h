@@ -234,6 +234,7 @@ typedef struct ih_dataset {
     char (*jid)[64];
     char (*group)[128];     /* host: sys_name without its trailing _N path suffix (else jid) */
     long *n_triplets;       /* line-graph size of each graph, for micro-batch planning */
+    unsigned char *five_image; /* record is a 5-image path structure (spec §1.3) */
     ih_structure *structures; /* only if loaded with keep_structures */
 } ih_dataset;
 

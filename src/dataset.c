@@ -32,6 +32,7 @@ void ih_dataset_free(ih_dataset *d) {
     free(d->jid);
     free(d->group);
     free(d->n_triplets);
+    free(d->five_image);
     memset(d, 0, sizeof *d);
 }
 
@@ -53,12 +54,14 @@ static int append_file(ih_dataset *d, const char *path, int task, const ih_graph
     if (group) d->group = group;
     long *ntrip = realloc(d->n_triplets, (size_t)n1 * sizeof *ntrip);
     if (ntrip) d->n_triplets = ntrip;
+    unsigned char *five = realloc(d->five_image, (size_t)n1);
+    if (five) d->five_image = five;
     ih_structure *structs = NULL;
     if (keep_structures) {
         structs = realloc(d->structures, (size_t)n1 * sizeof *structs);
         if (structs) d->structures = structs;
     }
-    if (!graphs || !targets || !mask || !jid || !group || !ntrip || (keep_structures && !structs)) {
+    if (!graphs || !targets || !mask || !jid || !group || !ntrip || !five || (keep_structures && !structs)) {
         ih_structure_set_free(&set);
         return ih_set_error("%s: out of memory", path);
     }
@@ -96,6 +99,7 @@ static int append_file(ih_dataset *d, const char *path, int task, const ih_graph
             d->mask[(size_t)r * P + task] = 1.0f;
         }
         snprintf(d->jid[r], sizeof d->jid[r], "%s", s->jid);
+        d->five_image[r] = (unsigned char)ih_structure_is_5image(s);
         ih_host_group(s->sys_name, s->jid, d->group[r], sizeof d->group[r]);
     }
     if (keep_structures) {

@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -118,6 +119,21 @@ int ih_write_xyz(const char *path, const ih_structure *s);
 int ih_write_json(const char *path, const ih_structure *items, int n);
 
 /* ---------------------------------------------------------------------------------------- */
+/* migration paths (path.c)                                                                 */
+/* ---------------------------------------------------------------------------------------- */
+
+/* The 5-image structure of spec §1.3: the ion (0-based index in `ini`) at five evenly spaced
+ * points from its initial position to final_frac (moved by a lattice vector so every component of
+ * the fractional step lies in [-0.5, 0.5]), followed by the other sites of `ini` in order. */
+int ih_path_5image(const ih_structure *ini, int ion, const double final_frac[3], ih_structure *out);
+/* The one ion that moves between two NEB end points (same atoms in the same order, same lattice),
+ * minimum-image aware; ambiguous or inconsistent end points are an error naming both files. */
+int ih_path_find_ion(const ih_structure *ini, const ih_structure *fin, const char *ini_name,
+                     const char *fin_name, int *ion, double *hop_length);
+/* Initial (site 0 + host) and final (site 4 + host) structures of a 5-image structure (§1.4). */
+int ih_path_endpoints(const ih_structure *five, ih_structure *ini, ih_structure *fin);
+
+/* ---------------------------------------------------------------------------------------- */
 /* graphs (neighbors.c, graph.c)                                                            */
 /* ---------------------------------------------------------------------------------------- */
 
@@ -166,15 +182,42 @@ typedef struct ih_graph {
     double cutoff_used;   /* single structure: final cutoff after retries */
 } ih_graph;
 
+/* Build the graph of one structure (o NULL: defaults). Errors name the structure by jid. On
+ * failure *g is left empty (safe to ih_graph_free). Uses OpenMP threads for large structures. */
 int ih_graph_build(const ih_structure *s, const ih_graph_opts *o, ih_graph *g);
-/* Disjoint union of n graphs (node/edge/triplet offsets), spec §2.10. */
+/* Disjoint union of n graphs (node/edge/triplet offsets), spec §2.10. The parts may themselves
+ * be batches; cutoff_used of the union is the largest of the parts. */
 int ih_graph_batch(const ih_graph *const *gs, int n, ih_graph *out);
 void ih_graph_free(ih_graph *g);
+/* Build the line graph of a graph made without one (e.g. a batch of cached edge-only graphs). */
+int ih_graph_add_line_graph(ih_graph *g);
+/* Line-graph size of a graph, whether or not its line graph was built. */
+int64_t ih_graph_count_triplets(const ih_graph *g);
+
+/* Sizes of the graph of s without building it (one neighbour search, no line graph):
+ * T = Σ_v in(v)·out(v) − self-loop edges; 0 if o->line_graph is 0. Any output may be NULL. */
+int ih_graph_count(const ih_structure *s, const ih_graph_opts *o, int *n_atoms, int *n_edges,
+                   int64_t *n_triplets);
+
+/* MODEL-4 local sub-graph of a 5-image structure (spec §2.9): the k-NN selection with o's cutoff
+ * and k (ih_graph_opts_local: 3 Å, k = 6, non-canonical), keeping only keys with an image site
+ * (index < n_images) at either end; nodes are the endpoints in ascending site order. If sites is
+ * not NULL it receives a malloc'ed array: the original site index of each node. */
+void ih_graph_opts_local(ih_graph_opts *o);
+int ih_graph_build_local(const ih_structure *s, const ih_graph_opts *o, int n_images, ih_graph *g,
+                         int **sites);
+
+/* Binary graph cache: append g to f (edge list only; the line graph is rebuilt on reading).
+ * ih_graph_read reads the next graph: 0 on success, 1 at a clean end of file, -1 on a
+ * truncated, corrupt or foreign file (message names `name`). */
+int ih_graph_write(FILE *f, const ih_graph *g);
+int ih_graph_read(FILE *f, const char *name, ih_graph *g);
 
 typedef struct ih_graph_stats {
     int n_atoms, n_edges, n_triplets, n_self_loops;
     double len_min, len_mean, len_max, cos_mean;
     int indeg_min, indeg_max;
+    double len_sum, cos_sum; /* Σ‖r‖ over edges (double from the float32 vectors), Σ cos θ */
 } ih_graph_stats;
 void ih_graph_stats_compute(const ih_graph *g, ih_graph_stats *st);
 
@@ -273,6 +316,29 @@ int ih_model_backward(ih_model *m, const ih_graph *g, const float *dout); /* ACC
 const float *ih_model_pooled(const ih_model *m);
 
 /* ---------------------------------------------------------------------------------------- */
+/* datasets (dataset.c)                                                                     */
+/* ---------------------------------------------------------------------------------------- */
+
+/* Records of one or more files held as crystal graphs without line graphs (those are built per
+ * micro-batch). File t supplies task t: targets and mask are n × n_tasks. */
+typedef struct ih_dataset {
+    int n, n_tasks;
+    ih_graph *graphs;
+    float *targets, *mask;
+    char (*jid)[64];
+    char (*group)[128];     /* host: sys_name without its trailing _N path suffix (else jid) */
+    long *n_triplets;       /* line-graph size of each graph, for micro-batch planning */
+    unsigned char *five_image; /* record is a 5-image path structure (spec §1.3) */
+    ih_structure *structures; /* only if loaded with keep_structures */
+} ih_dataset;
+
+int ih_dataset_load(ih_dataset *d, const char *const *paths, int n_paths, const ih_graph_opts *go,
+                    int keep_structures);
+void ih_dataset_free(ih_dataset *d);
+/* "LiFePO4_2" -> "LiFePO4" (sister pathways of one host share a cross-validation group). */
+void ih_host_group(const char *sys_name, const char *fallback, char *out, size_t cap);
+
+/* ---------------------------------------------------------------------------------------- */
 /* utilities                                                                                */
 /* ---------------------------------------------------------------------------------------- */
 
@@ -291,6 +357,169 @@ void ih_rng_seed(ih_rng *r, uint64_t seed);
 uint64_t ih_rng_next(ih_rng *r);
 double ih_rng_uniform(ih_rng *r); /* [0, 1) */
 void ih_rng_shuffle(ih_rng *r, int *a, int n);
+
+/* ---------------------------------------------------------------------------------------- */
+/* optimiser (optim.c)                                                                      */
+/* ---------------------------------------------------------------------------------------- */
+
+/* A run of parameters inside the flat parameter block; `decay` selects the weight-decay group
+ * (spec §5.3: 0 for biases and normalisation weights). */
+typedef struct ih_param_range {
+    size_t offset, count;
+    int decay;
+} ih_param_range;
+
+/* The decay group of a parameter from its PyTorch-style name (spec §5.3): 0 if the name
+ * contains "bias", "bn" or "norm", else 1 (so BatchNorm weights inside the embedding MLPs,
+ * "…layer.1.weight", are decayed, as in the reference). */
+int ih_param_decays(const char *name);
+
+/* AdamW (PyTorch semantics, spec §5.3) over a flat float block of n parameters. */
+typedef struct ih_adamw {
+    size_t n;
+    float *m, *v;        /* first and second moments, n each */
+    long step;           /* updates done so far */
+    double weight_decay; /* for ranges with decay = 1 */
+    double beta2, eps;   /* 0.999, 1e-8 */
+} ih_adamw;
+
+/* Zeroed moments for n parameters, step 0, β2 0.999, ε 1e-8. */
+int ih_adamw_init(ih_adamw *o, size_t n, double weight_decay);
+void ih_adamw_free(ih_adamw *o);
+/* One update: θ ← θ(1 − lr·wd) (decay ranges only), then the Adam moments and the bias-corrected
+ * step with β1ᵗ from the given (current) β1. Ranges must be ascending, disjoint and inside the
+ * block; parameters outside every range (e.g. buffers stored in the block) are left alone.
+ * Returns -1 (nothing updated) if the ranges are invalid. */
+int ih_adamw_step(ih_adamw *o, float *params, const float *grads, const ih_param_range *ranges,
+                  int n_ranges, double lr, double beta1);
+
+/* One-cycle schedule (PyTorch OneCycleLR with cosine annealing, two phases, β1 cycling; §5.4). */
+typedef struct ih_onecycle {
+    long total_steps; /* S */
+    double max_lr, pct_start, div_factor, final_div_factor;
+    double base_momentum, max_momentum; /* β1 range: 0.85 .. 0.95 */
+} ih_onecycle;
+
+/* PyTorch's defaults with pct_start 0.3: div 25, final_div 1e4, β1 0.85..0.95. */
+void ih_onecycle_default(ih_onecycle *s, long total_steps, double max_lr);
+/* lr and β1 for iteration t (t = 0 is the first update); t is clamped to [0, S − 1].
+ * Returns -1 for a schedule with S < 1, pct_start outside (0, 1) or non-positive factors. */
+int ih_onecycle_at(const ih_onecycle *s, long t, double *lr, double *beta1);
+
+/* ---------------------------------------------------------------------------------------- */
+/* losses and metrics (loss.c, metrics.c)                                                   */
+/* ---------------------------------------------------------------------------------------- */
+
+/* Masked losses over B×P outputs (spec §5.2, §6): loss = (1/(B·P))·Σ m·ℓ(o, t), the masked-out
+ * entries counting in the denominator. mask may be NULL (all ones). If grad is non-NULL it
+ * receives scale·∂loss/∂o (B×P), e.g. scale = B_micro/B_total to accumulate micro-batches; the
+ * returned loss is not scaled. L1 uses sign(o − t) with sign(0) = 0, as PyTorch. */
+double ih_loss_l1(const float *out, const float *target, const float *mask, int B, int P,
+                  double scale, float *grad);
+double ih_loss_mse(const float *out, const float *target, const float *mask, int B, int P,
+                   double scale, float *grad);
+/* The logged "mae" of §5.2: Σ m·|o − t| / B (summed over the P properties, averaged over rows). */
+double ih_mae_per_row(const float *out, const float *target, const float *mask, int B, int P);
+
+typedef struct ih_regression_metrics {
+    int n;
+    double mae, rmse;
+    double r2; /* scikit-learn: 1 − SS_res/SS_tot; constant truth gives 1 if SS_res = 0 else 0;
+                  NaN for n = 1 */
+} ih_regression_metrics;
+
+/* Good conductor = value < threshold (strict), for truth and prediction; positive = good.
+ * Ratios with a zero denominator are 0 (scikit-learn's zero_division default). */
+typedef struct ih_class_metrics {
+    int n, tp, fp, fn, tn;
+    double accuracy, precision, recall, f1;
+} ih_class_metrics;
+
+#define IH_GOOD_CONDUCTOR_EV 0.65
+
+/* -1 if n < 1 or a value is not finite. */
+int ih_regression_metrics_compute(const double *truth, const double *pred, int n,
+                                  ih_regression_metrics *out);
+int ih_class_metrics_compute(const double *truth, const double *pred, int n, double threshold,
+                             ih_class_metrics *out);
+
+/* ---------------------------------------------------------------------------------------- */
+/* model files: safetensors (modelfile.c, modelinfo.c)                                      */
+/* ---------------------------------------------------------------------------------------- */
+/* Layout: u64 little-endian header length N, N bytes of JSON header
+ * {"name": {"dtype": "F32", "shape": [...], "data_offsets": [begin, end]}, ...,
+ *  "__metadata__": {"key": "string value", ...}} padded with spaces to a multiple of 8, then the
+ * tensors' little-endian float32 data, back to back. Only F32 tensors are supported. */
+
+#define IH_ST_MAX_DIM 8
+
+/* A tensor to write (data not copied). ndim 0 is a scalar. */
+typedef struct ih_st_tensor {
+    const char *name;
+    int ndim;
+    int64_t shape[IH_ST_MAX_DIM];
+    const float *data;
+} ih_st_tensor;
+
+/* One metadata entry; values are strings (a JSON document may be stored as a string). */
+typedef struct ih_st_kv {
+    const char *key, *value;
+} ih_st_kv;
+
+/* A tensor read from a file: owned name and data. */
+typedef struct ih_st_entry {
+    char *name;
+    int ndim;
+    int64_t shape[IH_ST_MAX_DIM];
+    size_t count; /* product of the shape */
+    float *data;  /* count floats (points into the file's one data block) */
+} ih_st_entry;
+
+typedef struct ih_st_file {
+    int n;
+    ih_st_entry *tensors; /* in file data order */
+    int n_meta;
+    ih_st_kv *meta;       /* owned strings, in header order */
+    float *block;         /* all tensor data */
+} ih_st_file;
+
+/* Write atomically (temporary file, fsync, rename): a failed write never leaves a partial file
+ * under `path`. Names must be unique, non-empty and not "__metadata__"; metadata keys unique. */
+int ih_st_write(const char *path, const ih_st_tensor *tensors, int n, const ih_st_kv *meta,
+                int n_meta);
+/* Read and validate a whole file: header JSON, dtypes, shapes, offsets (in range, matching the
+ * shape, contiguous and covering the data exactly). Errors name the file. */
+int ih_st_read(const char *path, ih_st_file *f);
+/* The same from memory; `name` is used in error messages. */
+int ih_st_parse(const void *buf, size_t len, const char *name, ih_st_file *f);
+void ih_st_free(ih_st_file *f);
+/* Lookups: NULL if absent. */
+const ih_st_entry *ih_st_find(const ih_st_file *f, const char *name);
+const char *ih_st_meta_get(const ih_st_file *f, const char *key);
+/* 1 for tensors that are state rather than trainable parameters: names ending in
+ * "running_mean", "running_var" or "num_batches_tracked". */
+int ih_st_is_buffer_name(const char *name);
+/* Human-readable description of a model file (metadata, pretty-printed JSON, tensor and
+ * parameter counts; with list_tensors every tensor's name and shape). */
+int ih_st_describe(FILE *out, const char *path, int list_tensors);
+
+/* Training state saved beside a model to resume a run (format "ionhop-optimizer-state"). */
+typedef struct ih_train_state {
+    long epoch;        /* epochs completed */
+    long sched_step;   /* next iteration t of the schedule */
+    ih_onecycle sched;
+    ih_rng rng;
+    double best_val;   /* best validation metric so far (INFINITY if none yet) */
+    long best_epoch;   /* -1 if none yet */
+} ih_train_state;
+
+/* Save AdamW (m, v as tensors "adam.m", "adam.v"; step and hyper-parameters) and the training
+ * state (metadata strings) atomically; extra_json (may be NULL) is stored under key "ionhop". */
+int ih_adamw_save(const char *path, const ih_adamw *o, const ih_train_state *ts,
+                  const char *extra_json);
+/* Load into a fresh optimiser (o is initialised here; free with ih_adamw_free). If
+ * expect_n > 0 the moments must have exactly that many entries. */
+int ih_adamw_load(const char *path, ih_adamw *o, ih_train_state *ts, size_t expect_n);
 
 #ifdef __cplusplus
 }

@@ -12,6 +12,23 @@ int cmd_pretrain(int argc, char **argv); /* ionhop pretrain --task name=PATH ...
 int cmd_finetune(int argc, char **argv); /* ionhop finetune --init MPT --data ... */
 int cmd_evaluate(int argc, char **argv); /* ionhop evaluate --model M --data FILE */
 
+/* Sub-benchmarks of `ionhop bench NAME` (dispatch table in cmd_bench.c; argv[0] is NAME).
+ * cmd_bench.c holds weak placeholders, so an entry is provided by defining it in its own file. */
+int bench_graph(int argc, char **argv); /* bench_graph.c */
+int bench_train(int argc, char **argv);
+int bench_gemm(int argc, char **argv);
+
+/* Option helpers (cmd_graph.c): strict number parsing with a usage message (returns -1 after
+ * printing it), and the graph options --canonical, --k K, --cutoff R shared by the commands that
+ * build graphs: 1 if argv[*i] was one (*i advanced past its value), 0 if not, -1 on bad value. */
+int cli_parse_int(const char *opt, const char *text, int lo, int hi, int *out);
+int cli_parse_double(const char *opt, const char *text, double lo, double hi, double *out);
+int cli_graph_option(int argc, char **argv, int *i, ih_graph_opts *o);
+
+/* Keep large blocks in the heap instead of mmap/munmap (cli_malloc.c): needed for multi-threaded
+ * graph building to scale. Call before the first allocation that matters. */
+void cli_tune_malloc(void);
+
 /* Print "ionhop: <ih_last_error()>" to stderr and return 1. */
 int cli_fail(void);
 /* Print "ionhop: <message>" to stderr and return 2 (usage errors). */

@@ -1,0 +1,130 @@
+/* Migration paths: the 5-image structure of spec §1.3 from two end points (or from a structure,
+ * an ion and a destination), and the end points back from a 5-image structure (§1.4). */
+#include "ionhop.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A hop shorter than this is not a hop; end points whose second-largest displacement exceeds
+ * IH_HOP_AMBIGUITY × the largest do not single out one moving ion. Separately relaxed end points
+ * move host atoms by up to ~0.9 Å (spec §1.4), hops are 1.5-9 Å long. */
+#define IH_HOP_MIN 0.5
+#define IH_HOP_AMBIGUITY 0.6
+
+static double min_image_frac(double d) {
+    if (fabs(d) > 0.5) d -= nearbyint(d);
+    return d;
+}
+
+/* Cartesian length of the smallest periodic image of fractional difference df, over the 27
+ * neighbouring translations of its component-wise reduced form. */
+static double min_image_length(const double L[3][3], const double df[3]) {
+    double best = INFINITY;
+    for (int a = -1; a <= 1; a++)
+        for (int b = -1; b <= 1; b++)
+            for (int c = -1; c <= 1; c++) {
+                double f[3] = {min_image_frac(df[0]) + a, min_image_frac(df[1]) + b,
+                               min_image_frac(df[2]) + c};
+                double x[3];
+                for (int k = 0; k < 3; k++) x[k] = f[0] * L[0][k] + f[1] * L[1][k] + f[2] * L[2][k];
+                double r = sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2]);
+                if (r < best) best = r;
+            }
+    return best;
+}
+
+int ih_path_5image(const ih_structure *ini, int ion, const double final_frac[3], ih_structure *out) {
+    int n = ini->n_atoms;
+    if (ion < 0 || ion >= n) return ih_set_error("ion index %d outside 1..%d", ion + 1, n);
+    if (ih_structure_init(out, n + 4) != 0) return -1;
+    memcpy(out->lattice, ini->lattice, sizeof out->lattice);
+    double delta[3];
+    for (int c = 0; c < 3; c++) delta[c] = min_image_frac(final_frac[c] - ini->frac[3 * ion + c]);
+    for (int k = 0; k < 5; k++) {
+        out->z[k] = ini->z[ion];
+        for (int c = 0; c < 3; c++) out->frac[3 * k + c] = ini->frac[3 * ion + c] + 0.25 * k * delta[c];
+    }
+    int m = 5;
+    for (int i = 0; i < n; i++) {
+        if (i == ion) continue;
+        out->z[m] = ini->z[i];
+        memcpy(out->frac + 3 * m, ini->frac + 3 * i, 3 * sizeof(double));
+        m++;
+    }
+    snprintf(out->jid, sizeof out->jid, "%s", ini->jid);
+    return 0;
+}
+
+int ih_path_find_ion(const ih_structure *ini, const ih_structure *fin, const char *ini_name,
+                     const char *fin_name, int *ion, double *hop_length) {
+    if (ini->n_atoms != fin->n_atoms)
+        return ih_set_error("%s, %s: end points have different atom counts (%d vs %d)", ini_name,
+                            fin_name, ini->n_atoms, fin->n_atoms);
+    for (int r = 0; r < 3; r++)
+        for (int c = 0; c < 3; c++)
+            if (fabs(ini->lattice[r][c] - fin->lattice[r][c]) >
+                1e-2 * (1.0 + fabs(ini->lattice[r][c])))
+                return ih_set_error("%s, %s: end points have different lattices (row %d)", ini_name,
+                                    fin_name, r + 1);
+    int first = -1, second = -1;
+    double d1 = -1, d2 = -1;
+    for (int i = 0; i < ini->n_atoms; i++) {
+        if (ini->z[i] != fin->z[i])
+            return ih_set_error("%s, %s: site %d is %s in one end point and %s in the other (end "
+                                "points must list the same atoms in the same order)",
+                                ini_name, fin_name, i + 1, ih_element_symbol(ini->z[i]),
+                                ih_element_symbol(fin->z[i]));
+        double df[3];
+        for (int c = 0; c < 3; c++) df[c] = fin->frac[3 * i + c] - ini->frac[3 * i + c];
+        double d = min_image_length(ini->lattice, df);
+        if (d > d1) {
+            second = first;
+            d2 = d1;
+            first = i;
+            d1 = d;
+        } else if (d > d2) {
+            second = i;
+            d2 = d;
+        }
+    }
+    if (d1 < IH_HOP_MIN)
+        return ih_set_error("%s, %s: no atom moves more than %.1f Å between the end points", ini_name,
+                            fin_name, IH_HOP_MIN);
+    if (second >= 0 && d2 > IH_HOP_AMBIGUITY * d1)
+        return ih_set_error("%s, %s: ambiguous hop: atoms %d (%s, %.2f Å) and %d (%s, %.2f Å) both "
+                            "move; give one ion with --ion",
+                            ini_name, fin_name, first + 1, ih_element_symbol(ini->z[first]), d1,
+                            second + 1, ih_element_symbol(ini->z[second]), d2);
+    *ion = first;
+    if (hop_length) *hop_length = d1;
+    return 0;
+}
+
+int ih_path_endpoints(const ih_structure *five, ih_structure *ini, ih_structure *fin) {
+    if (!ih_structure_is_5image(five))
+        return ih_set_error("%s: not a 5-image structure (sites 1-5 must be one element on a "
+                            "straight, evenly spaced line)",
+                            five->jid[0] ? five->jid : "structure");
+    int n = five->n_atoms - 4;
+    for (int e = 0; e < 2; e++) {
+        ih_structure *s = e ? fin : ini;
+        if (ih_structure_init(s, n) != 0) {
+            if (e) ih_structure_free(ini);
+            return -1;
+        }
+        memcpy(s->lattice, five->lattice, sizeof s->lattice);
+        int site = e ? 4 : 0;
+        s->z[0] = five->z[site];
+        memcpy(s->frac, five->frac + 3 * site, 3 * sizeof(double));
+        memcpy(s->z + 1, five->z + 5, (size_t)(n - 1) * sizeof(int));
+        memcpy(s->frac + 3, five->frac + 15, 3 * (size_t)(n - 1) * sizeof(double));
+        snprintf(s->jid, sizeof s->jid, "%s", five->jid);
+        s->has_target = five->has_target;
+        s->target = five->target;
+        snprintf(s->sys_name, sizeof s->sys_name, "%s", five->sys_name);
+        snprintf(s->klass, sizeof s->klass, "%s", five->klass);
+    }
+    return 0;
+}

@@ -1,0 +1,81 @@
+/* `ionhop graph` and `ionhop bench graph` end to end: output on a small record file, and the
+ * exit codes and one-line messages for bad input. Runs $IONHOP_CLI (make test sets it). */
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "ionhop.h"
+
+static const char *cli(void) {
+    const char *c = getenv("IONHOP_CLI");
+    return c ? c : "build-san/ionhop";
+}
+
+/* Run a shell command; stdout+stderr into out (truncated), returns the exit status. */
+static int run(const char *cmd, char *out, size_t cap) {
+    char full[2048];
+    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    if (!p) return -1;
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int main(void) {
+    char dir[] = "/tmp/ionhop-cli-graph-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char json[256], bad[256], cmd[1024];
+    static char out[1 << 16];
+    snprintf(json, sizeof json, "%s/two.json", dir);
+    snprintf(bad, sizeof bad, "%s/flat.json", dir);
+    /* CsCl (§10.4) and a 1-atom fcc cell (12 self-image neighbours) */
+    const char *text =
+        "[{\"jid\": \"cscl\", \"atoms\": {\"lattice_mat\": [[4, 0, 0], [0, 4, 0], [0, 0, 4]],"
+        " \"coords\": [[0, 0, 0], [0.5, 0.5, 0.5]], \"elements\": [\"Cs\", \"Cl\"], \"cartesian\": false}},"
+        " {\"jid\": \"fcc\", \"atoms\": {\"lattice_mat\": [[0, 2, 2], [2, 0, 2], [2, 2, 0]],"
+        " \"coords\": [[0, 0, 0]], \"elements\": [\"Cu\"], \"cartesian\": false}}]";
+    CHECK(ih_write_file_atomic(json, text, strlen(text)) == 0);
+    const char *flat = "[{\"jid\": \"flat\", \"atoms\": {\"lattice_mat\": [[4, 0, 0], [0, 4, 0], [4, 4, 0]],"
+                       " \"coords\": [[0, 0, 0]], \"elements\": [\"Cu\"], \"cartesian\": false}}]";
+    CHECK(ih_write_file_atomic(bad, flat, strlen(flat)) == 0);
+
+    snprintf(cmd, sizeof cmd, "%s graph %s", cli(), json);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    /* CsCl: 2 atoms, 56 edges, 1544 triplets, 24 self-loop edges, in-degree 28, cutoff 8 */
+    CHECK_MSG(strstr(out, "jid cscl") && strstr(out, "56") && strstr(out, "1544") && strstr(out, "28-28"), "%s", out);
+    /* fcc: 12 neighbours, all self-images: 24 loop edges, T = 24² − 24 */
+    CHECK_MSG(strstr(out, "jid fcc") && strstr(out, "552") && strstr(out, "24-24"), "%s", out);
+    CHECK_MSG(strstr(out, "total: 2 structures, 3 atoms, 80 edges, 2096 triplets, 48 self-loop edges"), "%s", out);
+
+    snprintf(cmd, sizeof cmd, "%s graph %s --canonical --cutoff 3", cli(), json);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    CHECK_MSG(strstr(out, "canonical keys") && strstr(out, "776") && strstr(out, "; 1 needed a larger cutoff"), "%s", out);
+
+    snprintf(cmd, sizeof cmd, "%s bench graph --data %s --threads 1", cli(), json);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    CHECK_MSG(strstr(out, "structures/s") && strstr(out, "ΣN 3  ΣE 80  ΣT 2096") && strstr(out, "peak RSS"), "%s", out);
+
+    /* bad input: exit 1 with one "ionhop: FILE: ..." line; usage errors exit 2 */
+    snprintf(cmd, sizeof cmd, "%s graph %s", cli(), bad);
+    CHECK_INT(run(cmd, out, sizeof out), 1);
+    CHECK_MSG(strncmp(out, "ionhop: ", 8) == 0 && strstr(out, "flat.json") && strstr(out, "degenerate") &&
+                  strchr(out, '\n') == out + strlen(out) - 1, "%s", out);
+    snprintf(cmd, sizeof cmd, "%s graph %s/missing.json", cli(), dir);
+    CHECK_INT(run(cmd, out, sizeof out), 1);
+    CHECK_MSG(strstr(out, "ionhop: ") && strstr(out, "missing.json"), "%s", out);
+    snprintf(cmd, sizeof cmd, "%s graph %s --k zero", cli(), json);
+    CHECK_INT(run(cmd, out, sizeof out), 2);
+    CHECK_MSG(strstr(out, "--k"), "%s", out);
+    snprintf(cmd, sizeof cmd, "%s bench graph", cli());
+    CHECK_INT(run(cmd, out, sizeof out), 2);
+    CHECK_MSG(strstr(out, "--data"), "%s", out);
+    snprintf(cmd, sizeof cmd, "%s bench nosuch", cli());
+    CHECK_INT(run(cmd, out, sizeof out), 2);
+
+    remove(json);
+    remove(bad);
+    rmdir(dir);
+    return test_summary("test_cli_graph");
+}

@@ -1,0 +1,385 @@
+/* Crystal graph, line graph, batching and the graph cache: the spec's §10.4 (CsCl) and §10.5
+ * (Em training structures) numbers, structural invariants, and bad input. */
+#include <omp.h>
+
+#include "check.h"
+#include "graph_check.h"
+#include "ionhop.h"
+
+static void make_cscl(ih_structure *s, int cartesian) {
+    ih_structure_init(s, 2);
+    for (int r = 0; r < 3; r++)
+        for (int c = 0; c < 3; c++) s->lattice[r][c] = r == c ? 4.0 : 0.0;
+    s->z[0] = ih_element_z("Cs");
+    s->z[1] = ih_element_z("Cl");
+    for (int c = 0; c < 3; c++) s->frac[3 + c] = 0.5;
+    if (cartesian) {
+        s->cart = calloc(6, sizeof *s->cart);
+        for (int c = 0; c < 3; c++) s->cart[3 + c] = 2.0;
+    }
+}
+
+static ih_graph_opts opts(int canonical, double cutoff, int k) {
+    ih_graph_opts o;
+    ih_graph_opts_default(&o);
+    o.canonical = canonical;
+    o.cutoff = cutoff;
+    o.k = k;
+    return o;
+}
+
+/* Sites `first` (one site) followed by sites 5.. of a 5-image record: initial (0) or final (4). */
+static void end_point(const ih_structure *img, int first, ih_structure *out) {
+    int n = img->n_atoms - 4;
+    ih_structure_init(out, n);
+    memcpy(out->lattice, img->lattice, sizeof out->lattice);
+    snprintf(out->jid, sizeof out->jid, "%.40s-%s", img->jid, first ? "final" : "initial");
+    for (int a = 0; a < n; a++) {
+        int src = a == 0 ? first : a + 4;
+        memcpy(out->frac + 3 * a, img->frac + 3 * src, 3 * sizeof(double));
+        out->z[a] = img->z[src];
+    }
+}
+
+static void test_cscl(void) {
+    ih_structure s;
+    make_cscl(&s, 0);
+    /* neighbours: 8 at √12 (Cs-Cl) + 6 self-images at 4 Å, ties at the 12th all kept */
+    ih_neighbor *nb;
+    int n;
+    double cut;
+    CHECK(ih_neighbors(&s, 8.0, 12, &nb, &n, &cut) == 0);
+    CHECK_INT(n, 28);
+    CHECK_NEAR(cut, 8.0, 0);
+    int n_self = 0, n_short = 0;
+    for (int q = 0; q < n; q++) {
+        if (nb[q].i == nb[q].j) {
+            n_self++;
+            CHECK(nb[q].dist == 4.0);
+        } else {
+            n_short++;
+            CHECK(nb[q].dist == sqrt(12.0));
+        }
+        if (q > 0) CHECK(nb[q].i >= nb[q - 1].i);
+    }
+    CHECK_INT(n_self, 12);
+    CHECK_INT(n_short, 16);
+    free(nb);
+
+    const struct {
+        int canonical, E, loops, T;
+        double sum_r;
+        int plus1, minus1;
+    } want[2] = {{0, 56, 24, 1544, 206.851252, 112, 88}, {1, 40, 24, 776, 151.425626, 64, 40}};
+    for (int m = 0; m < 2; m++) {
+        ih_graph_opts o = opts(want[m].canonical, 8.0, 12);
+        ih_graph g;
+        CHECK(ih_graph_build(&s, &o, &g) == 0);
+        ih_graph_stats st;
+        ih_graph_stats_compute(&g, &st);
+        CHECK_INT(st.n_atoms, 2);
+        CHECK_INT(st.n_edges, want[m].E);
+        CHECK_INT(st.n_self_loops, want[m].loops);
+        CHECK_INT(st.n_triplets, want[m].T);
+        CHECK_NEAR(st.len_sum, want[m].sum_r, 5e-7);
+        CHECK_NEAR(st.cos_sum, 24.0, 1e-9);
+        int p1 = 0, m1 = 0;
+        for (int t = 0; t < g.n_triplets; t++) p1 += g.trip_cos[t] == 1.0f, m1 += g.trip_cos[t] == -1.0f;
+        CHECK_INT(p1, want[m].plus1);
+        CHECK_INT(m1, want[m].minus1);
+        CHECK_INT(graph_invariants(&g), 0);
+        if (!want[m].canonical) {
+            /* the full cosine histogram of §10.4 */
+            const double val[7] = {-1, -0.5774, -0.3333, 0, 0.3333, 0.5774, 1};
+            const int cnt[7] = {88, 384, 192, 192, 192, 384, 112};
+            int got[7] = {0};
+            for (int t = 0; t < g.n_triplets; t++)
+                for (int b = 0; b < 7; b++)
+                    if (fabs(g.trip_cos[t] - val[b]) < 5e-5) got[b]++;
+            for (int b = 0; b < 7; b++) CHECK_INT(got[b], cnt[b]);
+        }
+        ih_graph_free(&g);
+    }
+    /* the starting cutoff only decides retries: 3 Å retries once to max(a, b, c) = 4 */
+    const double starts[3] = {3.0, 4.5, 6.0}, finals[3] = {4.0, 4.5, 6.0};
+    for (int q = 0; q < 3; q++) {
+        ih_graph_opts o = opts(0, starts[q], 12);
+        ih_graph g;
+        CHECK(ih_graph_build(&s, &o, &g) == 0);
+        CHECK_INT(g.n_edges, 56);
+        CHECK_NEAR(g.cutoff_used, finals[q], 0);
+        ih_graph_free(&g);
+    }
+    /* the same crystal given in Cartesian coordinates */
+    ih_structure sc;
+    make_cscl(&sc, 1);
+    ih_graph_opts o = opts(0, 8.0, 12);
+    ih_graph g;
+    CHECK(ih_graph_build(&sc, &o, &g) == 0);
+    CHECK_INT(g.n_edges, 56);
+    CHECK_INT(g.n_triplets, 1544);
+    ih_graph_free(&g);
+    ih_structure_free(&sc);
+    ih_structure_free(&s);
+}
+
+typedef struct em_row {
+    int jid, canonical, which; /* which: -1 5-image, 0 initial, 4 final */
+    int N, E, T;
+    double lmin, lmean, lmax, cmean; /* 0: not listed */
+    int dmin, dmax;
+} em_row;
+
+static void test_em(const ih_structure_set *set) {
+    const em_row rows[] = {
+        {7, 0, -1, 33, 792, 19184, 0.65469, 2.45508, 3.62462, 0.042121, 20, 29},
+        {7, 1, -1, 33, 438, 5890, 0.65469, 2.52835, 3.62462, 0.038451, 12, 17},
+        {7, 0, 0, 29, 696, 16844, 1.53337, 2.65097, 3.63962, 0.014514, 21, 28},
+        {7, 0, 4, 29, 696, 16864, 1.53337, 2.63861, 3.62462, 0.024282, 22, 29},
+        {0, 0, -1, 211, 5064, 121860, 1.12028, 3.26881, 4.19118, 0.016585, 21, 28},
+        {0, 1, -1, 211, 2658, 33608, 0, 0, 0, 0, 12, 16},
+        {0, 0, 0, 207, 4968, 119474, 0, 0, 0, 0, 22, 26},
+        {0, 0, 4, 207, 4968, 119484, 0, 0, 0, 0, 22, 26},
+    };
+    for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+        const em_row *w = &rows[r];
+        ih_structure sub, *s = &set->items[w->jid];
+        if (w->which >= 0) {
+            end_point(s, w->which, &sub);
+            s = &sub;
+        }
+        ih_graph_opts o = opts(w->canonical, 8.0, 12);
+        ih_graph g;
+        CHECK(ih_graph_build(s, &o, &g) == 0);
+        ih_graph_stats st;
+        ih_graph_stats_compute(&g, &st);
+        CHECK_MSG(st.n_atoms == w->N && st.n_edges == w->E && st.n_triplets == w->T,
+                  "jid %d row %zu: N %d E %d T %d", w->jid, r, st.n_atoms, st.n_edges, st.n_triplets);
+        CHECK_INT(st.indeg_min, w->dmin);
+        CHECK_INT(st.indeg_max, w->dmax);
+        CHECK_NEAR(g.cutoff_used, 8.0, 0); /* no retry at 8 Å */
+        if (w->lmin > 0) {
+            CHECK_NEAR(st.len_min, w->lmin, 5e-6);
+            CHECK_NEAR(st.len_mean, w->lmean, 5e-6);
+            CHECK_NEAR(st.len_max, w->lmax, 5e-6);
+            CHECK_NEAR(st.cos_mean, w->cmean, 5e-7);
+        }
+        CHECK_INT(graph_invariants(&g), 0);
+        /* the cheap count agrees with the built graph */
+        int cn, ce;
+        int64_t ct;
+        CHECK(ih_graph_count(s, &o, &cn, &ce, &ct) == 0);
+        CHECK(cn == g.n_atoms && ce == g.n_edges && ct == g.n_triplets);
+        ih_graph_free(&g);
+        if (w->which >= 0) ih_structure_free(&sub);
+    }
+
+    /* MODEL-4 local sub-graph (§2.9): cutoff 3, k 6, retry to max(a, b, c) */
+    const struct {
+        int jid, n;
+        int sites[17];
+        double cut;
+        int E, T;
+    } loc[2] = {{7, 17, {0, 1, 2, 3, 4, 6, 8, 10, 12, 17, 19, 22, 24, 25, 27, 29, 31}, 7.910106, 114, 1200},
+                {0, 16, {0, 1, 2, 3, 4, 37, 38, 53, 70, 102, 134, 162, 166, 174, 190, 197}, 22.465465, 110, 1176}};
+    for (int q = 0; q < 2; q++) {
+        ih_graph g;
+        int *sites = NULL;
+        CHECK(ih_graph_build_local(&set->items[loc[q].jid], NULL, 5, &g, &sites) == 0);
+        CHECK_INT(g.n_atoms, loc[q].n);
+        CHECK_NEAR(g.cutoff_used, loc[q].cut, 1e-12);
+        CHECK_INT(g.n_edges, loc[q].E);
+        CHECK_INT(g.n_triplets, loc[q].T);
+        for (int a = 0; a < g.n_atoms && a < loc[q].n && sites; a++) CHECK_INT(sites[a], loc[q].sites[a]);
+        for (int a = 0; a < g.n_atoms && sites; a++) CHECK_INT(g.atom_z[a], set->items[loc[q].jid].z[sites[a]]);
+        CHECK_INT(graph_invariants(&g), 0);
+        free(sites);
+        ih_graph_free(&g);
+    }
+}
+
+static int same_graph(const ih_graph *a, const ih_graph *b) {
+    if (a->n_structs != b->n_structs || a->n_atoms != b->n_atoms || a->n_edges != b->n_edges ||
+        a->n_triplets != b->n_triplets)
+        return 0;
+    size_t S1 = a->n_structs + 1, N = a->n_atoms, E = a->n_edges, T = a->n_triplets;
+#define SAME(f, n) (memcmp(a->f, b->f, (n) * sizeof *a->f) == 0)
+    return SAME(struct_atom_ptr, S1) && SAME(struct_edge_ptr, S1) && SAME(struct_trip_ptr, S1) &&
+           SAME(atom_z, N) && SAME(edge_src, E) && SAME(edge_dst, E) && SAME(edge_vec, 3 * E) &&
+           SAME(edge_len, E) && SAME(dst_ptr, N + 1) && SAME(src_ptr, N + 1) &&
+           SAME(edges_by_src, E) && SAME(trip_src, T) && SAME(trip_dst, T) && SAME(trip_cos, T) &&
+           SAME(trip_ptr, E + 1) && SAME(tsrc_ptr, E + 1) && SAME(trips_by_src, T);
+#undef SAME
+}
+
+static void test_batch_and_cache(const ih_structure_set *set) {
+    ih_structure cscl;
+    make_cscl(&cscl, 0);
+    ih_graph parts[3];
+    ih_graph_opts nc = opts(0, 8.0, 12), cn = opts(1, 8.0, 12);
+    CHECK(ih_graph_build(&set->items[7], &nc, &parts[0]) == 0);
+    CHECK(ih_graph_build(&cscl, &nc, &parts[1]) == 0);
+    CHECK(ih_graph_build(&set->items[7], &cn, &parts[2]) == 0);
+    const ih_graph *ptrs[3] = {&parts[0], &parts[1], &parts[2]};
+    ih_graph b;
+    CHECK(ih_graph_batch(ptrs, 3, &b) == 0);
+    CHECK_INT(b.n_structs, 3);
+    CHECK_INT(b.n_atoms, 33 + 2 + 33);
+    CHECK_INT(b.n_edges, 792 + 56 + 438);
+    CHECK_INT(b.n_triplets, 19184 + 1544 + 5890);
+    CHECK_INT(graph_invariants(&b), 0);
+    for (int s = 0; s < 3; s++) {
+        CHECK_INT(b.struct_atom_ptr[s + 1] - b.struct_atom_ptr[s], parts[s].n_atoms);
+        CHECK_INT(b.struct_edge_ptr[s + 1] - b.struct_edge_ptr[s], parts[s].n_edges);
+        CHECK_INT(b.struct_trip_ptr[s + 1] - b.struct_trip_ptr[s], parts[s].n_triplets);
+        /* per-structure sums are preserved and every index is shifted by the running offsets */
+        double lp = 0, lb = 0, cp = 0, cb = 0;
+        int e0 = b.struct_edge_ptr[s], a0 = b.struct_atom_ptr[s], t0 = b.struct_trip_ptr[s], ok = 1;
+        for (int e = 0; e < parts[s].n_edges; e++) {
+            lp += parts[s].edge_len[e], lb += b.edge_len[e0 + e];
+            ok &= b.edge_src[e0 + e] == parts[s].edge_src[e] + a0;
+            ok &= b.edge_dst[e0 + e] == parts[s].edge_dst[e] + a0;
+        }
+        for (int t = 0; t < parts[s].n_triplets; t++) {
+            cp += parts[s].trip_cos[t], cb += b.trip_cos[t0 + t];
+            ok &= b.trip_src[t0 + t] == parts[s].trip_src[t] + e0;
+            ok &= b.trips_by_src[t0 + t] == parts[s].trips_by_src[t] + t0;
+        }
+        CHECK(ok);
+        CHECK(lp == lb && cp == cb);
+    }
+    /* a batch of batches equals the flat batch */
+    ih_graph b01, b012;
+    const ih_graph *p01[2] = {&parts[0], &parts[1]};
+    CHECK(ih_graph_batch(p01, 2, &b01) == 0);
+    const ih_graph *p012[2] = {&b01, &parts[2]};
+    CHECK(ih_graph_batch(p012, 2, &b012) == 0);
+    CHECK(same_graph(&b, &b012));
+
+    /* cache round trip: two graphs in one file, then a clean end of file */
+    FILE *f = tmpfile();
+    CHECK(f != NULL);
+    if (f) {
+        CHECK(ih_graph_write(f, &b) == 0);
+        CHECK(ih_graph_write(f, &parts[1]) == 0);
+        long size = ftell(f);
+        rewind(f);
+        ih_graph r1, r2, r3;
+        CHECK(ih_graph_read(f, "c.ihgc", &r1) == 0);
+        CHECK(same_graph(&r1, &b));
+        CHECK(ih_graph_read(f, "c.ihgc", &r2) == 0);
+        CHECK(same_graph(&r2, &parts[1]));
+        CHECK_NEAR(r2.cutoff_used, 8.0, 0);
+        CHECK(ih_graph_read(f, "c.ihgc", &r3) == 1);
+        ih_graph_free(&r1), ih_graph_free(&r2);
+        /* truncated, corrupted and foreign files are clean errors */
+        char *buf = malloc((size_t)size);
+        rewind(f);
+        CHECK(fread(buf, 1, (size_t)size, f) == (size_t)size);
+        const long cuts[4] = {10, 40, 200, 1000};
+        for (int q = 0; q < 4; q++) {
+            FILE *t = tmpfile();
+            fwrite(buf, 1, (size_t)cuts[q], t);
+            rewind(t);
+            ih_graph r;
+            CHECK(ih_graph_read(t, "cut.ihgc", &r) == -1);
+            CHECK(strstr(ih_last_error(), "cut.ihgc") && strstr(ih_last_error(), "truncated"));
+            fclose(t);
+        }
+        buf[500] ^= 0x10;
+        FILE *t = tmpfile();
+        fwrite(buf, 1, (size_t)size, t);
+        rewind(t);
+        ih_graph r;
+        CHECK(ih_graph_read(t, "flip.ihgc", &r) == -1);
+        CHECK(strstr(ih_last_error(), "corrupt") != NULL);
+        fclose(t);
+        t = tmpfile();
+        fputs("[{\"jid\": 1, \"atoms\": {\"lattice_mat\": [[1, 0, 0], [0, 1, 0], [0, 0, 1]]}}]\n", t);
+        rewind(t);
+        CHECK(ih_graph_read(t, "x.json", &r) == -1);
+        CHECK(strstr(ih_last_error(), "not an ionhop graph cache") != NULL);
+        fclose(t);
+        free(buf);
+        fclose(f);
+    }
+    ih_graph_free(&b01), ih_graph_free(&b012), ih_graph_free(&b);
+    for (int q = 0; q < 3; q++) ih_graph_free(&parts[q]);
+    ih_structure_free(&cscl);
+}
+
+static void test_options_and_threads(const ih_structure_set *set) {
+    /* without the line graph: same edges, no triplets */
+    ih_graph_opts o = opts(0, 8.0, 12);
+    ih_graph a, b;
+    CHECK(ih_graph_build(&set->items[0], &o, &a) == 0);
+    o.line_graph = 0;
+    CHECK(ih_graph_build(&set->items[0], &o, &b) == 0);
+    CHECK_INT(b.n_triplets, 0);
+    CHECK(a.n_edges == b.n_edges && memcmp(a.edge_vec, b.edge_vec, 3 * (size_t)a.n_edges * sizeof(float)) == 0);
+    CHECK_INT(graph_invariants(&b), 0);
+    int64_t ct = -1;
+    CHECK(ih_graph_count(&set->items[0], &o, NULL, NULL, &ct) == 0 && ct == 0);
+    ih_graph_free(&b);
+    /* one thread and two threads build the identical graph */
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    o.line_graph = 1;
+    CHECK(ih_graph_build(&set->items[0], &o, &b) == 0);
+    omp_set_num_threads(saved > 1 ? saved : 2);
+    CHECK(same_graph(&a, &b));
+    ih_graph_free(&a), ih_graph_free(&b);
+}
+
+static int fails_with(const ih_structure *s, const ih_graph_opts *o, const char *needle) {
+    ih_graph g;
+    int rc = ih_graph_build(s, o, &g);
+    const char *e = ih_last_error();
+    int ok = rc == -1 && strstr(e, needle) && strstr(e, "jid bad") && !strchr(e, '\n') && g.n_edges == 0 &&
+             g.edge_src == NULL;
+    if (!ok) fprintf(stderr, "rc %d message '%s' lacks '%s'\n", rc, e, needle);
+    if (rc == 0) ih_graph_free(&g);
+    return ok;
+}
+
+static void test_bad_input(void) {
+    ih_structure s;
+    make_cscl(&s, 0);
+    snprintf(s.jid, sizeof s.jid, "bad");
+    ih_graph_opts o = opts(0, 8.0, 12);
+    o.cutoff = 0;
+    CHECK(fails_with(&s, &o, "cutoff"));
+    o.cutoff = NAN;
+    CHECK(fails_with(&s, &o, "cutoff"));
+    o = opts(0, 8.0, 0);
+    CHECK(fails_with(&s, &o, "k must be"));
+    o = opts(0, 8.0, 12);
+    s.frac[4] = NAN;
+    CHECK(fails_with(&s, &o, "coordinate"));
+    s.frac[4] = 0.5;
+    s.lattice[2][0] = 4.0, s.lattice[2][1] = 4.0, s.lattice[2][2] = 0.0; /* c = a + b: flat */
+    CHECK(fails_with(&s, &o, "degenerate"));
+    /* a needle-thin cell: thousands of images inside 0.15 Å */
+    s.lattice[2][0] = 0, s.lattice[2][1] = 0, s.lattice[2][2] = 4.0;
+    s.lattice[0][0] = 1e-3;
+    CHECK(fails_with(&s, &o, "degenerate"));
+    ih_structure_free(&s);
+    CHECK(ih_structure_init(&s, 0) == 0);
+    snprintf(s.jid, sizeof s.jid, "bad");
+    CHECK(fails_with(&s, &o, "no atoms"));
+    ih_structure_free(&s);
+}
+
+int main(void) {
+    test_cscl();
+    test_bad_input();
+    ih_structure_set set;
+    CHECK(ih_read_json(shared_path("data/em/train.json"), &set) == 0);
+    if (set.n == 559) {
+        test_em(&set);
+        test_batch_and_cache(&set);
+        test_options_and_threads(&set);
+    }
+    ih_structure_set_free(&set);
+    return test_summary("test_graph");
+}

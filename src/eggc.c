@@ -15,6 +15,7 @@
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
+#include <stdlib.h>
 
 #include "ionhop.h"
 #include "kern.h"
@@ -45,8 +46,10 @@ static int team_size(const ops_ws *ws, double work) {
 
 /* Rows per chunk: about 256 KB of one H-wide matrix (cache-resident GEMM blocks). */
 int eggc_chunk_rows(int H) {
-    int r = 65536 / (H > 0 ? H : 1);
-    return r < 32 ? 32 : r > 1024 ? 1024 : r;
+    static int env = -1;
+    if (env < 0) { const char *e = getenv("IH_CHUNK_FLOATS"); env = e ? atoi(e) : 0; }
+    int r = (env > 0 ? env : 65536) / (H > 0 ? H : 1);
+    return r < 32 ? 32 : r > 4096 ? 4096 : r;
 }
 
 size_t eggc_ws_floats(int H) { return (size_t)H * H + (size_t)eggc_chunk_rows(H) * H + 64; }
@@ -145,20 +148,10 @@ int eggc_backward(const float *p, float *gp, int H, const mp_graph *g, const flo
     /* node side: bn_nodes/SiLU backward, then split d(x') into d(src_update) and d(h) */
     bn_backward(dnum, gp + EGGC_BNN_G(H), gp + EGGC_BNN_B(H), dx, xp, a->stats_n,
                 p + EGGC_BNN_G(H), p + EGGC_BNN_B(H), n, H, training, 1, ws);
-#pragma omp parallel for schedule(static) num_threads(team_size(ws, (double)n * H * 4))
-    for (long v = 0; v < n; v++) {
-        float *restrict dPv = dP + v * H4, *restrict nv = dnum + v * H, *restrict ddv = dden + v * H;
-        const float *restrict Cv = P + v * H4 + 2 * H, *restrict xpv = xp + v * H,
-                              *restrict dv = den + v * H;
-        for (int k = 0; k < H; k++) {
-            float dxp = nv[k], h = xpv[k] - Cv[k];
-            dPv[k] = 0.0f;             /* dA: scattered from the edges */
-            dPv[H + k] = 0.0f;         /* dB: gathered from the incoming edges */
-            dPv[2 * H + k] = dxp;      /* dC */
-            dPv[3 * H + k] = 0.0f;     /* dD: scattered from the edges */
-            nv[k] = dxp / dv[k];       /* d num */
-            ddv[k] = -dxp * h / dv[k]; /* d den */
-        }
+#pragma omp parallel num_threads(team_size(ws, (double)n * H * 4))
+    {
+        int t = omp_get_thread_num(), T = omp_get_num_threads();
+        k_node_bwd(H, (long)n * t / T, (long)n * (t + 1) / T, dP, dnum, dden, P, xp, den);
     }
 
     /* edge side: bn_edges/SiLU backward needs Σg and Σg·m̂ over all edges first */

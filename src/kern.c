@@ -25,8 +25,9 @@ static inline void gate_row(int H, float *restrict me, const float *restrict As,
     }
 }
 
-KERNEL void k_gate_fwd(int H, int c0, int c1, float *mc, const int *src, const int *dst,
-                       const float *P, const float *be, float *num, float *den) {
+KERNEL void k_gate_fwd(int H, int c0, int c1, float *restrict mc, const int *restrict src,
+                       const int *restrict dst, const float *restrict P,
+                       const float *restrict be, float *restrict num, float *restrict den) {
     const size_t H4 = 4 * (size_t)H;
     for (int ed = c0; ed < c1; ed++) {
         int v = dst[ed];
@@ -39,7 +40,7 @@ KERNEL void k_gate_fwd(int H, int c0, int c1, float *mc, const int *src, const i
 /* ---------------------------------------------------------------------------------------- */
 
 KERNEL void k_affine_act(int C, long rows, float *out, const float *res, const float *x,
-                         const float *scale, const float *shift, int silu) {
+                         const float *restrict scale, const float *restrict shift, int silu) {
     for (long r = 0; r < rows; r++) {
         const float *xr = x + r * C;
         float *o = out + r * C;
@@ -58,9 +59,11 @@ KERNEL void k_affine_act(int C, long rows, float *out, const float *res, const f
     }
 }
 
-KERNEL void k_bn_grad_sums(int C, long rows, const float *x, const float *dout,
-                           const float *scale, const float *shift, const float *mean,
-                           const float *rstd, float *fg, float *fgx, int silu) {
+KERNEL void k_bn_grad_sums(int C, long rows, const float *restrict x,
+                           const float *restrict dout, const float *restrict scale,
+                           const float *restrict shift, const float *restrict mean,
+                           const float *restrict rstd, float *restrict fg, float *restrict fgx,
+                           int silu) {
     for (long r = 0; r < rows; r++) {
         const float *restrict xr = x + r * C, *restrict dr = dout + r * C;
         if (silu)
@@ -77,9 +80,11 @@ KERNEL void k_bn_grad_sums(int C, long rows, const float *x, const float *dout,
     }
 }
 
-KERNEL void k_bn_grad_rows(int C, long rows, float *dx, const float *dout, const float *x,
-                           const float *scale, const float *shift, const float *mean,
-                           const float *c1, const float *c2, const float *c3, int silu) {
+KERNEL void k_bn_grad_rows(int C, long rows, float *dx, const float *dout,
+                           const float *restrict x, const float *restrict scale,
+                           const float *restrict shift, const float *restrict mean,
+                           const float *restrict c1, const float *restrict c2,
+                           const float *restrict c3, int silu) {
     for (long r = 0; r < rows; r++) {
         const float *xr = x + r * C, *dr = dout + r * C;
         float *o = dx + r * C;
@@ -93,7 +98,8 @@ KERNEL void k_bn_grad_rows(int C, long rows, float *dx, const float *dout, const
     }
 }
 
-KERNEL void k_chunk_stats(int C, int rows, const float *x, double *mean, double *m2) {
+KERNEL void k_chunk_stats(int C, int rows, const float *restrict x, double *restrict mean,
+                          double *restrict m2) {
     float fm[EGGC_MAX_H], f2[EGGC_MAX_H], s1[EGGC_MAX_H];
     for (int k = 0; k < C; k++) fm[k] = 0.0f;
     for (int r = 0; r < rows; r++) {
@@ -154,11 +160,14 @@ static inline void edge_bwd_row(int H, float *restrict dme, const float *restric
         }
 }
 
-KERNEL void k_edge_bwd(int H, int c0, int c1, float *dmc, const float *m, const float *dy,
-                       const int *src, const int *dst, const float *P, const float *dnum,
-                       const float *dden, const float *scale, const float *shift,
-                       const float *mean, const float *c2, const float *c3, float *dP, float *acc,
-                       size_t acc_stride, size_t d_col, float *fbe) {
+KERNEL void k_edge_bwd(int H, int c0, int c1, float *restrict dmc, const float *restrict m,
+                       const float *restrict dy, const int *restrict src,
+                       const int *restrict dst, const float *restrict P,
+                       const float *restrict dnum, const float *restrict dden,
+                       const float *restrict scale, const float *restrict shift,
+                       const float *restrict mean, const float *restrict c2,
+                       const float *restrict c3, float *dP, float *acc, size_t acc_stride,
+                       size_t d_col, float *restrict fbe) {
     const size_t H4 = 4 * (size_t)H;
     for (int ed = c0; ed < c1; ed++) {
         int v = dst[ed], s = src[ed];
@@ -170,7 +179,8 @@ KERNEL void k_edge_bwd(int H, int c0, int c1, float *dmc, const float *m, const 
     }
 }
 
-KERNEL void k_rbf(int K, long rows, float *out, const float *v, const float *centers, float gamma) {
+KERNEL void k_rbf(int K, long rows, float *restrict out, const float *restrict v,
+                  const float *restrict centers, float gamma) {
     float ng = -gamma;
     for (long i = 0; i < rows; i++) {
         float *restrict o = out + i * K;
@@ -178,6 +188,26 @@ KERNEL void k_rbf(int K, long rows, float *out, const float *v, const float *cen
         for (int k = 0; k < K; k++) {
             float d = vi - centers[k];
             o[k] = ops_expf(ng * (d * d));
+        }
+    }
+}
+
+KERNEL void k_node_bwd(int H, long v0, long v1, float *restrict dP, float *restrict dnum,
+                       float *restrict dden, const float *restrict P, const float *restrict xp,
+                       const float *restrict den) {
+    const size_t H4 = 4 * (size_t)H;
+    for (long v = v0; v < v1; v++) {
+        float *restrict dPv = dP + v * H4, *restrict nv = dnum + v * H, *restrict ddv = dden + v * H;
+        const float *restrict Cv = P + v * H4 + 2 * H, *restrict xpv = xp + v * H,
+                              *restrict dv = den + v * H;
+        for (int k = 0; k < H; k++) {
+            float dxp = nv[k], h = xpv[k] - Cv[k];
+            dPv[k] = 0.0f;             /* dA: scattered from the edges */
+            dPv[H + k] = 0.0f;         /* dB: gathered from the incoming edges */
+            dPv[2 * H + k] = dxp;      /* dC */
+            dPv[3 * H + k] = 0.0f;     /* dD: scattered from the edges */
+            nv[k] = dxp / dv[k];       /* d num */
+            ddv[k] = -dxp * h / dv[k]; /* d den */
         }
     }
 }

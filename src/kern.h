@@ -43,6 +43,11 @@ void k_edge_bwd(int H, int c0, int c1, float *dmc, const float *m, const float *
                 const float *c2, const float *c3, float *dP, float *acc, size_t acc_stride,
                 size_t d_col, float *fbe);
 
+/* Node side of the EGGC backward for rows [v0, v1): from dxp (in dnum) and the forward's P,
+ * xp, den: dP row = [0 | 0 | dxp | 0], dnum = dxp/den, dden = −dxp·(xp − C)/den. */
+void k_node_bwd(int H, long v0, long v1, float *dP, float *dnum, float *dden, const float *P,
+                const float *xp, const float *den);
+
 /* out[i·K + k] = exp(−γ (v_i − centre_k)²) */
 void k_rbf(int K, long rows, float *out, const float *v, const float *centers, float gamma);
 

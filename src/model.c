@@ -317,6 +317,7 @@ ih_model *ih_model_create(const ih_config *c, uint64_t seed) {
     if (maxc < 80) maxc = 80;
     size_t fslot = ops_ws_fslot(maxc, maxw);
     if (fslot < eggc_ws_floats(H)) fslot = eggc_ws_floats(H);
+    if (fslot < embed_ws_floats(H, emb, 80)) fslot = embed_ws_floats(H, emb, 80);
     if (!b.failed && ops_ws_init(&m->ws, ops_max_threads(), ops_ws_dslot(maxc), fslot))
         b.failed = 1;
     if (b.failed) {

@@ -63,10 +63,8 @@ struct ih_acts {
     /* embeddings: inputs and pre-BatchNorm values */
     float *feat;                          /* N × 92 */
     float *atom_u;                        /* N × H */
-    float *bond_rbf, *bond_u1, *bond_a1;  /* E × 80, E × emb, E × emb */
-    float *bond_u2;                       /* E × H */
-    float *ang_rbf, *ang_u1, *ang_a1;     /* T × 40, T × emb, T × emb */
-    float *ang_u2;                        /* T × H */
+    float *bond_u1, *bond_u2;             /* E × emb, E × H (training arena only) */
+    float *ang_u1, *ang_u2;               /* T × emb, T × H (training arena only) */
     float st_atom[2 * EGGC_MAX_H], st_b1[2 * EGGC_MAX_H], st_b2[2 * EGGC_MAX_H];
     float st_a1[2 * EGGC_MAX_H], st_a2[2 * EGGC_MAX_H];
 
@@ -81,6 +79,17 @@ struct ih_acts {
     float *dX, *dY, *dZ, *scratch;
     size_t scratch_floats;
 };
+
+/* Bond/angle embedding (embed.c): RBF → MLP → MLP over M rows. Training keeps u1 (M × emb)
+ * and u2 (M × H); evaluation mode needs neither (NULL). Backward takes dout = dL/d(out)
+ * (overwritten) and da1 scratch (M × emb). Workspace: embed_ws_floats per thread. */
+int embed_forward(ih_model *m, const rbf_spec *rbf, const mlp_layer *l1, const mlp_layer *l2,
+                  const float *v, int M, float *u1, float *u2, float *st1, float *st2, float *out,
+                  int training);
+void embed_backward(ih_model *m, const rbf_spec *rbf, const mlp_layer *l1, const mlp_layer *l2,
+                    const float *v, int M, const float *u1, const float *u2, const float *st1,
+                    const float *st2, float *dout, float *da1, int training);
+size_t embed_ws_floats(int H, int emb, int K);
 
 /* Floats of head scratch for n structures. */
 size_t ih_head_scratch_floats(const ih_model *m, int n);

@@ -52,15 +52,17 @@ static inline float ops_expf(float x) {
      * (subnormals cost ~150 cycles each on x86). The clamp works on the bit pattern (integer
      * min of the magnitude): a floating-point compare-and-select does not vectorise under
      * GCC's default -ftrapping-math. A NaN comes out as exp(±87). */
-    uint32_t b;
-    memcpy(&b, &x, 4);
-    uint32_t mag = b & 0x7fffffffu;
+    union {
+        float f;
+        uint32_t u;
+    } v = {x}, t, e; /* union punning (not memcpy): reliably lowered to a register reinterpret */
+    uint32_t mag = v.u & 0x7fffffffu;
     mag = mag < 0x42AE0000u ? mag : 0x42AE0000u; /* 87.0f */
-    b = (b & 0x80000000u) | mag;
-    memcpy(&x, &b, 4);
+    v.u = (v.u & 0x80000000u) | mag;
+    x = v.f;
     const float magic = 12582912.0f; /* 1.5·2^23: adding it rounds to an integer */
-    float t = x * 1.44269504088896341f + magic;
-    float n = t - magic;
+    t.f = x * 1.44269504088896341f + magic;
+    float n = t.f - magic;
     float r = x - n * 0.693145751953125f;
     r = r - n * 1.428606765330187e-06f;
     float p = 1.0f / 720.0f;
@@ -70,12 +72,8 @@ static inline float ops_expf(float x) {
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    uint32_t tb;
-    memcpy(&tb, &t, 4);
-    uint32_t e = (tb - 0x4B400000u + 127u) << 23; /* the low bits of t hold n */
-    float scale;
-    memcpy(&scale, &e, 4);
-    return p * scale;
+    e.u = (t.u - 0x4B400000u + 127u) << 23; /* the low bits of t hold n */
+    return p * e.f;
 }
 static inline float ops_sigmoid(float x) { return 1.0f / (1.0f + ops_expf(-x)); }
 static inline float ops_silu(float x) { return x * ops_sigmoid(x); }

@@ -30,13 +30,9 @@ static void layout(ih_acts *a, carver *c, int nt) {
     if (a->training) {
         a->feat = take(c, N * IH_N_ATOM_FEATURES);
         a->atom_u = take(c, N * H);
-        a->bond_rbf = take(c, E * 80);
         a->bond_u1 = take(c, E * emb);
-        a->bond_a1 = take(c, E * emb);
         a->bond_u2 = take(c, E * H);
-        a->ang_rbf = take(c, T * 40);
         a->ang_u1 = take(c, T * emb);
-        a->ang_a1 = take(c, T * emb);
         a->ang_u2 = take(c, T * H);
         for (int i = 0; i <= L + G; i++) a->X[i] = take(c, N * H);
         for (int l = 0; l <= L; l++) a->Yl[l] = take(c, E * H);
@@ -63,18 +59,11 @@ static void layout(ih_acts *a, carver *c, int nt) {
     } else {
         size_t NE = zmax(N, E);
         a->feat = take(c, N * IH_N_ATOM_FEATURES);
-        a->bond_rbf = take(c, E * 80);
-        a->bond_u1 = take(c, E * emb);
-        a->ang_rbf = take(c, T * 40);
-        a->ang_u1 = take(c, T * emb);
         float *X = take(c, N * H), *Y = take(c, E * H), *Z = take(c, T * H);
         /* m is not kept: evaluation mode gates and writes y' chunk by chunk */
         float *P = take(c, NE * 4 * H), *m = NULL, *xp = take(c, NE * H), *den = take(c, NE * H);
         a->atom_u = X;
-        a->bond_a1 = a->bond_u1;
-        a->bond_u2 = Y;
-        a->ang_a1 = a->ang_u1;
-        a->ang_u2 = Z;
+        a->bond_u1 = a->bond_u2 = a->ang_u1 = a->ang_u2 = NULL;
         for (int i = 0; i <= L + G; i++) a->X[i] = X;
         for (int l = 0; l <= L; l++) a->Yl[l] = Y;
         for (int l = 0; l < L; l++) a->Yt[l] = Y;
@@ -270,16 +259,12 @@ static int trunk_forward(ih_model *m, ih_acts *a, const ih_graph *g, int trainin
             return ih_set_error("model: atom %d has atomic number %d (not 1..103)", i,
                                 g->atom_z[i]);
     if (mlp_forward(m, &m->atom, a->feat, N, a->atom_u, a->st_atom, a->X[0], training)) return -1;
-    rbf_forward(a->bond_rbf, g->edge_len, E, &m->rbf_bond);
-    if (mlp_forward(m, &m->bond1, a->bond_rbf, E, a->bond_u1, a->st_b1, a->bond_a1, training) ||
-        mlp_forward(m, &m->bond2, a->bond_a1, E, a->bond_u2, a->st_b2, a->Yl[0], training))
+    if (embed_forward(m, &m->rbf_bond, &m->bond1, &m->bond2, g->edge_len, E, a->bond_u1,
+                      a->bond_u2, a->st_b1, a->st_b2, a->Yl[0], training))
         return -1;
-    if (L > 0) {
-        rbf_forward(a->ang_rbf, g->trip_cos, T, &m->rbf_angle);
-        if (mlp_forward(m, &m->ang1, a->ang_rbf, T, a->ang_u1, a->st_a1, a->ang_a1, training) ||
-            mlp_forward(m, &m->ang2, a->ang_a1, T, a->ang_u2, a->st_a2, a->Z[0], training))
-            return -1;
-    }
+    if (L > 0 && embed_forward(m, &m->rbf_angle, &m->ang1, &m->ang2, g->trip_cos, T, a->ang_u1,
+                               a->ang_u2, a->st_a1, a->st_a2, a->Z[0], training))
+        return -1;
     t1 = ih_now();
     m->prof[PROF_F_EMBED] += t1 - t0;
     mp_graph cg = crystal_view(g), lg = line_view(g);
@@ -358,16 +343,12 @@ static int trunk_backward(ih_model *m, ih_acts *a, const ih_graph *g, const floa
         m->prof[PROF_B_CRYSTAL] += ih_now() - t1;
     }
     t0 = ih_now();
-    if (L > 0) {
-        mlp_backward(m, &m->ang2, a->ang_a1, T, a->ang_u2, a->st_a2, a->dZ, a->scratch, training);
-        mlp_backward(m, &m->ang1, a->ang_rbf, T, a->ang_u1, a->st_a1, a->scratch, NULL, training);
-    }
-    if (!dy_zero) {
-        mlp_backward(m, &m->bond2, a->bond_a1, E, a->bond_u2, a->st_b2, a->dY, a->scratch,
-                     training);
-        mlp_backward(m, &m->bond1, a->bond_rbf, E, a->bond_u1, a->st_b1, a->scratch, NULL,
-                     training);
-    }
+    if (L > 0)
+        embed_backward(m, &m->rbf_angle, &m->ang1, &m->ang2, g->trip_cos, T, a->ang_u1, a->ang_u2,
+                       a->st_a1, a->st_a2, a->dZ, a->scratch, training);
+    if (!dy_zero)
+        embed_backward(m, &m->rbf_bond, &m->bond1, &m->bond2, g->edge_len, E, a->bond_u1, a->bond_u2,
+                       a->st_b1, a->st_b2, a->dY, a->scratch, training);
     mlp_backward(m, &m->atom, a->feat, N, a->atom_u, a->st_atom, a->dX, NULL, training);
     m->prof[PROF_B_EMBED] += ih_now() - t0;
     return 0;

@@ -12,24 +12,7 @@
 
 int ops_max_threads(void) { return omp_get_max_threads(); }
 
-#if defined(__SSE__)
-#include <xmmintrin.h>
-#define FTZ_DAZ 0x8040u /* MXCSR bits 15 (flush to zero) and 6 (denormals are zero) */
-unsigned ops_fp_enter(void) {
-    unsigned saved = _mm_getcsr();
-#pragma omp parallel
-    _mm_setcsr(_mm_getcsr() | FTZ_DAZ);
-    return saved;
-}
-void ops_fp_leave(unsigned saved) {
-    if (saved & FTZ_DAZ) return; /* the caller ran with them already */
-#pragma omp parallel
-    _mm_setcsr(_mm_getcsr() & ~FTZ_DAZ);
-}
-#else
-unsigned ops_fp_enter(void) { return 0; }
-void ops_fp_leave(unsigned saved) { (void)saved; }
-#endif
+
 
 /* OpenBLAS's own threads would compete with the OpenMP team (both spin on 2 cores); splitting
  * rows over OpenMP threads with a single-threaded BLAS measured 1.5-3x faster on the model's

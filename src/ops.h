@@ -28,12 +28,6 @@ static inline void *ops_alloc(size_t bytes) {
     return aligned_alloc(64, (bytes + 63) & ~(size_t)63);
 }
 
-/* Flush-to-zero / denormals-are-zero on every OpenMP thread for the duration of a model call.
- * GCC's vectorised selects evaluate both sides (e.g. SiLU's saturated branch u·σ(−87)), which
- * can produce subnormals even for ordinary inputs; each costs a ~150-cycle microcode assist
- * (measured 7x on BatchNorm+SiLU). ops_fp_enter returns the caller's mode for ops_fp_leave. */
-unsigned ops_fp_enter(void);
-void ops_fp_leave(unsigned saved);
 
 /* Threads the ops use (omp_get_max_threads at the time of the call). */
 int ops_max_threads(void);

@@ -165,7 +165,7 @@ static int check_ptr(const int *ptr, int n, int total, const char *what) {
 static int check_idx(const int *v, int n, int lim, const char *what) {
     if (!v && n > 0) return ih_set_error("model: graph has no %s", what);
     int bad = 0;
-#pragma omp parallel for reduction(| : bad) schedule(static)
+#pragma omp parallel for reduction(| : bad) schedule(static) if (n > 200000)
     for (int i = 0; i < n; i++) bad |= v[i] < 0 || v[i] >= lim;
     return bad ? ih_set_error("model: graph %s holds an index outside 0..%d", what, lim - 1) : 0;
 }
@@ -355,15 +355,9 @@ static int trunk_backward(ih_model *m, ih_acts *a, const ih_graph *g, const floa
 }
 
 int ih_trunk_forward(ih_model *m, ih_acts *a, const ih_graph *g, int training, float *h) {
-    unsigned fp = ops_fp_enter();
-    int rc = trunk_forward(m, a, g, training, h);
-    ops_fp_leave(fp);
-    return rc;
+    return trunk_forward(m, a, g, training, h);
 }
 
 int ih_trunk_backward(ih_model *m, ih_acts *a, const ih_graph *g, const float *dh) {
-    unsigned fp = ops_fp_enter();
-    int rc = trunk_backward(m, a, g, dh);
-    ops_fp_leave(fp);
-    return rc;
+    return trunk_backward(m, a, g, dh);
 }

@@ -7,6 +7,7 @@ Writes
     tests/fixtures/model_graphs.ihfx  crystal graphs (atoms, directed edges, edge vectors, bond
                                       lengths) of CsCl (both edge-key modes) and a few Em
                                       structures, plus the reference's triplet count and Σcos
+    tests/fixtures/em_jid7.json       record 7 of shared/data/em/train.json (for the graph builder)
     tests/fixtures/model_ref.ihfx     reference forward outputs and gradients for a few model
                                       sizes with name-keyed pseudo-random weights (below)
 CI never runs this; the C tests read the fixtures.
@@ -24,6 +25,7 @@ and per parameter tensor the gradient norm and the entries at flat indices
 Fixture format ("IHFX"): magic, u32 entry count; per entry: u16 name length, name, u8 dtype
 (0 f32, 1 i32, 2 f64, 3 u8), u8 ndim, u32 dims, little-endian data.
 """
+import json
 import os
 import struct
 import sys
@@ -167,14 +169,20 @@ def main():
     g = {}
     g["cscl"] = export_graph(wg, "cscl", graphs.CSCL, False)
     g["cscl_can"] = export_graph(wg, "cscl_can", graphs.CSCL, True)
-    for jid in (7, 357, 88):
+    for jid in (7, 357):
         g[f"jid{jid}"] = export_graph(wg, f"jid{jid}", data[jid]["atoms"], False)
     g["jid7_can"] = export_graph(wg, "jid7_can", data[7]["atoms"], True)
     os.makedirs(os.path.join(ROOT, "tests", "fixtures"), exist_ok=True)
     wg.write(os.path.join(ROOT, "tests", "fixtures", "model_graphs.ihfx"))
+    # record 7 alone, so that a test can run the library's graph builder on it cheaply
+    path = os.path.join(ROOT, "tests", "fixtures", "em_jid7.json")
+    with open(path + ".tmp", "w") as fh:
+        json.dump([data[7]], fh)
+    os.replace(path + ".tmp", path)
+    print(f"wrote {path} ({os.path.getsize(path)} bytes)")
 
     wr = Writer()
-    run_case(wr, "h32", [g["jid7"], g["jid357"], g["jid88"]], 32, 2, 1)
+    run_case(wr, "h32", [g["jid7"], g["jid357"]], 32, 2, 1)
     run_case(wr, "h16m3", [g["cscl"], g["jid357"]], 16, 1, 3)
     run_case(wr, "h256", [g["jid7_can"]], 256, 2, 1)
     wr.write(os.path.join(ROOT, "tests", "fixtures", "model_ref.ihfx"))

@@ -339,6 +339,70 @@ void ih_dataset_free(ih_dataset *d);
 void ih_host_group(const char *sys_name, const char *fallback, char *out, size_t cap);
 
 /* ---------------------------------------------------------------------------------------- */
+/* model files (modelio.c)                                                                  */
+/* ---------------------------------------------------------------------------------------- */
+
+/* Save parameters and BatchNorm buffers as safetensors with metadata {"format": "ionhop-model",
+ * "ionhop": <extra_json plus "config">} (atomic). extra_json: a JSON object or NULL. */
+int ih_model_save(const char *path, ih_model *m, const char *extra_json);
+/* Rebuild a model from a file; *meta_json (if given) receives the "ionhop" metadata document
+ * (free it). A truncated, corrupt, foreign or mismatched file is a one-line error. */
+ih_model *ih_model_load(const char *path, char **meta_json);
+/* Copy the tensors (parameters and buffers) of src whose names start with one of the prefixes
+ * (all if n_prefixes is 0) and whose shapes match into dst; returns how many were copied. */
+int ih_model_copy_matching(ih_model *dst, ih_model *src, const char *const *prefixes, int n_prefixes);
+
+/* ---------------------------------------------------------------------------------------- */
+/* training (train.c)                                                                       */
+/* ---------------------------------------------------------------------------------------- */
+
+#define IH_MAX_TASKS 16
+enum { IH_LOSS_L1 = 0, IH_LOSS_MSE = 1 };
+
+/* Min-max target scaling to [-1, 1] (spec §5.8): y' = 2(y - lo)/(hi - lo) - 1. */
+typedef struct ih_task_scaling {
+    char name[32];
+    double lo, hi;
+} ih_task_scaling;
+double ih_unscale(const ih_task_scaling *s, double y_scaled);
+
+typedef struct ih_train_opts {
+    int epochs, batch;
+    double max_lr, weight_decay;
+    int loss;              /* IH_LOSS_L1 or IH_LOSS_MSE */
+    uint64_t seed;         /* shuffling */
+    long micro_triplets;   /* line-graph budget of one micro-batch (memory bound) */
+    const char *out;       /* best-validation model (every epoch if there is no validation set) */
+    const char *checkpoint; /* base path of the resume checkpoint (.model, .state), or NULL */
+    int resume;
+    int quiet;
+    /* writes the model file `path` with the caller's metadata; val_mae per task or NULL */
+    int (*save_model)(void *ctx, ih_model *m, const char *path, long epoch, const double *val_mae);
+    void *save_ctx;
+} ih_train_opts;
+
+typedef struct ih_train_result {
+    int epochs, best_epoch;
+    double seconds;
+    double best_val_mae[IH_MAX_TASKS];
+} ih_train_result;
+
+void ih_train_opts_default(ih_train_opts *o);
+/* Train m (n_outputs = d->n_tasks) on the records train_idx, selecting on val_idx. */
+int ih_train(ih_model *m, const ih_dataset *d, const int *train_idx, int n_train,
+             const int *val_idx, int n_val, const ih_task_scaling *sc, const ih_train_opts *o,
+             ih_train_result *res);
+/* Size the model's activation arena for micro-batches of this dataset. */
+int ih_dataset_reserve(ih_model *m, const ih_dataset *d, int max_structs, long budget_t);
+/* Evaluation-mode outputs (scaled) of records idx into out (n × n_outputs). */
+int ih_predict_dataset(ih_model *m, const ih_dataset *d, const int *idx, int n, int max_structs,
+                       long budget_t, float *out);
+/* Split records into training and validation parts by host group (sister paths stay together),
+ * seeded; val_fraction 0 gives no validation part. Arrays are malloc'ed. */
+int ih_split_groups(const ih_dataset *d, double val_fraction, uint64_t seed, int **train_idx,
+                    int *n_train, int **val_idx, int *n_val);
+
+/* ---------------------------------------------------------------------------------------- */
 /* utilities                                                                                */
 /* ---------------------------------------------------------------------------------------- */
 

@@ -375,6 +375,7 @@ typedef struct ih_train_opts {
     const char *out;       /* best-validation model (every epoch if there is no validation set) */
     const char *checkpoint; /* base path of the resume checkpoint (.model, .state), or NULL */
     int resume;
+    int stop_after;        /* > 0: return after this many epochs in total (interruption tests) */
     int quiet;
     /* writes the model file `path` with the caller's metadata; val_mae per task or NULL */
     int (*save_model)(void *ctx, ih_model *m, const char *path, long epoch, const double *val_mae);

@@ -306,6 +306,12 @@ int ih_train(ih_model *m, const ih_dataset *d, const int *train_idx, int n_train
             if (ih_model_save(ck_model, m, desc) != 0) goto fail;
         }
         epochs_this_run++;
+        if (o->stop_after > 0 && st.epoch >= o->stop_after) {
+            res->seconds = ih_now() - t_start;
+            res->epochs = (int)st.epoch;
+            rc = 0;
+            goto fail;
+        }
         double now = ih_now(), el = now - t_start;
         double eta = el / epochs_this_run * (o->epochs - epoch - 1);
         char te[32], tt[32];

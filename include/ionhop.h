@@ -330,10 +330,13 @@ typedef struct ih_dataset {
     long *n_triplets;       /* line-graph size of each graph, for micro-batch planning */
     unsigned char *five_image; /* record is a 5-image path structure (spec §1.3) */
     ih_structure *structures; /* only if loaded with keep_structures */
+    int from_cache;         /* files whose graphs came from the cache */
 } ih_dataset;
 
+/* cache_dir (or NULL): where graphs are cached per data file, keyed by the file's content and
+ * the graph settings, so a second load skips the neighbour searches. */
 int ih_dataset_load(ih_dataset *d, const char *const *paths, int n_paths, const ih_graph_opts *go,
-                    int keep_structures);
+                    int keep_structures, const char *cache_dir);
 void ih_dataset_free(ih_dataset *d);
 /* "LiFePO4_2" -> "LiFePO4" (sister pathways of one host share a cross-validation group). */
 void ih_host_group(const char *sys_name, const char *fallback, char *out, size_t cap);

@@ -91,7 +91,7 @@ int main(void) {
     go.line_graph = 0;
     ih_dataset d;
     const char *paths[1] = {tmp("small.json")};
-    CHECK(ih_dataset_load(&d, paths, 1, &go, 0) == 0);
+    CHECK(ih_dataset_load(&d, paths, 1, &go, 0, NULL) == 0);
 
     /* model file round trip: same parameters, buffers and predictions */
     ih_config c;

@@ -64,7 +64,7 @@ static int predict_file(cli_model *cm, const char *data, const char *out_path) {
     ih_graph_opts go;
     cli_graph_opts(ih_model_config(cm->m), &go, 0);
     ih_dataset d;
-    if (ih_dataset_load(&d, &data, 1, &go, 0) != 0) return cli_fail();
+    if (ih_dataset_load(&d, &data, 1, &go, 0, NULL) != 0) return cli_fail();
     int P = cm->n_tasks;
     int *idx = malloc((size_t)d.n * sizeof *idx);
     float *pred = malloc((size_t)d.n * P * sizeof *pred);

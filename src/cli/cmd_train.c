@@ -120,7 +120,7 @@ int cmd_train(int argc, char **argv) {
     cli_graph_opts(&cfg, &go, 0);
     double t0 = ih_now();
     ih_dataset d;
-    if (ih_dataset_load(&d, &data, 1, &go, 0) != 0) return cli_fail();
+    if (ih_dataset_load(&d, &data, 1, &go, 0, NULL) != 0) return cli_fail();
     int five = 1;
     for (int i = 0; i < d.n && five; i++) five = d.graphs[i].n_atoms >= 6 && d.five_image[i];
     int *tr = NULL, *va = NULL, ntr = 0, nva = 0;

@@ -349,8 +349,13 @@ void ih_host_group(const char *sys_name, const char *fallback, char *out, size_t
  * "ionhop": <extra_json plus "config">} (atomic). extra_json: a JSON object or NULL. */
 int ih_model_save(const char *path, ih_model *m, const char *extra_json);
 /* Rebuild a model from a file; *meta_json (if given) receives the "ionhop" metadata document
- * (free it). A truncated, corrupt, foreign or mismatched file is a one-line error. */
+ * (free it). A truncated, corrupt, foreign or mismatched file is a one-line error. An ensemble
+ * file gives its first member. */
 ih_model *ih_model_load(const char *path, char **meta_json);
+/* Ensembles: n models of one configuration in one file (tensors "member.K.<name>";
+ * metadata "ensemble": n). Loading returns a malloc'ed array of *n_members models. */
+int ih_ensemble_save(const char *path, ih_model *const *ms, int n_members, const char *extra_json);
+ih_model **ih_ensemble_load(const char *path, int *n_members, char **meta_json);
 /* Copy the tensors (parameters and buffers) of src whose names start with one of the prefixes
  * (all if n_prefixes is 0) and whose shapes match into dst; returns how many were copied. */
 int ih_model_copy_matching(ih_model *dst, ih_model *src, const char *const *prefixes, int n_prefixes);

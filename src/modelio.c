@@ -55,43 +55,66 @@ static int config_from_json(const cJSON *j, ih_config *c, const char *path) {
     return 0;
 }
 
-int ih_model_save(const char *path, ih_model *m, const char *extra_json) {
+/* Member k's name of tensor `name`: plain for a single model, "member.K.name" in an ensemble. */
+static void member_name(char *buf, size_t cap, int n_members, int k, const char *name) {
+    if (n_members == 1) snprintf(buf, cap, "%s", name);
+    else snprintf(buf, cap, "member.%d.%s", k, name);
+}
+
+int ih_ensemble_save(const char *path, ih_model *const *ms, int n_members, const char *extra_json) {
+    if (n_members < 1) return ih_set_error("%s: no models to save", path);
     cJSON *meta = extra_json ? cJSON_Parse(extra_json) : cJSON_CreateObject();
     if (!cJSON_IsObject(meta)) {
         cJSON_Delete(meta);
         return ih_set_error("%s: model description is not a JSON object", path);
     }
+    ih_model *m = ms[0];
     cJSON_DeleteItemFromObjectCaseSensitive(meta, "config");
     cJSON_AddItemToObject(meta, "config", config_to_json(ih_model_config(m)));
+    cJSON_DeleteItemFromObjectCaseSensitive(meta, "n_params");
     cJSON_AddNumberToObject(meta, "n_params", (double)ih_model_n_params(m));
+    cJSON_DeleteItemFromObjectCaseSensitive(meta, "ensemble");
+    cJSON_AddNumberToObject(meta, "ensemble", n_members);
     cJSON_DeleteItemFromObjectCaseSensitive(meta, "ionhop_version");
     cJSON_AddStringToObject(meta, "ionhop_version", IH_VERSION);
     char *meta_text = cJSON_PrintUnformatted(meta);
     cJSON_Delete(meta);
-    int np = ih_model_n_tensors(m), nb = ih_model_n_buffer_tensors(m);
-    ih_st_tensor *ts = calloc((size_t)(np + nb), sizeof *ts);
-    if (!meta_text || !ts) {
-        free(meta_text);
-        free(ts);
+    int np = ih_model_n_tensors(m), nb = ih_model_n_buffer_tensors(m), per = np + nb;
+    ih_st_tensor *ts = calloc((size_t)per * n_members, sizeof *ts);
+    char(*names)[128] = calloc((size_t)per * n_members, sizeof *names);
+    if (!meta_text || !ts || !names) {
+        free(meta_text), free(ts), free(names);
         return ih_set_error("%s: out of memory", path);
     }
-    const float *params = ih_model_params(m), *bufs = ih_model_buffers(m);
-    for (int i = 0; i < np + nb; i++) {
-        const ih_tensor_info *t = i < np ? ih_model_tensor(m, i) : ih_model_buffer_tensor(m, i - np);
-        ts[i].name = t->name;
-        ts[i].ndim = t->ndim;
-        for (int d = 0; d < t->ndim; d++) ts[i].shape[d] = t->shape[d];
-        ts[i].data = (i < np ? params : bufs) + t->offset;
+    for (int k = 0; k < n_members; k++) {
+        if (ih_model_n_params(ms[k]) != ih_model_n_params(m)) {
+            free(meta_text), free(ts), free(names);
+            return ih_set_error("%s: ensemble members differ in configuration", path);
+        }
+        const float *params = ih_model_params(ms[k]), *bufs = ih_model_buffers(ms[k]);
+        for (int i = 0; i < per; i++) {
+            const ih_tensor_info *t = i < np ? ih_model_tensor(m, i) : ih_model_buffer_tensor(m, i - np);
+            ih_st_tensor *x = &ts[(size_t)k * per + i];
+            member_name(names[(size_t)k * per + i], sizeof names[0], n_members, k, t->name);
+            x->name = names[(size_t)k * per + i];
+            x->ndim = t->ndim;
+            for (int d = 0; d < t->ndim; d++) x->shape[d] = t->shape[d];
+            x->data = (i < np ? params : bufs) + t->offset;
+        }
     }
     ih_st_kv kv[2] = {{"format", IH_MODEL_FORMAT}, {"ionhop", meta_text}};
-    int rc = ih_st_write(path, ts, np + nb, kv, 2);
-    free(ts);
-    free(meta_text);
+    int rc = ih_st_write(path, ts, per * n_members, kv, 2);
+    free(ts), free(names), free(meta_text);
     return rc;
 }
 
-ih_model *ih_model_load(const char *path, char **meta_json) {
+int ih_model_save(const char *path, ih_model *m, const char *extra_json) {
+    return ih_ensemble_save(path, &m, 1, extra_json);
+}
+
+ih_model **ih_ensemble_load(const char *path, int *n_members, char **meta_json) {
     if (meta_json) *meta_json = NULL;
+    *n_members = 0;
     ih_st_file f;
     if (ih_st_read(path, &f) != 0) return NULL;
     const char *fmt = ih_st_meta_get(&f, "format");
@@ -109,47 +132,73 @@ ih_model *ih_model_load(const char *path, char **meta_json) {
         ih_st_free(&f);
         return NULL;
     }
+    const cJSON *ens = cJSON_GetObjectItemCaseSensitive(meta, "ensemble");
+    int n = cJSON_IsNumber(ens) ? (int)ens->valuedouble : 1;
     cJSON_Delete(meta);
-    ih_model *m = ih_model_create(&cfg, 0);
-    if (!m) {
-        ih_set_error("%s: %s", path, ih_last_error());
+    if (n < 1 || n > 1000) {
         ih_st_free(&f);
+        ih_set_error("%s: bad ensemble size %d", path, n);
         return NULL;
     }
-    int np = ih_model_n_tensors(m), nb = ih_model_n_buffer_tensors(m);
+    ih_model **ms = calloc((size_t)n, sizeof *ms);
+    if (!ms) {
+        ih_st_free(&f);
+        ih_set_error("%s: out of memory", path);
+        return NULL;
+    }
     int used = 0;
-    for (int i = 0; i < np + nb; i++) {
-        const ih_tensor_info *t = i < np ? ih_model_tensor(m, i) : ih_model_buffer_tensor(m, i - np);
-        const ih_st_entry *e = ih_st_find(&f, t->name);
-        int ok = e && e->ndim == t->ndim && e->count == t->numel;
-        for (int d = 0; ok && d < t->ndim; d++) ok = e->shape[d] == t->shape[d];
-        if (!ok) {
-            ih_set_error("%s: tensor \"%s\" is %s for this model's configuration", path, t->name,
-                         e ? "the wrong shape" : "missing");
-            ih_model_free(m);
-            ih_st_free(&f);
-            return NULL;
+    for (int k = 0; k < n; k++) {
+        ih_model *m = ms[k] = ih_model_create(&cfg, 0);
+        if (!m) {
+            ih_set_error("%s: %s", path, ih_last_error());
+            goto fail;
         }
-        for (size_t k = 0; k < e->count; k++)
-            if (!isfinite(e->data[k])) {
-                ih_set_error("%s: tensor \"%s\" holds a non-finite value", path, t->name);
-                ih_model_free(m);
-                ih_st_free(&f);
-                return NULL;
+        int np = ih_model_n_tensors(m), nb = ih_model_n_buffer_tensors(m);
+        for (int i = 0; i < np + nb; i++) {
+            const ih_tensor_info *t = i < np ? ih_model_tensor(m, i) : ih_model_buffer_tensor(m, i - np);
+            char name[128];
+            member_name(name, sizeof name, n, k, t->name);
+            const ih_st_entry *e = ih_st_find(&f, name);
+            int ok = e && e->ndim == t->ndim && e->count == t->numel;
+            for (int d = 0; ok && d < t->ndim; d++) ok = e->shape[d] == t->shape[d];
+            if (!ok) {
+                ih_set_error("%s: tensor \"%s\" is %s for this model's configuration", path, name,
+                             e ? "the wrong shape" : "missing");
+                goto fail;
             }
-        memcpy((i < np ? ih_model_params(m) : ih_model_buffers(m)) + t->offset, e->data,
-               t->numel * sizeof(float));
-        used++;
+            for (size_t q = 0; q < e->count; q++)
+                if (!isfinite(e->data[q])) {
+                    ih_set_error("%s: tensor \"%s\" holds a non-finite value", path, name);
+                    goto fail;
+                }
+            memcpy((i < np ? ih_model_params(m) : ih_model_buffers(m)) + t->offset, e->data,
+                   t->numel * sizeof(float));
+            used++;
+        }
     }
     if (used != f.n) {
         ih_set_error("%s: file holds %d tensors, the model %d: not a model of this configuration",
                      path, f.n, used);
-        ih_model_free(m);
-        ih_st_free(&f);
-        return NULL;
+        goto fail;
     }
     if (meta_json) *meta_json = strdup(text);
     ih_st_free(&f);
+    *n_members = n;
+    return ms;
+fail:
+    for (int k = 0; k < n; k++) ih_model_free(ms[k]);
+    free(ms);
+    ih_st_free(&f);
+    return NULL;
+}
+
+ih_model *ih_model_load(const char *path, char **meta_json) {
+    int n;
+    ih_model **ms = ih_ensemble_load(path, &n, meta_json);
+    if (!ms) return NULL;
+    ih_model *m = ms[0];
+    for (int k = 1; k < n; k++) ih_model_free(ms[k]);
+    free(ms);
     return m;
 }
 

@@ -160,6 +160,28 @@ int main(void) {
     ih_model_free(other);
     ih_model_free(a);
 
+    /* ensembles: members keep their own weights */
+    {
+        ih_model *e[3] = {ih_model_create(&c, 1), ih_model_create(&c, 2), ih_model_create(&c, 3)};
+        CHECK(ih_ensemble_save(tmp("ens.ionhop"), e, 3, "{\"tasks\":[]}") == 0);
+        int nm = 0;
+        char *em = NULL;
+        ih_model **back = ih_ensemble_load(tmp("ens.ionhop"), &nm, &em);
+        CHECK(back != NULL && nm == 3);
+        CHECK(em && strstr(em, "\"ensemble\":3"));
+        for (int k = 0; back && k < nm; k++) {
+            CHECK(params_equal(back[k], e[k]));
+            ih_model_free(back[k]);
+        }
+        CHECK(!params_equal(e[0], e[1]));
+        free(back), free(em);
+        /* a single-model load of an ensemble file gives member 0 */
+        ih_model *first = ih_model_load(tmp("ens.ionhop"), NULL);
+        CHECK(first && params_equal(first, e[0]));
+        ih_model_free(first);
+        for (int k = 0; k < 3; k++) ih_model_free(e[k]);
+    }
+
     /* training: same seed -> same model; loss falls; resume == uninterrupted */
     double l0 = 0;
     ih_model *r1 = train_run(&d, 4, 0, tmp("ck1"), 5, 1 << 20, &l0);

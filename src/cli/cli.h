@@ -48,7 +48,10 @@ void cli_graph_opts(const ih_config *c, ih_graph_opts *go, int line_graph);
 
 /* A model with its task description ("tasks": [{"name", "lo", "hi"}], "input"). */
 typedef struct cli_model {
-    ih_model *m;
+    ih_model *m;          /* members[0] */
+    ih_model **members;   /* an ensemble: n_members models */
+    int n_members;
+    char arch[32];
     int n_tasks;
     ih_task_scaling sc[IH_MAX_TASKS];
     int five_image; /* trained on 5-image path structures */
@@ -56,4 +59,7 @@ typedef struct cli_model {
 } cli_model;
 int cli_model_load(const char *path, cli_model *cm);
 void cli_model_free(cli_model *cm);
+/* Ensemble mean and spread (std over members) of records idx, original units, n × n_tasks. */
+int cli_model_predict(cli_model *cm, const ih_dataset *d, const int *idx, int n, double *mean,
+                      double *spread);
 #endif

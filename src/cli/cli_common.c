@@ -113,15 +113,17 @@ void cli_graph_opts(const ih_config *c, ih_graph_opts *go, int line_graph) {
 }
 
 void cli_model_free(cli_model *cm) {
-    ih_model_free(cm->m);
+    for (int k = 0; k < cm->n_members; k++) ih_model_free(cm->members[k]);
+    free(cm->members);
     free(cm->meta);
     memset(cm, 0, sizeof *cm);
 }
 
 int cli_model_load(const char *path, cli_model *cm) {
     memset(cm, 0, sizeof *cm);
-    cm->m = ih_model_load(path, &cm->meta);
-    if (!cm->m) return -1;
+    cm->members = ih_ensemble_load(path, &cm->n_members, &cm->meta);
+    if (!cm->members) return -1;
+    cm->m = cm->members[0];
     cJSON *j = cJSON_Parse(cm->meta);
     const cJSON *tasks = cJSON_GetObjectItemCaseSensitive(j, "tasks");
     int P = ih_model_config(cm->m)->n_outputs;
@@ -147,7 +149,39 @@ int cli_model_load(const char *path, cli_model *cm) {
     }
     const cJSON *input = cJSON_GetObjectItemCaseSensitive(j, "input");
     cm->five_image = cJSON_IsString(input) && !strcmp(input->valuestring, "5-image");
+    const cJSON *arch = cJSON_GetObjectItemCaseSensitive(j, "arch");
+    snprintf(cm->arch, sizeof cm->arch, "%s", cJSON_IsString(arch) ? arch->valuestring : "single");
     cm->n_tasks = P;
     cJSON_Delete(j);
+    return 0;
+}
+
+int cli_model_predict(cli_model *cm, const ih_dataset *d, const int *idx, int n, double *mean,
+                      double *spread) {
+    int P = cm->n_tasks;
+    long budget = 1 << 20;
+    float *out = malloc((size_t)(n > 0 ? n : 1) * P * sizeof *out);
+    if (!out) return ih_set_error("out of memory");
+    for (size_t q = 0; q < (size_t)n * P; q++) mean[q] = spread[q] = 0;
+    /* mean and (population) standard deviation over the ensemble, in original units */
+    for (int k = 0; k < cm->n_members; k++) {
+        if (ih_dataset_reserve(cm->members[k], d, 64, budget) != 0 ||
+            ih_predict_dataset(cm->members[k], d, idx, n, 64, budget, out) != 0) {
+            free(out);
+            return -1;
+        }
+        for (int i = 0; i < n; i++)
+            for (int p = 0; p < P; p++) {
+                double y = ih_unscale(&cm->sc[p], out[(size_t)i * P + p]);
+                mean[(size_t)i * P + p] += y;
+                spread[(size_t)i * P + p] += y * y;
+            }
+    }
+    for (size_t q = 0; q < (size_t)n * P; q++) {
+        mean[q] /= cm->n_members;
+        double var = spread[q] / cm->n_members - mean[q] * mean[q];
+        spread[q] = var > 0 ? sqrt(var) : 0;
+    }
+    free(out);
     return 0;
 }

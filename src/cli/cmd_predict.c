@@ -19,33 +19,43 @@ static void usage(FILE *f) {
 
 static const char *default_model(void) { return cli_repo_path("models/default.ionhop"); }
 
-/* One hop: build the 5-image structure, its graph, run the model. */
+/* One hop: the 5-image structure as a one-record dataset, through every ensemble member. */
 static int predict_hop(cli_model *cm, const ih_structure *ini, int ion, const double to[3],
-                       double *em) {
+                       double *em, double *spread) {
+    ih_dataset d;
+    memset(&d, 0, sizeof d);
+    ih_graph g;
     ih_structure five;
     if (ih_path_5image(ini, ion, to, &five) != 0) return -1;
     ih_graph_opts go;
-    cli_graph_opts(ih_model_config(cm->m), &go, 1);
-    ih_graph g;
+    cli_graph_opts(ih_model_config(cm->m), &go, 0);
     int rc = ih_graph_build(&five, &go, &g);
     ih_structure_free(&five);
     if (rc != 0) return -1;
-    float out[IH_MAX_TASKS];
-    rc = ih_model_reserve(cm->m, 1, g.n_atoms, g.n_edges, g.n_triplets);
-    if (rc == 0) rc = ih_model_forward(cm->m, &g, 0, out);
+    long n_trip = ih_graph_count_triplets(&g);
+    float zero = 0;
+    d.n = 1, d.n_tasks = cm->n_tasks, d.graphs = &g, d.n_triplets = &n_trip;
+    d.targets = d.mask = &zero;
+    int idx = 0;
+    double mean[IH_MAX_TASKS], sd[IH_MAX_TASKS];
+    rc = cli_model_predict(cm, &d, &idx, 1, mean, sd);
     ih_graph_free(&g);
     if (rc != 0) return -1;
-    *em = ih_unscale(&cm->sc[0], out[0]);
+    *em = mean[0];
+    *spread = sd[0];
     return 0;
 }
 
-static void report_hop(const char *model, const ih_structure *ini, int ion, const double to[3],
-                       double hop_len, double em) {
+static void report_hop(const char *model, int n_members, const ih_structure *ini, int ion,
+                       const double to[3], double hop_len, double em, double spread) {
     const double *f = ini->frac + 3 * ion;
     printf("model:  %s\n", model);
     printf("hop:    %s (atom %d) from (%.4f %.4f %.4f) to (%.4f %.4f %.4f), %.2f Å\n",
            ih_element_symbol(ini->z[ion]), ion + 1, f[0], f[1], f[2], to[0], to[1], to[2], hop_len);
-    printf("Em:     %.3f eV\n", em);
+    if (n_members > 1)
+        printf("Em:     %.3f eV ± %.3f (spread of %d ensemble members)\n", em, spread, n_members);
+    else
+        printf("Em:     %.3f eV\n", em);
     printf("verdict: %s (good conductor: Em < %.2f eV)\n",
            em < IH_GOOD_CONDUCTOR_EV ? "good" : "poor", IH_GOOD_CONDUCTOR_EV);
 }
@@ -67,38 +77,32 @@ static int predict_file(cli_model *cm, const char *data, const char *out_path) {
     if (ih_dataset_load(&d, &data, 1, &go, 0, NULL) != 0) return cli_fail();
     int P = cm->n_tasks;
     int *idx = malloc((size_t)d.n * sizeof *idx);
-    float *pred = malloc((size_t)d.n * P * sizeof *pred);
-    if (!idx || !pred) {
-        free(idx), free(pred);
+    double *mean = malloc((size_t)d.n * P * sizeof *mean), *sd = malloc((size_t)d.n * P * sizeof *sd);
+    size_t cap = 64 + (size_t)d.n * (128 + 40 * P), len = 0;
+    char *csv = malloc(cap);
+    if (!idx || !mean || !sd || !csv) {
+        free(idx), free(mean), free(sd), free(csv);
         ih_dataset_free(&d);
         return cli_usage_error("out of memory");
     }
     for (int i = 0; i < d.n; i++) idx[i] = i;
-    long budget = 1 << 20;
-    int rc = ih_dataset_reserve(cm->m, &d, 64, budget);
-    if (rc == 0) rc = ih_predict_dataset(cm->m, &d, idx, d.n, 64, budget, pred);
-    if (rc != 0) {
-        free(idx), free(pred);
-        ih_dataset_free(&d);
-        return cli_fail();
+    int rc = cli_model_predict(cm, &d, idx, d.n, mean, sd);
+    if (rc == 0) {
+        /* jid,target,prediction[,spread] (target empty when a record has none) */
+        len += (size_t)snprintf(csv + len, cap - len, "jid,target,prediction%s\n",
+                                cm->n_members > 1 ? ",spread" : "");
+        for (int i = 0; i < d.n; i++) {
+            len += (size_t)snprintf(csv + len, cap - len, "%s,", d.jid[i]);
+            if (d.mask[(size_t)i * P]) len += (size_t)snprintf(csv + len, cap - len, "%.6g", d.targets[(size_t)i * P]);
+            len += (size_t)snprintf(csv + len, cap - len, ",%.6f", mean[(size_t)i * P]);
+            if (cm->n_members > 1) len += (size_t)snprintf(csv + len, cap - len, ",%.6f", sd[(size_t)i * P]);
+            len += (size_t)snprintf(csv + len, cap - len, "\n");
+        }
+        rc = out_path ? ih_write_file_atomic(out_path, csv, len)
+                      : (fwrite(csv, 1, len, stdout) == len ? 0 : ih_set_error("cannot write output"));
+        if (rc == 0 && out_path) printf("%d predictions -> %s\n", d.n, out_path);
     }
-    /* csv: jid,target,prediction (target empty when a record has none) */
-    size_t cap = 64 + (size_t)d.n * (96 + 32 * P), len = 0;
-    char *csv = malloc(cap);
-    if (!csv) {
-        free(idx), free(pred);
-        ih_dataset_free(&d);
-        return cli_usage_error("out of memory");
-    }
-    len += (size_t)snprintf(csv + len, cap - len, "jid,target,prediction\n");
-    for (int i = 0; i < d.n; i++) {
-        len += (size_t)snprintf(csv + len, cap - len, "%s,", d.jid[i]);
-        if (d.mask[i * P]) len += (size_t)snprintf(csv + len, cap - len, "%.6g", d.targets[i * P]);
-        len += (size_t)snprintf(csv + len, cap - len, ",%.6f\n", ih_unscale(&cm->sc[0], pred[i * P]));
-    }
-    rc = out_path ? ih_write_file_atomic(out_path, csv, len) : (fwrite(csv, 1, len, stdout) == len ? 0 : -1);
-    if (rc == 0 && out_path) printf("%d predictions -> %s\n", d.n, out_path);
-    free(csv), free(idx), free(pred);
+    free(csv), free(idx), free(mean), free(sd);
     ih_dataset_free(&d);
     return rc == 0 ? 0 : cli_fail();
 }
@@ -148,7 +152,7 @@ int cmd_predict(int argc, char **argv) {
         }
         ih_structure ini, fin;
         int ion = -1;
-        double to[3], em, len = NAN;
+        double to[3], em, spread, len = NAN;
         if (ini_path || fin_path) {
             if (!ini_path || !fin_path) {
                 cli_model_free(&cm);
@@ -163,8 +167,11 @@ int cmd_predict(int argc, char **argv) {
                 cli_model_free(&cm);
                 return cli_fail();
             }
-            rc = ih_path_find_ion(&ini, &fin, ini_path, fin_path, &ion, &len);
-            if (rc == 0) memcpy(to, fin.frac + 3 * ion, sizeof to);
+            rc = ih_path_find_ion(&ini, &fin, ini_path, fin_path, &ion, NULL);
+            if (rc == 0) {
+                memcpy(to, fin.frac + 3 * ion, sizeof to);
+                len = hop_length(&ini, ion, to);
+            }
             ih_structure_free(&fin);
         } else {
             if (!ion_s || !to_s) {
@@ -190,8 +197,8 @@ int cmd_predict(int argc, char **argv) {
                 rc = ih_set_error("%s: the destination is where atom %d already is", structure, ion + 1);
             }
         }
-        if (rc == 0) rc = predict_hop(&cm, &ini, ion, to, &em);
-        if (rc == 0) report_hop(model, &ini, ion, to, len, em);
+        if (rc == 0) rc = predict_hop(&cm, &ini, ion, to, &em, &spread);
+        if (rc == 0) report_hop(model, cm.n_members, &ini, ion, to, len, em, spread);
         ih_structure_free(&ini);
         if (rc != 0) {
             cli_model_free(&cm);

@@ -389,3 +389,42 @@ int ih_split_groups(const ih_dataset *d, double val_fraction, uint64_t seed, int
     *train_idx = tr, *n_train = nt, *val_idx = va, *n_val = nv;
     return 0;
 }
+
+int ih_group_folds(const ih_dataset *d, int k, uint64_t seed, int *fold_of) {
+    int n = d->n;
+    if (k < 2 || k > n) return ih_set_error("%d folds for %d records", k, n);
+    int *group_of = malloc((size_t)n * sizeof *group_of), *size = calloc((size_t)n, sizeof *size);
+    int *perm = malloc((size_t)n * sizeof *perm), *group_fold = malloc((size_t)n * sizeof *group_fold);
+    long *fold_size = calloc((size_t)k, sizeof *fold_size);
+    if (!group_of || !size || !perm || !group_fold || !fold_size) {
+        free(group_of), free(size), free(perm), free(group_fold), free(fold_size);
+        return ih_set_error("out of memory");
+    }
+    int n_groups = 0;
+    for (int i = 0; i < n; i++) {
+        int g = -1;
+        for (int j = 0; j < i && g < 0; j++)
+            if (strcmp(d->group[j], d->group[i]) == 0) g = group_of[j];
+        group_of[i] = g >= 0 ? g : n_groups++;
+        size[group_of[i]]++;
+    }
+    if (n_groups < k) {
+        free(group_of), free(size), free(perm), free(group_fold), free(fold_size);
+        return ih_set_error("%d host groups cannot fill %d folds", n_groups, k);
+    }
+    for (int g = 0; g < n_groups; g++) perm[g] = g;
+    ih_rng rng;
+    ih_rng_seed(&rng, seed);
+    ih_rng_shuffle(&rng, perm, n_groups);
+    /* groups in shuffled order, each to the currently smallest fold: folds stay balanced */
+    for (int q = 0; q < n_groups; q++) {
+        int g = perm[q], best = 0;
+        for (int f = 1; f < k; f++)
+            if (fold_size[f] < fold_size[best]) best = f;
+        group_fold[g] = best;
+        fold_size[best] += size[g];
+    }
+    for (int i = 0; i < n; i++) fold_of[i] = group_fold[group_of[i]];
+    free(group_of), free(size), free(perm), free(group_fold), free(fold_size);
+    return 0;
+}

@@ -3,6 +3,8 @@
 #define IH_CLI_H
 #include "ionhop.h"
 
+#include <stdio.h>
+
 int cmd_graph(int argc, char **argv);    /* ionhop graph FILE */
 int cmd_bench(int argc, char **argv);    /* ionhop bench graph|train|... */
 int cmd_train(int argc, char **argv);    /* ionhop train --data ... --out MODEL */
@@ -62,4 +64,9 @@ void cli_model_free(cli_model *cm);
 /* Ensemble mean and spread (std over members) of records idx, original units, n × n_tasks. */
 int cli_model_predict(cli_model *cm, const ih_dataset *d, const int *idx, int n, double *mean,
                       double *spread);
+/* MAE, RMSE, R², and the good-conductor classification with its confusion matrix. */
+int cli_print_metrics(FILE *f, const double *truth, const double *pred, int n, const char *label);
+/* Parity plot (truth vs prediction, good-conductor region shaded, optional error bars). */
+int cli_parity_svg(const char *path, const double *truth, const double *pred, const double *spread,
+                   int n, const char *title);
 #endif

@@ -314,6 +314,8 @@ int ih_model_forward(ih_model *m, const ih_graph *g, int training, float *out);
 int ih_model_backward(ih_model *m, const ih_graph *g, const float *dout); /* ACCUMULATES */
 /* Pooled trunk output of the last ih_model_forward (n_structs × H). */
 const float *ih_model_pooled(const ih_model *m);
+/* Bytes of the built-in training arena (0 before ih_model_reserve). */
+size_t ih_model_arena_bytes(const ih_model *m);
 
 /* ---------------------------------------------------------------------------------------- */
 /* datasets (dataset.c)                                                                     */

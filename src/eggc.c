@@ -4,14 +4,20 @@
  *   h_i  = Σ_{e→i} σ(m_e) ⊙ dst_update(x_s) / (Σ_{e→i} σ(m_e) + 1e−6)
  *   x'   = x + SiLU(bn_nodes(src_update(x) + h)),   y' = y + SiLU(bn_edges(m))
  *
- * The four maps that read x run as one GEMM on the n node rows before anything is gathered to
- * the edges. Aggregation into a node walks its incoming edges (CSR by destination); the
- * backward scatters to sources walk the by-source grouping, so no atomics are needed. Each
- * thread owns a contiguous range of destination nodes balanced by edge count. */
+ * Layout of the work: the four maps that read x run as one GEMM on the n node rows before
+ * anything is gathered to the edges. The e edge rows (triplets for the line graph: the big
+ * tensors) are streamed once per pass in chunks of a few hundred rows; each chunk's edge_gate
+ * GEMM (forward: y·Wᵀ; backward: dm·W and dmᵀ·y) runs single-threaded on the chunk while it is
+ * in cache, fused with the gating, the aggregation and the BatchNorm statistics, so dm never
+ * goes to memory. Each thread owns a contiguous range of destination nodes balanced by edge
+ * count (edges are sorted by destination), so aggregation into nodes needs no atomics; the
+ * backward scatter to source nodes goes to per-thread accumulators, summed afterwards. */
+#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 
 #include "ionhop.h"
+#include "kern.h"
 #include "ops.h"
 
 /* First node of thread t's range: nodes [part(t), part(t+1)) hold about 1/T of the edges. */
@@ -37,9 +43,20 @@ static int team_size(const ops_ws *ws, double work) {
     return nt;
 }
 
-size_t eggc_scratch_floats(int H, int n, int e) {
-    return (size_t)e * H + (size_t)n * 6 * H;
+/* Rows per chunk: about 256 KB of one H-wide matrix (cache-resident GEMM blocks). */
+int eggc_chunk_rows(int H) {
+    int r = 65536 / (H > 0 ? H : 1);
+    return r < 32 ? 32 : r > 1024 ? 1024 : r;
 }
+
+size_t eggc_ws_floats(int H) { return (size_t)H * H + (size_t)eggc_chunk_rows(H) * H + 64; }
+
+size_t eggc_scratch_floats(int H, int n, int e, int nt) {
+    (void)e;
+    return (size_t)n * 6 * H + (size_t)(nt > 1 ? nt - 1 : 0) * n * 2 * H + 64;
+}
+
+/* ---------------------------------------------------------------------------------------- */
 
 int eggc_forward(const float *p, float *buf, int H, const mp_graph *g, const float *x,
                  const float *y, float *x_out, float *y_out, eggc_acts *a, int training,
@@ -49,14 +66,26 @@ int eggc_forward(const float *p, float *buf, int H, const mp_graph *g, const flo
     const float *W4 = p + EGGC_W4(H), *b4 = p + EGGC_B4(H);
     const float *We = p + EGGC_WE(H), *be = p + EGGC_BE(H);
     float *rm_e = buf, *rv_e = buf + H, *rm_n = buf + 2 * H, *rv_n = buf + 3 * H;
+    const int R = eggc_chunk_rows(H);
+    if (ws->fslot < eggc_ws_floats(H)) return ih_set_error("model: EGGC workspace too small");
 
     linear_forward(a->P, x, W4, b4, n, H, 4 * H);
-    gemm_xwt(a->m, y, We, e, H, H, 0.0f);
 
-    const int *src = g->src, *dptr = g->dst_ptr;
+    /* evaluation mode knows the edge statistics up front: y' is written chunk by chunk and
+     * m need not be kept (a->m may be NULL: inference arena) */
+    float scale_e[EGGC_MAX_H], shift_e[EGGC_MAX_H];
+    int fused_out = !training && y_out;
+    if (!training) {
+        if (bn_stats_finish(a->stats_e, NULL, H, 0, rm_e, rv_e)) return -1;
+        for (int k = 0; k < H; k++) {
+            scale_e[k] = p[EGGC_BNE_G(H) + k] * a->stats_e[H + k];
+            shift_e[k] = p[EGGC_BNE_B(H) + k] - a->stats_e[k] * scale_e[k];
+        }
+    }
+    const int *src = g->src, *dst = g->dst, *dptr = g->dst_ptr;
     const float *P = a->P;
     float *m = a->m, *xp = a->xp, *den = a->den;
-    int nt = team_size(ws, (double)e * H * 8), used = 1;
+    int nt = team_size(ws, (double)e * H * H), used = 1;
 #pragma omp parallel num_threads(nt)
     {
         int t = omp_get_thread_num(), T = omp_get_num_threads();
@@ -64,24 +93,24 @@ int eggc_forward(const float *p, float *buf, int H, const mp_graph *g, const flo
         used = T;
         double *acc = ws->d + (size_t)t * ws->dslot;
         memset(acc, 0, sizeof(double) * (1 + 2 * (size_t)H));
+        float *chunk = ws->f + (size_t)t * ws->fslot;
         int v0 = part(dptr, n, t, T), v1 = part(dptr, n, t + 1, T);
+        memset(xp + (size_t)v0 * H, 0, sizeof(float) * (size_t)(v1 - v0) * H);
+        memset(den + (size_t)v0 * H, 0, sizeof(float) * (size_t)(v1 - v0) * H);
+        for (int c0 = dptr[v0]; c0 < dptr[v1]; c0 += R) {
+            int c1 = c0 + R < dptr[v1] ? c0 + R : dptr[v1], rows = c1 - c0;
+            float *mc = m ? m + (size_t)c0 * H : chunk;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, H, H, 1.0f,
+                        y + (size_t)c0 * H, H, We, H, 0.0f, mc, H);
+            k_gate_fwd(H, c0, c1, mc, src, dst, P, be, xp, den);
+            if (training) bn_acc_rows(acc, mc, rows, H);
+            if (fused_out)
+                k_affine_act(H, rows, y_out + (size_t)c0 * H, y + (size_t)c0 * H, mc, scale_e,
+                             shift_e, 1);
+        }
         for (int v = v0; v < v1; v++) {
             float *num = xp + (size_t)v * H, *dv = den + (size_t)v * H;
-            const float *Bv = P + (size_t)v * H4 + H, *Cv = P + (size_t)v * H4 + 2 * H;
-            for (int k = 0; k < H; k++) num[k] = dv[k] = 0.0f;
-            for (int ed = dptr[v]; ed < dptr[v + 1]; ed++) {
-                const float *As = P + (size_t)src[ed] * H4, *Ds = As + 3 * H;
-                float *me = m + (size_t)ed * H;
-                for (int k = 0; k < H; k++) {
-                    float mk = me[k] + As[k] + Bv[k] + be[k];
-                    me[k] = mk;
-                    float sg = ops_sigmoid(mk);
-                    num[k] += sg * Ds[k];
-                    dv[k] += sg;
-                }
-            }
-            if (training && dptr[v + 1] > dptr[v])
-                bn_acc_rows(acc, m + (size_t)dptr[v] * H, dptr[v + 1] - dptr[v], H);
+            const float *Cv = P + (size_t)v * H4 + 2 * H;
             for (int k = 0; k < H; k++) {
                 float d = dv[k] + IH_GATE_EPS;
                 dv[k] = d;
@@ -89,12 +118,14 @@ int eggc_forward(const float *p, float *buf, int H, const mp_graph *g, const flo
             }
         }
     }
-    if (training)
+    if (training) {
         for (int t = 1; t < used; t++) bn_acc_merge(ws->d, ws->d + (size_t)t * ws->dslot, H);
-    if (bn_stats_finish(a->stats_e, ws->d, H, training, rm_e, rv_e)) return -1;
+        if (bn_stats_finish(a->stats_e, ws->d, H, 1, rm_e, rv_e)) return -1;
+    }
     if (bn_stats(a->stats_n, xp, n, H, training, rm_n, rv_n, ws)) return -1;
     bn_apply(x_out, x, xp, a->stats_n, p + EGGC_BNN_G(H), p + EGGC_BNN_B(H), n, H, 1);
-    if (y_out) bn_apply(y_out, y, m, a->stats_e, p + EGGC_BNE_G(H), p + EGGC_BNE_B(H), e, H, 1);
+    if (y_out && !fused_out)
+        bn_apply(y_out, y, m, a->stats_e, p + EGGC_BNE_G(H), p + EGGC_BNE_B(H), e, H, 1);
     return 0;
 }
 
@@ -105,28 +136,32 @@ int eggc_backward(const float *p, float *gp, int H, const mp_graph *g, const flo
     const size_t H4 = 4 * (size_t)H;
     const float *W4 = p + EGGC_W4(H), *We = p + EGGC_WE(H);
     const float *P = a->P, *m = a->m, *xp = a->xp, *den = a->den;
-    float *dm = scratch, *dP = dm + (size_t)e * H, *dnum = dP + (size_t)n * H4,
-          *dden = dnum + (size_t)n * H;
+    const int R = eggc_chunk_rows(H);
+    if (ws->fslot < eggc_ws_floats(H)) return ih_set_error("model: EGGC workspace too small");
+    if (!m) return ih_set_error("model: EGGC backward without stored activations");
+    float *dP = scratch, *dnum = dP + (size_t)n * H4, *dden = dnum + (size_t)n * H,
+          *priv = dden + (size_t)n * H; /* (threads − 1) × n × 2H: [dA | dD] per thread */
 
     /* node side: bn_nodes/SiLU backward, then split d(x') into d(src_update) and d(h) */
     bn_backward(dnum, gp + EGGC_BNN_G(H), gp + EGGC_BNN_B(H), dx, xp, a->stats_n,
                 p + EGGC_BNN_G(H), p + EGGC_BNN_B(H), n, H, training, 1, ws);
 #pragma omp parallel for schedule(static) num_threads(team_size(ws, (double)n * H * 4))
     for (long v = 0; v < n; v++) {
-        float *dPv = dP + v * H4, *nv = dnum + v * H, *ddv = dden + v * H;
-        const float *Cv = P + v * H4 + 2 * H, *xpv = xp + v * H, *dv = den + v * H;
+        float *restrict dPv = dP + v * H4, *restrict nv = dnum + v * H, *restrict ddv = dden + v * H;
+        const float *restrict Cv = P + v * H4 + 2 * H, *restrict xpv = xp + v * H,
+                              *restrict dv = den + v * H;
         for (int k = 0; k < H; k++) {
             float dxp = nv[k], h = xpv[k] - Cv[k];
-            dPv[k] = 0.0f;          /* dA: filled by the source pass */
-            dPv[H + k] = 0.0f;      /* dB: filled by the destination pass */
-            dPv[2 * H + k] = dxp;   /* dC */
-            dPv[3 * H + k] = 0.0f;  /* dD: filled by the source pass */
-            nv[k] = dxp / dv[k];    /* d num */
+            dPv[k] = 0.0f;             /* dA: scattered from the edges */
+            dPv[H + k] = 0.0f;         /* dB: gathered from the incoming edges */
+            dPv[2 * H + k] = dxp;      /* dC */
+            dPv[3 * H + k] = 0.0f;     /* dD: scattered from the edges */
+            nv[k] = dxp / dv[k];       /* d num */
             ddv[k] = -dxp * h / dv[k]; /* d den */
         }
     }
 
-    /* edge side: bn_edges/SiLU backward coefficients (per channel) */
+    /* edge side: bn_edges/SiLU backward needs Σg and Σg·m̂ over all edges first */
     const float *mean_e = a->stats_e, *rstd_e = a->stats_e + H;
     const float *ge = p + EGGC_BNE_G(H), *bee = p + EGGC_BNE_B(H);
     float scale[EGGC_MAX_H], shift[EGGC_MAX_H], c2[EGGC_MAX_H], c3[EGGC_MAX_H];
@@ -135,7 +170,7 @@ int eggc_backward(const float *p, float *gp, int H, const mp_graph *g, const flo
         shift[k] = bee[k] - mean_e[k] * scale[k];
         c2[k] = c3[k] = 0.0f;
     }
-    int nt = team_size(ws, (double)e * H * 8), used = 1;
+    int nt = team_size(ws, (double)e * H * H), used = 1;
     if (!dy_out_zero) {
 #pragma omp parallel num_threads(nt)
         {
@@ -149,14 +184,8 @@ int eggc_backward(const float *p, float *gp, int H, const mp_graph *g, const flo
             for (long b0 = r0; b0 < r1; b0 += 32) {
                 long b1 = b0 + 32 < r1 ? b0 + 32 : r1;
                 for (int k = 0; k < H; k++) fg[k] = fgx[k] = 0.0f;
-                for (long r = b0; r < b1; r++) {
-                    const float *mr = m + r * H, *dr = dy + r * H;
-                    for (int k = 0; k < H; k++) {
-                        float gk = dr[k] * ops_dsilu(mr[k] * scale[k] + shift[k]);
-                        fg[k] += gk;
-                        fgx[k] += gk * ((mr[k] - mean_e[k]) * rstd_e[k]);
-                    }
-                }
+                k_bn_grad_sums(H, b1 - b0, m + b0 * H, dy + b0 * H, scale, shift, mean_e, rstd_e, fg,
+                               fgx, 1);
                 for (int k = 0; k < H; k++) {
                     sg[k] += fg[k];
                     sgx[k] += fgx[k];
@@ -179,58 +208,66 @@ int eggc_backward(const float *p, float *gp, int H, const mp_graph *g, const flo
         }
     }
 
-    /* destination pass: dm_e (BN path + gate path), dB */
+    /* the fused edge pass, chunk by chunk: dm (in cache only), its scatter to the nodes, then
+     * dy = dy' + dm·W_e and dW_e += dmᵀ·y on the chunk */
     const int *src = g->src, *dst = g->dst, *dptr = g->dst_ptr;
+    float *gWe = gp + EGGC_WE(H), *gbe = gp + EGGC_BE(H);
+    used = 1;
 #pragma omp parallel num_threads(nt)
     {
         int t = omp_get_thread_num(), T = omp_get_num_threads();
+#pragma omp single
+        used = T;
+        float *wpart = ws->f + (size_t)t * ws->fslot; /* H × H: this thread's dW_e */
+        float *dmc = wpart + (size_t)H * H;           /* R × H */
+        double *dbe = ws->d + (size_t)t * ws->dslot;
+        float fbe[EGGC_MAX_H];
+        for (int k = 0; k < H; k++) dbe[k] = 0.0;
+        /* thread 0 scatters straight into dP, the others into their own [dA | dD] rows */
+        float *mine = t == 0 ? NULL : priv + (size_t)(t - 1) * n * 2 * H;
+        if (mine) memset(mine, 0, sizeof(float) * (size_t)n * 2 * H);
         int v0 = part(dptr, n, t, T), v1 = part(dptr, n, t + 1, T);
-        for (int v = v0; v < v1; v++) {
-            const float *nv = dnum + (size_t)v * H, *ddv = dden + (size_t)v * H;
-            float *dBv = dP + (size_t)v * H4 + H;
-            for (int ed = dptr[v]; ed < dptr[v + 1]; ed++) {
-                const float *Ds = P + (size_t)src[ed] * H4 + 3 * H;
-                const float *me = m + (size_t)ed * H;
-                const float *dye = dy_out_zero ? NULL : dy + (size_t)ed * H;
-                float *dme = dm + (size_t)ed * H;
+        int first = 1;
+        for (int c0 = dptr[v0]; c0 < dptr[v1]; c0 += R) {
+            int c1 = c0 + R < dptr[v1] ? c0 + R : dptr[v1], rows = c1 - c0;
+            for (int k = 0; k < H; k++) fbe[k] = 0.0f;
+            k_edge_bwd(H, c0, c1, dmc, m, dy_out_zero ? NULL : dy, src, dst, P, dnum, dden, scale,
+                       shift, mean_e, c2, c3, dP, mine ? mine : dP, mine ? 2 * (size_t)H : H4,
+                       mine ? (size_t)H : 3 * (size_t)H, fbe);
+            for (int k = 0; k < H; k++) dbe[k] += fbe[k];
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, H, rows, 1.0f, dmc, H,
+                        y + (size_t)c0 * H, H, first ? 0.0f : 1.0f, wpart, H);
+            first = 0;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, H, H, 1.0f, dmc, H, We, H,
+                        dy_out_zero ? 0.0f : 1.0f, dy + (size_t)c0 * H, H);
+        }
+        if (first) memset(wpart, 0, sizeof(float) * (size_t)H * H);
+    }
+    /* reductions: per-thread dW_e, Σdm, and the scattered [dA | dD] */
+    for (int t = 0; t < used; t++) {
+        const float *w = ws->f + (size_t)t * ws->fslot;
+        for (size_t i = 0; i < (size_t)H * H; i++) gWe[i] += w[i];
+    }
+    for (int k = 0; k < H; k++) {
+        double s = 0.0;
+        for (int t = 0; t < used; t++) s += ws->d[(size_t)t * ws->dslot + k];
+        gbe[k] += (float)s;
+    }
+    if (used > 1) {
+#pragma omp parallel for schedule(static) num_threads(team_size(ws, (double)n * H * 2 * used))
+        for (long v = 0; v < n; v++) {
+            float *restrict dA = dP + v * H4, *restrict dD = dP + v * H4 + 3 * H;
+            for (int t = 1; t < used; t++) {
+                const float *restrict q = priv + ((size_t)(t - 1) * n + (size_t)v) * 2 * H;
                 for (int k = 0; k < H; k++) {
-                    float sg = ops_sigmoid(me[k]);
-                    float d = (nv[k] * Ds[k] + ddv[k]) * sg * (1.0f - sg);
-                    if (dye) {
-                        float gk = dye[k] * ops_dsilu(me[k] * scale[k] + shift[k]);
-                        d += scale[k] * (gk - c2[k] - (me[k] - mean_e[k]) * c3[k]);
-                    }
-                    dme[k] = d;
-                    dBv[k] += d;
+                    dA[k] += q[k];
+                    dD[k] += q[H + k];
                 }
             }
         }
     }
 
-    /* source pass: dA_s = Σ dm_e, dD_s = Σ dnum_t ⊙ σ(m_e) over edges leaving s */
-    const int *sptr = g->src_ptr, *bys = g->by_src;
-#pragma omp parallel num_threads(nt)
-    {
-        int t = omp_get_thread_num(), T = omp_get_num_threads();
-        int s0 = part(sptr, n, t, T), s1 = part(sptr, n, t + 1, T);
-        for (int s = s0; s < s1; s++) {
-            float *dAs = dP + (size_t)s * H4, *dDs = dAs + 3 * H;
-            for (int j = sptr[s]; j < sptr[s + 1]; j++) {
-                int ed = bys[j];
-                const float *me = m + (size_t)ed * H, *dme = dm + (size_t)ed * H;
-                const float *nv = dnum + (size_t)dst[ed] * H;
-                for (int k = 0; k < H; k++) {
-                    dAs[k] += dme[k];
-                    dDs[k] += nv[k] * ops_sigmoid(me[k]);
-                }
-            }
-        }
-    }
-
-    /* edge_gate and the four node maps */
-    gemm_dw(gp + EGGC_WE(H), dm, y, e, H, H, ws);
-    colsum_acc(gp + EGGC_BE(H), dm, e, H, ws);
-    gemm_xw(dy, dm, We, e, H, H, dy_out_zero ? 0.0f : 1.0f);
+    /* the four node maps */
     gemm_dw(gp + EGGC_W4(H), dP, x, n, 4 * H, H, ws);
     colsum_acc(gp + EGGC_B4(H), dP, n, 4 * H, ws);
     gemm_xw(dx, dP, W4, n, 4 * H, H, 1.0f);

@@ -315,8 +315,9 @@ ih_model *ih_model_create(const ih_config *c, uint64_t seed) {
     int maxc = 4 * H > IH_N_ATOM_FEATURES ? 4 * H : IH_N_ATOM_FEATURES;
     if (maxc < W) maxc = W;
     if (maxc < 80) maxc = 80;
-    if (!b.failed &&
-        ops_ws_init(&m->ws, ops_max_threads(), ops_ws_dslot(maxc), ops_ws_fslot(maxc, maxw)))
+    size_t fslot = ops_ws_fslot(maxc, maxw);
+    if (fslot < eggc_ws_floats(H)) fslot = eggc_ws_floats(H);
+    if (!b.failed && ops_ws_init(&m->ws, ops_max_threads(), ops_ws_dslot(maxc), fslot))
         b.failed = 1;
     if (b.failed) {
         ih_model_free(m);
@@ -406,3 +407,4 @@ int ih_model_backward(ih_model *m, const ih_graph *g, const float *dout) {
 }
 
 const float *ih_model_pooled(const ih_model *m) { return m->h; }
+size_t ih_model_arena_bytes(const ih_model *m) { return ih_acts_bytes(m->acts); }

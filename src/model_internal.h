@@ -17,6 +17,11 @@ typedef struct linear_layer {
     size_t w, b;
 } linear_layer;
 
+/* Profile slots of ih_model.prof: forward / backward of the embeddings, the crystal-graph
+ * EGGCs (ALIGNN node_update and GCN layers), the line-graph EGGCs, and everything else. */
+enum { PROF_F_EMBED, PROF_F_CRYSTAL, PROF_F_LINE, PROF_F_OTHER,
+       PROF_B_EMBED, PROF_B_CRYSTAL, PROF_B_LINE, PROF_B_OTHER };
+
 /* Per-tensor initialisation rule (kept beside the public table). */
 enum { INIT_LIN_W, INIT_LIN_B, INIT_ONE, INIT_ZERO };
 
@@ -37,6 +42,9 @@ struct ih_model {
 
     rbf_spec rbf_bond, rbf_angle;
     ops_ws ws;
+
+    /* seconds spent per part (bench/profiling): see PROF_* */
+    double prof[8];
 
     /* convenience single-graph state (ih_model_reserve) */
     ih_acts *acts;

@@ -8,8 +8,28 @@
 #include <stdlib.h>
 
 #include "ionhop.h"
+#include "kern.h"
 
 int ops_max_threads(void) { return omp_get_max_threads(); }
+
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#define FTZ_DAZ 0x8040u /* MXCSR bits 15 (flush to zero) and 6 (denormals are zero) */
+unsigned ops_fp_enter(void) {
+    unsigned saved = _mm_getcsr();
+#pragma omp parallel
+    _mm_setcsr(_mm_getcsr() | FTZ_DAZ);
+    return saved;
+}
+void ops_fp_leave(unsigned saved) {
+    if (saved & FTZ_DAZ) return; /* the caller ran with them already */
+#pragma omp parallel
+    _mm_setcsr(_mm_getcsr() & ~FTZ_DAZ);
+}
+#else
+unsigned ops_fp_enter(void) { return 0; }
+void ops_fp_leave(unsigned saved) { (void)saved; }
+#endif
 
 /* OpenBLAS's own threads would compete with the OpenMP team (both spin on 2 cores); splitting
  * rows over OpenMP threads with a single-threaded BLAS measured 1.5-3x faster on the model's
@@ -206,36 +226,17 @@ void linear_backward(float *dX, float *dW, float *db, const float *dY, const flo
  * merged across chunks and threads in double (Chan et al.), so large means do not cancel. */
 
 void bn_acc_rows(double *acc, const float *x, int rows, int C) {
-    float mean[EGGC_MAX_H], m2[EGGC_MAX_H];
+    double mean[EGGC_MAX_H], m2[EGGC_MAX_H];
     for (int r0 = 0; r0 < rows; r0 += 32) {
         int nr = rows - r0 < 32 ? rows - r0 : 32;
-        const float *xb = x + (size_t)r0 * C;
-        for (int k = 0; k < C; k++) mean[k] = 0.0f;
-        for (int r = 0; r < nr; r++)
-            for (int k = 0; k < C; k++) mean[k] += xb[(size_t)r * C + k];
-        float inv = 1.0f / (float)nr;
-        float s1[EGGC_MAX_H];
-        for (int k = 0; k < C; k++) {
-            mean[k] *= inv;
-            m2[k] = 0.0f;
-            s1[k] = 0.0f;
-        }
-        for (int r = 0; r < nr; r++)
-            for (int k = 0; k < C; k++) {
-                float d = xb[(size_t)r * C + k] - mean[k];
-                s1[k] += d;
-                m2[k] += d * d;
-            }
-        /* corrected two-pass: Σd is the rounding error of the float mean; remove its bias */
+        k_chunk_stats(C, nr, x + (size_t)r0 * C, mean, m2);
         double na = acc[0], nb = nr, n = na + nb;
         double fb = nb / n, fab = na * nb / n;
         double *am = acc + 1, *a2 = acc + 1 + C;
         for (int k = 0; k < C; k++) {
-            double cm = (double)mean[k] + (double)s1[k] / nb;
-            double cm2 = (double)m2[k] - (double)s1[k] * (double)s1[k] / nb;
-            double delta = cm - am[k];
+            double delta = mean[k] - am[k];
             am[k] += delta * fb;
-            a2[k] += cm2 + delta * delta * fab;
+            a2[k] += m2[k] + delta * delta * fab;
         }
         acc[0] = n;
     }
@@ -312,22 +313,13 @@ void bn_apply(float *out, const float *res, const float *x, const float *stats, 
               const float *beta, int M, int C, int silu) {
     float scale[EGGC_MAX_H], shift[EGGC_MAX_H];
     bn_affine(scale, shift, stats, gamma, beta, C);
-#pragma omp parallel for schedule(static) num_threads(threads_for((double)M * C))
-    for (long r = 0; r < M; r++) {
-        const float *xr = x + r * C;
-        const float *rr = res ? res + r * C : NULL;
-        float *o = out + r * C;
-        if (silu) {
-            if (rr)
-                for (int k = 0; k < C; k++) o[k] = rr[k] + ops_silu(xr[k] * scale[k] + shift[k]);
-            else
-                for (int k = 0; k < C; k++) o[k] = ops_silu(xr[k] * scale[k] + shift[k]);
-        } else {
-            if (rr)
-                for (int k = 0; k < C; k++) o[k] = rr[k] + (xr[k] * scale[k] + shift[k]);
-            else
-                for (int k = 0; k < C; k++) o[k] = xr[k] * scale[k] + shift[k];
-        }
+#pragma omp parallel num_threads(threads_for((double)M * C))
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        long r0 = (long)M * t / nt, r1 = (long)M * (t + 1) / nt;
+        if (r1 > r0)
+            k_affine_act(C, r1 - r0, out + r0 * C, res ? res + r0 * C : NULL, x + r0 * C, scale,
+                         shift, silu);
     }
 }
 
@@ -353,14 +345,8 @@ void bn_backward(float *dx, float *dgamma, float *dbeta, const float *dout, cons
         for (long b0 = r0; b0 < r1; b0 += 32) {
             long b1 = b0 + 32 < r1 ? b0 + 32 : r1;
             for (int k = 0; k < C; k++) fg[k] = fgx[k] = 0.0f;
-            for (long r = b0; r < b1; r++) {
-                const float *xr = x + r * C, *dr = dout + r * C;
-                for (int k = 0; k < C; k++) {
-                    float g = silu ? dr[k] * ops_dsilu(xr[k] * scale[k] + shift[k]) : dr[k];
-                    fg[k] += g;
-                    fgx[k] += g * ((xr[k] - mean[k]) * rstd[k]);
-                }
-            }
+            k_bn_grad_sums(C, b1 - b0, x + b0 * C, dout + b0 * C, scale, shift, mean, rstd, fg, fgx,
+                           silu);
             for (int k = 0; k < C; k++) {
                 sg[k] += fg[k];
                 sgx[k] += fgx[k];
@@ -380,14 +366,13 @@ void bn_backward(float *dx, float *dgamma, float *dbeta, const float *dout, cons
         c2[k] = training ? (float)(a / M) : 0.0f;
         c3[k] = training ? (float)(b / M) * rstd[k] : 0.0f;
     }
-#pragma omp parallel for schedule(static) num_threads(nt)
-    for (long r = 0; r < M; r++) {
-        const float *xr = x + r * C, *dr = dout + r * C;
-        float *o = dx + r * C;
-        for (int k = 0; k < C; k++) {
-            float g = silu ? dr[k] * ops_dsilu(xr[k] * scale[k] + shift[k]) : dr[k];
-            o[k] = c1[k] * (g - c2[k] - (xr[k] - mean[k]) * c3[k]);
-        }
+#pragma omp parallel num_threads(nt)
+    {
+        int t = omp_get_thread_num(), T = omp_get_num_threads();
+        long r0 = (long)M * t / T, r1 = (long)M * (t + 1) / T;
+        if (r1 > r0)
+            k_bn_grad_rows(C, r1 - r0, dx + r0 * C, dout + r0 * C, x + r0 * C, scale, shift, mean, c1,
+                           c2, c3, silu);
     }
 }
 
@@ -406,15 +391,11 @@ void rbf_init(rbf_spec *r, float vmin, float vmax, int K) {
 }
 
 void rbf_forward(float *out, const float *v, int n, const rbf_spec *r) {
-    int K = r->K;
-    float ng = -r->gamma;
-#pragma omp parallel for schedule(static) num_threads(threads_for((double)n * K * 8))
-    for (long i = 0; i < n; i++) {
-        float *o = out + i * K;
-        for (int k = 0; k < K; k++) {
-            float d = v[i] - r->centers[k];
-            o[k] = ops_expf(ng * (d * d));
-        }
+#pragma omp parallel num_threads(threads_for((double)n * r->K * 8))
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        long r0 = (long)n * t / nt, r1 = (long)n * (t + 1) / nt;
+        if (r1 > r0) k_rbf(r->K, r1 - r0, out + r0 * r->K, v + r0, r->centers, r->gamma);
     }
 }
 

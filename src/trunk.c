@@ -23,7 +23,7 @@ static float *take(carver *c, size_t n) {
 
 static size_t zmax(size_t a, size_t b) { return a > b ? a : b; }
 
-static void layout(ih_acts *a, carver *c) {
+static void layout(ih_acts *a, carver *c, int nt) {
     size_t H = (size_t)a->H, emb = (size_t)a->emb, N = (size_t)a->cap_N, E = (size_t)a->cap_E,
            T = (size_t)a->cap_T;
     int L = a->L, G = a->G, ne = 2 * L + G;
@@ -55,21 +55,21 @@ static void layout(ih_acts *a, carver *c) {
         a->dX = take(c, N * H);
         a->dY = take(c, E * H);
         a->dZ = take(c, T * H);
-        size_t s = zmax(eggc_scratch_floats(a->H, (int)N, (int)E),
-                        L > 0 ? eggc_scratch_floats(a->H, (int)E, (int)T) : 0);
+        size_t s = zmax(eggc_scratch_floats(a->H, (int)N, (int)E, nt),
+                        L > 0 ? eggc_scratch_floats(a->H, (int)E, (int)T, nt) : 0);
         s = zmax(s, zmax(T, E) * emb);
         a->scratch_floats = s;
         a->scratch = take(c, s);
     } else {
-        size_t NE = zmax(N, E), ET = zmax(E, T);
+        size_t NE = zmax(N, E);
         a->feat = take(c, N * IH_N_ATOM_FEATURES);
         a->bond_rbf = take(c, E * 80);
         a->bond_u1 = take(c, E * emb);
         a->ang_rbf = take(c, T * 40);
         a->ang_u1 = take(c, T * emb);
         float *X = take(c, N * H), *Y = take(c, E * H), *Z = take(c, T * H);
-        float *P = take(c, NE * 4 * H), *m = take(c, ET * H), *xp = take(c, NE * H),
-              *den = take(c, NE * H);
+        /* m is not kept: evaluation mode gates and writes y' chunk by chunk */
+        float *P = take(c, NE * 4 * H), *m = NULL, *xp = take(c, NE * H), *den = take(c, NE * H);
         a->atom_u = X;
         a->bond_a1 = a->bond_u1;
         a->bond_u2 = Y;
@@ -119,13 +119,13 @@ ih_acts *ih_acts_create(const ih_model *m, int max_structs, int max_atoms, int m
     a->eg = calloc((size_t)(2 * L + G) + 1, sizeof(eggc_acts));
     if (!a->X || !a->Yl || !a->Yt || !a->Yg || !a->Z || !a->eg) goto oom;
     carver c = {NULL, 0};
-    layout(a, &c);
+    layout(a, &c, m->ws.nt);
     a->n_floats = c.used;
     a->arena = ops_alloc(sizeof(float) * (c.used + 16));
     if (!a->arena) goto oom;
     c.base = a->arena;
     c.used = 0;
-    layout(a, &c);
+    layout(a, &c, m->ws.nt);
     return a;
 oom:
     ih_acts_free(a);
@@ -250,7 +250,7 @@ static void mlp_backward(ih_model *m, const mlp_layer *l, const float *in, int M
 
 /* ---------------------------------------------------------------------------------------- */
 
-int ih_trunk_forward(ih_model *m, ih_acts *a, const ih_graph *g, int training, float *h) {
+static int trunk_forward(ih_model *m, ih_acts *a, const ih_graph *g, int training, float *h) {
     if (!a) return ih_set_error("model: no activation arena");
     if (a->H != m->H || a->L != m->cfg.alignn_layers || a->G != m->cfg.gcn_layers)
         return ih_set_error("model: activation arena belongs to a different model shape");
@@ -264,6 +264,7 @@ int ih_trunk_forward(ih_model *m, ih_acts *a, const ih_graph *g, int training, f
     float *Bf = m->buffers;
     training = training ? 1 : 0;
 
+    double t0 = ih_now(), t1;
     for (int i = 0; i < N; i++)
         if (ih_atom_features(g->atom_z[i], a->feat + (size_t)i * IH_N_ATOM_FEATURES))
             return ih_set_error("model: atom %d has atomic number %d (not 1..103)", i,
@@ -279,16 +280,24 @@ int ih_trunk_forward(ih_model *m, ih_acts *a, const ih_graph *g, int training, f
             mlp_forward(m, &m->ang2, a->ang_a1, T, a->ang_u2, a->st_a2, a->Z[0], training))
             return -1;
     }
+    t1 = ih_now();
+    m->prof[PROF_F_EMBED] += t1 - t0;
     mp_graph cg = crystal_view(g), lg = line_view(g);
     for (int l = 0; l < L; l++) {
         int i = 2 * l;
+        t0 = ih_now();
         if (eggc_forward(P + m->eggc_p[i], Bf + m->eggc_b[i], H, &cg, a->X[l], a->Yl[l],
-                         a->X[l + 1], a->Yt[l], &a->eg[i], training, &m->ws) ||
-            eggc_forward(P + m->eggc_p[i + 1], Bf + m->eggc_b[i + 1], H, &lg, a->Yt[l], a->Z[l],
+                         a->X[l + 1], a->Yt[l], &a->eg[i], training, &m->ws))
+            return -1;
+        t1 = ih_now();
+        m->prof[PROF_F_CRYSTAL] += t1 - t0;
+        if (eggc_forward(P + m->eggc_p[i + 1], Bf + m->eggc_b[i + 1], H, &lg, a->Yt[l], a->Z[l],
                          a->Yl[l + 1], l + 1 < L ? a->Z[l + 1] : NULL, &a->eg[i + 1], training,
                          &m->ws))
             return -1;
+        m->prof[PROF_F_LINE] += ih_now() - t1;
     }
+    t0 = ih_now();
     for (int k = 0; k < G; k++) {
         int i = 2 * L + k;
         if (eggc_forward(P + m->eggc_p[i], Bf + m->eggc_b[i], H, &cg, a->X[L + k], a->Yg[k],
@@ -296,13 +305,16 @@ int ih_trunk_forward(ih_model *m, ih_acts *a, const ih_graph *g, int training, f
                          &m->ws))
             return -1;
     }
+    t1 = ih_now();
+    m->prof[PROF_F_CRYSTAL] += t1 - t0;
     pool_forward(a->h, a->X[L + G], g->struct_atom_ptr, B, H);
     if (h) memcpy(h, a->h, sizeof(float) * (size_t)B * H);
     a->ready = a->training ? 1 + training : 0; /* remembers the mode for backward */
+    m->prof[PROF_F_OTHER] += ih_now() - t1;
     return 0;
 }
 
-int ih_trunk_backward(ih_model *m, ih_acts *a, const ih_graph *g, const float *dh) {
+static int trunk_backward(ih_model *m, ih_acts *a, const ih_graph *g, const float *dh) {
     if (!a || !a->training) return ih_set_error("model: backward needs a training arena");
     if (!a->ready) return ih_set_error("model: backward without a forward pass");
     if (check_graph(a, g)) return -1;
@@ -313,9 +325,12 @@ int ih_trunk_backward(ih_model *m, ih_acts *a, const ih_graph *g, const float *d
     float *Gr = m->grads;
     mp_graph cg = crystal_view(g), lg = line_view(g);
 
+    double t0 = ih_now(), t1;
     memset(a->dX, 0, sizeof(float) * (size_t)N * H);
     pool_backward(a->dX, dh, g->struct_atom_ptr, B, H);
     int dy_zero = 1;
+    t1 = ih_now();
+    m->prof[PROF_B_OTHER] += t1 - t0;
     for (int k = G - 1; k >= 0; k--) {
         int i = 2 * L + k;
         if (eggc_backward(P + m->eggc_p[i], Gr + m->eggc_p[i], H, &cg, a->X[L + k], a->Yg[k],
@@ -327,14 +342,22 @@ int ih_trunk_backward(ih_model *m, ih_acts *a, const ih_graph *g, const float *d
         memset(a->dY, 0, sizeof(float) * (size_t)E * H);
         dy_zero = 0;
     }
+    t0 = ih_now();
+    m->prof[PROF_B_CRYSTAL] += t0 - t1;
     for (int l = L - 1; l >= 0; l--) {
         int i = 2 * l;
+        t0 = ih_now();
         if (eggc_backward(P + m->eggc_p[i + 1], Gr + m->eggc_p[i + 1], H, &lg, a->Yt[l], a->Z[l],
-                          &a->eg[i + 1], training, a->dY, a->dZ, l == L - 1, a->scratch, &m->ws) ||
-            eggc_backward(P + m->eggc_p[i], Gr + m->eggc_p[i], H, &cg, a->X[l], a->Yl[l],
+                          &a->eg[i + 1], training, a->dY, a->dZ, l == L - 1, a->scratch, &m->ws))
+            return -1;
+        t1 = ih_now();
+        m->prof[PROF_B_LINE] += t1 - t0;
+        if (eggc_backward(P + m->eggc_p[i], Gr + m->eggc_p[i], H, &cg, a->X[l], a->Yl[l],
                           &a->eg[i], training, a->dX, a->dY, 0, a->scratch, &m->ws))
             return -1;
+        m->prof[PROF_B_CRYSTAL] += ih_now() - t1;
     }
+    t0 = ih_now();
     if (L > 0) {
         mlp_backward(m, &m->ang2, a->ang_a1, T, a->ang_u2, a->st_a2, a->dZ, a->scratch, training);
         mlp_backward(m, &m->ang1, a->ang_rbf, T, a->ang_u1, a->st_a1, a->scratch, NULL, training);
@@ -346,5 +369,20 @@ int ih_trunk_backward(ih_model *m, ih_acts *a, const ih_graph *g, const float *d
                      training);
     }
     mlp_backward(m, &m->atom, a->feat, N, a->atom_u, a->st_atom, a->dX, NULL, training);
+    m->prof[PROF_B_EMBED] += ih_now() - t0;
     return 0;
+}
+
+int ih_trunk_forward(ih_model *m, ih_acts *a, const ih_graph *g, int training, float *h) {
+    unsigned fp = ops_fp_enter();
+    int rc = trunk_forward(m, a, g, training, h);
+    ops_fp_leave(fp);
+    return rc;
+}
+
+int ih_trunk_backward(ih_model *m, ih_acts *a, const ih_graph *g, const float *dh) {
+    unsigned fp = ops_fp_enter();
+    int rc = trunk_backward(m, a, g, dh);
+    ops_fp_leave(fp);
+    return rc;
 }

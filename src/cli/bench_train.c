@@ -1,0 +1,266 @@
+/* ionhop bench train: time of one training step (forward, L1 loss, backward, AdamW) and of the
+ * evaluation-mode forward pass on a fixed batch, default the PyTorch reference's batch of 16 Em
+ * structures (shared/reference/torch-alignn/RESULTS.md), with GEMM FLOPs and the peak RSS. */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "model_internal.h"
+
+static const char *const default_jids = "9,22,41,96,147,168,279,280,337,347,359,407,449,462,506,541";
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: ionhop bench train [--data FILE] [--jids LIST] [--hidden H] [--canonical]\n"
+            "                          [--steps N] [--warmup N] [--infer N] [--no-train] [--seed S]\n\n"
+            "Builds the graphs of the records LIST (comma-separated jids; default the reference's\n"
+            "batch %s) of FILE (default ../shared/data/em/train.json), batches them, and times\n"
+            "N training steps (default 3, after 1 warm-up; best and median) of ALIGNN_ft with\n"
+            "hidden width H (default 256): forward in training mode, L1 loss against the scaled\n"
+            "targets, backward, AdamW. Then N evaluation-mode forward passes in the inference arena.\n"
+            "Prints seconds, GEMM FLOPs and GFLOP/s, arena sizes and the peak RSS.\n"
+            "Threads: OMP_NUM_THREADS (OpenBLAS runs single-threaded inside the OpenMP team).\n",
+            default_jids);
+}
+
+/* GEMM multiply-adds ×2 of one forward pass (the Linear layers; the head is negligible). */
+static double forward_flops(const ih_config *c, double N, double E, double T) {
+    double H = c->hidden, emb = c->embed, L = c->alignn_layers, G = c->gcn_layers;
+    double f = N * 92 * H + E * (80 * emb + emb * H) + (L > 0 ? T * (40 * emb + emb * H) : 0);
+    f += L * (N * 4 * H * H + E * H * H + E * 4 * H * H + T * H * H);
+    f += G * (N * 4 * H * H + E * H * H);
+    return 2.0 * f;
+}
+
+/* Backward: weight gradients everywhere, input gradients except for the first Linear of each
+ * embedding (its input is data). */
+static double backward_flops(const ih_config *c, double N, double E, double T) {
+    double emb = c->embed, L = c->alignn_layers;
+    double first = N * 92 * c->hidden + E * 80 * emb + (L > 0 ? T * 40 * emb : 0);
+    return 2.0 * forward_flops(c, N, E, T) - 2.0 * first;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int parse_jids(const char *s, char (*out)[64], int cap) {
+    int n = 0;
+    while (*s && n < cap) {
+        const char *e = strchr(s, ',');
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+        if (len == 0 || len >= 64) return -1;
+        memcpy(out[n], s, len);
+        out[n][len] = 0;
+        n++;
+        if (!e) break;
+        s = e + 1;
+    }
+    return n;
+}
+
+int bench_train(int argc, char **argv) {
+    const char *data = NULL, *jids_s = default_jids;
+    int hidden = 256, canonical = 0, steps = 3, warmup = 1, infer = 3, do_train = 1;
+    unsigned long long seed = 123;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int more = i + 1 < argc;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--data") && more) {
+            data = argv[++i];
+        } else if (!strcmp(a, "--jids") && more) {
+            jids_s = argv[++i];
+        } else if (!strcmp(a, "--hidden") && more) {
+            hidden = atoi(argv[++i]);
+        } else if (!strcmp(a, "--canonical")) {
+            canonical = 1;
+        } else if (!strcmp(a, "--steps") && more) {
+            steps = atoi(argv[++i]);
+        } else if (!strcmp(a, "--warmup") && more) {
+            warmup = atoi(argv[++i]);
+        } else if (!strcmp(a, "--infer") && more) {
+            infer = atoi(argv[++i]);
+        } else if (!strcmp(a, "--no-train")) {
+            do_train = 0;
+        } else if (!strcmp(a, "--seed") && more) {
+            seed = strtoull(argv[++i], NULL, 10);
+        } else {
+            usage(stderr);
+            return cli_usage_error("bench train: unknown or incomplete option '%s'", a);
+        }
+    }
+    if (hidden < 1 || steps < 1 || warmup < 0 || infer < 0)
+        return cli_usage_error("bench train: --hidden and --steps must be positive");
+    char path_buf[4096];
+    if (!data) {
+        const char *root = getenv("IONHOP_SHARED");
+        snprintf(path_buf, sizeof path_buf, "%s/data/em/train.json", root ? root : "../shared");
+        data = path_buf;
+    }
+    char jids[256][64];
+    int nj = parse_jids(jids_s, jids, 256);
+    if (nj < 1) return cli_usage_error("bench train: bad --jids list '%s'", jids_s);
+    cli_tune_malloc();
+
+    ih_structure_set set = {0};
+    if (ih_read_json(data, &set)) return cli_fail();
+    const ih_structure *picked[256];
+    for (int j = 0; j < nj; j++) {
+        picked[j] = NULL;
+        for (int i = 0; i < set.n && !picked[j]; i++)
+            if (!strcmp(set.items[i].jid, jids[j])) picked[j] = &set.items[i];
+        if (!picked[j]) {
+            ih_structure_set_free(&set);
+            ih_set_error("%s: no record with jid %s", data, jids[j]);
+            return cli_fail();
+        }
+    }
+    ih_config cfg;
+    ih_config_default(&cfg);
+    cfg.hidden = hidden;
+    cfg.canonical = canonical;
+    ih_graph_opts go;
+    ih_graph_opts_default(&go);
+    go.canonical = canonical;
+    go.k = cfg.neighbors;
+    go.cutoff = cfg.cutoff;
+    ih_graph gs[256];
+    const ih_graph *gp[256];
+    float target[256];
+    double tg = ih_now();
+    for (int j = 0; j < nj; j++) {
+        if (ih_graph_build(picked[j], &go, &gs[j])) {
+            for (int k = 0; k < j; k++) ih_graph_free(&gs[k]);
+            ih_structure_set_free(&set);
+            return cli_fail();
+        }
+        gp[j] = &gs[j];
+        /* min-max scaled Em (spec §5.8) */
+        target[j] = (float)(2.0 * (picked[j]->target - 0.0035) / (8.77 - 0.0035) - 1.0);
+    }
+    tg = ih_now() - tg;
+    ih_graph g;
+    int rc = ih_graph_batch(gp, nj, &g);
+    for (int j = 0; j < nj; j++) ih_graph_free(&gs[j]);
+    ih_structure_set_free(&set);
+    if (rc) return cli_fail();
+    int nt = omp_get_max_threads();
+    printf("bench train: %d structures, %d atoms, %d edges, %d triplets, H %d, %s edge keys, "
+           "%d threads\n",
+           nj, g.n_atoms, g.n_edges, g.n_triplets, hidden, canonical ? "canonical" : "non-canonical",
+           nt);
+    printf("graphs: built in %.2f s\n", tg);
+
+    ih_model *m = ih_model_create(&cfg, seed);
+    if (!m) {
+        ih_graph_free(&g);
+        return cli_fail();
+    }
+    double ff = forward_flops(&cfg, g.n_atoms, g.n_edges, g.n_triplets);
+    double bf = backward_flops(&cfg, g.n_atoms, g.n_edges, g.n_triplets);
+    float out[256], dout[256];
+    int status = 0;
+    if (do_train) {
+        if (ih_model_reserve(m, nj, g.n_atoms, g.n_edges, g.n_triplets)) {
+            status = cli_fail();
+            goto done;
+        }
+        ih_adamw opt;
+        if (ih_adamw_init(&opt, ih_model_n_params(m), 0.01)) {
+            status = cli_fail();
+            goto done;
+        }
+        int ntens = ih_model_n_tensors(m);
+        ih_param_range *ranges = malloc(sizeof *ranges * (size_t)ntens);
+        for (int i = 0; i < ntens; i++) {
+            const ih_tensor_info *t = ih_model_tensor(m, i);
+            ranges[i] = (ih_param_range){t->offset, t->numel, t->decay};
+        }
+        int total = warmup + steps;
+        double prof_best[8] = {0}, best_t = INFINITY;
+        double *tt = calloc((size_t)total * 4, sizeof(double));
+        for (int s = 0; s < total && !status; s++) {
+            double t0 = ih_now();
+            memset(m->prof, 0, sizeof m->prof);
+            ih_model_zero_grad(m);
+            if (ih_model_forward(m, &g, 1, out)) status = cli_fail();
+            double t1 = ih_now();
+            double loss = ih_loss_l1(out, target, NULL, nj, 1, 1.0, dout);
+            if (!status && ih_model_backward(m, &g, dout)) status = cli_fail();
+            double t2 = ih_now();
+            if (!status && ih_adamw_step(&opt, ih_model_params(m), ih_model_grads(m), ranges, ntens,
+                                         1e-3, 0.9))
+                status = cli_fail();
+            double t3 = ih_now();
+            tt[4 * s] = t3 - t0, tt[4 * s + 1] = t1 - t0, tt[4 * s + 2] = t2 - t1, tt[4 * s + 3] = t3 - t2;
+            if (s >= warmup && t3 - t0 < best_t) best_t = t3 - t0, memcpy(prof_best, m->prof, sizeof prof_best);
+            printf("step %d%s: %.3f s (forward %.3f, loss+backward %.3f, AdamW %.3f), loss %.5f\n", s,
+                   s < warmup ? " (warm-up)" : "", t3 - t0, t1 - t0, t2 - t1, t3 - t2, loss);
+            fflush(stdout);
+        }
+        if (!status) {
+            double best = INFINITY, med[256];
+            int bi = warmup;
+            for (int s = warmup; s < total; s++) {
+                med[s - warmup] = tt[4 * s];
+                if (tt[4 * s] < best) best = tt[4 * s], bi = s;
+            }
+            qsort(med, (size_t)steps, sizeof(double), cmp_double);
+            double median = med[steps / 2];
+            printf("train step: best %.3f s (forward %.3f, backward %.3f, AdamW %.3f), median %.3f s; "
+                   "%.2f structures/s\n",
+                   best, tt[4 * bi + 1], tt[4 * bi + 2], tt[4 * bi + 3], median, nj / best);
+            printf("GEMM: forward %.1f GFLOP, backward %.1f GFLOP, step %.1f GFLOP -> %.1f GFLOP/s "
+                   "over the best step (reference convention 3x forward: %.1f GFLOP)\n",
+                   ff * 1e-9, bf * 1e-9, (ff + bf) * 1e-9, (ff + bf) * 1e-9 / best, 3 * ff * 1e-9);
+            printf("training arena: %.1f MiB\n", ih_model_arena_bytes(m) / 1048576.0);
+            printf("best step by part (s): forward embeddings %.3f, crystal-graph EGGCs %.3f, "
+                   "line-graph EGGCs %.3f, other %.3f; backward embeddings %.3f, crystal %.3f, "
+                   "line %.3f, other %.3f\n",
+                   prof_best[PROF_F_EMBED], prof_best[PROF_F_CRYSTAL], prof_best[PROF_F_LINE],
+                   prof_best[PROF_F_OTHER], prof_best[PROF_B_EMBED], prof_best[PROF_B_CRYSTAL],
+                   prof_best[PROF_B_LINE], prof_best[PROF_B_OTHER]);
+        }
+        free(tt);
+        free(ranges);
+        ih_adamw_free(&opt);
+    }
+    printf("peak RSS after training: %.1f MiB\n", ih_peak_rss_kb() / 1024.0);
+    if (!status && infer > 0) {
+        if (ih_model_reserve_head(m, nj)) {
+            status = cli_fail();
+            goto done;
+        }
+        ih_acts *ia = ih_acts_create(m, nj, g.n_atoms, g.n_edges, g.n_triplets, 0);
+        if (!ia) {
+            status = cli_fail();
+            goto done;
+        }
+        float *h = malloc(sizeof(float) * (size_t)nj * hidden);
+        double best = INFINITY;
+        for (int r = 0; r <= infer && !status; r++) { /* r = 0: warm-up */
+            double t0 = ih_now();
+            if (ih_trunk_forward(m, ia, &g, 0, h) || ih_head_forward(m, h, nj, out)) status = cli_fail();
+            double dt = ih_now() - t0;
+            if (r > 0 && dt < best) best = dt;
+        }
+        if (!status)
+            printf("inference (evaluation mode, in-place arena of %.1f MiB): best %.3f s for the batch, "
+                   "%.2f structures/s, %.1f GFLOP/s\n",
+                   ih_acts_bytes(ia) / 1048576.0, best, nj / best, ff * 1e-9 / best);
+        free(h);
+        ih_acts_free(ia);
+    }
+    printf("peak RSS: %.1f MiB\n", ih_peak_rss_kb() / 1024.0);
+done:
+    ih_model_free(m);
+    ih_graph_free(&g);
+    return status;
+}

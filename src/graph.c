@@ -44,8 +44,7 @@ typedef struct bond_key {
     int s, t, n[3];
 } bond_key;
 
-static int cmp_key(const void *pa, const void *pb) {
-    const bond_key *a = pa, *b = pb;
+static int cmp_key(const bond_key *a, const bond_key *b) {
     if (a->s != b->s) return a->s < b->s ? -1 : 1;
     if (a->t != b->t) return a->t < b->t ? -1 : 1;
     for (int c = 0; c < 3; c++)
@@ -82,7 +81,12 @@ static bond_key *make_keys(const ih_neighbor *nb, int m, int n_atoms, int canoni
     int begin = 0;
     for (int a = 0; a < n_atoms; a++) {
         int end = ptr[a]; /* after the fill, ptr[a] is the end of group a */
-        qsort(by + begin, (size_t)(end - begin), sizeof *by, cmp_key);
+        for (int q = begin + 1; q < end; q++) { /* insertion sort: groups are small */
+            bond_key x = by[q];
+            int b = q;
+            while (b > begin && cmp_key(&by[b - 1], &x) > 0) by[b] = by[b - 1], b--;
+            by[b] = x;
+        }
         for (int q = begin; q < end; q++)
             if (q == begin || cmp_key(&by[q], &by[q - 1]) != 0) keys[out++] = by[q];
         begin = end;

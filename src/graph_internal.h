@@ -12,6 +12,7 @@ typedef struct ih_geom {
     double Lr_inv[3][3];
     double *x;         /* n × 3 Cartesian positions */
     double *f;         /* n × 3 fractional coordinates (x · Lr⁻¹ for Cartesian input) */
+    double volume;     /* |det Lr|, Å³ */
     double amax;       /* largest |row of Lr|, rounded to 6 decimals: the retry rule's max(a,b,c) */
 } ih_geom;
 

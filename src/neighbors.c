@@ -33,11 +33,12 @@ const char *ih_structure_name(const ih_structure *s, char *buf, size_t cap) {
 /* numpy's round(x, decimals): rint(x·10^d)/10^d, round half to even. */
 static double round_decimals(double x, double scale) { return nearbyint(x * scale) / scale; }
 
-static int invert3(const double L[3][3], double inv[3][3]) {
+static int invert3(const double L[3][3], double inv[3][3], double *volume) {
     double det = L[0][0] * (L[1][1] * L[2][2] - L[1][2] * L[2][1]) -
                  L[0][1] * (L[1][0] * L[2][2] - L[1][2] * L[2][0]) +
                  L[0][2] * (L[1][0] * L[2][1] - L[1][1] * L[2][0]);
     if (!isfinite(det) || fabs(det) < 1e-12) return -1;
+    *volume = fabs(det);
     inv[0][0] = (L[1][1] * L[2][2] - L[1][2] * L[2][1]) / det;
     inv[0][1] = (L[0][2] * L[2][1] - L[0][1] * L[2][2]) / det;
     inv[0][2] = (L[0][1] * L[1][2] - L[0][2] * L[1][1]) / det;
@@ -67,7 +68,7 @@ int ih_geom_init(ih_geom *g, const ih_structure *s, const char *what) {
             g->Lraw[r][c] = s->lattice[r][c];
             g->Lr[r][c] = round_decimals(s->lattice[r][c], 1e5);
         }
-    if (invert3(g->Lr, g->Lr_inv) != 0)
+    if (invert3(g->Lr, g->Lr_inv, &g->volume) != 0)
         return ih_set_error("%s: degenerate lattice (zero cell volume)", what);
     /* lattice planes closer than this put thousands of images inside the 0.15 Å exclusion
      * sphere: no crystal looks like that, and the search would crawl */
@@ -404,12 +405,7 @@ int ih_neighbors_geom(const ih_geom *geo, const char *what, double cutoff, int k
         return ih_set_error("%s: cutoff must be a positive number (got %g)", what, cutoff);
     if (k < 1) return ih_set_error("%s: k must be at least 1 (got %d)", what, k);
     int n = geo->n;
-    double vol = fabs(1.0 / (geo->Lr_inv[0][0] * (geo->Lr_inv[1][1] * geo->Lr_inv[2][2] -
-                                                   geo->Lr_inv[1][2] * geo->Lr_inv[2][1]) -
-                             geo->Lr_inv[0][1] * (geo->Lr_inv[1][0] * geo->Lr_inv[2][2] -
-                                                   geo->Lr_inv[1][2] * geo->Lr_inv[2][0]) +
-                             geo->Lr_inv[0][2] * (geo->Lr_inv[1][0] * geo->Lr_inv[2][1] -
-                                                   geo->Lr_inv[1][1] * geo->Lr_inv[2][0])));
+    double vol = geo->volume;
     /* start where a uniform density would hold ~1.5k atoms: most centres need one scan, and
      * rescanning the rest was cheaper than scanning a larger sphere for all (measured) */
     double rho0 = cbrt(3.0 * 1.5 * k * vol / (4.0 * M_PI * n));

@@ -428,7 +428,7 @@ int ih_neighbors_geom(const ih_geom *geo, const char *what, double cutoff, int k
     int stop = 0, oom = 0, failed_atom = -1;
     double failed_rho = 0;
 
-#pragma omp parallel if (n >= 96)
+#pragma omp parallel if (n >= IH_PAR_MIN_ATOMS)
     {
         int tid = omp_get_thread_num();
         nbuf cand = {0}, *mine = &kept[tid];

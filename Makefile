@@ -29,7 +29,9 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) $(CFLAGS) -c $< -o $@
 
+# rebuilt from scratch so objects of deleted sources never linger in the archive
 $(BUILD)/libionhop.a: $(LIB_OBJ)
+	@rm -f $@
 	$(AR) rcs $@ $^
 
 $(BUILD)/ionhop: $(CLI_OBJ) $(BUILD)/libionhop.a
@@ -41,6 +43,7 @@ $(SAN)/%.o: %.c
 	$(CC) $(BASEFLAGS) $(SANFLAGS) -c $< -o $@
 
 $(SAN)/libionhop.a: $(SAN_LIB_OBJ)
+	@rm -f $@
 	$(AR) rcs $@ $^
 
 $(SAN)/ionhop: $(CLI_SRC:%.c=$(SAN)/%.o) $(SAN)/libionhop.a

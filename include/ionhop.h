@@ -193,6 +193,10 @@ int ih_graph_batch(const ih_graph *const *gs, int n, ih_graph *out);
  * only for very large structures (thousands of atoms or millions of triplets). */
 int ih_graph_build_batch(const ih_structure *const *s, int n, const ih_graph_opts *o, ih_graph *out);
 void ih_graph_free(ih_graph *g);
+/* Build the line graph of a graph made without one (e.g. a batch of cached edge-only graphs). */
+int ih_graph_add_line_graph(ih_graph *g);
+/* Line-graph size of a graph, whether or not its line graph was built. */
+int64_t ih_graph_count_triplets(const ih_graph *g);
 
 /* Sizes of the graph of s without building it (one neighbour search, no line graph):
  * T = Σ_v in(v)·out(v) − self-loop edges; 0 if o->line_graph is 0. Any output may be NULL. */
@@ -222,6 +226,188 @@ typedef struct ih_graph_stats {
 void ih_graph_stats_compute(const ih_graph *g, ih_graph_stats *st);
 
 /* ---------------------------------------------------------------------------------------- */
+/* model (ops.c, eggc.c, model.c): the ALIGNN network of spec §4                            */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef struct ih_config {
+    int hidden;        /* H, 256 */
+    int alignn_layers; /* 4 */
+    int gcn_layers;    /* 4 */
+    int embed;         /* 64: width of the bond/angle embedding's first MLP */
+    int head_width;    /* 128 */
+    int head_hidden;   /* head (b)/(c) of §4.7: 1 or 2 hidden Linears (2); 0 = head (a),
+                          a plain Linear(H -> n_outputs) named "fc" */
+    int n_outputs;     /* heads: 1 for Em, 7 for MPT (masking is the loss's business) */
+    int neighbors;     /* graph k (12), stored with the model */
+    double cutoff;     /* graph cutoff, Å (8) */
+    int canonical;     /* graph edge keys: 0 = non-canonical (paper), 1 = canonical */
+} ih_config;
+
+/* ALIGNN_ft of §4: H 256, 4 + 4 layers, head (c) with 2 hidden Linears, 1 output. */
+void ih_config_default(ih_config *c);
+/* 0 if the sizes are usable, else -1 with the reason. */
+int ih_config_check(const ih_config *c);
+
+/* One named tensor of the parameter (or buffer) block. Names are PyTorch state-dict names
+ * (spec §4.9), e.g. "alignn_layers.0.node_update.src_gate.weight". */
+typedef struct ih_tensor_info {
+    char name[96];
+    size_t offset; /* in floats from the start of the block */
+    size_t numel;
+    int ndim;      /* 1 or 2 */
+    int shape[2];  /* PyTorch shape; a Linear weight is (out, in), row-major */
+    int decay;     /* AdamW weight decay applies: name holds none of "bias", "bn", "norm" (§5.3) */
+} ih_tensor_info;
+
+typedef struct ih_model ih_model;
+
+/* PyTorch default initialisation from the seed: every Linear W, b ~ U(±1/sqrt(in)); BatchNorm
+ * gamma 1, beta 0, running mean 0, variance 1. Same seed, same weights. NULL on bad config. */
+ih_model *ih_model_create(const ih_config *c, uint64_t seed);
+void ih_model_free(ih_model *m);
+const ih_config *ih_model_config(const ih_model *m);
+/* Spec §10.6 weights: W[o][i] = cos(0.3o + 0.7i)/sqrt(in), b[o] = 0.01 sin(o), BatchNorm identity. */
+void ih_model_set_deterministic(ih_model *m);
+
+/* Parameters and their gradients, one contiguous block each (same layout); BatchNorm running
+ * statistics in a third block. The tensor tables describe the layout. */
+size_t ih_model_n_params(const ih_model *m);
+float *ih_model_params(ih_model *m);
+float *ih_model_grads(ih_model *m);
+void ih_model_zero_grad(ih_model *m);
+int ih_model_n_tensors(const ih_model *m);
+const ih_tensor_info *ih_model_tensor(const ih_model *m, int i);
+size_t ih_model_n_buffers(const ih_model *m);
+float *ih_model_buffers(ih_model *m);
+int ih_model_n_buffer_tensors(const ih_model *m);
+const ih_tensor_info *ih_model_buffer_tensor(const ih_model *m, int i);
+/* Index of the parameter tensor (or buffer tensor) with this name, -1 if none. */
+int ih_model_find_tensor(const ih_model *m, const char *name);
+int ih_model_find_buffer(const ih_model *m, const char *name);
+
+/* Activation memory for one trunk pass over graphs of at most these sizes (a batch is their
+ * disjoint union). Everything is allocated here; forward and backward allocate nothing.
+ * for_training 0 gives the small inference arena (evaluation mode only, no backward). */
+typedef struct ih_acts ih_acts;
+ih_acts *ih_acts_create(const ih_model *m, int max_structs, int max_atoms, int max_edges,
+                        int max_triplets, int for_training);
+void ih_acts_free(ih_acts *a);
+size_t ih_acts_bytes(const ih_acts *a);
+/* Largest sizes of a set of graphs, for ih_acts_create / ih_model_reserve. */
+void ih_graph_max_sizes(const ih_graph *const *gs, int n, int *atoms, int *edges, int *triplets);
+
+/* Trunk: embeddings, ALIGNN and GCN layers, mean pooling -> h (n_structs × H). training 1 uses
+ * batch statistics and updates the BatchNorm running statistics (once per call, so a Siamese
+ * model updates them twice); 0 uses the running statistics. */
+int ih_trunk_forward(ih_model *m, ih_acts *a, const ih_graph *g, int training, float *h);
+/* Backward of the last ih_trunk_forward on `a` (training arena): ACCUMULATES into the grads. */
+int ih_trunk_backward(ih_model *m, ih_acts *a, const ih_graph *g, const float *dh);
+/* Head (§4.7): h (n × H) -> out (n × n_outputs). Stateless: backward recomputes from h,
+ * accumulates the head's parameter gradients and writes dh (n × H; may be NULL). n must not
+ * exceed the max_structs of ih_model_reserve. */
+int ih_head_forward(ih_model *m, const float *h, int n, float *out);
+int ih_head_backward(ih_model *m, const float *h, int n, const float *dout, float *dh);
+
+/* Head scratch (and the pooled-vector buffers) for up to max_structs rows. */
+int ih_model_reserve_head(ih_model *m, int max_structs);
+
+/* Convenience for the single-graph models: one built-in training arena and head scratch. */
+int ih_model_reserve(ih_model *m, int max_structs, int max_atoms, int max_edges, int max_triplets);
+/* out: n_structs × n_outputs. */
+int ih_model_forward(ih_model *m, const ih_graph *g, int training, float *out);
+int ih_model_backward(ih_model *m, const ih_graph *g, const float *dout); /* ACCUMULATES */
+/* Pooled trunk output of the last ih_model_forward (n_structs × H). */
+const float *ih_model_pooled(const ih_model *m);
+
+/* ---------------------------------------------------------------------------------------- */
+/* datasets (dataset.c)                                                                     */
+/* ---------------------------------------------------------------------------------------- */
+
+/* Records of one or more files held as crystal graphs without line graphs (those are built per
+ * micro-batch). File t supplies task t: targets and mask are n × n_tasks. */
+typedef struct ih_dataset {
+    int n, n_tasks;
+    ih_graph *graphs;
+    float *targets, *mask;
+    char (*jid)[64];
+    char (*group)[128];     /* host: sys_name without its trailing _N path suffix (else jid) */
+    long *n_triplets;       /* line-graph size of each graph, for micro-batch planning */
+    unsigned char *five_image; /* record is a 5-image path structure (spec §1.3) */
+    ih_structure *structures; /* only if loaded with keep_structures */
+} ih_dataset;
+
+int ih_dataset_load(ih_dataset *d, const char *const *paths, int n_paths, const ih_graph_opts *go,
+                    int keep_structures);
+void ih_dataset_free(ih_dataset *d);
+/* "LiFePO4_2" -> "LiFePO4" (sister pathways of one host share a cross-validation group). */
+void ih_host_group(const char *sys_name, const char *fallback, char *out, size_t cap);
+
+/* ---------------------------------------------------------------------------------------- */
+/* model files (modelio.c)                                                                  */
+/* ---------------------------------------------------------------------------------------- */
+
+/* Save parameters and BatchNorm buffers as safetensors with metadata {"format": "ionhop-model",
+ * "ionhop": <extra_json plus "config">} (atomic). extra_json: a JSON object or NULL. */
+int ih_model_save(const char *path, ih_model *m, const char *extra_json);
+/* Rebuild a model from a file; *meta_json (if given) receives the "ionhop" metadata document
+ * (free it). A truncated, corrupt, foreign or mismatched file is a one-line error. */
+ih_model *ih_model_load(const char *path, char **meta_json);
+/* Copy the tensors (parameters and buffers) of src whose names start with one of the prefixes
+ * (all if n_prefixes is 0) and whose shapes match into dst; returns how many were copied. */
+int ih_model_copy_matching(ih_model *dst, ih_model *src, const char *const *prefixes, int n_prefixes);
+
+/* ---------------------------------------------------------------------------------------- */
+/* training (train.c)                                                                       */
+/* ---------------------------------------------------------------------------------------- */
+
+#define IH_MAX_TASKS 16
+enum { IH_LOSS_L1 = 0, IH_LOSS_MSE = 1 };
+
+/* Min-max target scaling to [-1, 1] (spec §5.8): y' = 2(y - lo)/(hi - lo) - 1. */
+typedef struct ih_task_scaling {
+    char name[32];
+    double lo, hi;
+} ih_task_scaling;
+double ih_unscale(const ih_task_scaling *s, double y_scaled);
+
+typedef struct ih_train_opts {
+    int epochs, batch;
+    double max_lr, weight_decay;
+    int loss;              /* IH_LOSS_L1 or IH_LOSS_MSE */
+    uint64_t seed;         /* shuffling */
+    long micro_triplets;   /* line-graph budget of one micro-batch (memory bound) */
+    const char *out;       /* best-validation model (every epoch if there is no validation set) */
+    const char *checkpoint; /* base path of the resume checkpoint (.model, .state), or NULL */
+    int resume;
+    int stop_after;        /* > 0: return after this many epochs in total (interruption tests) */
+    int quiet;
+    /* writes the model file `path` with the caller's metadata; val_mae per task or NULL */
+    int (*save_model)(void *ctx, ih_model *m, const char *path, long epoch, const double *val_mae);
+    void *save_ctx;
+} ih_train_opts;
+
+typedef struct ih_train_result {
+    int epochs, best_epoch;
+    double seconds;
+    double best_val_mae[IH_MAX_TASKS];
+} ih_train_result;
+
+void ih_train_opts_default(ih_train_opts *o);
+/* Train m (n_outputs = d->n_tasks) on the records train_idx, selecting on val_idx. */
+int ih_train(ih_model *m, const ih_dataset *d, const int *train_idx, int n_train,
+             const int *val_idx, int n_val, const ih_task_scaling *sc, const ih_train_opts *o,
+             ih_train_result *res);
+/* Size the model's activation arena for micro-batches of this dataset. */
+int ih_dataset_reserve(ih_model *m, const ih_dataset *d, int max_structs, long budget_t);
+/* Evaluation-mode outputs (scaled) of records idx into out (n × n_outputs). */
+int ih_predict_dataset(ih_model *m, const ih_dataset *d, const int *idx, int n, int max_structs,
+                       long budget_t, float *out);
+/* Split records into training and validation parts by host group (sister paths stay together),
+ * seeded; val_fraction 0 gives no validation part. Arrays are malloc'ed. */
+int ih_split_groups(const ih_dataset *d, double val_fraction, uint64_t seed, int **train_idx,
+                    int *n_train, int **val_idx, int *n_val);
+
+/* ---------------------------------------------------------------------------------------- */
 /* utilities                                                                                */
 /* ---------------------------------------------------------------------------------------- */
 
@@ -240,6 +426,169 @@ void ih_rng_seed(ih_rng *r, uint64_t seed);
 uint64_t ih_rng_next(ih_rng *r);
 double ih_rng_uniform(ih_rng *r); /* [0, 1) */
 void ih_rng_shuffle(ih_rng *r, int *a, int n);
+
+/* ---------------------------------------------------------------------------------------- */
+/* optimiser (optim.c)                                                                      */
+/* ---------------------------------------------------------------------------------------- */
+
+/* A run of parameters inside the flat parameter block; `decay` selects the weight-decay group
+ * (spec §5.3: 0 for biases and normalisation weights). */
+typedef struct ih_param_range {
+    size_t offset, count;
+    int decay;
+} ih_param_range;
+
+/* The decay group of a parameter from its PyTorch-style name (spec §5.3): 0 if the name
+ * contains "bias", "bn" or "norm", else 1 (so BatchNorm weights inside the embedding MLPs,
+ * "…layer.1.weight", are decayed, as in the reference). */
+int ih_param_decays(const char *name);
+
+/* AdamW (PyTorch semantics, spec §5.3) over a flat float block of n parameters. */
+typedef struct ih_adamw {
+    size_t n;
+    float *m, *v;        /* first and second moments, n each */
+    long step;           /* updates done so far */
+    double weight_decay; /* for ranges with decay = 1 */
+    double beta2, eps;   /* 0.999, 1e-8 */
+} ih_adamw;
+
+/* Zeroed moments for n parameters, step 0, β2 0.999, ε 1e-8. */
+int ih_adamw_init(ih_adamw *o, size_t n, double weight_decay);
+void ih_adamw_free(ih_adamw *o);
+/* One update: θ ← θ(1 − lr·wd) (decay ranges only), then the Adam moments and the bias-corrected
+ * step with β1ᵗ from the given (current) β1. Ranges must be ascending, disjoint and inside the
+ * block; parameters outside every range (e.g. buffers stored in the block) are left alone.
+ * Returns -1 (nothing updated) if the ranges are invalid. */
+int ih_adamw_step(ih_adamw *o, float *params, const float *grads, const ih_param_range *ranges,
+                  int n_ranges, double lr, double beta1);
+
+/* One-cycle schedule (PyTorch OneCycleLR with cosine annealing, two phases, β1 cycling; §5.4). */
+typedef struct ih_onecycle {
+    long total_steps; /* S */
+    double max_lr, pct_start, div_factor, final_div_factor;
+    double base_momentum, max_momentum; /* β1 range: 0.85 .. 0.95 */
+} ih_onecycle;
+
+/* PyTorch's defaults with pct_start 0.3: div 25, final_div 1e4, β1 0.85..0.95. */
+void ih_onecycle_default(ih_onecycle *s, long total_steps, double max_lr);
+/* lr and β1 for iteration t (t = 0 is the first update); t is clamped to [0, S − 1].
+ * Returns -1 for a schedule with S < 1, pct_start outside (0, 1) or non-positive factors. */
+int ih_onecycle_at(const ih_onecycle *s, long t, double *lr, double *beta1);
+
+/* ---------------------------------------------------------------------------------------- */
+/* losses and metrics (loss.c, metrics.c)                                                   */
+/* ---------------------------------------------------------------------------------------- */
+
+/* Masked losses over B×P outputs (spec §5.2, §6): loss = (1/(B·P))·Σ m·ℓ(o, t), the masked-out
+ * entries counting in the denominator. mask may be NULL (all ones). If grad is non-NULL it
+ * receives scale·∂loss/∂o (B×P), e.g. scale = B_micro/B_total to accumulate micro-batches; the
+ * returned loss is not scaled. L1 uses sign(o − t) with sign(0) = 0, as PyTorch. */
+double ih_loss_l1(const float *out, const float *target, const float *mask, int B, int P,
+                  double scale, float *grad);
+double ih_loss_mse(const float *out, const float *target, const float *mask, int B, int P,
+                   double scale, float *grad);
+/* The logged "mae" of §5.2: Σ m·|o − t| / B (summed over the P properties, averaged over rows). */
+double ih_mae_per_row(const float *out, const float *target, const float *mask, int B, int P);
+
+typedef struct ih_regression_metrics {
+    int n;
+    double mae, rmse;
+    double r2; /* scikit-learn: 1 − SS_res/SS_tot; constant truth gives 1 if SS_res = 0 else 0;
+                  NaN for n = 1 */
+} ih_regression_metrics;
+
+/* Good conductor = value < threshold (strict), for truth and prediction; positive = good.
+ * Ratios with a zero denominator are 0 (scikit-learn's zero_division default). */
+typedef struct ih_class_metrics {
+    int n, tp, fp, fn, tn;
+    double accuracy, precision, recall, f1;
+} ih_class_metrics;
+
+#define IH_GOOD_CONDUCTOR_EV 0.65
+
+/* -1 if n < 1 or a value is not finite. */
+int ih_regression_metrics_compute(const double *truth, const double *pred, int n,
+                                  ih_regression_metrics *out);
+int ih_class_metrics_compute(const double *truth, const double *pred, int n, double threshold,
+                             ih_class_metrics *out);
+
+/* ---------------------------------------------------------------------------------------- */
+/* model files: safetensors (modelfile.c, modelinfo.c)                                      */
+/* ---------------------------------------------------------------------------------------- */
+/* Layout: u64 little-endian header length N, N bytes of JSON header
+ * {"name": {"dtype": "F32", "shape": [...], "data_offsets": [begin, end]}, ...,
+ *  "__metadata__": {"key": "string value", ...}} padded with spaces to a multiple of 8, then the
+ * tensors' little-endian float32 data, back to back. Only F32 tensors are supported. */
+
+#define IH_ST_MAX_DIM 8
+
+/* A tensor to write (data not copied). ndim 0 is a scalar. */
+typedef struct ih_st_tensor {
+    const char *name;
+    int ndim;
+    int64_t shape[IH_ST_MAX_DIM];
+    const float *data;
+} ih_st_tensor;
+
+/* One metadata entry; values are strings (a JSON document may be stored as a string). */
+typedef struct ih_st_kv {
+    const char *key, *value;
+} ih_st_kv;
+
+/* A tensor read from a file: owned name and data. */
+typedef struct ih_st_entry {
+    char *name;
+    int ndim;
+    int64_t shape[IH_ST_MAX_DIM];
+    size_t count; /* product of the shape */
+    float *data;  /* count floats (points into the file's one data block) */
+} ih_st_entry;
+
+typedef struct ih_st_file {
+    int n;
+    ih_st_entry *tensors; /* in file data order */
+    int n_meta;
+    ih_st_kv *meta;       /* owned strings, in header order */
+    float *block;         /* all tensor data */
+} ih_st_file;
+
+/* Write atomically (temporary file, fsync, rename): a failed write never leaves a partial file
+ * under `path`. Names must be unique, non-empty and not "__metadata__"; metadata keys unique. */
+int ih_st_write(const char *path, const ih_st_tensor *tensors, int n, const ih_st_kv *meta,
+                int n_meta);
+/* Read and validate a whole file: header JSON, dtypes, shapes, offsets (in range, matching the
+ * shape, contiguous and covering the data exactly). Errors name the file. */
+int ih_st_read(const char *path, ih_st_file *f);
+/* The same from memory; `name` is used in error messages. */
+int ih_st_parse(const void *buf, size_t len, const char *name, ih_st_file *f);
+void ih_st_free(ih_st_file *f);
+/* Lookups: NULL if absent. */
+const ih_st_entry *ih_st_find(const ih_st_file *f, const char *name);
+const char *ih_st_meta_get(const ih_st_file *f, const char *key);
+/* 1 for tensors that are state rather than trainable parameters: names ending in
+ * "running_mean", "running_var" or "num_batches_tracked". */
+int ih_st_is_buffer_name(const char *name);
+/* Human-readable description of a model file (metadata, pretty-printed JSON, tensor and
+ * parameter counts; with list_tensors every tensor's name and shape). */
+int ih_st_describe(FILE *out, const char *path, int list_tensors);
+
+/* Training state saved beside a model to resume a run (format "ionhop-optimizer-state"). */
+typedef struct ih_train_state {
+    long epoch;        /* epochs completed */
+    long sched_step;   /* next iteration t of the schedule */
+    ih_onecycle sched;
+    ih_rng rng;
+    double best_val;   /* best validation metric so far (INFINITY if none yet) */
+    long best_epoch;   /* -1 if none yet */
+} ih_train_state;
+
+/* Save AdamW (m, v as tensors "adam.m", "adam.v"; step and hyper-parameters) and the training
+ * state (metadata strings) atomically; extra_json (may be NULL) is stored under key "ionhop". */
+int ih_adamw_save(const char *path, const ih_adamw *o, const ih_train_state *ts,
+                  const char *extra_json);
+/* Load into a fresh optimiser (o is initialised here; free with ih_adamw_free). If
+ * expect_n > 0 the moments must have exactly that many entries. */
+int ih_adamw_load(const char *path, ih_adamw *o, ih_train_state *ts, size_t expect_n);
 
 #ifdef __cplusplus
 }

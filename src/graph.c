@@ -267,6 +267,20 @@ int ih_graph_line(ih_graph *g, const char *what) {
     return 0;
 }
 
+int ih_graph_add_line_graph(ih_graph *g) {
+    if (g->n_triplets > 0) return 0;
+    return ih_graph_line(g, "graph");
+}
+
+int64_t ih_graph_count_triplets(const ih_graph *g) {
+    int64_t T = 0;
+    for (int e = 0; e < g->n_edges; e++) {
+        int b = g->edge_src[e];
+        T += g->dst_ptr[b + 1] - g->dst_ptr[b] - (g->edge_dst[e] == b);
+    }
+    return T;
+}
+
 /* ---------------------------------------------------------------------------------------------- */
 
 /* Shared tail of the builders: one structure whose nodes are `sites` of s (NULL: all), keys in

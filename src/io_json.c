@@ -211,6 +211,18 @@ int ih_read_json(const char *path, ih_structure_set *out) {
     return rc;
 }
 
+/* cJSON prints doubles with a relative tolerance of DBL_EPSILON, which can lose the last bit;
+ * graphs depend on exact coordinates (tie-breaking at the k-th shell), so print %.17g. */
+static cJSON *exact_vec3(const double *v) {
+    cJSON *arr = cJSON_CreateArray();
+    for (int c = 0; c < 3 && arr; c++) {
+        char buf[40];
+        snprintf(buf, sizeof buf, "%.17g", v[c]);
+        cJSON_AddItemToArray(arr, cJSON_CreateRaw(buf));
+    }
+    return arr;
+}
+
 int ih_write_json(const char *path, const ih_structure *items, int n) {
     cJSON *root = cJSON_CreateArray();
     if (!root) return ih_set_error("%s: out of memory", path);
@@ -225,11 +237,11 @@ int ih_write_json(const char *path, const ih_structure *items, int n) {
         cJSON *atoms = cJSON_AddObjectToObject(rec, "atoms");
         cJSON *lat = cJSON_AddArrayToObject(atoms, "lattice_mat");
         for (int r = 0; r < 3; r++)
-            cJSON_AddItemToArray(lat, cJSON_CreateDoubleArray(s->lattice[r], 3));
+            cJSON_AddItemToArray(lat, exact_vec3(s->lattice[r]));
         cJSON *coords = cJSON_AddArrayToObject(atoms, "coords");
         cJSON *elems = cJSON_AddArrayToObject(atoms, "elements");
         for (int i = 0; i < s->n_atoms; i++) {
-            cJSON_AddItemToArray(coords, cJSON_CreateDoubleArray(s->frac + 3 * i, 3));
+            cJSON_AddItemToArray(coords, exact_vec3(s->frac + 3 * i));
             cJSON_AddItemToArray(elems, cJSON_CreateString(ih_element_symbol(s->z[i])));
         }
         cJSON_AddBoolToObject(atoms, "cartesian", 0);

@@ -52,11 +52,11 @@ char *ih_read_file(const char *path, size_t *len) {
         buf = nb;
         cap *= 2;
     }
-    int err = ferror(f);
+    int err = ferror(f), saved_errno = errno;
     fclose(f);
     if (err) {
         free(buf);
-        ih_set_error("%s: read error", path);
+        ih_set_error("%s: read error: %s", path, strerror(saved_errno));
         return NULL;
     }
     buf[n] = '\0';

@@ -2,6 +2,8 @@
 #include "check.h"
 #include "ionhop.h"
 
+#include <unistd.h>
+
 static int parse_fails(const char *text, const char *needle) {
     ih_structure_set set;
     int rc = ih_parse_json(text, "bad.json", &set);
@@ -51,6 +53,26 @@ int main(void) {
         CHECK_INT(amin, 33);
         CHECK_INT(amax, 1027);
         CHECK(strcmp(set.items[7].sys_name, "e-VOPO4_Na_1") == 0);
+        /* writing and reading back is bit-exact (graph ties depend on the last bit) */
+        char path[64];
+        snprintf(path, sizeof path, "/tmp/ih_test_json_%d.json", (int)getpid());
+        CHECK(ih_write_json(path, &set.items[295], 10) == 0);
+        ih_structure_set back;
+        CHECK(ih_read_json(path, &back) == 0);
+        CHECK_INT(back.n, 10);
+        for (int r = 0; r < back.n && r < 10; r++) {
+            const ih_structure *a = &set.items[295 + r], *b = &back.items[r];
+            CHECK(memcmp(a->lattice, b->lattice, sizeof a->lattice) == 0);
+            CHECK(a->n_atoms == b->n_atoms);
+            if (a->n_atoms == b->n_atoms) {
+                CHECK(memcmp(a->frac, b->frac, 3 * sizeof(double) * a->n_atoms) == 0);
+                CHECK(memcmp(a->z, b->z, sizeof(int) * a->n_atoms) == 0);
+            }
+            CHECK(a->target == b->target && strcmp(a->jid, b->jid) == 0 &&
+                  strcmp(a->sys_name, b->sys_name) == 0 && strcmp(a->klass, b->klass) == 0);
+        }
+        ih_structure_set_free(&back);
+        remove(path);
     }
     ih_structure_set_free(&set);
 

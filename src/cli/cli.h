@@ -18,7 +18,7 @@ int bench_graph(int argc, char **argv); /* bench_graph.c */
 int bench_train(int argc, char **argv);
 int bench_gemm(int argc, char **argv);
 
-/* Option helpers (cmd_graph.c): strict number parsing with a usage message (returns -1 after
+/* Option helpers (cli_common.c): strict number parsing with a usage message (returns -1 after
  * printing it), and the graph options --canonical, --k K, --cutoff R shared by the commands that
  * build graphs: 1 if argv[*i] was one (*i advanced past its value), 0 if not, -1 on bad value. */
 int cli_parse_int(const char *opt, const char *text, int lo, int hi, int *out);
@@ -35,4 +35,25 @@ int cli_fail(void);
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Default paths resolved relative to the executable's repository (models/, examples/). */
 const char *cli_repo_path(const char *rel);
+
+/* Option helpers: cli_take returns 1 and sets *val if argv[*i] is `name` (consuming its value),
+ * 0 if it is another option, -1 if the value is missing. Parsers print a usage error and return
+ * non-zero on bad values. */
+int cli_take(int argc, char **argv, int *i, const char *name, const char **val);
+int cli_parse_long(const char *name, const char *s, long lo, long hi, long *out);
+/* --hidden --alignn-layers --gcn-layers --neighbors --cutoff --edges full|canonical ...:
+ * 1 if consumed, 0 if not a configuration flag, 2 on a bad value (message printed). */
+int cli_config_flag(int argc, char **argv, int *i, ih_config *c);
+void cli_graph_opts(const ih_config *c, ih_graph_opts *go, int line_graph);
+
+/* A model with its task description ("tasks": [{"name", "lo", "hi"}], "input"). */
+typedef struct cli_model {
+    ih_model *m;
+    int n_tasks;
+    ih_task_scaling sc[IH_MAX_TASKS];
+    int five_image; /* trained on 5-image path structures */
+    char *meta;
+} cli_model;
+int cli_model_load(const char *path, cli_model *cm);
+void cli_model_free(cli_model *cm);
 #endif

@@ -1,0 +1,126 @@
+/* Training data held as graphs: records are parsed one file at a time, their crystal graphs built
+ * in parallel (without line graphs, which are rebuilt per micro-batch: the line graphs of the
+ * pre-training set would need ~6 GB), and the parsed structures dropped unless asked for. */
+#include "ionhop.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void ih_host_group(const char *sys_name, const char *fallback, char *out, size_t cap) {
+    const char *s = sys_name && sys_name[0] ? sys_name : fallback;
+    snprintf(out, cap, "%s", s ? s : "");
+    /* "LiFePO4_2" -> "LiFePO4": sister pathways of one host share a group */
+    size_t n = strlen(out);
+    size_t k = n;
+    while (k > 0 && isdigit((unsigned char)out[k - 1])) k--;
+    if (k < n && k > 1 && out[k - 1] == '_') out[k - 1] = '\0';
+}
+
+void ih_dataset_free(ih_dataset *d) {
+    if (!d) return;
+    for (int i = 0; i < d->n; i++) ih_graph_free(&d->graphs[i]);
+    free(d->graphs);
+    if (d->structures) {
+        for (int i = 0; i < d->n; i++) ih_structure_free(&d->structures[i]);
+        free(d->structures);
+    }
+    free(d->targets);
+    free(d->mask);
+    free(d->jid);
+    free(d->group);
+    free(d->n_triplets);
+    free(d->five_image);
+    memset(d, 0, sizeof *d);
+}
+
+/* Append the records of one file as task `task`. */
+static int append_file(ih_dataset *d, const char *path, int task, const ih_graph_opts *go,
+                       int keep_structures) {
+    ih_structure_set set;
+    if (ih_read_structures(path, IH_FMT_UNKNOWN, &set) != 0) return -1;
+    int n0 = d->n, n1 = d->n + set.n, P = d->n_tasks;
+    ih_graph *graphs = realloc(d->graphs, (size_t)n1 * sizeof *graphs);
+    if (graphs) d->graphs = graphs;
+    float *targets = realloc(d->targets, (size_t)n1 * P * sizeof *targets);
+    if (targets) d->targets = targets;
+    float *mask = realloc(d->mask, (size_t)n1 * P * sizeof *mask);
+    if (mask) d->mask = mask;
+    char(*jid)[64] = realloc(d->jid, (size_t)n1 * sizeof *jid);
+    if (jid) d->jid = jid;
+    char(*group)[128] = realloc(d->group, (size_t)n1 * sizeof *group);
+    if (group) d->group = group;
+    long *ntrip = realloc(d->n_triplets, (size_t)n1 * sizeof *ntrip);
+    if (ntrip) d->n_triplets = ntrip;
+    unsigned char *five = realloc(d->five_image, (size_t)n1);
+    if (five) d->five_image = five;
+    ih_structure *structs = NULL;
+    if (keep_structures) {
+        structs = realloc(d->structures, (size_t)n1 * sizeof *structs);
+        if (structs) d->structures = structs;
+    }
+    if (!graphs || !targets || !mask || !jid || !group || !ntrip || !five || (keep_structures && !structs)) {
+        ih_structure_set_free(&set);
+        return ih_set_error("%s: out of memory", path);
+    }
+    memset(d->graphs + n0, 0, (size_t)set.n * sizeof *d->graphs);
+    int failed = -1;
+    char err[1024] = "";
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int i = 0; i < set.n; i++) {
+        if (failed >= 0) continue;
+        if (ih_graph_build(&set.items[i], go, &d->graphs[n0 + i]) != 0) {
+#pragma omp critical(ih_dataset_err)
+            if (failed < 0) {
+                failed = i;
+                snprintf(err, sizeof err, "%s", ih_last_error());
+            }
+            continue;
+        }
+        d->n_triplets[n0 + i] = ih_graph_count_triplets(&d->graphs[n0 + i]);
+    }
+    if (failed >= 0) {
+        for (int i = 0; i < set.n; i++) ih_graph_free(&d->graphs[n0 + i]);
+        ih_set_error("%s: record %d (jid %s): %s", path, failed + 1, set.items[failed].jid, err);
+        ih_structure_set_free(&set);
+        return -1;
+    }
+    for (int i = 0; i < set.n; i++) {
+        const ih_structure *s = &set.items[i];
+        int r = n0 + i;
+        for (int p = 0; p < P; p++) {
+            d->targets[(size_t)r * P + p] = 0.0f;
+            d->mask[(size_t)r * P + p] = 0.0f;
+        }
+        if (s->has_target) {
+            d->targets[(size_t)r * P + task] = (float)s->target;
+            d->mask[(size_t)r * P + task] = 1.0f;
+        }
+        snprintf(d->jid[r], sizeof d->jid[r], "%s", s->jid);
+        d->five_image[r] = (unsigned char)ih_structure_is_5image(s);
+        ih_host_group(s->sys_name, s->jid, d->group[r], sizeof d->group[r]);
+    }
+    if (keep_structures) {
+        memcpy(d->structures + n0, set.items, (size_t)set.n * sizeof *set.items);
+        free(set.items); /* ownership of the atom arrays moved to the dataset */
+    } else {
+        ih_structure_set_free(&set);
+    }
+    d->n = n1;
+    return 0;
+}
+
+int ih_dataset_load(ih_dataset *d, const char *const *paths, int n_paths, const ih_graph_opts *go,
+                    int keep_structures) {
+    memset(d, 0, sizeof *d);
+    if (n_paths < 1) return ih_set_error("no data files given");
+    d->n_tasks = n_paths;
+    for (int t = 0; t < n_paths; t++)
+        if (append_file(d, paths[t], t, go, keep_structures) != 0) {
+            ih_dataset_free(d);
+            return -1;
+        }
+    return 0;
+}

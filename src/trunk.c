@@ -1,0 +1,350 @@
+/* The ALIGNN trunk (spec §4.3-4.6): embeddings, ALIGNN layers, GCN layers, mean pooling, with
+ * its activation arena. A training arena keeps what backward needs; an inference arena runs
+ * every layer in place (one buffer per tensor kind), so its triplet memory is two T × H arrays
+ * instead of about ten. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_internal.h"
+
+/* ---------------------------------------------------------------------------------------- */
+/* arena */
+
+typedef struct carver {
+    float *base; /* NULL while sizing */
+    size_t used;
+} carver;
+
+static float *take(carver *c, size_t n) {
+    size_t off = c->used;
+    c->used += (n + 15) & ~(size_t)15;
+    return c->base ? c->base + off : NULL;
+}
+
+static size_t zmax(size_t a, size_t b) { return a > b ? a : b; }
+
+static void layout(ih_acts *a, carver *c) {
+    size_t H = (size_t)a->H, emb = (size_t)a->emb, N = (size_t)a->cap_N, E = (size_t)a->cap_E,
+           T = (size_t)a->cap_T;
+    int L = a->L, G = a->G, ne = 2 * L + G;
+    if (a->training) {
+        a->feat = take(c, N * IH_N_ATOM_FEATURES);
+        a->atom_u = take(c, N * H);
+        a->bond_rbf = take(c, E * 80);
+        a->bond_u1 = take(c, E * emb);
+        a->bond_a1 = take(c, E * emb);
+        a->bond_u2 = take(c, E * H);
+        a->ang_rbf = take(c, T * 40);
+        a->ang_u1 = take(c, T * emb);
+        a->ang_a1 = take(c, T * emb);
+        a->ang_u2 = take(c, T * H);
+        for (int i = 0; i <= L + G; i++) a->X[i] = take(c, N * H);
+        for (int l = 0; l <= L; l++) a->Yl[l] = take(c, E * H);
+        for (int l = 0; l < L; l++) a->Yt[l] = take(c, E * H);
+        for (int l = 0; l < L; l++) a->Z[l] = take(c, T * H);
+        for (int k = 0; k < G; k++) a->Yg[k] = k == 0 ? a->Yl[L] : take(c, E * H);
+        for (int i = 0; i < ne; i++) {
+            int line = i < 2 * L && (i & 1); /* edge_update runs on the line graph */
+            size_t n = line ? E : N, e = line ? T : E;
+            a->eg[i].P = take(c, n * 4 * H);
+            a->eg[i].m = take(c, e * H);
+            a->eg[i].xp = take(c, n * H);
+            a->eg[i].den = take(c, n * H);
+        }
+        a->h = take(c, (size_t)a->cap_B * H);
+        a->dX = take(c, N * H);
+        a->dY = take(c, E * H);
+        a->dZ = take(c, T * H);
+        size_t s = zmax(eggc_scratch_floats(a->H, (int)N, (int)E),
+                        L > 0 ? eggc_scratch_floats(a->H, (int)E, (int)T) : 0);
+        s = zmax(s, zmax(T, E) * emb);
+        a->scratch_floats = s;
+        a->scratch = take(c, s);
+    } else {
+        size_t NE = zmax(N, E), ET = zmax(E, T);
+        a->feat = take(c, N * IH_N_ATOM_FEATURES);
+        a->bond_rbf = take(c, E * 80);
+        a->bond_u1 = take(c, E * emb);
+        a->ang_rbf = take(c, T * 40);
+        a->ang_u1 = take(c, T * emb);
+        float *X = take(c, N * H), *Y = take(c, E * H), *Z = take(c, T * H);
+        float *P = take(c, NE * 4 * H), *m = take(c, ET * H), *xp = take(c, NE * H),
+              *den = take(c, NE * H);
+        a->atom_u = X;
+        a->bond_a1 = a->bond_u1;
+        a->bond_u2 = Y;
+        a->ang_a1 = a->ang_u1;
+        a->ang_u2 = Z;
+        for (int i = 0; i <= L + G; i++) a->X[i] = X;
+        for (int l = 0; l <= L; l++) a->Yl[l] = Y;
+        for (int l = 0; l < L; l++) a->Yt[l] = Y;
+        for (int l = 0; l < L; l++) a->Z[l] = Z;
+        for (int k = 0; k < G; k++) a->Yg[k] = Y;
+        for (int i = 0; i < ne; i++) {
+            a->eg[i].P = P;
+            a->eg[i].m = m;
+            a->eg[i].xp = xp;
+            a->eg[i].den = den;
+        }
+        a->h = take(c, (size_t)a->cap_B * H);
+        a->dX = a->dY = a->dZ = a->scratch = NULL;
+        a->scratch_floats = 0;
+    }
+}
+
+ih_acts *ih_acts_create(const ih_model *m, int max_structs, int max_atoms, int max_edges,
+                        int max_triplets, int for_training) {
+    if (max_structs < 1 || max_atoms < 1 || max_edges < 0 || max_triplets < 0) {
+        ih_set_error("model: invalid arena sizes (%d structures, %d atoms, %d edges, %d triplets)",
+                     max_structs, max_atoms, max_edges, max_triplets);
+        return NULL;
+    }
+    ih_acts *a = calloc(1, sizeof *a);
+    if (!a) goto oom;
+    a->H = m->H;
+    a->emb = m->cfg.embed;
+    a->training = for_training ? 1 : 0;
+    a->cap_B = max_structs;
+    a->cap_N = max_atoms;
+    a->cap_E = max_edges;
+    a->cap_T = max_triplets;
+    a->L = m->cfg.alignn_layers;
+    a->G = m->cfg.gcn_layers;
+    int L = a->L, G = a->G;
+    a->X = calloc((size_t)(L + G + 1), sizeof(float *));
+    a->Yl = calloc((size_t)(L + 1), sizeof(float *));
+    a->Yt = calloc((size_t)L + 1, sizeof(float *));
+    a->Yg = calloc((size_t)G + 1, sizeof(float *));
+    a->Z = calloc((size_t)L + 1, sizeof(float *));
+    a->eg = calloc((size_t)(2 * L + G) + 1, sizeof(eggc_acts));
+    if (!a->X || !a->Yl || !a->Yt || !a->Yg || !a->Z || !a->eg) goto oom;
+    carver c = {NULL, 0};
+    layout(a, &c);
+    a->n_floats = c.used;
+    a->arena = ops_alloc(sizeof(float) * (c.used + 16));
+    if (!a->arena) goto oom;
+    c.base = a->arena;
+    c.used = 0;
+    layout(a, &c);
+    return a;
+oom:
+    ih_acts_free(a);
+    ih_set_error("model: out of memory for activations (%d atoms, %d edges, %d triplets)",
+                 max_atoms, max_edges, max_triplets);
+    return NULL;
+}
+
+void ih_acts_free(ih_acts *a) {
+    if (!a) return;
+    free(a->arena);
+    free(a->X);
+    free(a->Yl);
+    free(a->Yt);
+    free(a->Yg);
+    free(a->Z);
+    free(a->eg);
+    free(a);
+}
+
+size_t ih_acts_bytes(const ih_acts *a) { return a ? a->n_floats * sizeof(float) : 0; }
+
+void ih_graph_max_sizes(const ih_graph *const *gs, int n, int *atoms, int *edges, int *triplets) {
+    int na = 0, ne = 0, nt = 0;
+    for (int i = 0; i < n; i++) {
+        if (gs[i]->n_atoms > na) na = gs[i]->n_atoms;
+        if (gs[i]->n_edges > ne) ne = gs[i]->n_edges;
+        if (gs[i]->n_triplets > nt) nt = gs[i]->n_triplets;
+    }
+    if (atoms) *atoms = na;
+    if (edges) *edges = ne;
+    if (triplets) *triplets = nt;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* graph checks: cheap (one pass over the index arrays), so a malformed graph is an error
+ * rather than an out-of-bounds access */
+
+static int check_ptr(const int *ptr, int n, int total, const char *what) {
+    if (!ptr) return ih_set_error("model: graph has no %s", what);
+    if (ptr[0] != 0 || ptr[n] != total)
+        return ih_set_error("model: graph %s does not span 0..%d", what, total);
+    for (int i = 0; i < n; i++)
+        if (ptr[i + 1] < ptr[i]) return ih_set_error("model: graph %s is not monotone", what);
+    return 0;
+}
+
+static int check_idx(const int *v, int n, int lim, const char *what) {
+    if (!v && n > 0) return ih_set_error("model: graph has no %s", what);
+    int bad = 0;
+#pragma omp parallel for reduction(| : bad) schedule(static)
+    for (int i = 0; i < n; i++) bad |= v[i] < 0 || v[i] >= lim;
+    return bad ? ih_set_error("model: graph %s holds an index outside 0..%d", what, lim - 1) : 0;
+}
+
+static int check_graph(const ih_acts *a, const ih_graph *g) {
+    if (!g) return ih_set_error("model: no graph");
+    int B = g->n_structs, N = g->n_atoms, E = g->n_edges, T = g->n_triplets;
+    if (B < 1 || N < 1 || E < 0 || T < 0)
+        return ih_set_error("model: empty graph (%d structures, %d atoms)", B, N);
+    if (B > a->cap_B || N > a->cap_N || E > a->cap_E || T > a->cap_T)
+        return ih_set_error("model: graph (%d structures, %d atoms, %d edges, %d triplets) exceeds "
+                            "the reserved %d/%d/%d/%d",
+                            B, N, E, T, a->cap_B, a->cap_N, a->cap_E, a->cap_T);
+    if (check_ptr(g->struct_atom_ptr, B, N, "structure atom ranges")) return -1;
+    for (int b = 0; b < B; b++)
+        if (g->struct_atom_ptr[b + 1] == g->struct_atom_ptr[b])
+            return ih_set_error("model: structure %d of the batch has no atoms", b);
+    if (!g->atom_z || !g->edge_len || (T > 0 && !g->trip_cos))
+        return ih_set_error("model: graph lacks atom, bond-length or angle data");
+    if (check_ptr(g->dst_ptr, N, E, "destination index") ||
+        check_ptr(g->src_ptr, N, E, "source index") ||
+        check_ptr(g->trip_ptr, E, T, "triplet index") ||
+        check_ptr(g->tsrc_ptr, E, T, "triplet source index") ||
+        check_idx(g->edge_src, E, N, "edge sources") ||
+        check_idx(g->edge_dst, E, N, "edge destinations") ||
+        check_idx(g->edges_by_src, E, E, "edge source grouping") ||
+        check_idx(g->trip_src, T, E, "triplet sources") ||
+        check_idx(g->trip_dst, T, E, "triplet destinations") ||
+        check_idx(g->trips_by_src, T, T, "triplet source grouping"))
+        return -1;
+    return 0;
+}
+
+static mp_graph crystal_view(const ih_graph *g) {
+    mp_graph v = {g->n_atoms, g->n_edges, g->edge_src, g->edge_dst, g->dst_ptr, g->src_ptr,
+                  g->edges_by_src};
+    return v;
+}
+
+static mp_graph line_view(const ih_graph *g) {
+    mp_graph v = {g->n_edges, g->n_triplets, g->trip_src, g->trip_dst, g->trip_ptr, g->tsrc_ptr,
+                  g->trips_by_src};
+    return v;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* embeddings: out = SiLU(BN(Linear(in))) with u the pre-BN values (u may alias out when
+ * nothing is kept for backward) */
+
+static int mlp_forward(ih_model *m, const mlp_layer *l, const float *in, int M, float *u,
+                       float *st, float *out, int training) {
+    const float *P = m->params;
+    float *B = m->buffers;
+    linear_forward(u, in, P + l->w, P + l->b, M, l->in, l->out);
+    if (bn_stats(st, u, M, l->out, training, B + l->rm, B + l->rv, &m->ws)) return -1;
+    bn_apply(out, NULL, u, st, P + l->g, P + l->beta, M, l->out, 1);
+    return 0;
+}
+
+/* dout (M × out) is overwritten by d u; din (M × in) is written when not NULL */
+static void mlp_backward(ih_model *m, const mlp_layer *l, const float *in, int M, const float *u,
+                         const float *st, float *dout, float *din, int training) {
+    const float *P = m->params;
+    float *Gr = m->grads;
+    bn_backward(dout, Gr + l->g, Gr + l->beta, dout, u, st, P + l->g, P + l->beta, M, l->out,
+                training, 1, &m->ws);
+    gemm_dw(Gr + l->w, dout, in, M, l->out, l->in, &m->ws);
+    colsum_acc(Gr + l->b, dout, M, l->out, &m->ws);
+    if (din) gemm_xw(din, dout, P + l->w, M, l->out, l->in, 0.0f);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+int ih_trunk_forward(ih_model *m, ih_acts *a, const ih_graph *g, int training, float *h) {
+    if (!a) return ih_set_error("model: no activation arena");
+    if (a->H != m->H || a->L != m->cfg.alignn_layers || a->G != m->cfg.gcn_layers)
+        return ih_set_error("model: activation arena belongs to a different model shape");
+    if (training && !a->training)
+        return ih_set_error("model: an inference arena cannot run in training mode");
+    a->ready = 0;
+    if (check_graph(a, g)) return -1;
+    int N = g->n_atoms, E = g->n_edges, T = g->n_triplets, B = g->n_structs, H = m->H;
+    int L = a->L, G = a->G;
+    const float *P = m->params;
+    float *Bf = m->buffers;
+    training = training ? 1 : 0;
+
+    for (int i = 0; i < N; i++)
+        if (ih_atom_features(g->atom_z[i], a->feat + (size_t)i * IH_N_ATOM_FEATURES))
+            return ih_set_error("model: atom %d has atomic number %d (not 1..103)", i,
+                                g->atom_z[i]);
+    if (mlp_forward(m, &m->atom, a->feat, N, a->atom_u, a->st_atom, a->X[0], training)) return -1;
+    rbf_forward(a->bond_rbf, g->edge_len, E, &m->rbf_bond);
+    if (mlp_forward(m, &m->bond1, a->bond_rbf, E, a->bond_u1, a->st_b1, a->bond_a1, training) ||
+        mlp_forward(m, &m->bond2, a->bond_a1, E, a->bond_u2, a->st_b2, a->Yl[0], training))
+        return -1;
+    if (L > 0) {
+        rbf_forward(a->ang_rbf, g->trip_cos, T, &m->rbf_angle);
+        if (mlp_forward(m, &m->ang1, a->ang_rbf, T, a->ang_u1, a->st_a1, a->ang_a1, training) ||
+            mlp_forward(m, &m->ang2, a->ang_a1, T, a->ang_u2, a->st_a2, a->Z[0], training))
+            return -1;
+    }
+    mp_graph cg = crystal_view(g), lg = line_view(g);
+    for (int l = 0; l < L; l++) {
+        int i = 2 * l;
+        if (eggc_forward(P + m->eggc_p[i], Bf + m->eggc_b[i], H, &cg, a->X[l], a->Yl[l],
+                         a->X[l + 1], a->Yt[l], &a->eg[i], training, &m->ws) ||
+            eggc_forward(P + m->eggc_p[i + 1], Bf + m->eggc_b[i + 1], H, &lg, a->Yt[l], a->Z[l],
+                         a->Yl[l + 1], l + 1 < L ? a->Z[l + 1] : NULL, &a->eg[i + 1], training,
+                         &m->ws))
+            return -1;
+    }
+    for (int k = 0; k < G; k++) {
+        int i = 2 * L + k;
+        if (eggc_forward(P + m->eggc_p[i], Bf + m->eggc_b[i], H, &cg, a->X[L + k], a->Yg[k],
+                         a->X[L + k + 1], k + 1 < G ? a->Yg[k + 1] : NULL, &a->eg[i], training,
+                         &m->ws))
+            return -1;
+    }
+    pool_forward(a->h, a->X[L + G], g->struct_atom_ptr, B, H);
+    if (h) memcpy(h, a->h, sizeof(float) * (size_t)B * H);
+    a->ready = a->training ? 1 + training : 0; /* remembers the mode for backward */
+    return 0;
+}
+
+int ih_trunk_backward(ih_model *m, ih_acts *a, const ih_graph *g, const float *dh) {
+    if (!a || !a->training) return ih_set_error("model: backward needs a training arena");
+    if (!a->ready) return ih_set_error("model: backward without a forward pass");
+    if (check_graph(a, g)) return -1;
+    int training = a->ready - 1;
+    int N = g->n_atoms, E = g->n_edges, T = g->n_triplets, B = g->n_structs, H = m->H;
+    int L = a->L, G = a->G;
+    const float *P = m->params;
+    float *Gr = m->grads;
+    mp_graph cg = crystal_view(g), lg = line_view(g);
+
+    memset(a->dX, 0, sizeof(float) * (size_t)N * H);
+    pool_backward(a->dX, dh, g->struct_atom_ptr, B, H);
+    int dy_zero = 1;
+    for (int k = G - 1; k >= 0; k--) {
+        int i = 2 * L + k;
+        if (eggc_backward(P + m->eggc_p[i], Gr + m->eggc_p[i], H, &cg, a->X[L + k], a->Yg[k],
+                          &a->eg[i], training, a->dX, a->dY, dy_zero, a->scratch, &m->ws))
+            return -1;
+        dy_zero = 0;
+    }
+    if (dy_zero && L > 0) {
+        memset(a->dY, 0, sizeof(float) * (size_t)E * H);
+        dy_zero = 0;
+    }
+    for (int l = L - 1; l >= 0; l--) {
+        int i = 2 * l;
+        if (eggc_backward(P + m->eggc_p[i + 1], Gr + m->eggc_p[i + 1], H, &lg, a->Yt[l], a->Z[l],
+                          &a->eg[i + 1], training, a->dY, a->dZ, l == L - 1, a->scratch, &m->ws) ||
+            eggc_backward(P + m->eggc_p[i], Gr + m->eggc_p[i], H, &cg, a->X[l], a->Yl[l],
+                          &a->eg[i], training, a->dX, a->dY, 0, a->scratch, &m->ws))
+            return -1;
+    }
+    if (L > 0) {
+        mlp_backward(m, &m->ang2, a->ang_a1, T, a->ang_u2, a->st_a2, a->dZ, a->scratch, training);
+        mlp_backward(m, &m->ang1, a->ang_rbf, T, a->ang_u1, a->st_a1, a->scratch, NULL, training);
+    }
+    if (!dy_zero) {
+        mlp_backward(m, &m->bond2, a->bond_a1, E, a->bond_u2, a->st_b2, a->dY, a->scratch,
+                     training);
+        mlp_backward(m, &m->bond1, a->bond_rbf, E, a->bond_u1, a->st_b1, a->scratch, NULL,
+                     training);
+    }
+    mlp_backward(m, &m->atom, a->feat, N, a->atom_u, a->st_atom, a->dX, NULL, training);
+    return 0;
+}

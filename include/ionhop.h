@@ -183,11 +183,15 @@ typedef struct ih_graph {
 } ih_graph;
 
 /* Build the graph of one structure (o NULL: defaults). Errors name the structure by jid. On
- * failure *g is left empty (safe to ih_graph_free). Uses OpenMP threads for large structures. */
+ * failure *g is left empty (safe to ih_graph_free). Thread-safe. */
 int ih_graph_build(const ih_structure *s, const ih_graph_opts *o, ih_graph *g);
 /* Disjoint union of n graphs (node/edge/triplet offsets), spec §2.10. The parts may themselves
  * be batches; cutoff_used of the union is the largest of the parts. */
 int ih_graph_batch(const ih_graph *const *gs, int n, ih_graph *out);
+/* Graphs of n structures built in parallel over structures (OpenMP), then their disjoint union;
+ * the usual way to make a training batch. ih_graph_build itself is thread-safe and uses threads
+ * only for very large structures (thousands of atoms or millions of triplets). */
+int ih_graph_build_batch(const ih_structure *const *s, int n, const ih_graph_opts *o, ih_graph *out);
 void ih_graph_free(ih_graph *g);
 /* Build the line graph of a graph made without one (e.g. a batch of cached edge-only graphs). */
 int ih_graph_add_line_graph(ih_graph *g);

@@ -238,8 +238,16 @@ int ih_train(ih_model *m, const ih_dataset *d, const int *train_idx, int n_train
         ih_rng_shuffle(&st.rng, order, n_train);
         double loss_sum = 0;
         for (int p = 0; p < P; p++) train_abs[p] = 0, train_cnt[p] = 0;
+        double last_progress = ih_now();
         for (int b0 = 0; b0 < n_train; b0 += B) {
             int nb = n_train - b0 < B ? n_train - b0 : B;
+            if (!o->quiet && ih_now() - last_progress > 120) {
+                /* long epochs (pre-training): a line every two minutes */
+                double done = (double)b0 / n_train, spent = ih_now() - t0;
+                printf("  epoch %ld: %4.1f %% of the training records, loss %.4f, epoch ETA %.0f s\n",
+                       epoch + 1, 100 * done, loss_sum / (b0 > 0 ? b0 : 1), spent / done * (1 - done));
+                last_progress = ih_now();
+            }
             ih_model_zero_grad(m);
             for (int s = 0; s < nb;) {
                 int len = micro_len(d, order + b0 + s, nb - s, o->micro_triplets);

@@ -183,11 +183,15 @@ typedef struct ih_graph {
 } ih_graph;
 
 /* Build the graph of one structure (o NULL: defaults). Errors name the structure by jid. On
- * failure *g is left empty (safe to ih_graph_free). Uses OpenMP threads for large structures. */
+ * failure *g is left empty (safe to ih_graph_free). Thread-safe. */
 int ih_graph_build(const ih_structure *s, const ih_graph_opts *o, ih_graph *g);
 /* Disjoint union of n graphs (node/edge/triplet offsets), spec §2.10. The parts may themselves
  * be batches; cutoff_used of the union is the largest of the parts. */
 int ih_graph_batch(const ih_graph *const *gs, int n, ih_graph *out);
+/* Graphs of n structures built in parallel over structures (OpenMP), then their disjoint union;
+ * the usual way to make a training batch. ih_graph_build itself is thread-safe and uses threads
+ * only for very large structures (thousands of atoms or millions of triplets). */
+int ih_graph_build_batch(const ih_structure *const *s, int n, const ih_graph_opts *o, ih_graph *out);
 void ih_graph_free(ih_graph *g);
 /* Build the line graph of a graph made without one (e.g. a batch of cached edge-only graphs). */
 int ih_graph_add_line_graph(ih_graph *g);
@@ -332,13 +336,89 @@ typedef struct ih_dataset {
     long *n_triplets;       /* line-graph size of each graph, for micro-batch planning */
     unsigned char *five_image; /* record is a 5-image path structure (spec §1.3) */
     ih_structure *structures; /* only if loaded with keep_structures */
+    int from_cache;         /* files whose graphs came from the cache */
 } ih_dataset;
 
+/* cache_dir (or NULL): where graphs are cached per data file, keyed by the file's content and
+ * the graph settings, so a second load skips the neighbour searches. */
 int ih_dataset_load(ih_dataset *d, const char *const *paths, int n_paths, const ih_graph_opts *go,
-                    int keep_structures);
+                    int keep_structures, const char *cache_dir);
 void ih_dataset_free(ih_dataset *d);
 /* "LiFePO4_2" -> "LiFePO4" (sister pathways of one host share a cross-validation group). */
 void ih_host_group(const char *sys_name, const char *fallback, char *out, size_t cap);
+
+/* ---------------------------------------------------------------------------------------- */
+/* model files (modelio.c)                                                                  */
+/* ---------------------------------------------------------------------------------------- */
+
+/* Save parameters and BatchNorm buffers as safetensors with metadata {"format": "ionhop-model",
+ * "ionhop": <extra_json plus "config">} (atomic). extra_json: a JSON object or NULL. */
+int ih_model_save(const char *path, ih_model *m, const char *extra_json);
+/* Rebuild a model from a file; *meta_json (if given) receives the "ionhop" metadata document
+ * (free it). A truncated, corrupt, foreign or mismatched file is a one-line error. An ensemble
+ * file gives its first member. */
+ih_model *ih_model_load(const char *path, char **meta_json);
+/* Ensembles: n models of one configuration in one file (tensors "member.K.<name>";
+ * metadata "ensemble": n). Loading returns a malloc'ed array of *n_members models. */
+int ih_ensemble_save(const char *path, ih_model *const *ms, int n_members, const char *extra_json);
+ih_model **ih_ensemble_load(const char *path, int *n_members, char **meta_json);
+/* Copy the tensors (parameters and buffers) of src whose names start with one of the prefixes
+ * (all if n_prefixes is 0) and whose shapes match into dst; returns how many were copied. */
+int ih_model_copy_matching(ih_model *dst, ih_model *src, const char *const *prefixes, int n_prefixes);
+
+/* ---------------------------------------------------------------------------------------- */
+/* training (train.c)                                                                       */
+/* ---------------------------------------------------------------------------------------- */
+
+#define IH_MAX_TASKS 16
+enum { IH_LOSS_L1 = 0, IH_LOSS_MSE = 1 };
+
+/* Min-max target scaling to [-1, 1] (spec §5.8): y' = 2(y - lo)/(hi - lo) - 1. */
+typedef struct ih_task_scaling {
+    char name[32];
+    double lo, hi;
+} ih_task_scaling;
+double ih_unscale(const ih_task_scaling *s, double y_scaled);
+
+typedef struct ih_train_opts {
+    int epochs, batch;
+    double max_lr, weight_decay;
+    int loss;              /* IH_LOSS_L1 or IH_LOSS_MSE */
+    uint64_t seed;         /* shuffling */
+    long micro_triplets;   /* line-graph budget of one micro-batch (memory bound) */
+    const char *out;       /* best-validation model (every epoch if there is no validation set) */
+    const char *checkpoint; /* base path of the resume checkpoint (.model, .state), or NULL */
+    int resume;
+    int stop_after;        /* > 0: return after this many epochs in total (interruption tests) */
+    int quiet;
+    /* writes the model file `path` with the caller's metadata; val_mae per task or NULL */
+    int (*save_model)(void *ctx, ih_model *m, const char *path, long epoch, const double *val_mae);
+    void *save_ctx;
+} ih_train_opts;
+
+typedef struct ih_train_result {
+    int epochs, best_epoch;
+    double seconds;
+    double best_val_mae[IH_MAX_TASKS];
+} ih_train_result;
+
+void ih_train_opts_default(ih_train_opts *o);
+/* Train m (n_outputs = d->n_tasks) on the records train_idx, selecting on val_idx. */
+int ih_train(ih_model *m, const ih_dataset *d, const int *train_idx, int n_train,
+             const int *val_idx, int n_val, const ih_task_scaling *sc, const ih_train_opts *o,
+             ih_train_result *res);
+/* Size the model's activation arena for micro-batches of this dataset. */
+int ih_dataset_reserve(ih_model *m, const ih_dataset *d, int max_structs, long budget_t);
+/* Evaluation-mode outputs (scaled) of records idx into out (n × n_outputs). */
+int ih_predict_dataset(ih_model *m, const ih_dataset *d, const int *idx, int n, int max_structs,
+                       long budget_t, float *out);
+/* Split records into training and validation parts by host group (sister paths stay together),
+ * seeded; val_fraction 0 gives no validation part. Arrays are malloc'ed. */
+int ih_split_groups(const ih_dataset *d, double val_fraction, uint64_t seed, int **train_idx,
+                    int *n_train, int **val_idx, int *n_val);
+/* K folds by host group (sister paths never straddle folds), balanced by record count, seeded:
+ * fold_of[i] in 0..k-1 for every record. */
+int ih_group_folds(const ih_dataset *d, int k, uint64_t seed, int *fold_of);
 
 /* ---------------------------------------------------------------------------------------- */
 /* utilities                                                                                */

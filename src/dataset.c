@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void ih_host_group(const char *sys_name, const char *fallback, char *out, size_t cap) {
     const char *s = sys_name && sys_name[0] ? sys_name : fallback;
@@ -36,9 +37,72 @@ void ih_dataset_free(ih_dataset *d) {
     memset(d, 0, sizeof *d);
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* graph cache: the graphs of one data file under a key of (file content, graph settings)    */
+
+#define DS_CACHE_MAGIC "IHDSET1"
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t len) {
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++) h = (h ^ p[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+static int cache_path(const char *data_path, const ih_graph_opts *go, const char *cache_dir,
+                      char *out, size_t cap, uint64_t *key) {
+    size_t len;
+    char *text = ih_read_file(data_path, &len);
+    if (!text) return -1;
+    uint64_t h = fnv1a(0xcbf29ce484222325ULL, text, len);
+    free(text);
+    int settings[3] = {go->k, go->canonical, 0};
+    h = fnv1a(h, settings, sizeof settings);
+    h = fnv1a(h, &go->cutoff, sizeof go->cutoff);
+    const char *base = strrchr(data_path, '/');
+    base = base ? base + 1 : data_path;
+    snprintf(out, cap, "%s/%s.%016llx.ihgc", cache_dir, base, (unsigned long long)h);
+    *key = h;
+    return 0;
+}
+
+/* 1: graphs read from the cache; 0: no usable cache (missing or stale: rebuild). */
+static int cache_load(const char *cpath, uint64_t key, int n, ih_graph *graphs) {
+    FILE *f = fopen(cpath, "rb");
+    if (!f) return 0;
+    char magic[8];
+    uint64_t k;
+    int32_t count;
+    int ok = fread(magic, 8, 1, f) == 1 && memcmp(magic, DS_CACHE_MAGIC, 8) == 0 &&
+             fread(&k, sizeof k, 1, f) == 1 && k == key && fread(&count, sizeof count, 1, f) == 1 &&
+             count == n;
+    int i = 0;
+    for (; ok && i < n; i++) ok = ih_graph_read(f, cpath, &graphs[i]) == 0;
+    fclose(f);
+    if (!ok) {
+        for (int j = 0; j < i; j++) ih_graph_free(&graphs[j]);
+        memset(graphs, 0, (size_t)n * sizeof *graphs);
+        return 0;
+    }
+    return 1;
+}
+
+/* Best effort: a cache that cannot be written only costs the next run the rebuild. */
+static void cache_store(const char *cpath, uint64_t key, int n, const ih_graph *graphs) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", cpath, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return;
+    int32_t count = n;
+    int ok = fwrite(DS_CACHE_MAGIC, 8, 1, f) == 1 && fwrite(&key, sizeof key, 1, f) == 1 &&
+             fwrite(&count, sizeof count, 1, f) == 1;
+    for (int i = 0; ok && i < n; i++) ok = ih_graph_write(f, &graphs[i]) == 0;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, cpath) != 0) remove(tmp);
+}
+
 /* Append the records of one file as task `task`. */
 static int append_file(ih_dataset *d, const char *path, int task, const ih_graph_opts *go,
-                       int keep_structures) {
+                       int keep_structures, const char *cache_dir) {
     ih_structure_set set;
     if (ih_read_structures(path, IH_FMT_UNKNOWN, &set) != 0) return -1;
     int n0 = d->n, n1 = d->n + set.n, P = d->n_tasks;
@@ -66,11 +130,21 @@ static int append_file(ih_dataset *d, const char *path, int task, const ih_graph
         return ih_set_error("%s: out of memory", path);
     }
     memset(d->graphs + n0, 0, (size_t)set.n * sizeof *d->graphs);
+    char cpath[4096];
+    uint64_t key = 0;
+    int cached = 0, use_cache = cache_dir && !go->line_graph &&
+                                cache_path(path, go, cache_dir, cpath, sizeof cpath, &key) == 0;
+    if (use_cache) cached = cache_load(cpath, key, set.n, d->graphs + n0);
+    d->from_cache += cached;
     int failed = -1;
     char err[1024] = "";
 #pragma omp parallel for schedule(dynamic, 1)
     for (int i = 0; i < set.n; i++) {
         if (failed >= 0) continue;
+        if (cached) {
+            d->n_triplets[n0 + i] = ih_graph_count_triplets(&d->graphs[n0 + i]);
+            continue;
+        }
         if (ih_graph_build(&set.items[i], go, &d->graphs[n0 + i]) != 0) {
 #pragma omp critical(ih_dataset_err)
             if (failed < 0) {
@@ -87,6 +161,7 @@ static int append_file(ih_dataset *d, const char *path, int task, const ih_graph
         ih_structure_set_free(&set);
         return -1;
     }
+    if (use_cache && !cached) cache_store(cpath, key, set.n, d->graphs + n0);
     for (int i = 0; i < set.n; i++) {
         const ih_structure *s = &set.items[i];
         int r = n0 + i;
@@ -113,12 +188,12 @@ static int append_file(ih_dataset *d, const char *path, int task, const ih_graph
 }
 
 int ih_dataset_load(ih_dataset *d, const char *const *paths, int n_paths, const ih_graph_opts *go,
-                    int keep_structures) {
+                    int keep_structures, const char *cache_dir) {
     memset(d, 0, sizeof *d);
     if (n_paths < 1) return ih_set_error("no data files given");
     d->n_tasks = n_paths;
     for (int t = 0; t < n_paths; t++)
-        if (append_file(d, paths[t], t, go, keep_structures) != 0) {
+        if (append_file(d, paths[t], t, go, keep_structures, cache_dir) != 0) {
             ih_dataset_free(d);
             return -1;
         }

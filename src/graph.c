@@ -44,8 +44,7 @@ typedef struct bond_key {
     int s, t, n[3];
 } bond_key;
 
-static int cmp_key(const void *pa, const void *pb) {
-    const bond_key *a = pa, *b = pb;
+static int cmp_key(const bond_key *a, const bond_key *b) {
     if (a->s != b->s) return a->s < b->s ? -1 : 1;
     if (a->t != b->t) return a->t < b->t ? -1 : 1;
     for (int c = 0; c < 3; c++)
@@ -82,7 +81,12 @@ static bond_key *make_keys(const ih_neighbor *nb, int m, int n_atoms, int canoni
     int begin = 0;
     for (int a = 0; a < n_atoms; a++) {
         int end = ptr[a]; /* after the fill, ptr[a] is the end of group a */
-        qsort(by + begin, (size_t)(end - begin), sizeof *by, cmp_key);
+        for (int q = begin + 1; q < end; q++) { /* insertion sort: groups are small */
+            bond_key x = by[q];
+            int b = q;
+            while (b > begin && cmp_key(&by[b - 1], &x) > 0) by[b] = by[b - 1], b--;
+            by[b] = x;
+        }
         for (int q = begin; q < end; q++)
             if (q == begin || cmp_key(&by[q], &by[q - 1]) != 0) keys[out++] = by[q];
         begin = end;
@@ -113,7 +117,7 @@ static int emit_edges(ih_graph *g, const ih_geom *geo, const bond_key *keys, siz
         free(fill), free(r);
         return ih_set_error("%s: out of memory for %d edges", what, E);
     }
-#pragma omp parallel for schedule(static) if (m >= 4096)
+#pragma omp parallel for schedule(static) if (m >= IH_PAR_MIN_ITEMS)
     for (size_t q = 0; q < m; q++) {
         double v[3];
         ih_geom_bond_vector(geo, keys[q].s, keys[q].t, keys[q].n, v);
@@ -147,16 +151,65 @@ static int emit_edges(ih_graph *g, const ih_geom *geo, const bond_key *keys, siz
 /* everything derived from the sorted edge list: lengths, source grouping, line graph              */
 /* ---------------------------------------------------------------------------------------------- */
 
-/* §2.8 into g, whose edge-derived tables (dst_ptr, src_ptr, edges_by_src, edge_len) are set and
- * whose triplet arrays are empty or absent. */
-static int line_graph_build(ih_graph *g, const char *what) {
-    int E = g->n_edges;
+int ih_graph_finish(ih_graph *g, int line_graph, const char *what) {
+    int N = g->n_atoms, E = g->n_edges;
+    g->edge_len = ih_graph_alloc((size_t)E, sizeof *g->edge_len);
+    g->src_ptr = calloc((size_t)N + 1, sizeof *g->src_ptr);
+    g->edges_by_src = ih_graph_alloc((size_t)E, sizeof *g->edges_by_src);
+    if (!g->dst_ptr) {
+        g->dst_ptr = calloc((size_t)N + 1, sizeof *g->dst_ptr);
+        if (g->dst_ptr) {
+            for (int e = 0; e < E; e++) g->dst_ptr[g->edge_dst[e] + 1]++;
+            for (int a = 0; a < N; a++) g->dst_ptr[a + 1] += g->dst_ptr[a];
+        }
+    }
+    int *fill = ih_graph_alloc((size_t)N, sizeof *fill);
+    if (!g->edge_len || !g->src_ptr || !g->edges_by_src || !g->dst_ptr || !fill) {
+        free(fill);
+        return ih_set_error("%s: out of memory for %d edges", what, E);
+    }
     const float *v = g->edge_vec;
+    /* float32 throughout, in the reference's order: ((x² + y²) + z²) */
+#pragma omp parallel for schedule(static) if (E >= IH_PAR_MIN_ITEMS)
+    for (int e = 0; e < E; e++)
+        g->edge_len[e] = sqrtf((v[3 * e] * v[3 * e] + v[3 * e + 1] * v[3 * e + 1]) +
+                               v[3 * e + 2] * v[3 * e + 2]);
+    for (int e = 0; e < E; e++) g->src_ptr[g->edge_src[e] + 1]++;
+    for (int a = 0; a < N; a++) g->src_ptr[a + 1] += g->src_ptr[a];
+    memcpy(fill, g->src_ptr, (size_t)N * sizeof *fill);
+    for (int e = 0; e < E; e++) g->edges_by_src[fill[g->edge_src[e]]++] = e;
+    free(fill);
+
+    if (!line_graph) {
+        g->n_triplets = 0;
+        g->trip_ptr = calloc((size_t)E + 1, sizeof *g->trip_ptr);
+        g->tsrc_ptr = calloc((size_t)E + 1, sizeof *g->tsrc_ptr);
+        g->struct_trip_ptr = calloc((size_t)g->n_structs + 1, sizeof *g->struct_trip_ptr);
+        g->trip_src = ih_graph_alloc(0, sizeof(int));
+        g->trip_dst = ih_graph_alloc(0, sizeof(int));
+        g->trip_cos = ih_graph_alloc(0, sizeof(float));
+        g->trips_by_src = ih_graph_alloc(0, sizeof(int));
+        if (!g->trip_src || !g->trip_dst || !g->trip_cos || !g->trips_by_src || !g->trip_ptr ||
+            !g->tsrc_ptr || !g->struct_trip_ptr)
+            return ih_set_error("%s: out of memory", what);
+        return 0;
+    }
+    return ih_graph_line(g, what);
+}
+
+int ih_graph_line(ih_graph *g, const char *what) {
+    int E = g->n_edges;
     free(g->trip_src), free(g->trip_dst), free(g->trip_cos), free(g->trips_by_src);
+    free(g->trip_ptr), free(g->tsrc_ptr), free(g->struct_trip_ptr);
     g->trip_src = g->trip_dst = g->trips_by_src = NULL;
     g->trip_cos = NULL;
-    memset(g->trip_ptr, 0, ((size_t)E + 1) * sizeof *g->trip_ptr);
-    memset(g->tsrc_ptr, 0, ((size_t)E + 1) * sizeof *g->tsrc_ptr);
+    g->n_triplets = 0;
+    g->trip_ptr = calloc((size_t)E + 1, sizeof *g->trip_ptr);
+    g->tsrc_ptr = calloc((size_t)E + 1, sizeof *g->tsrc_ptr);
+    g->struct_trip_ptr = calloc((size_t)g->n_structs + 1, sizeof *g->struct_trip_ptr);
+    if (!g->trip_ptr || !g->tsrc_ptr || !g->struct_trip_ptr)
+        return ih_set_error("%s: out of memory for %d edges", what, E);
+    const float *v = g->edge_vec;
     /* §2.8: e1 = (a→b) feeds e2 = (b→c) for every e1 ≠ e2; the e1 of one e2 are exactly the
      * in-edges of b, which the destination sort made contiguous */
     const int *src = g->edge_src, *dst = g->edge_dst, *dptr = g->dst_ptr, *sptr = g->src_ptr;
@@ -181,7 +234,7 @@ static int line_graph_build(ih_graph *g, const char *what) {
     const float *len = g->edge_len;
     int *tsrc = g->trip_src, *tdst = g->trip_dst;
     float *tcos = g->trip_cos;
-#pragma omp parallel for schedule(dynamic, 256) if (T >= 65536)
+#pragma omp parallel for schedule(dynamic, 256) if (T >= IH_PAR_MIN_ITEMS)
     for (int e2 = 0; e2 < E; e2++) {
         int b = src[e2], t = g->trip_ptr[e2];
         const float *r2 = v + 3 * e2;
@@ -200,7 +253,7 @@ static int line_graph_build(ih_graph *g, const char *what) {
     }
     /* grouping by e1 without a scatter: the triplet (e1, e2) sits in e2's block at e1's rank
      * among b's in-edges, one less if e2 is a self-loop that precedes e1 there */
-#pragma omp parallel for schedule(dynamic, 256) if (T >= 65536)
+#pragma omp parallel for schedule(dynamic, 256) if (T >= IH_PAR_MIN_ITEMS)
     for (int e1 = 0; e1 < E; e1++) {
         int b = dst[e1], pos = g->tsrc_ptr[e1];
         for (int p = sptr[b]; p < sptr[b + 1]; p++) {
@@ -216,7 +269,7 @@ static int line_graph_build(ih_graph *g, const char *what) {
 
 int ih_graph_add_line_graph(ih_graph *g) {
     if (g->n_triplets > 0) return 0;
-    return line_graph_build(g, "graph");
+    return ih_graph_line(g, "graph");
 }
 
 int64_t ih_graph_count_triplets(const ih_graph *g) {
@@ -227,53 +280,6 @@ int64_t ih_graph_count_triplets(const ih_graph *g) {
     }
     return T;
 }
-
-int ih_graph_finish(ih_graph *g, int line_graph, const char *what) {
-    int N = g->n_atoms, E = g->n_edges;
-    g->edge_len = ih_graph_alloc((size_t)E, sizeof *g->edge_len);
-    g->src_ptr = calloc((size_t)N + 1, sizeof *g->src_ptr);
-    g->edges_by_src = ih_graph_alloc((size_t)E, sizeof *g->edges_by_src);
-    g->trip_ptr = calloc((size_t)E + 1, sizeof *g->trip_ptr);
-    g->tsrc_ptr = calloc((size_t)E + 1, sizeof *g->tsrc_ptr);
-    g->struct_trip_ptr = calloc((size_t)g->n_structs + 1, sizeof *g->struct_trip_ptr);
-    if (!g->dst_ptr) {
-        g->dst_ptr = calloc((size_t)N + 1, sizeof *g->dst_ptr);
-        if (g->dst_ptr) {
-            for (int e = 0; e < E; e++) g->dst_ptr[g->edge_dst[e] + 1]++;
-            for (int a = 0; a < N; a++) g->dst_ptr[a + 1] += g->dst_ptr[a];
-        }
-    }
-    int *fill = ih_graph_alloc((size_t)N, sizeof *fill);
-    if (!g->edge_len || !g->src_ptr || !g->edges_by_src || !g->trip_ptr || !g->tsrc_ptr ||
-        !g->struct_trip_ptr || !g->dst_ptr || !fill) {
-        free(fill);
-        return ih_set_error("%s: out of memory for %d edges", what, E);
-    }
-    const float *v = g->edge_vec;
-    /* float32 throughout, in the reference's order: ((x² + y²) + z²) */
-#pragma omp parallel for schedule(static) if (E >= 8192)
-    for (int e = 0; e < E; e++)
-        g->edge_len[e] = sqrtf((v[3 * e] * v[3 * e] + v[3 * e + 1] * v[3 * e + 1]) +
-                               v[3 * e + 2] * v[3 * e + 2]);
-    for (int e = 0; e < E; e++) g->src_ptr[g->edge_src[e] + 1]++;
-    for (int a = 0; a < N; a++) g->src_ptr[a + 1] += g->src_ptr[a];
-    memcpy(fill, g->src_ptr, (size_t)N * sizeof *fill);
-    for (int e = 0; e < E; e++) g->edges_by_src[fill[g->edge_src[e]]++] = e;
-    free(fill);
-
-    if (!line_graph) {
-        g->n_triplets = 0;
-        g->trip_src = ih_graph_alloc(0, sizeof(int));
-        g->trip_dst = ih_graph_alloc(0, sizeof(int));
-        g->trip_cos = ih_graph_alloc(0, sizeof(float));
-        g->trips_by_src = ih_graph_alloc(0, sizeof(int));
-        if (!g->trip_src || !g->trip_dst || !g->trip_cos || !g->trips_by_src)
-            return ih_set_error("%s: out of memory", what);
-        return 0;
-    }
-    return line_graph_build(g, what);
-}
-
 
 /* ---------------------------------------------------------------------------------------------- */
 

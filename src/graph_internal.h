@@ -5,6 +5,14 @@
 #define IH_GRAPH_INTERNAL_H
 #include "ionhop.h"
 
+/* Work below these sizes runs on the calling thread. A parallel region costs microseconds when
+ * cores are free but up to a scheduler time slice when the machine is oversubscribed (measured:
+ * 128 Em structures built one after the other took 0.1 s on 1 thread, 0.4-1.3 s on 2 threads
+ * of a busy 2-core machine with the old thresholds of ~100 atoms); many structures are better
+ * built in parallel over structures (ih_graph_build_batch). */
+#define IH_PAR_MIN_ATOMS 2048
+#define IH_PAR_MIN_ITEMS 1000000 /* edges, triplets or copied elements */
+
 typedef struct ih_geom {
     int n;
     double Lraw[3][3]; /* lattice as given: image offsets (§2.2) */
@@ -12,6 +20,7 @@ typedef struct ih_geom {
     double Lr_inv[3][3];
     double *x;         /* n × 3 Cartesian positions */
     double *f;         /* n × 3 fractional coordinates (x · Lr⁻¹ for Cartesian input) */
+    double volume;     /* |det Lr|, Å³ */
     double amax;       /* largest |row of Lr|, rounded to 6 decimals: the retry rule's max(a,b,c) */
 } ih_geom;
 
@@ -33,6 +42,9 @@ void *ih_graph_alloc(size_t n, size_t size);
  * edge_vec are set, edges sorted by destination (dst_ptr is derived if NULL): lengths, source
  * grouping and, if line_graph, the triplets with their cosines and groupings. */
 int ih_graph_finish(ih_graph *g, int line_graph, const char *what);
+/* (Re)build the line graph of a finished graph, replacing any triplets it had. The line graph of
+ * a disjoint union is the union of the line graphs, in the same order. */
+int ih_graph_line(ih_graph *g, const char *what);
 
 /* A name for messages: "jid 7" when the structure has one, else "structure". */
 const char *ih_structure_name(const ih_structure *s, char *buf, size_t cap);

@@ -33,11 +33,12 @@ const char *ih_structure_name(const ih_structure *s, char *buf, size_t cap) {
 /* numpy's round(x, decimals): rint(x·10^d)/10^d, round half to even. */
 static double round_decimals(double x, double scale) { return nearbyint(x * scale) / scale; }
 
-static int invert3(const double L[3][3], double inv[3][3]) {
+static int invert3(const double L[3][3], double inv[3][3], double *volume) {
     double det = L[0][0] * (L[1][1] * L[2][2] - L[1][2] * L[2][1]) -
                  L[0][1] * (L[1][0] * L[2][2] - L[1][2] * L[2][0]) +
                  L[0][2] * (L[1][0] * L[2][1] - L[1][1] * L[2][0]);
     if (!isfinite(det) || fabs(det) < 1e-12) return -1;
+    *volume = fabs(det);
     inv[0][0] = (L[1][1] * L[2][2] - L[1][2] * L[2][1]) / det;
     inv[0][1] = (L[0][2] * L[2][1] - L[0][1] * L[2][2]) / det;
     inv[0][2] = (L[0][1] * L[1][2] - L[0][2] * L[1][1]) / det;
@@ -67,7 +68,7 @@ int ih_geom_init(ih_geom *g, const ih_structure *s, const char *what) {
             g->Lraw[r][c] = s->lattice[r][c];
             g->Lr[r][c] = round_decimals(s->lattice[r][c], 1e5);
         }
-    if (invert3(g->Lr, g->Lr_inv) != 0)
+    if (invert3(g->Lr, g->Lr_inv, &g->volume) != 0)
         return ih_set_error("%s: degenerate lattice (zero cell volume)", what);
     /* lattice planes closer than this put thousands of images inside the 0.15 Å exclusion
      * sphere: no crystal looks like that, and the search would crawl */
@@ -137,6 +138,7 @@ typedef struct cell_list {
     double blen[3];  /* |column k of Lr⁻¹|: fractional extent per Å along axis k */
     double dlen[3];  /* |row k of Lraw − Lr|: how far the image offsets stray from Lr */
     int wspread[3];  /* max − min of w along each axis */
+    double bin_radius; /* half the longest diagonal of a bin (Å) */
 } cell_list;
 
 static void cell_list_free(cell_list *cl) {
@@ -176,6 +178,17 @@ static int cell_list_init(cell_list *cl, const ih_geom *geo, double bin_width) {
         for (int k = 0; k < 3; k++) want[k] = fmax(1, floor(want[k] / shrink));
     }
     for (int k = 0; k < 3; k++) cl->nb[k] = (int)want[k];
+    cl->bin_radius = 0;
+    for (int sb = -1; sb <= 1; sb += 2)
+        for (int sc = -1; sc <= 1; sc += 2) {
+            double d2 = 0;
+            for (int c = 0; c < 3; c++) {
+                double v = geo->Lr[0][c] / cl->nb[0] + sb * geo->Lr[1][c] / cl->nb[1] +
+                           sc * geo->Lr[2][c] / cl->nb[2];
+                d2 += v * v;
+            }
+            cl->bin_radius = fmax(cl->bin_radius, 0.5 * sqrt(d2));
+        }
     size_t nbins = (size_t)cl->nb[0] * cl->nb[1] * cl->nb[2];
     cl->start = calloc(nbins + 1, sizeof *cl->start);
     cl->atoms = malloc((size_t)n * sizeof *cl->atoms);
@@ -229,6 +242,18 @@ typedef struct nbuf {
     size_t n, cap;
 } nbuf;
 
+/* Room for `more` further entries. */
+static int nbuf_reserve(nbuf *b, size_t more) {
+    if (b->n + more <= b->cap) return 0;
+    size_t cap = b->cap ? 2 * b->cap : 256;
+    while (cap < b->n + more) cap *= 2;
+    ih_neighbor *v = realloc(b->v, cap * sizeof *v);
+    if (!v) return -1;
+    b->v = v;
+    b->cap = cap;
+    return 0;
+}
+
 static int nbuf_push(nbuf *b, const ih_neighbor *x) {
     if (b->n == b->cap) {
         size_t cap = b->cap ? 2 * b->cap : 256;
@@ -248,6 +273,19 @@ static int cmp_neighbor(const void *pa, const void *pb) {
     for (int c = 0; c < 3; c++)
         if (a->image[c] != b->image[c]) return a->image[c] < b->image[c] ? -1 : 1;
     return 0;
+}
+
+/* Insertion sort: a centre keeps only ~12-20 neighbours. */
+static void sort_neighbors(ih_neighbor *v, size_t n) {
+    for (size_t a = 1; a < n; a++) {
+        ih_neighbor x = v[a];
+        size_t b = a;
+        while (b > 0 && cmp_neighbor(&v[b - 1], &x) > 0) {
+            v[b] = v[b - 1];
+            b--;
+        }
+        v[b] = x;
+    }
 }
 
 /* Every (j, n) of centre i with 0.15 < d ≤ rho appended to b (d exactly as the reference).
@@ -272,14 +310,34 @@ static int scan_radius(const ih_geom *geo, const cell_list *cl, int i, double rh
     const double *xi = geo->x + 3 * i;
     const int *wi = cl->w + 3 * i;
     const double(*R)[3] = geo->Lraw;
+    const double(*L)[3] = geo->Lr;
+    const double *gi = cl->g + 3 * i;
+    /* a bin can hold a candidate only if its centre is within rho + margin + bin_radius */
+    double reach = (rho + margin + cl->bin_radius) * (1 + 1e-9) + 1e-9, reach2 = reach * reach;
+    double lo2 = MIN_DIST * MIN_DIST * (1 - 1e-9), hi2 = rho * rho * (1 + 1e-9);
+    size_t first = b->n;
     for (int q0 = lo[0]; q0 <= hi[0]; q0++) {
         int m0 = floordiv(q0, cl->nb[0]), h0 = q0 - m0 * cl->nb[0];
+        double u0 = (q0 + 0.5) / cl->nb[0] - gi[0];
         for (int q1 = lo[1]; q1 <= hi[1]; q1++) {
             int m1 = floordiv(q1, cl->nb[1]), h1 = q1 - m1 * cl->nb[1];
+            double u1 = (q1 + 0.5) / cl->nb[1] - gi[1];
+            double r0 = u0 * L[0][0] + u1 * L[1][0], r1 = u0 * L[0][1] + u1 * L[1][1],
+                   r2 = u0 * L[0][2] + u1 * L[1][2];
             for (int q2 = lo[2]; q2 <= hi[2]; q2++) {
+                double u2 = (q2 + 0.5) / cl->nb[2] - gi[2];
+                double c0 = r0 + u2 * L[2][0], c1 = r1 + u2 * L[2][1], c2 = r2 + u2 * L[2][2];
+                if (c0 * c0 + c1 * c1 + c2 * c2 > reach2) continue;
                 int m2 = floordiv(q2, cl->nb[2]), h2 = q2 - m2 * cl->nb[2];
                 int bin = (h0 * cl->nb[1] + h1) * cl->nb[2] + h2;
-                for (int p = cl->start[bin]; p < cl->start[bin + 1]; p++) {
+                int p0 = cl->start[bin], p1 = cl->start[bin + 1];
+                if (nbuf_reserve(b, (size_t)(p1 - p0)) != 0) {
+                    *oom = 1;
+                    return 0;
+                }
+                ih_neighbor *slot = b->v;
+                size_t cnt = b->n;
+                for (int p = p0; p < p1; p++) {
                     int j = cl->atoms[p];
                     const int *wj = cl->w + 3 * j;
                     int n0 = m0 + wi[0] - wj[0], n1 = m1 + wi[1] - wj[1], n2 = m2 + wi[2] - wj[2];
@@ -290,18 +348,26 @@ static int scan_radius(const ih_geom *geo, const cell_list *cl, int i, double rh
                     double dx = (xj[0] + ((d0 * R[0][0] + d1 * R[1][0]) + d2 * R[2][0])) - xi[0];
                     double dy = (xj[1] + ((d0 * R[0][1] + d1 * R[1][1]) + d2 * R[2][1])) - xi[1];
                     double dz = (xj[2] + ((d0 * R[0][2] + d1 * R[1][2]) + d2 * R[2][2])) - xi[2];
-                    double d = sqrt((dx * dx + dy * dy) + dz * dz);
-                    if (d > MIN_DIST && d <= rho) {
-                        ih_neighbor nb = {i, j, {n0, n1, n2}, d};
-                        if (nbuf_push(b, &nb) != 0) {
-                            *oom = 1;
-                            return 0;
-                        }
-                    }
+                    double s2 = (dx * dx + dy * dy) + dz * dz;
+                    /* written unconditionally and kept by advancing the count: the test is a
+                     * coin flip, and a branch here cost more than the store. The bounds on d²
+                     * are loose; the exact test on d follows below. */
+                    slot[cnt] = (ih_neighbor){i, j, {n0, n1, n2}, s2};
+                    cnt += (s2 >= lo2) & (s2 <= hi2);
                 }
+                b->n = cnt;
             }
         }
     }
+    /* the exact test of the reference on d = sqrt(d²), away from the scan's dependency chain */
+    size_t kept = first;
+    for (size_t q = first; q < b->n; q++) {
+        double d = sqrt(b->v[q].dist);
+        b->v[kept] = b->v[q];
+        b->v[kept].dist = d;
+        kept += (d > MIN_DIST) & (d <= rho);
+    }
+    b->n = kept;
     return 0;
 }
 
@@ -339,17 +405,13 @@ int ih_neighbors_geom(const ih_geom *geo, const char *what, double cutoff, int k
         return ih_set_error("%s: cutoff must be a positive number (got %g)", what, cutoff);
     if (k < 1) return ih_set_error("%s: k must be at least 1 (got %d)", what, k);
     int n = geo->n;
-    double vol = fabs(1.0 / (geo->Lr_inv[0][0] * (geo->Lr_inv[1][1] * geo->Lr_inv[2][2] -
-                                                   geo->Lr_inv[1][2] * geo->Lr_inv[2][1]) -
-                             geo->Lr_inv[0][1] * (geo->Lr_inv[1][0] * geo->Lr_inv[2][2] -
-                                                   geo->Lr_inv[1][2] * geo->Lr_inv[2][0]) +
-                             geo->Lr_inv[0][2] * (geo->Lr_inv[1][0] * geo->Lr_inv[2][1] -
-                                                   geo->Lr_inv[1][1] * geo->Lr_inv[2][0])));
-    /* start where a uniform density would hold ~2.5k atoms, so one scan usually suffices */
-    double rho0 = cbrt(3.0 * 2.5 * k * vol / (4.0 * M_PI * n));
+    double vol = geo->volume;
+    /* start where a uniform density would hold ~1.5k atoms: most centres need one scan, and
+     * rescanning the rest was cheaper than scanning a larger sphere for all (measured) */
+    double rho0 = cbrt(3.0 * 1.5 * k * vol / (4.0 * M_PI * n));
     if (!(rho0 > 4 * MIN_DIST)) rho0 = 4 * MIN_DIST;
     cell_list cl;
-    if (cell_list_init(&cl, geo, 0.5 * rho0) != 0) return ih_set_error("%s: out of memory", what);
+    if (cell_list_init(&cl, geo, 0.8 * rho0) != 0) return ih_set_error("%s: out of memory", what);
 
     int *cnt = calloc((size_t)n, sizeof *cnt);
     int *owner = malloc((size_t)n * sizeof *owner);
@@ -366,7 +428,7 @@ int ih_neighbors_geom(const ih_geom *geo, const char *what, double cutoff, int k
     int stop = 0, oom = 0, failed_atom = -1;
     double failed_rho = 0;
 
-#pragma omp parallel if (n >= 96)
+#pragma omp parallel if (n >= IH_PAR_MIN_ATOMS)
     {
         int tid = omp_get_thread_num();
         nbuf cand = {0}, *mine = &kept[tid];
@@ -400,7 +462,7 @@ int ih_neighbors_geom(const ih_geom *geo, const char *what, double cutoff, int k
                 double d_k = kth_distance(cand.v, cand.n, k, scratch);
                 for (size_t a = 0; a < cand.n && !my_oom; a++)
                     if (cand.v[a].dist <= d_k && nbuf_push(mine, &cand.v[a]) != 0) my_oom = 1;
-                qsort(mine->v + first, mine->n - first, sizeof *mine->v, cmp_neighbor);
+                sort_neighbors(mine->v + first, mine->n - first);
                 cnt[i] = (int)(mine->n - first);
                 owner[i] = tid;
                 where[i] = first;

@@ -73,9 +73,6 @@ double ih_structure_volume(const ih_structure *s) {
            L[0][2] * (L[1][0] * L[2][1] - L[1][1] * L[2][0]);
 }
 
-/* Overlap check: minimum-image distance over the 27 neighbouring cells of the wrapped fractional
- * difference. Exact for cells whose reduced form is not extremely skewed, which the volume check
- * below already demands. O(N^2), fine for the ≤ few-thousand-atom cells ionhop handles. */
 int ih_structure_is_5image(const ih_structure *s) {
     if (s->n_atoms < 6) return 0;
     for (int k = 1; k < 5; k++) {
@@ -87,6 +84,77 @@ int ih_structure_is_5image(const ih_structure *s) {
         }
     }
     return 1;
+}
+
+/* Minimum-image distance between atoms i and j over the 27 cells around their reduced
+ * fractional difference. */
+static double pair_distance(const ih_structure *s, int i, int j) {
+    double d[3], best = INFINITY;
+    for (int c = 0; c < 3; c++) {
+        d[c] = s->frac[3 * j + c] - s->frac[3 * i + c];
+        d[c] -= floor(d[c] + 0.5);
+    }
+    for (int a = -1; a <= 1; a++)
+        for (int b = -1; b <= 1; b++)
+            for (int e = -1; e <= 1; e++) {
+                double f0 = d[0] + a, f1 = d[1] + b, f2 = d[2] + e, x[3];
+                for (int c = 0; c < 3; c++)
+                    x[c] = f0 * s->lattice[0][c] + f1 * s->lattice[1][c] + f2 * s->lattice[2][c];
+                double r = sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2]);
+                if (r < best) best = r;
+            }
+    return best;
+}
+
+typedef struct wrapped {
+    double w;
+    int i;
+} wrapped;
+
+static int cmp_wrapped(const void *a, const void *b) {
+    double x = ((const wrapped *)a)->w, y = ((const wrapped *)b)->w;
+    return (x > y) - (x < y);
+}
+
+/* Two atoms closer than r differ in wrapped fractional coordinate k by at most r·|b_k| (b_k the
+ * reciprocal row, modulo 1), so after sorting by the first coordinate only a thin window of
+ * neighbours in that order needs the full distance test: O(N log N) instead of O(N²). */
+static int check_overlaps(const ih_structure *s, const char *what, double r, int n_virtual) {
+    int n = s->n_atoms - n_virtual;
+    if (n < 2) return 0;
+    const double(*L)[3] = s->lattice;
+    double det = ih_structure_volume(s);
+    /* |b_0| = |a_1 × a_2| / V */
+    double cx = L[1][1] * L[2][2] - L[1][2] * L[2][1], cy = L[1][2] * L[2][0] - L[1][0] * L[2][2],
+           cz = L[1][0] * L[2][1] - L[1][1] * L[2][0];
+    double window = r * sqrt(cx * cx + cy * cy + cz * cz) / fabs(det) + 1e-12;
+    wrapped *w = malloc((size_t)n * sizeof *w);
+    if (!w) return ih_set_error("%s: out of memory", what);
+    for (int k = 0; k < n; k++) {
+        int i = n_virtual + k;
+        w[k].w = s->frac[3 * i] - floor(s->frac[3 * i]);
+        w[k].i = i;
+    }
+    qsort(w, (size_t)n, sizeof *w, cmp_wrapped);
+    int rc = 0;
+    for (int a = 0; a < n && rc == 0; a++) {
+        /* forward in sorted order, wrapping once around the unit interval */
+        for (int step = 1; step < n; step++) {
+            int b = (a + step) % n;
+            double gap = w[b].w - w[a].w;
+            if (gap < 0) gap += 1.0;
+            if (gap > window) break;
+            int i = w[a].i < w[b].i ? w[a].i : w[b].i, j = w[a].i < w[b].i ? w[b].i : w[a].i;
+            double dist = pair_distance(s, i, j);
+            if (dist < r) {
+                rc = ih_set_error("%s: atoms %d (%s) and %d (%s) overlap (%.3f Å apart)", what, i + 1,
+                                  ih_element_symbol(s->z[i]), j + 1, ih_element_symbol(s->z[j]), dist);
+                break;
+            }
+        }
+    }
+    free(w);
+    return rc;
 }
 
 int ih_structure_validate(const ih_structure *s, const char *what, double min_separation,
@@ -113,27 +181,6 @@ int ih_structure_validate(const ih_structure *s, const char *what, double min_se
         if (s->z[i] < 1 || s->z[i] > 103)
             return ih_set_error("%s: atom %d has an unknown element", what, i + 1);
     }
-    for (int i = n_virtual; i < s->n_atoms; i++) {
-        for (int j = i + 1; j < s->n_atoms; j++) {
-            double d[3];
-            for (int c = 0; c < 3; c++) {
-                d[c] = s->frac[3 * j + c] - s->frac[3 * i + c];
-                d[c] -= floor(d[c] + 0.5);
-            }
-            for (int a = -1; a <= 1; a++)
-                for (int b = -1; b <= 1; b++)
-                    for (int e = -1; e <= 1; e++) {
-                        double f0 = d[0] + a, f1 = d[1] + b, f2 = d[2] + e, x[3];
-                        for (int c = 0; c < 3; c++)
-                            x[c] = f0 * s->lattice[0][c] + f1 * s->lattice[1][c] +
-                                   f2 * s->lattice[2][c];
-                        double r2 = x[0] * x[0] + x[1] * x[1] + x[2] * x[2];
-                        if (r2 < min_separation * min_separation)
-                            return ih_set_error("%s: atoms %d (%s) and %d (%s) overlap (%.3f Å apart)",
-                                                what, i + 1, ih_element_symbol(s->z[i]), j + 1,
-                                                ih_element_symbol(s->z[j]), sqrt(r2));
-                    }
-        }
-    }
-    return 0;
+    return check_overlaps(s, what, min_separation, n_virtual);
 }
+

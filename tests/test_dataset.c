@@ -2,6 +2,7 @@
 #include "check.h"
 #include "ionhop.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 int main(void) {
@@ -22,7 +23,7 @@ int main(void) {
     go.line_graph = 0;
     ih_dataset d;
     const char *paths[1] = {path};
-    CHECK(ih_dataset_load(&d, paths, 1, &go, 0) == 0);
+    CHECK(ih_dataset_load(&d, paths, 1, &go, 0, NULL) == 0);
     CHECK_INT(d.n, n);
     CHECK_INT(d.n_tasks, 1);
     CHECK(strcmp(d.group[0], "e-VOPO4_Na") == 0); /* e-VOPO4_Na_1 */
@@ -67,8 +68,51 @@ int main(void) {
     for (int i = 0; i < 3; i++) ih_graph_free(&full[i]);
     ih_dataset_free(&d);
 
+    /* graph cache: second load reads it; changed data or settings, or a damaged cache, rebuild */
+    char cdir[64];
+    snprintf(cdir, sizeof cdir, "/tmp/ih_test_cache_%d", (int)getpid());
+    CHECK(mkdir(cdir, 0700) == 0);
+    ih_dataset c1, c2, c3;
+    CHECK(ih_dataset_load(&c1, paths, 1, &go, 0, cdir) == 0);
+    CHECK_INT(c1.from_cache, 0);
+    CHECK(ih_dataset_load(&c2, paths, 1, &go, 0, cdir) == 0);
+    CHECK_INT(c2.from_cache, 1);
+    for (int i = 0; i < n && c2.n == n; i++) {
+        const ih_graph *a = &c1.graphs[i], *b = &c2.graphs[i];
+        CHECK(a->n_edges == b->n_edges && a->n_atoms == b->n_atoms);
+        if (a->n_edges == b->n_edges) {
+            CHECK(memcmp(a->edge_src, b->edge_src, sizeof(int) * a->n_edges) == 0);
+            CHECK(memcmp(a->edge_vec, b->edge_vec, 3 * sizeof(float) * a->n_edges) == 0);
+        }
+        CHECK(c1.n_triplets[i] == c2.n_triplets[i]);
+    }
+    ih_dataset_free(&c2);
+    ih_graph_opts go2 = go;
+    go2.canonical = 1;
+    CHECK(ih_dataset_load(&c3, paths, 1, &go2, 0, cdir) == 0);
+    CHECK_INT(c3.from_cache, 0);
+    CHECK(c3.graphs[0].n_edges < c1.graphs[0].n_edges);
+    ih_dataset_free(&c3);
+    /* damage every cache file: loads rebuild instead of failing */
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "for f in %s/*.ihgc; do head -c 3000 \"$f\" > \"$f.x\" && mv \"$f.x\" \"$f\"; done", cdir);
+    CHECK(system(cmd) == 0);
+    CHECK(ih_dataset_load(&c3, paths, 1, &go, 0, cdir) == 0);
+    CHECK_INT(c3.from_cache, 0);
+    CHECK_INT(c3.graphs[n - 1].n_edges, c1.graphs[n - 1].n_edges);
+    ih_dataset_free(&c3);
+    /* changed data: the key no longer matches */
+    CHECK(ih_write_json(path, sub, n - 1) == 0);
+    CHECK(ih_dataset_load(&c3, paths, 1, &go, 0, cdir) == 0);
+    CHECK_INT(c3.from_cache, 0);
+    CHECK_INT(c3.n, n - 1);
+    ih_dataset_free(&c3);
+    ih_dataset_free(&c1);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", cdir);
+    CHECK(system(cmd) == 0);
+
     /* errors name the file */
-    CHECK(ih_dataset_load(&d, (const char *[]){"/nonexistent.json"}, 1, &go, 0) == -1);
+    CHECK(ih_dataset_load(&d, (const char *[]){"/nonexistent.json"}, 1, &go, 0, NULL) == -1);
     CHECK(strstr(ih_last_error(), "/nonexistent.json") != NULL);
     remove(path);
     ih_structure_set_free(&all);

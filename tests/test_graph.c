@@ -308,6 +308,23 @@ static void test_batch_and_cache(const ih_structure_set *set) {
     ih_structure_free(&cscl);
 }
 
+/* a × b × c supercell of s (fractional coordinates scaled, lattice rows multiplied) */
+static void supercell(const ih_structure *s, const int rep[3], ih_structure *out) {
+    int n = s->n_atoms * rep[0] * rep[1] * rep[2], a = 0;
+    ih_structure_init(out, n);
+    snprintf(out->jid, sizeof out->jid, "supercell");
+    for (int r = 0; r < 3; r++)
+        for (int c = 0; c < 3; c++) out->lattice[r][c] = s->lattice[r][c] * rep[r];
+    for (int i0 = 0; i0 < rep[0]; i0++)
+        for (int i1 = 0; i1 < rep[1]; i1++)
+            for (int i2 = 0; i2 < rep[2]; i2++)
+                for (int q = 0; q < s->n_atoms; q++, a++) {
+                    const int shift[3] = {i0, i1, i2};
+                    for (int c = 0; c < 3; c++) out->frac[3 * a + c] = (s->frac[3 * q + c] + shift[c]) / rep[c];
+                    out->z[a] = s->z[q];
+                }
+}
+
 static void test_options_and_threads(const ih_structure_set *set) {
     /* without the line graph: same edges, no triplets */
     ih_graph_opts o = opts(0, 8.0, 12);
@@ -321,14 +338,66 @@ static void test_options_and_threads(const ih_structure_set *set) {
     int64_t ct = -1;
     CHECK(ih_graph_count(&set->items[0], &o, NULL, NULL, &ct) == 0 && ct == 0);
     ih_graph_free(&b);
-    /* one thread and two threads build the identical graph */
+    ih_graph_free(&a);
+    o.line_graph = 1;
+
+    /* A 2×2×3 supercell of jid 0 (2532 atoms, ~1.5M triplets) is large enough for the
+     * within-structure parallel paths: one and two threads must give the identical graph. Its
+     * atoms have the neighbour shells of jid 0, so the sizes scale by 12. */
+    const int rep[3] = {2, 2, 3};
+    ih_structure big;
+    supercell(&set->items[0], rep, &big);
     int saved = omp_get_max_threads();
     omp_set_num_threads(1);
-    o.line_graph = 1;
-    CHECK(ih_graph_build(&set->items[0], &o, &b) == 0);
-    omp_set_num_threads(saved > 1 ? saved : 2);
+    CHECK(ih_graph_build(&big, &o, &a) == 0);
+    omp_set_num_threads(2);
+    CHECK(ih_graph_build(&big, &o, &b) == 0);
+    omp_set_num_threads(saved);
     CHECK(same_graph(&a, &b));
+    CHECK_INT(a.n_atoms, 12 * 211);
+    CHECK_INT(a.n_edges, 12 * 5064);
+    CHECK_INT(a.n_triplets, 12 * 121860);
+    CHECK_INT(graph_invariants(&a), 0);
+    /* large enough for the parallel copy of ih_graph_batch: the second copy is the first, shifted */
+    const ih_graph *twice[2] = {&a, &b};
+    ih_graph ab;
+    CHECK(ih_graph_batch(twice, 2, &ab) == 0);
+    int shifted = ab.n_triplets == 2 * a.n_triplets;
+    for (int t = 0; shifted && t < a.n_triplets; t++)
+        shifted = ab.trip_src[a.n_triplets + t] == a.trip_src[t] + a.n_edges &&
+                  ab.trips_by_src[a.n_triplets + t] == a.trips_by_src[t] + a.n_triplets &&
+                  ab.trip_cos[a.n_triplets + t] == a.trip_cos[t];
+    for (int e = 0; shifted && e < a.n_edges; e++)
+        shifted = ab.edge_dst[a.n_edges + e] == a.edge_dst[e] + a.n_atoms &&
+                  ab.tsrc_ptr[a.n_edges + e] == a.tsrc_ptr[e] + a.n_triplets;
+    CHECK(shifted);
+    ih_graph_free(&ab);
     ih_graph_free(&a), ih_graph_free(&b);
+    ih_structure_free(&big);
+
+    /* a batch built in parallel over structures equals the batch of separately built graphs */
+    const ih_structure *sp[4] = {&set->items[3], &set->items[7], &set->items[0], &set->items[7]};
+    ih_graph parts[4], manual, par;
+    const ih_graph *pp[4];
+    for (int q = 0; q < 4; q++) {
+        CHECK(ih_graph_build(sp[q], &o, &parts[q]) == 0);
+        pp[q] = &parts[q];
+    }
+    CHECK(ih_graph_batch(pp, 4, &manual) == 0);
+    CHECK(ih_graph_build_batch(sp, 4, &o, &par) == 0);
+    CHECK(same_graph(&manual, &par));
+    CHECK_INT(par.n_structs, 4);
+    ih_graph_free(&manual), ih_graph_free(&par);
+    for (int q = 0; q < 4; q++) ih_graph_free(&parts[q]);
+    /* a failing structure fails the batch with its own message */
+    ih_structure bad;
+    ih_structure_copy(&bad, &set->items[7]);
+    snprintf(bad.jid, sizeof bad.jid, "broken");
+    bad.frac[5] = NAN;
+    sp[2] = &bad;
+    CHECK(ih_graph_build_batch(sp, 4, &o, &par) == -1);
+    CHECK(strstr(ih_last_error(), "jid broken") != NULL && par.n_edges == 0);
+    ih_structure_free(&bad);
 }
 
 static int fails_with(const ih_structure *s, const ih_graph_opts *o, const char *needle) {

@@ -109,6 +109,47 @@ int main(void) {
                       "record 2"));
     CHECK(parse_fails("[{\"jid\":\"a\",\"atoms\":{\"lattice_mat\":[[3,0,0],[0,3,0],[0,0,3]],\"coords\":[[0,0,0]],\"elements\":[]}}]",
                       "no atoms"));
+    /* overlap detection (sorted-window search) against brute force on skewed random cells */
+    ih_rng rng;
+    ih_rng_seed(&rng, 42);
+    int caught = 0, clean = 0;
+    for (int trial = 0; trial < 200; trial++) {
+        ih_structure s;
+        int n = 2 + (int)(ih_rng_uniform(&rng) * 30);
+        CHECK(ih_structure_init(&s, n) == 0);
+        double L[3][3] = {{4 + 3 * ih_rng_uniform(&rng), 0, 0},
+                          {3 * (ih_rng_uniform(&rng) - 0.5), 4 + 3 * ih_rng_uniform(&rng), 0},
+                          {3 * (ih_rng_uniform(&rng) - 0.5), 3 * (ih_rng_uniform(&rng) - 0.5), 4 + 3 * ih_rng_uniform(&rng)}};
+        memcpy(s.lattice, L, sizeof L);
+        for (int i = 0; i < n; i++) {
+            s.z[i] = 8;
+            for (int c = 0; c < 3; c++) s.frac[3 * i + c] = 3 * ih_rng_uniform(&rng) - 1;
+        }
+        if (trial % 2) { /* plant a near-duplicate across a cell boundary */
+            int a = (int)(ih_rng_uniform(&rng) * n), b = (a + 1) % n;
+            for (int c = 0; c < 3; c++) s.frac[3 * b + c] = s.frac[3 * a + c] + (c == 0 ? 1.0 : -2.0) + 0.002;
+        }
+        double brute = 1e9;
+        for (int i = 0; i < n; i++)
+            for (int j = i + 1; j < n; j++)
+                for (int a = -3; a <= 3; a++)
+                    for (int b = -3; b <= 3; b++)
+                        for (int e = -3; e <= 3; e++) {
+                            double f[3] = {s.frac[3 * j] - s.frac[3 * i] + a, s.frac[3 * j + 1] - s.frac[3 * i + 1] + b,
+                                           s.frac[3 * j + 2] - s.frac[3 * i + 2] + e};
+                            double x[3];
+                            for (int c = 0; c < 3; c++) x[c] = f[0] * L[0][c] + f[1] * L[1][c] + f[2] * L[2][c];
+                            double r = sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2]);
+                            if (r < brute) brute = r;
+                        }
+        int rc = ih_structure_validate(&s, "random", 0.5, 0);
+        CHECK_MSG((rc != 0) == (brute < 0.5), "trial %d: brute min %.4f, validate %d", trial, brute, rc);
+        caught += rc != 0;
+        clean += rc == 0;
+        ih_structure_free(&s);
+    }
+    CHECK(caught >= 100 && clean >= 20);
+
     ih_structure_set empty;
     CHECK(ih_read_json("/nonexistent/file.json", &empty) == -1);
     CHECK(strstr(ih_last_error(), "/nonexistent/file.json") != NULL);

@@ -3,6 +3,8 @@
 #define IH_CLI_H
 #include "ionhop.h"
 
+#include <stdio.h>
+
 int cmd_graph(int argc, char **argv);    /* ionhop graph FILE */
 int cmd_bench(int argc, char **argv);    /* ionhop bench graph|train|... */
 int cmd_train(int argc, char **argv);    /* ionhop train --data ... --out MODEL */
@@ -18,7 +20,7 @@ int bench_graph(int argc, char **argv); /* bench_graph.c */
 int bench_train(int argc, char **argv);
 int bench_gemm(int argc, char **argv);
 
-/* Option helpers (cmd_graph.c): strict number parsing with a usage message (returns -1 after
+/* Option helpers (cli_common.c): strict number parsing with a usage message (returns -1 after
  * printing it), and the graph options --canonical, --k K, --cutoff R shared by the commands that
  * build graphs: 1 if argv[*i] was one (*i advanced past its value), 0 if not, -1 on bad value. */
 int cli_parse_int(const char *opt, const char *text, int lo, int hi, int *out);
@@ -35,4 +37,36 @@ int cli_fail(void);
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Default paths resolved relative to the executable's repository (models/, examples/). */
 const char *cli_repo_path(const char *rel);
+
+/* Option helpers: cli_take returns 1 and sets *val if argv[*i] is `name` (consuming its value),
+ * 0 if it is another option, -1 if the value is missing. Parsers print a usage error and return
+ * non-zero on bad values. */
+int cli_take(int argc, char **argv, int *i, const char *name, const char **val);
+int cli_parse_long(const char *name, const char *s, long lo, long hi, long *out);
+/* --hidden --alignn-layers --gcn-layers --neighbors --cutoff --edges full|canonical ...:
+ * 1 if consumed, 0 if not a configuration flag, 2 on a bad value (message printed). */
+int cli_config_flag(int argc, char **argv, int *i, ih_config *c);
+void cli_graph_opts(const ih_config *c, ih_graph_opts *go, int line_graph);
+
+/* A model with its task description ("tasks": [{"name", "lo", "hi"}], "input"). */
+typedef struct cli_model {
+    ih_model *m;          /* members[0] */
+    ih_model **members;   /* an ensemble: n_members models */
+    int n_members;
+    char arch[32];
+    int n_tasks;
+    ih_task_scaling sc[IH_MAX_TASKS];
+    int five_image; /* trained on 5-image path structures */
+    char *meta;
+} cli_model;
+int cli_model_load(const char *path, cli_model *cm);
+void cli_model_free(cli_model *cm);
+/* Ensemble mean and spread (std over members) of records idx, original units, n × n_tasks. */
+int cli_model_predict(cli_model *cm, const ih_dataset *d, const int *idx, int n, double *mean,
+                      double *spread);
+/* MAE, RMSE, R², and the good-conductor classification with its confusion matrix. */
+int cli_print_metrics(FILE *f, const double *truth, const double *pred, int n, const char *label);
+/* Parity plot (truth vs prediction, good-conductor region shaded, optional error bars). */
+int cli_parity_svg(const char *path, const double *truth, const double *pred, const double *spread,
+                   int n, const char *title);
 #endif

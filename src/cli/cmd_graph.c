@@ -8,46 +8,6 @@
 
 #include "cli.h"
 
-int cli_parse_int(const char *opt, const char *text, int lo, int hi, int *out) {
-    char *end;
-    errno = 0;
-    long v = text ? strtol(text, &end, 10) : 0;
-    if (!text || end == text || *end || errno || v < lo || v > hi) {
-        cli_usage_error("%s needs an integer between %d and %d (got '%s')", opt, lo, hi,
-                        text ? text : "nothing");
-        return -1;
-    }
-    *out = (int)v;
-    return 0;
-}
-
-int cli_parse_double(const char *opt, const char *text, double lo, double hi, double *out) {
-    char *end;
-    errno = 0;
-    double v = text ? strtod(text, &end) : 0;
-    if (!text || end == text || *end || errno || !(v >= lo && v <= hi)) {
-        cli_usage_error("%s needs a number between %g and %g (got '%s')", opt, lo, hi,
-                        text ? text : "nothing");
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-int cli_graph_option(int argc, char **argv, int *i, ih_graph_opts *o) {
-    const char *a = argv[*i];
-    if (!strcmp(a, "--canonical")) {
-        o->canonical = 1;
-        return 1;
-    }
-    if (!strcmp(a, "--k") || !strcmp(a, "--cutoff")) {
-        const char *v = *i + 1 < argc ? argv[++*i] : NULL;
-        if (!strcmp(a, "--k")) return cli_parse_int(a, v, 1, 1000, &o->k) ? -1 : 1;
-        return cli_parse_double(a, v, 1e-3, 1e4, &o->cutoff) ? -1 : 1;
-    }
-    return 0;
-}
-
 static void usage(FILE *f) {
     fprintf(f,
             "usage: ionhop graph FILE [--canonical] [--k K] [--cutoff R] [--all]\n\n"

@@ -86,6 +86,8 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    /* progress lines must reach a log file as they happen */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     if (argc < 2) {
         usage(stderr);
         return 2;

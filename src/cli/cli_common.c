@@ -1,0 +1,202 @@
+/* Helpers shared by the sub-commands: option values, model-configuration flags, loading a
+ * model with its task description. */
+#include "cli.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cli_take(int argc, char **argv, int *i, const char *name, const char **val) {
+    if (strcmp(argv[*i], name) != 0) return 0;
+    if (*i + 1 >= argc) return -1;
+    *val = argv[++*i];
+    return 1;
+}
+
+int cli_parse_long(const char *name, const char *s, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return cli_usage_error("%s expects an integer in %ld..%ld, not '%s'", name, lo, hi, s);
+    *out = v;
+    return 0;
+}
+
+int cli_parse_int(const char *opt, const char *text, int lo, int hi, int *out) {
+    char *end;
+    errno = 0;
+    long v = text ? strtol(text, &end, 10) : 0;
+    if (!text || end == text || *end || errno || v < lo || v > hi) {
+        cli_usage_error("%s needs an integer between %d and %d (got '%s')", opt, lo, hi,
+                        text ? text : "nothing");
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+int cli_parse_double(const char *opt, const char *text, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double v = text ? strtod(text, &end) : 0;
+    if (!text || end == text || *end || errno || !(v >= lo && v <= hi)) {
+        cli_usage_error("%s needs a number between %g and %g (got '%s')", opt, lo, hi,
+                        text ? text : "nothing");
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_graph_option(int argc, char **argv, int *i, ih_graph_opts *o) {
+    const char *a = argv[*i];
+    if (!strcmp(a, "--canonical")) {
+        o->canonical = 1;
+        return 1;
+    }
+    if (!strcmp(a, "--k") || !strcmp(a, "--cutoff")) {
+        const char *v = *i + 1 < argc ? argv[++*i] : NULL;
+        if (!strcmp(a, "--k")) return cli_parse_int(a, v, 1, 1000, &o->k) ? -1 : 1;
+        return cli_parse_double(a, v, 1e-3, 1e4, &o->cutoff) ? -1 : 1;
+    }
+    return 0;
+}
+
+/* Model-configuration flags: returns 1 if argv[*i] was one (consumed), 0 if not, 2 on error. */
+int cli_config_flag(int argc, char **argv, int *i, ih_config *c) {
+    const char *v;
+    long n = 0;
+    int r;
+    static const struct {
+        const char *flag;
+        size_t off;
+        long lo, hi;
+    } ints[] = {
+        {"--hidden", offsetof(ih_config, hidden), 1, 1024},
+        {"--alignn-layers", offsetof(ih_config, alignn_layers), 0, 32},
+        {"--gcn-layers", offsetof(ih_config, gcn_layers), 0, 32},
+        {"--neighbors", offsetof(ih_config, neighbors), 1, 64},
+        {"--embed", offsetof(ih_config, embed), 1, 1024},
+        {"--head-width", offsetof(ih_config, head_width), 1, 1024},
+        {"--head-hidden", offsetof(ih_config, head_hidden), 1, 2},
+    };
+    for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++) {
+        if ((r = cli_take(argc, argv, i, ints[k].flag, &v)) == 0) continue;
+        if (r < 0) return cli_usage_error("%s needs a value", ints[k].flag), 2;
+        if (cli_parse_long(ints[k].flag, v, ints[k].lo, ints[k].hi, &n)) return 2;
+        *(int *)((char *)c + ints[k].off) = (int)n;
+        return 1;
+    }
+    if ((r = cli_take(argc, argv, i, "--cutoff", &v)) != 0) {
+        if (r < 0) return cli_usage_error("--cutoff needs a value"), 2;
+        return cli_parse_double("--cutoff", v, 1.0, 50.0, &c->cutoff) ? 2 : 1;
+    }
+    if ((r = cli_take(argc, argv, i, "--edges", &v)) != 0) {
+        if (r < 0 || (strcmp(v, "full") && strcmp(v, "canonical")))
+            return cli_usage_error("--edges expects 'full' or 'canonical'"), 2;
+        c->canonical = !strcmp(v, "canonical");
+        return 1;
+    }
+    return 0;
+}
+
+void cli_graph_opts(const ih_config *c, ih_graph_opts *go, int line_graph) {
+    ih_graph_opts_default(go);
+    go->cutoff = c->cutoff;
+    go->k = c->neighbors;
+    go->canonical = c->canonical;
+    go->line_graph = line_graph;
+}
+
+void cli_model_free(cli_model *cm) {
+    for (int k = 0; k < cm->n_members; k++) ih_model_free(cm->members[k]);
+    free(cm->members);
+    free(cm->meta);
+    memset(cm, 0, sizeof *cm);
+}
+
+int cli_model_load(const char *path, cli_model *cm) {
+    memset(cm, 0, sizeof *cm);
+    cm->members = ih_ensemble_load(path, &cm->n_members, &cm->meta);
+    if (!cm->members) return -1;
+    cm->m = cm->members[0];
+    cJSON *j = cJSON_Parse(cm->meta);
+    const cJSON *tasks = cJSON_GetObjectItemCaseSensitive(j, "tasks");
+    int P = ih_model_config(cm->m)->n_outputs;
+    if (!cJSON_IsArray(tasks) || cJSON_GetArraySize(tasks) != P || P > IH_MAX_TASKS) {
+        cJSON_Delete(j);
+        cli_model_free(cm);
+        return ih_set_error("%s: model metadata lacks a \"tasks\" list of %d entries", path, P);
+    }
+    for (int p = 0; p < P; p++) {
+        const cJSON *t = cJSON_GetArrayItem(tasks, p);
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(t, "name");
+        const cJSON *lo = cJSON_GetObjectItemCaseSensitive(t, "lo");
+        const cJSON *hi = cJSON_GetObjectItemCaseSensitive(t, "hi");
+        if (!cJSON_IsString(name) || !cJSON_IsNumber(lo) || !cJSON_IsNumber(hi) ||
+            !(hi->valuedouble > lo->valuedouble)) {
+            cJSON_Delete(j);
+            cli_model_free(cm);
+            return ih_set_error("%s: task %d of the model metadata is malformed", path, p + 1);
+        }
+        snprintf(cm->sc[p].name, sizeof cm->sc[p].name, "%s", name->valuestring);
+        cm->sc[p].lo = lo->valuedouble;
+        cm->sc[p].hi = hi->valuedouble;
+    }
+    const cJSON *input = cJSON_GetObjectItemCaseSensitive(j, "input");
+    cm->five_image = cJSON_IsString(input) && !strcmp(input->valuestring, "5-image");
+    const cJSON *arch = cJSON_GetObjectItemCaseSensitive(j, "arch");
+    snprintf(cm->arch, sizeof cm->arch, "%s", cJSON_IsString(arch) ? arch->valuestring : "single");
+    cm->n_tasks = P;
+    cJSON_Delete(j);
+    return 0;
+}
+
+int cli_model_predict(cli_model *cm, const ih_dataset *d, const int *idx, int n, double *mean,
+                      double *spread) {
+    int P = cm->n_tasks;
+    long budget = 1 << 20;
+    float *out = malloc((size_t)(n > 0 ? n : 1) * P * sizeof *out);
+    if (!out) return ih_set_error("out of memory");
+    for (size_t q = 0; q < (size_t)n * P; q++) mean[q] = spread[q] = 0;
+    /* mean and (population) standard deviation over the ensemble, in original units */
+    for (int k = 0; k < cm->n_members; k++) {
+        if (ih_dataset_reserve(cm->members[k], d, 64, budget) != 0 ||
+            ih_predict_dataset(cm->members[k], d, idx, n, 64, budget, out) != 0) {
+            free(out);
+            return -1;
+        }
+        for (int i = 0; i < n; i++)
+            for (int p = 0; p < P; p++) {
+                double y = ih_unscale(&cm->sc[p], out[(size_t)i * P + p]);
+                mean[(size_t)i * P + p] += y;
+                spread[(size_t)i * P + p] += y * y;
+            }
+    }
+    for (size_t q = 0; q < (size_t)n * P; q++) {
+        mean[q] /= cm->n_members;
+        double var = spread[q] / cm->n_members - mean[q] * mean[q];
+        spread[q] = var > 0 ? sqrt(var) : 0;
+    }
+    free(out);
+    return 0;
+}
+
+int cli_print_metrics(FILE *f, const double *truth, const double *pred, int n, const char *label) {
+    ih_regression_metrics rm;
+    ih_class_metrics cm;
+    if (ih_regression_metrics_compute(truth, pred, n, &rm) != 0 ||
+        ih_class_metrics_compute(truth, pred, n, IH_GOOD_CONDUCTOR_EV, &cm) != 0)
+        return -1;
+    fprintf(f, "%s: n %d  MAE %.4f eV  RMSE %.4f eV  R² %.4f\n", label, n, rm.mae, rm.rmse, rm.r2);
+    fprintf(f, "  good conductor (Em < %.2f eV): accuracy %.1f %%  precision %.1f %%  recall %.1f %%  F1 %.3f\n",
+            IH_GOOD_CONDUCTOR_EV, 100 * cm.accuracy, 100 * cm.precision, 100 * cm.recall, cm.f1);
+    fprintf(f, "  confusion (truth rows, prediction columns):   pred good  pred poor\n");
+    fprintf(f, "                                   true good   %9d  %9d\n", cm.tp, cm.fn);
+    fprintf(f, "                                   true poor   %9d  %9d\n", cm.fp, cm.tn);
+    return 0;
+}

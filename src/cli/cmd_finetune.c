@@ -1,0 +1,314 @@
+/* ionhop finetune: migration-barrier models from a pre-trained (MPT) trunk or from scratch,
+ * with grouped cross-validation and seed ensembles. */
+#include "cli.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: ionhop finetune [--init MPT_MODEL] --data FILE.json [--arch model3] --out MODEL [options]\n"
+            "  --init MPT_MODEL   copy the trunk of a pre-trained model (no --init: SCRATCH, random\n"
+            "                     initialisation; then the configuration flags apply)\n"
+            "  --arch model3      5-image structure through one trunk (spec §7.4)\n"
+            "  --folds K          grouped K-fold cross-validation (hosts never straddle folds):\n"
+            "                     prints the metrics, writes --cv-out (MODEL.cv.csv) and no model\n"
+            "  --ensemble M (1)   M models from seeds S..S+M-1; prediction = mean, spread = std\n"
+            "  --val F (0.1)  --epochs N (100)  --batch B (16)  --lr MAX_LR (1e-3)  --wd (0.01)\n"
+            "  --seed S (123)  --micro-triplets N  --loss l1|mse\n"
+            "  --hidden H --alignn-layers A --gcn-layers G --neighbors K --cutoff R --edges full|canonical\n");
+}
+
+static const char *const trunk_prefixes[] = {"atom_embedding.", "edge_embedding.", "angle_embedding.",
+                                             "alignn_layers.", "gcn_layers."};
+
+typedef struct ft {
+    ih_config cfg;
+    ih_model *init;
+    const char *init_path, *data, *arch;
+    ih_train_opts o;
+    double val;
+    int ensemble;
+    char command[2048];
+} ft;
+
+typedef struct keep_best {
+    ih_model *best;
+} keep_best;
+
+/* the training loop's "save" keeps the best-validation weights in memory */
+static int keep_cb(void *ctx, ih_model *m, const char *path, long epoch, const double *val) {
+    (void)path, (void)epoch, (void)val;
+    keep_best *k = ctx;
+    ih_model_copy_matching(k->best, m, NULL, 0);
+    return 0;
+}
+
+/* Train one member on records pool (split into train/validation by host), best weights kept. */
+static ih_model *fit_member(ft *f, ih_dataset *d, const int *pool, int n_pool, uint64_t seed,
+                            ih_task_scaling *sc, double *val_mae, double *seconds) {
+    /* split by host among the pool's records: a view holding only their groups */
+    int *tr = NULL, *va = NULL, ntr = 0, nva = 0;
+    ih_dataset view;
+    memset(&view, 0, sizeof view);
+    view.n = n_pool;
+    view.group = malloc((size_t)n_pool * sizeof *view.group);
+    if (!view.group) return ih_set_error("out of memory"), NULL;
+    for (int i = 0; i < n_pool; i++) memcpy(view.group[i], d->group[pool[i]], sizeof view.group[i]);
+    int rc = ih_split_groups(&view, f->val, seed, &tr, &ntr, &va, &nva);
+    free(view.group);
+    if (rc != 0) return NULL;
+    for (int i = 0; i < ntr; i++) tr[i] = pool[tr[i]];
+    for (int i = 0; i < nva; i++) va[i] = pool[va[i]];
+    /* min-max scaling of the training part (spec §5.8) */
+    sc->lo = INFINITY, sc->hi = -INFINITY;
+    for (int i = 0; i < ntr; i++) {
+        double y = d->targets[tr[i]];
+        sc->lo = y < sc->lo ? y : sc->lo;
+        sc->hi = y > sc->hi ? y : sc->hi;
+    }
+    ih_model *m = ih_model_create(&f->cfg, seed);
+    ih_model *best = ih_model_create(&f->cfg, seed);
+    if (!m || !best) {
+        ih_model_free(m), ih_model_free(best);
+        free(tr), free(va);
+        return NULL;
+    }
+    if (f->init) {
+        ih_model_copy_matching(m, f->init, trunk_prefixes, 5);
+        ih_model_copy_matching(best, m, NULL, 0);
+    }
+    keep_best kb = {best};
+    ih_train_opts o = f->o;
+    o.seed = seed;
+    o.out = "(memory)";
+    o.checkpoint = NULL;
+    o.save_model = keep_cb;
+    o.save_ctx = &kb;
+    ih_train_result res;
+    rc = ih_train(m, d, tr, ntr, va, nva, sc, &o, &res);
+    ih_model_free(m);
+    free(tr), free(va);
+    if (rc != 0) {
+        ih_model_free(best);
+        return NULL;
+    }
+    *val_mae = res.best_val_mae[0];
+    *seconds = res.seconds;
+    return best;
+}
+
+static int write_model(ft *f, const char *out, ih_model **ms, int n, const ih_task_scaling *sc,
+                       const double *val_mae, double seconds, int n_records) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON *tasks = cJSON_AddArrayToObject(j, "tasks");
+    cJSON *t = cJSON_CreateObject();
+    cJSON_AddStringToObject(t, "name", "em");
+    cJSON_AddNumberToObject(t, "lo", sc->lo);
+    cJSON_AddNumberToObject(t, "hi", sc->hi);
+    cJSON_AddStringToObject(t, "unit", "eV");
+    cJSON_AddItemToArray(tasks, t);
+    cJSON_AddStringToObject(j, "input", "5-image");
+    cJSON_AddStringToObject(j, "arch", f->arch);
+    cJSON_AddStringToObject(j, "init", f->init_path ? f->init_path : "scratch");
+    cJSON *tr = cJSON_AddObjectToObject(j, "training");
+    cJSON_AddStringToObject(tr, "data", f->data);
+    cJSON_AddStringToObject(tr, "command", f->command);
+    cJSON_AddNumberToObject(tr, "n_records", n_records);
+    cJSON_AddNumberToObject(tr, "epochs", f->o.epochs);
+    cJSON_AddNumberToObject(tr, "batch", f->o.batch);
+    cJSON_AddNumberToObject(tr, "max_lr", f->o.max_lr);
+    cJSON_AddNumberToObject(tr, "weight_decay", f->o.weight_decay);
+    cJSON_AddNumberToObject(tr, "seed", (double)f->o.seed);
+    cJSON_AddNumberToObject(tr, "seconds", round(seconds));
+    cJSON *vm = cJSON_AddArrayToObject(tr, "member_val_mae");
+    for (int k = 0; k < n; k++) cJSON_AddItemToArray(vm, cJSON_CreateNumber(val_mae[k]));
+    char *text = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    int rc = text ? ih_ensemble_save(out, ms, n, text) : ih_set_error("out of memory");
+    free(text);
+    return rc;
+}
+
+int cmd_finetune(int argc, char **argv) {
+    ft f;
+    memset(&f, 0, sizeof f);
+    ih_config_default(&f.cfg);
+    ih_train_opts_default(&f.o);
+    f.val = 0.1;
+    f.ensemble = 1;
+    f.arch = "model3";
+    const char *out = NULL, *cv_out = NULL, *v;
+    long n, folds = 0;
+    int config_given = 0;
+    for (int i = 1; i < argc; i++) {
+        int r = cli_config_flag(argc, argv, &i, &f.cfg);
+        if (r == 2) return 2;
+        if (r == 1) {
+            config_given = 1;
+            continue;
+        }
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        } else if ((r = cli_take(argc, argv, &i, "--init", &f.init_path)) ||
+                   (r = cli_take(argc, argv, &i, "--data", &f.data)) ||
+                   (r = cli_take(argc, argv, &i, "--arch", &f.arch)) ||
+                   (r = cli_take(argc, argv, &i, "--out", &out)) ||
+                   (r = cli_take(argc, argv, &i, "--cv-out", &cv_out))) {
+            if (r < 0) return cli_usage_error("%s needs a value", argv[i]);
+        } else if ((r = cli_take(argc, argv, &i, "--folds", &v))) {
+            if (r < 0 || cli_parse_long("--folds", v, 2, 100, &folds)) return 2;
+        } else if ((r = cli_take(argc, argv, &i, "--ensemble", &v))) {
+            if (r < 0 || cli_parse_long("--ensemble", v, 1, 100, &n)) return 2;
+            f.ensemble = (int)n;
+        } else if ((r = cli_take(argc, argv, &i, "--val", &v))) {
+            if (r < 0 || cli_parse_double("--val", v, 0.0, 0.9, &f.val)) return 2;
+        } else if ((r = cli_take(argc, argv, &i, "--epochs", &v))) {
+            if (r < 0 || cli_parse_long("--epochs", v, 1, 100000, &n)) return 2;
+            f.o.epochs = (int)n;
+        } else if ((r = cli_take(argc, argv, &i, "--batch", &v))) {
+            if (r < 0 || cli_parse_long("--batch", v, 1, 100000, &n)) return 2;
+            f.o.batch = (int)n;
+        } else if ((r = cli_take(argc, argv, &i, "--lr", &v))) {
+            if (r < 0 || cli_parse_double("--lr", v, 1e-8, 1.0, &f.o.max_lr)) return 2;
+        } else if ((r = cli_take(argc, argv, &i, "--wd", &v))) {
+            if (r < 0 || cli_parse_double("--wd", v, 0.0, 10.0, &f.o.weight_decay)) return 2;
+        } else if ((r = cli_take(argc, argv, &i, "--seed", &v))) {
+            if (r < 0 || cli_parse_long("--seed", v, 0, 2147483647L, &n)) return 2;
+            f.o.seed = (uint64_t)n;
+        } else if ((r = cli_take(argc, argv, &i, "--micro-triplets", &v))) {
+            if (r < 0 || cli_parse_long("--micro-triplets", v, 1000, 1L << 30, &n)) return 2;
+            f.o.micro_triplets = n;
+        } else if ((r = cli_take(argc, argv, &i, "--loss", &v))) {
+            if (r < 0 || (strcmp(v, "l1") && strcmp(v, "mse"))) return cli_usage_error("--loss expects l1 or mse");
+            f.o.loss = strcmp(v, "mse") ? IH_LOSS_L1 : IH_LOSS_MSE;
+        } else {
+            usage(stderr);
+            return cli_usage_error("unknown option '%s'", argv[i]);
+        }
+    }
+    if (!f.data || (!out && !folds)) {
+        usage(stderr);
+        return cli_usage_error("finetune needs --data, and --out unless --folds is given");
+    }
+    if (strcmp(f.arch, "model3") != 0)
+        return cli_usage_error("--arch %s: only model3 (the 5-image representation) is implemented so far",
+                               f.arch);
+    cli_tune_malloc();
+    snprintf(f.command, sizeof f.command, "ionhop");
+    for (int i = 0; i < argc; i++)
+        snprintf(f.command + strlen(f.command), sizeof f.command - strlen(f.command), " %s", argv[i]);
+    if (f.init_path) {
+        if (config_given)
+            return cli_usage_error("with --init the configuration comes from the pre-trained model");
+        f.init = ih_model_load(f.init_path, NULL);
+        if (!f.init) return cli_fail();
+        f.cfg = *ih_model_config(f.init);
+    }
+    f.cfg.n_outputs = 1;
+    f.cfg.head_hidden = 2;
+    if (ih_config_check(&f.cfg) != 0) {
+        ih_model_free(f.init);
+        return cli_fail();
+    }
+    ih_graph_opts go;
+    cli_graph_opts(&f.cfg, &go, 0);
+    double t0 = ih_now();
+    ih_dataset d;
+    if (ih_dataset_load(&d, &f.data, 1, &go, 0, NULL) != 0) {
+        ih_model_free(f.init);
+        return cli_fail();
+    }
+    for (int i = 0; i < d.n; i++)
+        if (!d.five_image[i] || d.mask[i] == 0.0f) {
+            ih_set_error("%s: record %d (jid %s) is not a labelled 5-image path structure", f.data, i + 1,
+                         d.jid[i]);
+            ih_dataset_free(&d);
+            ih_model_free(f.init);
+            return cli_fail();
+        }
+    printf("%s: %d records, graphs in %.1f s; %s, %s, hidden %d, %s edges\n", f.data, d.n, ih_now() - t0,
+           f.arch, f.init_path ? f.init_path : "SCRATCH", f.cfg.hidden, f.cfg.canonical ? "canonical" : "full");
+    f.o.quiet = 0;
+    int rc = 0;
+    int M = f.ensemble;
+    ih_model **members = calloc((size_t)M, sizeof *members);
+    double *val_mae = calloc((size_t)M, sizeof *val_mae);
+    ih_task_scaling sc = {"em", 0, 1};
+    if (!folds) {
+        int *all = malloc((size_t)d.n * sizeof *all);
+        double secs = 0, s1;
+        for (int i = 0; i < d.n; i++) all[i] = i;
+        for (int k = 0; k < M && rc == 0; k++) {
+            printf("member %d/%d (seed %llu)\n", k + 1, M, (unsigned long long)(f.o.seed + k));
+            members[k] = fit_member(&f, &d, all, d.n, f.o.seed + k, &sc, &val_mae[k], &s1);
+            secs += s1;
+            if (!members[k]) rc = -1;
+        }
+        if (rc == 0) rc = write_model(&f, out, members, M, &sc, val_mae, secs, d.n);
+        if (rc == 0) printf("done in %.0f s -> %s\n", ih_now() - t0, out);
+        free(all);
+    } else {
+        int *fold_of = malloc((size_t)d.n * sizeof *fold_of);
+        int *pool = malloc((size_t)d.n * sizeof *pool), *held = malloc((size_t)d.n * sizeof *held);
+        double *pred = calloc((size_t)d.n, sizeof *pred), *pred_sq = calloc((size_t)d.n, sizeof *pred_sq);
+        double *truth = malloc((size_t)d.n * sizeof *truth);
+        double *single = calloc((size_t)d.n, sizeof *single);
+        float *out_f = malloc((size_t)d.n * sizeof *out_f);
+        rc = ih_group_folds(&d, (int)folds, f.o.seed, fold_of);
+        for (int fo = 0; fo < folds && rc == 0; fo++) {
+            int np = 0, nh = 0;
+            for (int i = 0; i < d.n; i++) {
+                if (fold_of[i] == fo) held[nh++] = i;
+                else pool[np++] = i;
+            }
+            printf("fold %d/%ld: %d train+val, %d held out\n", fo + 1, folds, np, nh);
+            for (int k = 0; k < M && rc == 0; k++) {
+                double s1;
+                ih_model *m = fit_member(&f, &d, pool, np, f.o.seed + 1000 * fo + k, &sc, &val_mae[k], &s1);
+                if (!m || ih_dataset_reserve(m, &d, 64, f.o.micro_triplets) != 0 ||
+                    ih_predict_dataset(m, &d, held, nh, 64, f.o.micro_triplets, out_f) != 0) {
+                    rc = -1;
+                } else {
+                    for (int q = 0; q < nh; q++) {
+                        double y = ih_unscale(&sc, out_f[q]);
+                        pred[held[q]] += y / M;
+                        pred_sq[held[q]] += y * y / M;
+                        if (k == 0) single[held[q]] = y;
+                    }
+                }
+                ih_model_free(m);
+            }
+        }
+        if (rc == 0) {
+            for (int i = 0; i < d.n; i++) truth[i] = d.targets[i];
+            printf("\n%ld-fold grouped cross-validation, %d records, %.0f s\n", folds, d.n, ih_now() - t0);
+            if (M > 1) cli_print_metrics(stdout, truth, single, d.n, "single model (seed S)");
+            cli_print_metrics(stdout, truth, pred, d.n, M > 1 ? "ensemble mean" : "cross-validated");
+            char path[4096];
+            if (!cv_out) snprintf(path, sizeof path, "%s.cv.csv", out ? out : "finetune"), cv_out = path;
+            size_t cap = 128 + (size_t)d.n * 160, len = 0;
+            char *csv = malloc(cap);
+            len += (size_t)snprintf(csv + len, cap - len, "jid,fold,target,prediction,spread,single\n");
+            for (int i = 0; i < d.n; i++) {
+                double var = pred_sq[i] - pred[i] * pred[i];
+                len += (size_t)snprintf(csv + len, cap - len, "%s,%d,%.6g,%.6f,%.6f,%.6f\n", d.jid[i],
+                                        fold_of[i] + 1, d.targets[i], pred[i], var > 0 ? sqrt(var) : 0,
+                                        single[i]);
+            }
+            rc = ih_write_file_atomic(cv_out, csv, len);
+            if (rc == 0) printf("cross-validated predictions -> %s\n", cv_out);
+            free(csv);
+        }
+        free(fold_of), free(pool), free(held), free(pred), free(pred_sq), free(truth), free(single), free(out_f);
+    }
+    for (int k = 0; k < M; k++) ih_model_free(members[k]);
+    free(members), free(val_mae);
+    ih_dataset_free(&d);
+    ih_model_free(f.init);
+    return rc == 0 ? 0 : cli_fail();
+}

@@ -1,0 +1,210 @@
+/* ionhop predict: the migration barrier of a hop given as two end points or as a structure, an
+ * ion and a destination; or batch predictions for a record file. */
+#include "cli.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: ionhop predict [--model MODEL] --initial FILE --final FILE\n"
+            "       ionhop predict [--model MODEL] STRUCTURE --ion INDEX --to \"x y z\"\n"
+            "       ionhop predict [--model MODEL] --data FILE.json [--out preds.csv]\n"
+            "End points and structures: POSCAR/CONTCAR, CIF, extended XYZ or a JSON record.\n"
+            "INDEX counts atoms from 1 in file order; x y z is the fractional destination.\n"
+            "Without --model the bundled default model (models/default.ionhop) is used.\n");
+}
+
+static const char *default_model(void) { return cli_repo_path("models/default.ionhop"); }
+
+/* One hop: the 5-image structure as a one-record dataset, through every ensemble member. */
+static int predict_hop(cli_model *cm, const ih_structure *ini, int ion, const double to[3],
+                       double *em, double *spread) {
+    ih_dataset d;
+    memset(&d, 0, sizeof d);
+    ih_graph g;
+    ih_structure five;
+    if (ih_path_5image(ini, ion, to, &five) != 0) return -1;
+    ih_graph_opts go;
+    cli_graph_opts(ih_model_config(cm->m), &go, 0);
+    int rc = ih_graph_build(&five, &go, &g);
+    ih_structure_free(&five);
+    if (rc != 0) return -1;
+    long n_trip = ih_graph_count_triplets(&g);
+    float zero = 0;
+    d.n = 1, d.n_tasks = cm->n_tasks, d.graphs = &g, d.n_triplets = &n_trip;
+    d.targets = d.mask = &zero;
+    int idx = 0;
+    double mean[IH_MAX_TASKS], sd[IH_MAX_TASKS];
+    rc = cli_model_predict(cm, &d, &idx, 1, mean, sd);
+    ih_graph_free(&g);
+    if (rc != 0) return -1;
+    *em = mean[0];
+    *spread = sd[0];
+    return 0;
+}
+
+static void report_hop(const char *model, int n_members, const ih_structure *ini, int ion,
+                       const double to[3], double hop_len, double em, double spread) {
+    const double *f = ini->frac + 3 * ion;
+    printf("model:  %s\n", model);
+    printf("hop:    %s (atom %d) from (%.4f %.4f %.4f) to (%.4f %.4f %.4f), %.2f Å\n",
+           ih_element_symbol(ini->z[ion]), ion + 1, f[0], f[1], f[2], to[0], to[1], to[2], hop_len);
+    if (n_members > 1)
+        printf("Em:     %.3f eV ± %.3f (spread of %d ensemble members)\n", em, spread, n_members);
+    else
+        printf("Em:     %.3f eV\n", em);
+    printf("verdict: %s (good conductor: Em < %.2f eV)\n",
+           em < IH_GOOD_CONDUCTOR_EV ? "good" : "poor", IH_GOOD_CONDUCTOR_EV);
+}
+
+static double hop_length(const ih_structure *s, int ion, const double to[3]) {
+    ih_structure five;
+    if (ih_path_5image(s, ion, to, &five) != 0) return NAN;
+    double d[3], x[3];
+    for (int c = 0; c < 3; c++) d[c] = five.frac[12 + c] - five.frac[c];
+    for (int c = 0; c < 3; c++) x[c] = d[0] * s->lattice[0][c] + d[1] * s->lattice[1][c] + d[2] * s->lattice[2][c];
+    ih_structure_free(&five);
+    return sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2]);
+}
+
+static int predict_file(cli_model *cm, const char *data, const char *out_path) {
+    ih_graph_opts go;
+    cli_graph_opts(ih_model_config(cm->m), &go, 0);
+    ih_dataset d;
+    if (ih_dataset_load(&d, &data, 1, &go, 0, NULL) != 0) return cli_fail();
+    int P = cm->n_tasks;
+    int *idx = malloc((size_t)d.n * sizeof *idx);
+    double *mean = malloc((size_t)d.n * P * sizeof *mean), *sd = malloc((size_t)d.n * P * sizeof *sd);
+    size_t cap = 64 + (size_t)d.n * (128 + 40 * P), len = 0;
+    char *csv = malloc(cap);
+    if (!idx || !mean || !sd || !csv) {
+        free(idx), free(mean), free(sd), free(csv);
+        ih_dataset_free(&d);
+        return cli_usage_error("out of memory");
+    }
+    for (int i = 0; i < d.n; i++) idx[i] = i;
+    int rc = cli_model_predict(cm, &d, idx, d.n, mean, sd);
+    if (rc == 0) {
+        /* jid,target,prediction[,spread] (target empty when a record has none) */
+        len += (size_t)snprintf(csv + len, cap - len, "jid,target,prediction%s\n",
+                                cm->n_members > 1 ? ",spread" : "");
+        for (int i = 0; i < d.n; i++) {
+            len += (size_t)snprintf(csv + len, cap - len, "%s,", d.jid[i]);
+            if (d.mask[(size_t)i * P]) len += (size_t)snprintf(csv + len, cap - len, "%.6g", d.targets[(size_t)i * P]);
+            len += (size_t)snprintf(csv + len, cap - len, ",%.6f", mean[(size_t)i * P]);
+            if (cm->n_members > 1) len += (size_t)snprintf(csv + len, cap - len, ",%.6f", sd[(size_t)i * P]);
+            len += (size_t)snprintf(csv + len, cap - len, "\n");
+        }
+        rc = out_path ? ih_write_file_atomic(out_path, csv, len)
+                      : (fwrite(csv, 1, len, stdout) == len ? 0 : ih_set_error("cannot write output"));
+        if (rc == 0 && out_path) printf("%d predictions -> %s\n", d.n, out_path);
+    }
+    free(csv), free(idx), free(mean), free(sd);
+    ih_dataset_free(&d);
+    return rc == 0 ? 0 : cli_fail();
+}
+
+int cmd_predict(int argc, char **argv) {
+    const char *model = NULL, *ini_path = NULL, *fin_path = NULL, *data = NULL, *out = NULL;
+    const char *structure = NULL, *ion_s = NULL, *to_s = NULL;
+    for (int i = 1; i < argc; i++) {
+        int r;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        } else if ((r = cli_take(argc, argv, &i, "--model", &model)) ||
+                   (r = cli_take(argc, argv, &i, "--initial", &ini_path)) ||
+                   (r = cli_take(argc, argv, &i, "--final", &fin_path)) ||
+                   (r = cli_take(argc, argv, &i, "--data", &data)) ||
+                   (r = cli_take(argc, argv, &i, "--out", &out)) ||
+                   (r = cli_take(argc, argv, &i, "--ion", &ion_s)) ||
+                   (r = cli_take(argc, argv, &i, "--to", &to_s))) {
+            if (r < 0) return cli_usage_error("%s needs a value", argv[i]);
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            usage(stderr);
+            return cli_usage_error("unknown option '%s'", argv[i]);
+        } else if (!structure) {
+            structure = argv[i];
+        } else {
+            return cli_usage_error("unexpected argument '%s'", argv[i]);
+        }
+    }
+    int modes = !!data + !!(ini_path || fin_path) + !!structure;
+    if (modes != 1) {
+        usage(stderr);
+        return cli_usage_error("give exactly one of --data, --initial/--final, or STRUCTURE --ion --to");
+    }
+    if (!model) model = default_model();
+    cli_model cm;
+    if (cli_model_load(model, &cm) != 0) return cli_fail();
+    int rc = 0;
+    if (data) {
+        rc = predict_file(&cm, data, out);
+    } else {
+        if (!cm.five_image) {
+            cli_model_free(&cm);
+            return cli_usage_error("%s: not a migration-barrier model (it was not trained on 5-image "
+                                   "path structures); use --data",
+                                   model);
+        }
+        ih_structure ini, fin;
+        int ion = -1;
+        double to[3], em, spread, len = NAN;
+        if (ini_path || fin_path) {
+            if (!ini_path || !fin_path) {
+                cli_model_free(&cm);
+                return cli_usage_error("--initial and --final go together");
+            }
+            if (ih_read_structure(ini_path, IH_FMT_UNKNOWN, &ini) != 0) {
+                cli_model_free(&cm);
+                return cli_fail();
+            }
+            if (ih_read_structure(fin_path, IH_FMT_UNKNOWN, &fin) != 0) {
+                ih_structure_free(&ini);
+                cli_model_free(&cm);
+                return cli_fail();
+            }
+            rc = ih_path_find_ion(&ini, &fin, ini_path, fin_path, &ion, NULL);
+            if (rc == 0) {
+                memcpy(to, fin.frac + 3 * ion, sizeof to);
+                len = hop_length(&ini, ion, to);
+            }
+            ih_structure_free(&fin);
+        } else {
+            if (!ion_s || !to_s) {
+                cli_model_free(&cm);
+                return cli_usage_error("STRUCTURE needs --ion INDEX and --to \"x y z\"");
+            }
+            if (ih_read_structure(structure, IH_FMT_UNKNOWN, &ini) != 0) {
+                cli_model_free(&cm);
+                return cli_fail();
+            }
+            long k;
+            char tail;
+            if (cli_parse_long("--ion", ion_s, 1, ini.n_atoms, &k) ||
+                sscanf(to_s, "%lf %lf %lf %c", &to[0], &to[1], &to[2], &tail) != 3 ||
+                !isfinite(to[0] + to[1] + to[2])) {
+                ih_structure_free(&ini);
+                cli_model_free(&cm);
+                return cli_usage_error("--ion expects 1..%d and --to three fractional coordinates", ini.n_atoms);
+            }
+            ion = (int)k - 1;
+            len = hop_length(&ini, ion, to);
+            if (!(len > 0.3)) {
+                rc = ih_set_error("%s: the destination is where atom %d already is", structure, ion + 1);
+            }
+        }
+        if (rc == 0) rc = predict_hop(&cm, &ini, ion, to, &em, &spread);
+        if (rc == 0) report_hop(model, cm.n_members, &ini, ion, to, len, em, spread);
+        ih_structure_free(&ini);
+        if (rc != 0) {
+            cli_model_free(&cm);
+            return cli_fail();
+        }
+    }
+    cli_model_free(&cm);
+    return rc;
+}

@@ -1,0 +1,228 @@
+/* Model files: the network's parameters and BatchNorm buffers as safetensors, with the
+ * configuration and the caller's description (tasks, target scaling, training summary) in the
+ * metadata. Loading rebuilds the model from the stored configuration and checks every tensor. */
+#include "ionhop.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define IH_MODEL_FORMAT "ionhop-model"
+
+static cJSON *config_to_json(const ih_config *c) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "hidden", c->hidden);
+    cJSON_AddNumberToObject(j, "alignn_layers", c->alignn_layers);
+    cJSON_AddNumberToObject(j, "gcn_layers", c->gcn_layers);
+    cJSON_AddNumberToObject(j, "embed", c->embed);
+    cJSON_AddNumberToObject(j, "head_width", c->head_width);
+    cJSON_AddNumberToObject(j, "head_hidden", c->head_hidden);
+    cJSON_AddNumberToObject(j, "n_outputs", c->n_outputs);
+    cJSON_AddNumberToObject(j, "neighbors", c->neighbors);
+    cJSON_AddNumberToObject(j, "cutoff", c->cutoff);
+    cJSON_AddStringToObject(j, "edges", c->canonical ? "canonical" : "full");
+    return j;
+}
+
+static int json_int(const cJSON *o, const char *key, int *out, const char *path) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble))
+        return ih_set_error("%s: model configuration lacks an integer \"%s\"", path, key);
+    *out = (int)v->valuedouble;
+    return 0;
+}
+
+static int config_from_json(const cJSON *j, ih_config *c, const char *path) {
+    ih_config_default(c);
+    if (!cJSON_IsObject(j)) return ih_set_error("%s: model metadata has no \"config\"", path);
+    if (json_int(j, "hidden", &c->hidden, path) || json_int(j, "alignn_layers", &c->alignn_layers, path) ||
+        json_int(j, "gcn_layers", &c->gcn_layers, path) || json_int(j, "embed", &c->embed, path) ||
+        json_int(j, "head_width", &c->head_width, path) ||
+        json_int(j, "head_hidden", &c->head_hidden, path) ||
+        json_int(j, "n_outputs", &c->n_outputs, path) || json_int(j, "neighbors", &c->neighbors, path))
+        return -1;
+    const cJSON *cut = cJSON_GetObjectItemCaseSensitive(j, "cutoff");
+    const cJSON *edges = cJSON_GetObjectItemCaseSensitive(j, "edges");
+    if (!cJSON_IsNumber(cut)) return ih_set_error("%s: model configuration lacks \"cutoff\"", path);
+    c->cutoff = cut->valuedouble;
+    if (!cJSON_IsString(edges) ||
+        (strcmp(edges->valuestring, "full") && strcmp(edges->valuestring, "canonical")))
+        return ih_set_error("%s: model configuration: \"edges\" must be \"full\" or \"canonical\"", path);
+    c->canonical = !strcmp(edges->valuestring, "canonical");
+    if (ih_config_check(c) != 0) return ih_set_error("%s: %s", path, ih_last_error());
+    return 0;
+}
+
+/* Member k's name of tensor `name`: plain for a single model, "member.K.name" in an ensemble. */
+static void member_name(char *buf, size_t cap, int n_members, int k, const char *name) {
+    if (n_members == 1) snprintf(buf, cap, "%s", name);
+    else snprintf(buf, cap, "member.%d.%s", k, name);
+}
+
+int ih_ensemble_save(const char *path, ih_model *const *ms, int n_members, const char *extra_json) {
+    if (n_members < 1) return ih_set_error("%s: no models to save", path);
+    cJSON *meta = extra_json ? cJSON_Parse(extra_json) : cJSON_CreateObject();
+    if (!cJSON_IsObject(meta)) {
+        cJSON_Delete(meta);
+        return ih_set_error("%s: model description is not a JSON object", path);
+    }
+    ih_model *m = ms[0];
+    cJSON_DeleteItemFromObjectCaseSensitive(meta, "config");
+    cJSON_AddItemToObject(meta, "config", config_to_json(ih_model_config(m)));
+    cJSON_DeleteItemFromObjectCaseSensitive(meta, "n_params");
+    cJSON_AddNumberToObject(meta, "n_params", (double)ih_model_n_params(m));
+    cJSON_DeleteItemFromObjectCaseSensitive(meta, "ensemble");
+    cJSON_AddNumberToObject(meta, "ensemble", n_members);
+    cJSON_DeleteItemFromObjectCaseSensitive(meta, "ionhop_version");
+    cJSON_AddStringToObject(meta, "ionhop_version", IH_VERSION);
+    char *meta_text = cJSON_PrintUnformatted(meta);
+    cJSON_Delete(meta);
+    int np = ih_model_n_tensors(m), nb = ih_model_n_buffer_tensors(m), per = np + nb;
+    ih_st_tensor *ts = calloc((size_t)per * n_members, sizeof *ts);
+    char(*names)[128] = calloc((size_t)per * n_members, sizeof *names);
+    if (!meta_text || !ts || !names) {
+        free(meta_text), free(ts), free(names);
+        return ih_set_error("%s: out of memory", path);
+    }
+    for (int k = 0; k < n_members; k++) {
+        if (ih_model_n_params(ms[k]) != ih_model_n_params(m)) {
+            free(meta_text), free(ts), free(names);
+            return ih_set_error("%s: ensemble members differ in configuration", path);
+        }
+        const float *params = ih_model_params(ms[k]), *bufs = ih_model_buffers(ms[k]);
+        for (int i = 0; i < per; i++) {
+            const ih_tensor_info *t = i < np ? ih_model_tensor(m, i) : ih_model_buffer_tensor(m, i - np);
+            ih_st_tensor *x = &ts[(size_t)k * per + i];
+            member_name(names[(size_t)k * per + i], sizeof names[0], n_members, k, t->name);
+            x->name = names[(size_t)k * per + i];
+            x->ndim = t->ndim;
+            for (int d = 0; d < t->ndim; d++) x->shape[d] = t->shape[d];
+            x->data = (i < np ? params : bufs) + t->offset;
+        }
+    }
+    ih_st_kv kv[2] = {{"format", IH_MODEL_FORMAT}, {"ionhop", meta_text}};
+    int rc = ih_st_write(path, ts, per * n_members, kv, 2);
+    free(ts), free(names), free(meta_text);
+    return rc;
+}
+
+int ih_model_save(const char *path, ih_model *m, const char *extra_json) {
+    return ih_ensemble_save(path, &m, 1, extra_json);
+}
+
+ih_model **ih_ensemble_load(const char *path, int *n_members, char **meta_json) {
+    if (meta_json) *meta_json = NULL;
+    *n_members = 0;
+    ih_st_file f;
+    if (ih_st_read(path, &f) != 0) return NULL;
+    const char *fmt = ih_st_meta_get(&f, "format");
+    const char *text = ih_st_meta_get(&f, "ionhop");
+    if (!fmt || strcmp(fmt, IH_MODEL_FORMAT) != 0 || !text) {
+        ih_st_free(&f);
+        ih_set_error("%s: not an ionhop model file (format \"%s\")", path, fmt ? fmt : "none");
+        return NULL;
+    }
+    cJSON *meta = cJSON_Parse(text);
+    ih_config cfg;
+    if (!meta || config_from_json(cJSON_GetObjectItemCaseSensitive(meta, "config"), &cfg, path) != 0) {
+        if (!meta) ih_set_error("%s: model metadata is not valid JSON", path);
+        cJSON_Delete(meta);
+        ih_st_free(&f);
+        return NULL;
+    }
+    const cJSON *ens = cJSON_GetObjectItemCaseSensitive(meta, "ensemble");
+    int n = cJSON_IsNumber(ens) ? (int)ens->valuedouble : 1;
+    cJSON_Delete(meta);
+    if (n < 1 || n > 1000) {
+        ih_st_free(&f);
+        ih_set_error("%s: bad ensemble size %d", path, n);
+        return NULL;
+    }
+    ih_model **ms = calloc((size_t)n, sizeof *ms);
+    if (!ms) {
+        ih_st_free(&f);
+        ih_set_error("%s: out of memory", path);
+        return NULL;
+    }
+    int used = 0;
+    for (int k = 0; k < n; k++) {
+        ih_model *m = ms[k] = ih_model_create(&cfg, 0);
+        if (!m) {
+            ih_set_error("%s: %s", path, ih_last_error());
+            goto fail;
+        }
+        int np = ih_model_n_tensors(m), nb = ih_model_n_buffer_tensors(m);
+        for (int i = 0; i < np + nb; i++) {
+            const ih_tensor_info *t = i < np ? ih_model_tensor(m, i) : ih_model_buffer_tensor(m, i - np);
+            char name[128];
+            member_name(name, sizeof name, n, k, t->name);
+            const ih_st_entry *e = ih_st_find(&f, name);
+            int ok = e && e->ndim == t->ndim && e->count == t->numel;
+            for (int d = 0; ok && d < t->ndim; d++) ok = e->shape[d] == t->shape[d];
+            if (!ok) {
+                ih_set_error("%s: tensor \"%s\" is %s for this model's configuration", path, name,
+                             e ? "the wrong shape" : "missing");
+                goto fail;
+            }
+            for (size_t q = 0; q < e->count; q++)
+                if (!isfinite(e->data[q])) {
+                    ih_set_error("%s: tensor \"%s\" holds a non-finite value", path, name);
+                    goto fail;
+                }
+            memcpy((i < np ? ih_model_params(m) : ih_model_buffers(m)) + t->offset, e->data,
+                   t->numel * sizeof(float));
+            used++;
+        }
+    }
+    if (used != f.n) {
+        ih_set_error("%s: file holds %d tensors, the model %d: not a model of this configuration",
+                     path, f.n, used);
+        goto fail;
+    }
+    if (meta_json) *meta_json = strdup(text);
+    ih_st_free(&f);
+    *n_members = n;
+    return ms;
+fail:
+    for (int k = 0; k < n; k++) ih_model_free(ms[k]);
+    free(ms);
+    ih_st_free(&f);
+    return NULL;
+}
+
+ih_model *ih_model_load(const char *path, char **meta_json) {
+    int n;
+    ih_model **ms = ih_ensemble_load(path, &n, meta_json);
+    if (!ms) return NULL;
+    ih_model *m = ms[0];
+    for (int k = 1; k < n; k++) ih_model_free(ms[k]);
+    free(ms);
+    return m;
+}
+
+/* Copy every tensor whose name and shape match from src (e.g. the trunk of a pre-trained model,
+ * spec §6 transfer: heads are re-initialised). Returns the number of tensors copied. */
+int ih_model_copy_matching(ih_model *dst, ih_model *src, const char *const *prefixes, int n_prefixes) {
+    int copied = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        int n = pass ? ih_model_n_buffer_tensors(dst) : ih_model_n_tensors(dst);
+        for (int i = 0; i < n; i++) {
+            const ih_tensor_info *t = pass ? ih_model_buffer_tensor(dst, i) : ih_model_tensor(dst, i);
+            int want = n_prefixes == 0;
+            for (int p = 0; p < n_prefixes && !want; p++)
+                want = strncmp(t->name, prefixes[p], strlen(prefixes[p])) == 0;
+            if (!want) continue;
+            int j = pass ? ih_model_find_buffer(src, t->name) : ih_model_find_tensor(src, t->name);
+            if (j < 0) continue;
+            const ih_tensor_info *s = pass ? ih_model_buffer_tensor(src, j) : ih_model_tensor(src, j);
+            if (s->numel != t->numel || s->ndim != t->ndim) continue;
+            float *d = (pass ? ih_model_buffers(dst) : ih_model_params(dst)) + t->offset;
+            const float *from = (pass ? ih_model_buffers(src) : ih_model_params(src)) + s->offset;
+            memcpy(d, from, t->numel * sizeof(float));
+            copied++;
+        }
+    }
+    return copied;
+}

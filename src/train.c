@@ -1,0 +1,438 @@
+/* Training and batched inference over a dataset of edge-only graphs.
+ *
+ * A mini-batch of `batch` structures is cut into micro-batches whose line graphs fit a triplet
+ * budget; each micro-batch runs forward and backward on its own (BatchNorm statistics are those
+ * of the micro-batch, "ghost" batch normalisation) and its loss gradient is weighted by its share
+ * of the batch, so the accumulated gradient is that of the batch mean. Memory is therefore set by
+ * the budget (or the largest single structure), whatever the batch size. */
+#include "ionhop.h"
+
+#include <cjson/cJSON.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void ih_train_opts_default(ih_train_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->epochs = 100;
+    o->batch = 16;
+    o->max_lr = 1e-3;
+    o->weight_decay = 0.01;
+    o->loss = IH_LOSS_L1;
+    o->seed = 123;
+    o->micro_triplets = 1 << 20;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* micro-batches                                                                            */
+
+/* Length of the micro-batch starting at idx[0] (at least 1). */
+static int micro_len(const ih_dataset *d, const int *idx, int n, long budget_t) {
+    long t = 0, e = 0, a = 0;
+    long budget_e = budget_t / 8, budget_a = budget_t / 64;
+    int k = 0;
+    for (; k < n; k++) {
+        const ih_graph *g = &d->graphs[idx[k]];
+        long nt = t + d->n_triplets[idx[k]], ne = e + g->n_edges, na = a + g->n_atoms;
+        if (k > 0 && (nt > budget_t || ne > budget_e || na > budget_a)) break;
+        t = nt, e = ne, a = na;
+    }
+    return k;
+}
+
+int ih_dataset_reserve(ih_model *m, const ih_dataset *d, int max_structs, long budget_t) {
+    long mt = budget_t, me = budget_t / 8, ma = budget_t / 64;
+    for (int i = 0; i < d->n; i++) {
+        if (d->n_triplets[i] > mt) mt = d->n_triplets[i];
+        if (d->graphs[i].n_edges > me) me = d->graphs[i].n_edges;
+        if (d->graphs[i].n_atoms > ma) ma = d->graphs[i].n_atoms;
+    }
+    /* a micro-batch holds at most the budget or one structure above it */
+    return ih_model_reserve(m, max_structs, (int)ma, (int)me, (int)mt);
+}
+
+static int make_micro(const ih_dataset *d, const int *idx, int n, ih_graph *out) {
+    const ih_graph *parts[n];
+    for (int k = 0; k < n; k++) parts[k] = &d->graphs[idx[k]];
+    if (ih_graph_batch(parts, n, out) != 0) return -1;
+    if (ih_graph_add_line_graph(out) != 0) {
+        ih_graph_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* scaling                                                                                  */
+
+static float scale_y(const ih_task_scaling *s, double y) {
+    return (float)(2.0 * (y - s->lo) / (s->hi - s->lo) - 1.0);
+}
+
+double ih_unscale(const ih_task_scaling *s, double y) { return (y + 1.0) / 2.0 * (s->hi - s->lo) + s->lo; }
+
+int ih_predict_dataset(ih_model *m, const ih_dataset *d, const int *idx, int n, int max_structs,
+                       long budget_t, float *out) {
+    int P = ih_model_config(m)->n_outputs;
+    for (int s = 0; s < n;) {
+        int len = micro_len(d, idx + s, n - s < max_structs ? n - s : max_structs, budget_t);
+        ih_graph g;
+        if (make_micro(d, idx + s, len, &g) != 0) return -1;
+        int rc = ih_model_forward(m, &g, 0, out + (size_t)s * P);
+        ih_graph_free(&g);
+        if (rc != 0) return -1;
+        s += len;
+    }
+    return 0;
+}
+
+/* mean over tasks (with validation records) of the per-task MAE in original units */
+static double task_maes(const ih_dataset *d, const int *idx, int n, const float *pred,
+                        const ih_task_scaling *sc, double *per_task) {
+    int P = d->n_tasks, used = 0;
+    double score = 0;
+    for (int p = 0; p < P; p++) {
+        double sum = 0;
+        int cnt = 0;
+        for (int k = 0; k < n; k++) {
+            size_t r = (size_t)idx[k] * P + p;
+            if (d->mask[r] == 0.0f) continue;
+            sum += fabs(ih_unscale(&sc[p], pred[(size_t)k * P + p]) - d->targets[r]);
+            cnt++;
+        }
+        per_task[p] = cnt ? sum / cnt : NAN;
+        if (cnt) {
+            /* selection in scaled units, so tasks of different magnitudes weigh alike */
+            score += per_task[p] * 2.0 / (sc[p].hi - sc[p].lo);
+            used++;
+        }
+    }
+    return used ? score / used : NAN;
+}
+
+static int param_ranges(const ih_model *m, ih_param_range **out) {
+    int n = ih_model_n_tensors(m);
+    ih_param_range *r = malloc((size_t)(n > 0 ? n : 1) * sizeof *r);
+    if (!r) return ih_set_error("out of memory");
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        const ih_tensor_info *t = ih_model_tensor(m, i);
+        r[k].offset = t->offset;
+        r[k].count = t->numel;
+        r[k].decay = t->decay;
+        k++;
+    }
+    /* ascending offsets, as ih_adamw_step wants */
+    for (int i = 1; i < k; i++)
+        for (int j = i; j > 0 && r[j].offset < r[j - 1].offset; j--) {
+            ih_param_range tmp = r[j];
+            r[j] = r[j - 1];
+            r[j - 1] = tmp;
+        }
+    *out = r;
+    return k;
+}
+
+static char *ckpt_path(const char *base, const char *suffix) {
+    size_t n = strlen(base) + strlen(suffix) + 1;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s%s", base, suffix);
+    return p;
+}
+
+static void fmt_time(double s, char *buf, size_t cap) {
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, cap, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else snprintf(buf, cap, "%ld:%02ld", t / 60, t % 60);
+}
+
+int ih_train(ih_model *m, const ih_dataset *d, const int *train_idx, int n_train,
+             const int *val_idx, int n_val, const ih_task_scaling *sc, const ih_train_opts *o,
+             ih_train_result *res) {
+    const ih_config *cfg = ih_model_config(m);
+    int P = cfg->n_outputs;
+    if (P != d->n_tasks) return ih_set_error("model has %d outputs but the data %d tasks", P, d->n_tasks);
+    if (n_train < 1) return ih_set_error("no training records");
+    if (o->batch < 1 || o->epochs < 1) return ih_set_error("batch and epochs must be positive");
+    memset(res, 0, sizeof *res);
+    int B = o->batch;
+    int eval_structs = B > 64 ? B : 64;
+    if (ih_dataset_reserve(m, d, eval_structs, o->micro_triplets) != 0) return -1;
+
+    size_t np = ih_model_n_params(m);
+    ih_param_range *ranges = NULL;
+    int n_ranges = param_ranges(m, &ranges);
+    if (n_ranges < 0) return -1;
+    long steps_per_epoch = (n_train + B - 1) / B;
+    ih_adamw adam;
+    ih_train_state st;
+    memset(&st, 0, sizeof st);
+    char *ck_model = o->checkpoint ? ckpt_path(o->checkpoint, ".model") : NULL;
+    char *ck_state = o->checkpoint ? ckpt_path(o->checkpoint, ".state") : NULL;
+    int rc = -1;
+    int *order = malloc((size_t)n_train * sizeof *order);
+    float *out = malloc((size_t)(eval_structs > n_val ? eval_structs : n_val + 1) * P * sizeof *out);
+    float *tgt = malloc((size_t)eval_structs * P * sizeof *tgt);
+    float *msk = malloc((size_t)eval_structs * P * sizeof *msk);
+    float *dout = malloc((size_t)eval_structs * P * sizeof *dout);
+    float *val_pred = malloc((size_t)(n_val + 1) * P * sizeof *val_pred);
+    double *per_task = malloc((size_t)P * sizeof *per_task);
+    double *train_abs = malloc((size_t)P * sizeof *train_abs);
+    long *train_cnt = malloc((size_t)P * sizeof *train_cnt);
+    if (!order || !out || !tgt || !msk || !dout || !val_pred || !per_task || !train_abs || !train_cnt ||
+        (o->checkpoint && (!ck_model || !ck_state))) {
+        ih_set_error("out of memory");
+        goto done;
+    }
+    memcpy(order, train_idx, (size_t)n_train * sizeof *order);
+
+    if (o->resume && o->checkpoint) {
+        if (ih_adamw_load(ck_state, &adam, &st, np) != 0) goto done;
+        char *meta = NULL;
+        ih_model *saved = ih_model_load(ck_model, &meta);
+        if (!saved) {
+            ih_adamw_free(&adam);
+            goto done;
+        }
+        int want = ih_model_n_tensors(m) + ih_model_n_buffer_tensors(m);
+        int got = ih_model_copy_matching(m, saved, NULL, 0);
+        ih_model_free(saved);
+        long ck_epoch = -1;
+        cJSON *mj = meta ? cJSON_Parse(meta) : NULL;
+        const cJSON *ce = cJSON_GetObjectItemCaseSensitive(mj, "checkpoint_epoch");
+        if (cJSON_IsNumber(ce)) ck_epoch = (long)ce->valuedouble;
+        cJSON_Delete(mj);
+        free(meta);
+        if (got != want || ck_epoch != st.epoch) {
+            ih_adamw_free(&adam);
+            ih_set_error("%s: checkpoint does not match %s (model epoch %ld, optimiser epoch %ld)",
+                         ck_model, ck_state, ck_epoch, st.epoch);
+            goto done;
+        }
+        if (st.sched.total_steps != steps_per_epoch * o->epochs) {
+            ih_adamw_free(&adam);
+            ih_set_error("%s: checkpoint was made with another schedule (%ld steps, now %ld): "
+                         "resume with the same --epochs, --batch and data",
+                         ck_state, st.sched.total_steps, steps_per_epoch * o->epochs);
+            goto done;
+        }
+        if (!o->quiet)
+            printf("resuming after epoch %ld (best validation %.4f at epoch %ld)\n", st.epoch,
+                   st.best_val, st.best_epoch);
+    } else {
+        if (ih_adamw_init(&adam, np, o->weight_decay) != 0) goto done;
+        ih_onecycle_default(&st.sched, steps_per_epoch * o->epochs, o->max_lr);
+        ih_rng_seed(&st.rng, o->seed ^ 0x5eedf00dULL);
+        st.best_val = INFINITY;
+        st.best_epoch = -1;
+    }
+
+    double t_start = ih_now();
+    int epochs_this_run = 0;
+    for (long epoch = st.epoch; epoch < o->epochs; epoch++) {
+        double t0 = ih_now();
+        /* the order of epoch k is a function of the seed and k alone (resumable) */
+        memcpy(order, train_idx, (size_t)n_train * sizeof *order);
+        ih_rng_shuffle(&st.rng, order, n_train);
+        double loss_sum = 0;
+        for (int p = 0; p < P; p++) train_abs[p] = 0, train_cnt[p] = 0;
+        double last_progress = ih_now();
+        for (int b0 = 0; b0 < n_train; b0 += B) {
+            int nb = n_train - b0 < B ? n_train - b0 : B;
+            if (!o->quiet && ih_now() - last_progress > 120) {
+                /* long epochs (pre-training): a line every two minutes */
+                double done = (double)b0 / n_train, spent = ih_now() - t0;
+                printf("  epoch %ld: %4.1f %% of the training records, loss %.4f, epoch ETA %.0f s\n",
+                       epoch + 1, 100 * done, loss_sum / (b0 > 0 ? b0 : 1), spent / done * (1 - done));
+                last_progress = ih_now();
+            }
+            ih_model_zero_grad(m);
+            for (int s = 0; s < nb;) {
+                int len = micro_len(d, order + b0 + s, nb - s, o->micro_triplets);
+                ih_graph g;
+                if (make_micro(d, order + b0 + s, len, &g) != 0) goto fail;
+                for (int k = 0; k < len; k++)
+                    for (int p = 0; p < P; p++) {
+                        size_t r = (size_t)order[b0 + s + k] * P + p;
+                        msk[k * P + p] = d->mask[r];
+                        tgt[k * P + p] = d->mask[r] != 0.0f ? scale_y(&sc[p], d->targets[r]) : 0.0f;
+                    }
+                if (ih_model_forward(m, &g, 1, out) != 0) {
+                    ih_graph_free(&g);
+                    goto fail;
+                }
+                double scale = (double)len / nb;
+                double loss = o->loss == IH_LOSS_MSE
+                                  ? ih_loss_mse(out, tgt, msk, len, P, scale, dout)
+                                  : ih_loss_l1(out, tgt, msk, len, P, scale, dout);
+                loss_sum += loss * len;
+                for (int k = 0; k < len; k++)
+                    for (int p = 0; p < P; p++)
+                        if (msk[k * P + p] != 0.0f) {
+                            train_abs[p] += fabs(out[k * P + p] - tgt[k * P + p]) * (sc[p].hi - sc[p].lo) / 2;
+                            train_cnt[p]++;
+                        }
+                int brc = ih_model_backward(m, &g, dout);
+                ih_graph_free(&g);
+                if (brc != 0) goto fail;
+                s += len;
+            }
+            double lr, beta1;
+            ih_onecycle_at(&st.sched, st.sched_step, &lr, &beta1);
+            if (ih_adamw_step(&adam, ih_model_params(m), ih_model_grads(m), ranges, n_ranges, lr, beta1) != 0)
+                goto fail;
+            st.sched_step++;
+        }
+        if (!isfinite(loss_sum)) {
+            ih_set_error("training diverged at epoch %ld (loss is not finite); try a smaller --lr", epoch + 1);
+            goto fail;
+        }
+        double val_score = NAN;
+        if (n_val > 0) {
+            if (ih_predict_dataset(m, d, val_idx, n_val, eval_structs, o->micro_triplets, val_pred) != 0)
+                goto fail;
+            val_score = task_maes(d, val_idx, n_val, val_pred, sc, per_task);
+        }
+        st.epoch = epoch + 1;
+        int improved = n_val == 0 || val_score < st.best_val;
+        if (improved) {
+            st.best_val = n_val ? val_score : NAN;
+            st.best_epoch = epoch + 1;
+            res->best_epoch = (int)(epoch + 1);
+            for (int p = 0; p < P && p < IH_MAX_TASKS; p++) res->best_val_mae[p] = n_val ? per_task[p] : NAN;
+            if (o->out && o->save_model(o->save_ctx, m, o->out, epoch + 1, n_val ? per_task : NULL) != 0)
+                goto fail;
+        }
+        if (o->checkpoint) {
+            /* state first, model second: a kill in between leaves epochs that disagree, which
+             * resume detects */
+            char desc[64];
+            snprintf(desc, sizeof desc, "{\"checkpoint_epoch\":%ld}", epoch + 1);
+            if (ih_adamw_save(ck_state, &adam, &st, NULL) != 0) goto fail;
+            if (ih_model_save(ck_model, m, desc) != 0) goto fail;
+        }
+        epochs_this_run++;
+        if (o->stop_after > 0 && st.epoch >= o->stop_after) {
+            res->seconds = ih_now() - t_start;
+            res->epochs = (int)st.epoch;
+            rc = 0;
+            goto fail;
+        }
+        double now = ih_now(), el = now - t_start;
+        double eta = el / epochs_this_run * (o->epochs - epoch - 1);
+        char te[32], tt[32];
+        fmt_time(el, te, sizeof te);
+        fmt_time(eta, tt, sizeof tt);
+        if (!o->quiet) {
+            printf("epoch %3ld/%d  loss %.4f  train MAE", epoch + 1, o->epochs, loss_sum / n_train);
+            for (int p = 0; p < P; p++) printf(" %.4f", train_cnt[p] ? train_abs[p] / train_cnt[p] : NAN);
+            if (n_val) {
+                printf("  val MAE");
+                for (int p = 0; p < P; p++) printf(" %.4f", per_task[p]);
+            }
+            printf("%s  %.1f s  elapsed %s  ETA %s\n", improved && n_val ? " *" : "", now - t0, te, tt);
+            fflush(stdout);
+        }
+    }
+    res->seconds = ih_now() - t_start;
+    res->epochs = (int)st.epoch;
+    res->best_epoch = (int)st.best_epoch;
+    rc = 0;
+fail:
+    ih_adamw_free(&adam);
+done:
+    free(ranges);
+    free(order), free(out), free(tgt), free(msk), free(dout), free(val_pred), free(per_task);
+    free(train_abs), free(train_cnt), free(ck_model), free(ck_state);
+    return rc;
+}
+
+int ih_split_groups(const ih_dataset *d, double val_fraction, uint64_t seed, int **train_idx,
+                    int *n_train, int **val_idx, int *n_val) {
+    int n = d->n;
+    int *group_of = malloc((size_t)n * sizeof *group_of);
+    int *perm = malloc((size_t)n * sizeof *perm);
+    int *tr = malloc((size_t)n * sizeof *tr), *va = malloc((size_t)n * sizeof *va);
+    char *is_val = calloc((size_t)n, 1);
+    if (!group_of || !perm || !tr || !va || !is_val) {
+        free(group_of), free(perm), free(tr), free(va), free(is_val);
+        return ih_set_error("out of memory");
+    }
+    /* group ids in order of first appearance (O(n·groups), fine for record files) */
+    int n_groups = 0;
+    for (int i = 0; i < n; i++) {
+        int g = -1;
+        for (int j = 0; j < i && g < 0; j++)
+            if (strcmp(d->group[j], d->group[i]) == 0) g = group_of[j];
+        group_of[i] = g >= 0 ? g : n_groups++;
+    }
+    for (int g = 0; g < n_groups; g++) perm[g] = g;
+    ih_rng rng;
+    ih_rng_seed(&rng, seed);
+    ih_rng_shuffle(&rng, perm, n_groups);
+    long want = lround(val_fraction * n), have = 0;
+    char *gval = calloc((size_t)n_groups + 1, 1);
+    if (!gval) {
+        free(group_of), free(perm), free(tr), free(va), free(is_val);
+        return ih_set_error("out of memory");
+    }
+    for (int k = 0; k < n_groups && have < want; k++) {
+        int g = perm[k], size = 0;
+        for (int i = 0; i < n; i++) size += group_of[i] == g;
+        gval[g] = 1;
+        have += size;
+    }
+    int nt = 0, nv = 0;
+    for (int i = 0; i < n; i++) {
+        if (gval[group_of[i]]) va[nv++] = i;
+        else tr[nt++] = i;
+    }
+    free(gval), free(group_of), free(perm), free(is_val);
+    if (nt == 0) {
+        free(tr), free(va);
+        return ih_set_error("validation fraction %.2f leaves no training records", val_fraction);
+    }
+    *train_idx = tr, *n_train = nt, *val_idx = va, *n_val = nv;
+    return 0;
+}
+
+int ih_group_folds(const ih_dataset *d, int k, uint64_t seed, int *fold_of) {
+    int n = d->n;
+    if (k < 2 || k > n) return ih_set_error("%d folds for %d records", k, n);
+    int *group_of = malloc((size_t)n * sizeof *group_of), *size = calloc((size_t)n, sizeof *size);
+    int *perm = malloc((size_t)n * sizeof *perm), *group_fold = malloc((size_t)n * sizeof *group_fold);
+    long *fold_size = calloc((size_t)k, sizeof *fold_size);
+    if (!group_of || !size || !perm || !group_fold || !fold_size) {
+        free(group_of), free(size), free(perm), free(group_fold), free(fold_size);
+        return ih_set_error("out of memory");
+    }
+    int n_groups = 0;
+    for (int i = 0; i < n; i++) {
+        int g = -1;
+        for (int j = 0; j < i && g < 0; j++)
+            if (strcmp(d->group[j], d->group[i]) == 0) g = group_of[j];
+        group_of[i] = g >= 0 ? g : n_groups++;
+        size[group_of[i]]++;
+    }
+    if (n_groups < k) {
+        free(group_of), free(size), free(perm), free(group_fold), free(fold_size);
+        return ih_set_error("%d host groups cannot fill %d folds", n_groups, k);
+    }
+    for (int g = 0; g < n_groups; g++) perm[g] = g;
+    ih_rng rng;
+    ih_rng_seed(&rng, seed);
+    ih_rng_shuffle(&rng, perm, n_groups);
+    /* groups in shuffled order, each to the currently smallest fold: folds stay balanced */
+    for (int q = 0; q < n_groups; q++) {
+        int g = perm[q], best = 0;
+        for (int f = 1; f < k; f++)
+            if (fold_size[f] < fold_size[best]) best = f;
+        group_fold[g] = best;
+        fold_size[best] += size[g];
+    }
+    for (int i = 0; i < n; i++) fold_of[i] = group_fold[group_of[i]];
+    free(group_of), free(size), free(perm), free(group_fold), free(fold_size);
+    return 0;
+}

@@ -1,0 +1,136 @@
+/* train / predict / evaluate / finetune / pretrain / info end to end on tiny models, and the exit
+ * codes and one-line messages for bad input. Runs $IONHOP_CLI (make test sets it). */
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "ionhop.h"
+
+static const char *cli(void) {
+    const char *c = getenv("IONHOP_CLI");
+    return c ? c : "build-san/ionhop";
+}
+
+static int run(const char *cmd, char *out, size_t cap) {
+    char full[4096];
+    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    if (!p) return -1;
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* exactly one line, starting "ionhop: " and holding `needle` */
+static int one_line_error(const char *out, const char *needle) {
+    const char *nl = strchr(out, '\n');
+    return strncmp(out, "ionhop: ", 8) == 0 && strstr(out, needle) && (!nl || nl[1] == '\0');
+}
+
+#define TINY "--hidden 8 --alignn-layers 1 --gcn-layers 1 --embed 8 --head-width 8"
+
+int main(void) {
+    char dir[] = "/tmp/ionhop-cli-model-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char data[256], model[256], cmd[4096], path[512];
+    static char out[1 << 16];
+    snprintf(data, sizeof data, "%s/em.json", dir);
+    snprintf(model, sizeof model, "%s/m.ionhop", dir);
+    ih_structure_set all;
+    CHECK(ih_read_json(shared_path("data/em/train.json"), &all) == 0);
+    ih_structure sub[12];
+    int k = 0;
+    for (int i = 0; i < all.n && k < 12; i++)
+        if (all.items[i].n_atoms <= 40) sub[k++] = all.items[i];
+    CHECK(ih_write_json(data, sub, k) == 0);
+
+    snprintf(cmd, sizeof cmd, "%s train --data %s --out %s --epochs 2 --batch 4 --val 0.25 " TINY, cli(), data, model);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    CHECK_MSG(strstr(out, "epoch   2/2") && strstr(out, "val MAE") && strstr(out, "done: 2 epochs"), "%s", out);
+    CHECK(access(model, R_OK) == 0);
+
+    /* the bundled example hop, and the same hop as --ion/--to */
+    snprintf(cmd, sizeof cmd, "%s predict --model %s --initial examples/LiFePO4_hop/initial.vasp --final examples/LiFePO4_hop/final.vasp",
+             cli(), model);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    CHECK_MSG(strstr(out, "Em:") && strstr(out, "Li (atom 1)") && strstr(out, "verdict:"), "%s", out);
+    char em1[64] = "";
+    const char *e = strstr(out, "Em:");
+    if (e) sscanf(e, "Em: %63s", em1);
+    snprintf(cmd, sizeof cmd, "%s predict --model %s examples/LiFePO4_hop/initial.vasp --ion 1 --to \"0.75 0.75 0.5\"", cli(), model);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    char em2[64] = "";
+    e = strstr(out, "Em:");
+    if (e) sscanf(e, "Em: %63s", em2);
+    CHECK_MSG(em1[0] && strcmp(em1, em2) == 0, "%s vs %s", em1, em2);
+
+    snprintf(path, sizeof path, "%s/p.csv", dir);
+    snprintf(cmd, sizeof cmd, "%s predict --model %s --data %s --out %s", cli(), model, data, path);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    char *csv = ih_read_file(path, NULL);
+    CHECK(csv && strncmp(csv, "jid,target,prediction\n", 22) == 0);
+    int lines = 0;
+    for (const char *p = csv; p && *p; p++) lines += *p == '\n';
+    CHECK_INT(lines, k + 1);
+    free(csv);
+
+    snprintf(path, sizeof path, "%s/parity.svg", dir);
+    snprintf(cmd, sizeof cmd, "%s evaluate --model %s --data %s --plot %s", cli(), model, data, path);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    CHECK_MSG(strstr(out, "MAE") && strstr(out, "R²") && strstr(out, "precision") && strstr(out, "true good"), "%s", out);
+    char *svg = ih_read_file(path, NULL);
+    CHECK(svg && strstr(svg, "<svg") && strstr(svg, "<circle"));
+    free(svg);
+
+    snprintf(cmd, sizeof cmd, "%s info %s", cli(), model);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    CHECK_MSG(strstr(out, "\"hidden\": 8") && strstr(out, "\"input\": \"5-image\""), "%s", out);
+
+    /* fine-tuning from a pre-trained trunk, with 2-fold grouped CV and a 2-member ensemble */
+    char mpt[256];
+    snprintf(mpt, sizeof mpt, "%s/mpt.ionhop", dir);
+    snprintf(cmd, sizeof cmd, "%s pretrain --task a=%s --task b=%s --out %s --epochs 1 --batch 4 --cache %s " TINY,
+             cli(), data, data, mpt, dir);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    CHECK_MSG(strstr(out, "2 tasks") && strstr(out, "val MAE"), "%s", out);
+    snprintf(cmd, sizeof cmd, "%s finetune --init %s --data %s --folds 2 --ensemble 2 --epochs 1 --batch 4 --cv-out %s/cv.csv",
+             cli(), mpt, data, dir);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    CHECK_MSG(strstr(out, "2-fold grouped cross-validation") && strstr(out, "ensemble mean"), "%s", out);
+    snprintf(path, sizeof path, "%s/ft.ionhop", dir);
+    snprintf(cmd, sizeof cmd, "%s finetune --init %s --data %s --out %s --ensemble 2 --epochs 1 --batch 4", cli(), mpt, data, path);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    snprintf(cmd, sizeof cmd, "%s predict --model %s --initial examples/LiFePO4_hop/initial.vasp --final examples/LiFePO4_hop/final.vasp",
+             cli(), path);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    CHECK_MSG(strstr(out, "spread of 2 ensemble members"), "%s", out);
+
+    /* bad input: exit 1 with one line naming the file */
+    snprintf(cmd, sizeof cmd, "%s predict --model %s --initial examples/LiFePO4_hop/initial.vasp --final examples/LiFePO4_hop/initial.vasp", cli(), model);
+    CHECK_INT(run(cmd, out, sizeof out), 1);
+    CHECK_MSG(one_line_error(out, "no atom moves"), "%s", out);
+    snprintf(cmd, sizeof cmd, "%s predict --model %s --initial examples/LiFePO4_hop/initial.vasp", cli(), model);
+    CHECK_INT(run(cmd, out, sizeof out), 2);
+    snprintf(cmd, sizeof cmd, "%s predict --model %s --initial examples/LiFePO4_hop/initial.vasp --final %s", cli(), data, data);
+    CHECK_INT(run(cmd, out, sizeof out), 1);
+    CHECK_MSG(one_line_error(out, data), "%s", out);
+    snprintf(cmd, sizeof cmd, "%s evaluate --model %s --data %s/nothing.json", cli(), model, dir);
+    CHECK_INT(run(cmd, out, sizeof out), 1);
+    CHECK_MSG(one_line_error(out, "nothing.json"), "%s", out);
+    snprintf(cmd, sizeof cmd, "%s predict --model %s examples/LiFePO4_hop/initial.vasp --ion 500 --to \"0 0 0\"", cli(), model);
+    CHECK_INT(run(cmd, out, sizeof out), 2);
+    snprintf(cmd, sizeof cmd, "%s train --data %s --out %s/x.ionhop --epochs 0", cli(), data, dir);
+    CHECK_INT(run(cmd, out, sizeof out), 2);
+    snprintf(cmd, sizeof cmd, "%s finetune --data %s --out %s/x.ionhop --arch model9", cli(), data, dir);
+    CHECK_INT(run(cmd, out, sizeof out), 2);
+    /* a model trained on bulk properties is not a barrier model */
+    snprintf(cmd, sizeof cmd, "%s predict --model %s --initial examples/LiFePO4_hop/initial.vasp --final examples/LiFePO4_hop/final.vasp", cli(), mpt);
+    CHECK(run(cmd, out, sizeof out) != 0);
+    CHECK_MSG(one_line_error(out, "not a migration-barrier model"), "%s", out);
+
+    ih_structure_set_free(&all);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+    return test_summary("test_cli_model");
+}

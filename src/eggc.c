@@ -15,7 +15,6 @@
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
-#include <stdlib.h>
 
 #include "ionhop.h"
 #include "kern.h"
@@ -46,10 +45,8 @@ static int team_size(const ops_ws *ws, double work) {
 
 /* Rows per chunk: about 256 KB of one H-wide matrix (cache-resident GEMM blocks). */
 int eggc_chunk_rows(int H) {
-    static int env = -1;
-    if (env < 0) { const char *e = getenv("IH_CHUNK_FLOATS"); env = e ? atoi(e) : 0; }
-    int r = (env > 0 ? env : 65536) / (H > 0 ? H : 1);
-    return r < 32 ? 32 : r > 4096 ? 4096 : r;
+    int r = 65536 / (H > 0 ? H : 1);
+    return r < 32 ? 32 : r > 1024 ? 1024 : r;
 }
 
 size_t eggc_ws_floats(int H) { return (size_t)H * H + (size_t)eggc_chunk_rows(H) * H + 64; }

@@ -12,10 +12,10 @@
 #include "kern.h"
 #include "model_internal.h"
 
-#define EMBED_ROWS 256
+#define EMBED_ROWS 1024
 
 size_t embed_ws_floats(int H, int emb, int K) {
-    return (size_t)H * emb + (size_t)emb * K + (size_t)EMBED_ROWS * (K + emb + H) + 64;
+    return (size_t)H * emb + (size_t)emb * K + H + emb + (size_t)EMBED_ROWS * (K + 2 * emb) + 64;
 }
 
 static int team(const ih_model *m, double work) {
@@ -117,14 +117,32 @@ int embed_forward(ih_model *m, const rbf_spec *rbf, const mlp_layer *l1, const m
     return 0;
 }
 
-/* Σg and Σg·x̂ of a BatchNorm+SiLU backward over rows [r0, r1), in blocks of 32 rows */
-static void grad_sums(int C, long r0, long r1, const float *x, const float *dout,
-                      const float *scale, const float *shift, const float *st, double *sg) {
+/* Σg and Σg·x̂ of a BatchNorm+SiLU backward over rows [r0, r1), in blocks of 32 rows; g is
+ * written over dout (dout is needed only through g afterwards) */
+static void grad_sums(int C, long r0, long r1, const float *x, float *dout, const float *scale,
+                      const float *shift, const float *st, double *sg) {
     float fg[EGGC_MAX_H], fgx[EGGC_MAX_H];
     for (long b0 = r0; b0 < r1; b0 += 32) {
         long b1 = b0 + 32 < r1 ? b0 + 32 : r1;
         for (int k = 0; k < C; k++) fg[k] = fgx[k] = 0.0f;
-        k_bn_grad_sums(C, b1 - b0, x + b0 * C, dout + b0 * C, scale, shift, st, st + C, fg, fgx, 1);
+        k_bn_grad_sums_store(C, b1 - b0, x + b0 * C, dout + b0 * C, scale, shift, st, st + C, fg,
+                             fgx);
+        for (int k = 0; k < C; k++) {
+            sg[k] += fg[k];
+            sg[C + k] += fgx[k];
+        }
+    }
+}
+
+/* the same from d (dL/d SiLU output) and the kept σ: g = d ⊙ SiLU'(u) written over d */
+static void grad_sums_sig(int C, int rows, float *d, const float *sig, const float *x,
+                          const float *scale, const float *shift, const float *st, double *sg) {
+    float fg[EGGC_MAX_H], fgx[EGGC_MAX_H];
+    for (int b0 = 0; b0 < rows; b0 += 32) {
+        int nb = rows - b0 < 32 ? rows - b0 : 32;
+        size_t o = (size_t)b0 * C;
+        for (int k = 0; k < C; k++) fg[k] = fgx[k] = 0.0f;
+        k_silu_grad_sig(C, nb, d + o, sig + o, x + o, scale, shift, st, st + C, fg, fgx);
         for (int k = 0; k < C; k++) {
             sg[k] += fg[k];
             sg[C + k] += fgx[k];
@@ -174,8 +192,8 @@ void embed_backward(ih_model *m, const rbf_spec *rbf, const mlp_layer *l1, const
     }
     grad_coeffs(ws, used, H, M, sc2, st2, training, G + l2->g, G + l2->beta, c2, c3);
 
-    /* du2 per chunk (in place in dout), dW2 += du2ᵀ·a1 (a1 recomputed), da1 = du2·W2, and the
-     * BN1 sums from da1 */
+    /* du2 per chunk from g2 (in place in dout), dW2 += du2ᵀ·a1 (a1 and σ recomputed once),
+     * da1 = du2·W2, then g1 = da1 ⊙ SiLU'(u1) over da1 with the BN1 sums */
     size_t w2 = (size_t)H * emb, w1 = (size_t)emb * K;
     float c2b[EGGC_MAX_H], c3b[EGGC_MAX_H];
     memcpy(c2b, c2, sizeof(float) * H);
@@ -184,7 +202,7 @@ void embed_backward(ih_model *m, const rbf_spec *rbf, const mlp_layer *l1, const
     {
         int t = omp_get_thread_num(), T = omp_get_num_threads();
         float *dw2 = ws->f + (size_t)t * ws->fslot, *db2 = dw2 + w2 + w1;
-        float *a1 = db2 + H;
+        float *a1 = db2 + H, *sig = a1 + (size_t)EMBED_ROWS * emb;
         double *sg = ws->d + (size_t)t * ws->dslot;
         memset(dw2, 0, sizeof(float) * (w2 + w1 + H));
         memset(sg, 0, sizeof(double) * 2 * (size_t)emb);
@@ -192,16 +210,16 @@ void embed_backward(ih_model *m, const rbf_spec *rbf, const mlp_layer *l1, const
         for (long c0 = r0; c0 < r1; c0 += EMBED_ROWS) {
             int rows = (int)(c0 + EMBED_ROWS < r1 ? EMBED_ROWS : r1 - c0);
             float *du2 = dout + (size_t)c0 * H;
-            k_bn_grad_rows(H, rows, du2, du2, u2 + (size_t)c0 * H, sc2, sh2, st2, sc2, c2b, c3b, 1);
+            k_bn_grad_rows(H, rows, du2, du2, u2 + (size_t)c0 * H, sc2, sh2, st2, sc2, c2b, c3b, 0);
             for (int r = 0; r < rows; r++)
                 for (int k = 0; k < H; k++) db2[k] += du2[(size_t)r * H + k];
-            k_affine_act(emb, rows, a1, NULL, u1 + (size_t)c0 * emb, sc1, sh1, 1);
+            k_silu_sig(emb, rows, a1, sig, u1 + (size_t)c0 * emb, sc1, sh1);
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, emb, rows, 1.0f, du2, H, a1, emb,
                         1.0f, dw2, emb);
             float *d1 = da1 + (size_t)c0 * emb;
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, emb, H, 1.0f, du2, H,
                         P + l2->w, emb, 0.0f, d1, emb);
-            grad_sums(emb, 0, rows, u1 + (size_t)c0 * emb, d1, sc1, sh1, st1, sg);
+            grad_sums_sig(emb, rows, d1, sig, u1 + (size_t)c0 * emb, sc1, sh1, st1, sg);
         }
     }
     for (int t = 0; t < used; t++) {
@@ -223,7 +241,7 @@ void embed_backward(ih_model *m, const rbf_spec *rbf, const mlp_layer *l1, const
         for (long c0 = r0; c0 < r1; c0 += EMBED_ROWS) {
             int rows = (int)(c0 + EMBED_ROWS < r1 ? EMBED_ROWS : r1 - c0);
             float *du1 = da1 + (size_t)c0 * emb;
-            k_bn_grad_rows(emb, rows, du1, du1, u1 + (size_t)c0 * emb, sc1, sh1, st1, sc1, c2, c3, 1);
+            k_bn_grad_rows(emb, rows, du1, du1, u1 + (size_t)c0 * emb, sc1, sh1, st1, sc1, c2, c3, 0);
             for (int r = 0; r < rows; r++)
                 for (int k = 0; k < emb; k++) db1[k] += du1[(size_t)r * emb + k];
             k_rbf(K, rows, rb, v + c0, rbf->centers, rbf->gamma);

@@ -99,6 +99,55 @@ KERNEL void k_bn_grad_sums(int C, long rows, const float *restrict x,
     FTZ_LEAVE;
 }
 
+KERNEL void k_bn_grad_sums_store(int C, long rows, const float *restrict x,
+                                 float *restrict dout, const float *restrict scale,
+                                 const float *restrict shift, const float *restrict mean,
+                                 const float *restrict rstd, float *restrict fg,
+                                 float *restrict fgx) {
+    FTZ_ENTER;
+    for (long r = 0; r < rows; r++) {
+        const float *restrict xr = x + r * C;
+        float *restrict dr = dout + r * C;
+        for (int k = 0; k < C; k++) {
+            float g = dr[k] * ops_dsilu(xr[k] * scale[k] + shift[k]);
+            dr[k] = g;
+            fg[k] += g;
+            fgx[k] += g * ((xr[k] - mean[k]) * rstd[k]);
+        }
+    }
+    FTZ_LEAVE;
+}
+
+KERNEL void k_silu_sig(int C, long rows, float *restrict a, float *restrict s,
+                       const float *restrict x, const float *restrict scale,
+                       const float *restrict shift) {
+    FTZ_ENTER;
+    for (long i = 0; i < rows * C; i += C)
+        for (int k = 0; k < C; k++) {
+            float u = x[i + k] * scale[k] + shift[k], sg = ops_sigmoid(u);
+            s[i + k] = sg;
+            a[i + k] = u * sg;
+        }
+    FTZ_LEAVE;
+}
+
+KERNEL void k_silu_grad_sig(int C, long rows, float *restrict d, const float *restrict s,
+                            const float *restrict x, const float *restrict scale,
+                            const float *restrict shift, const float *restrict mean,
+                            const float *restrict rstd, float *restrict fg,
+                            float *restrict fgx) {
+    FTZ_ENTER;
+    for (long i = 0; i < rows * C; i += C)
+        for (int k = 0; k < C; k++) {
+            float u = x[i + k] * scale[k] + shift[k], sg = s[i + k];
+            float g = d[i + k] * (sg * (1.0f + u * (1.0f - sg)));
+            d[i + k] = g;
+            fg[k] += g;
+            fgx[k] += g * ((x[i + k] - mean[k]) * rstd[k]);
+        }
+    FTZ_LEAVE;
+}
+
 KERNEL void k_bn_grad_rows(int C, long rows, float *dx, const float *dout,
                            const float *restrict x, const float *restrict scale,
                            const float *restrict shift, const float *restrict mean,

@@ -24,6 +24,19 @@ void k_bn_grad_sums(int C, long rows, const float *x, const float *dout, const f
                     const float *shift, const float *mean, const float *rstd, float *fg,
                     float *fgx, int silu);
 
+/* The same, also writing g over dout (for callers that need dout only through g). */
+void k_bn_grad_sums_store(int C, long rows, const float *x, float *dout, const float *scale,
+                          const float *shift, const float *mean, const float *rstd, float *fg,
+                          float *fgx);
+
+/* a = SiLU(u), s = σ(u), u = x·scale + shift (s kept for the backward below). */
+void k_silu_sig(int C, long rows, float *a, float *s, const float *x, const float *scale,
+                const float *shift);
+/* g = d ⊙ SiLU'(u) from the kept σ(u), written over d; adds Σg and Σg·(x − mean)·rstd. */
+void k_silu_grad_sig(int C, long rows, float *d, const float *s, const float *x,
+                     const float *scale, const float *shift, const float *mean, const float *rstd,
+                     float *fg, float *fgx);
+
 /* dx = c1·(g − c2 − (x − mean)·c3), g as above; dx may alias dout. */
 void k_bn_grad_rows(int C, long rows, float *dx, const float *dout, const float *x,
                     const float *scale, const float *shift, const float *mean, const float *c1,

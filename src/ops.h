@@ -42,16 +42,18 @@ size_t ops_ws_fslot(int max_cols, size_t max_w);
 /* ---- element-wise math (vectorisable; expf accurate to a few ulp) ---- */
 static inline float ops_expf(float x) {
     /* exp(x) = 2^n · e^r with n = round(x/ln2), |r| <= ln2/2; degree-6 Taylor in r.
-     * |x| is clamped to 87 so that neither the result nor 1/(1 + result) is ever subnormal
-     * (subnormals cost ~150 cycles each on x86). The clamp works on the bit pattern (integer
-     * min of the magnitude): a floating-point compare-and-select does not vectorise under
-     * GCC's default -ftrapping-math. A NaN comes out as exp(±87). */
+     * The result is never subnormal (subnormals cost ~150 cycles per operation on x86, here
+     * and in every GEMM they reach): below −87 it is exactly 0 (as a true underflow, only a
+     * little earlier), above 87 it saturates at exp(87). All range handling is integer work
+     * on the bit pattern: a floating-point compare-and-select does not vectorise under GCC's
+     * default -ftrapping-math. A NaN comes out as exp(±87) or 0. */
     union {
         float f;
         uint32_t u;
-    } v = {x}, t, e; /* union punning (not memcpy): reliably lowered to a register reinterpret */
+    } v = {x}, t, e, res; /* union punning (not memcpy): reliably a register reinterpret */
     uint32_t mag = v.u & 0x7fffffffu;
-    mag = mag < 0x42AE0000u ? mag : 0x42AE0000u; /* 87.0f */
+    uint32_t under = (v.u >> 31) & (uint32_t)(mag > 0x42AE0000u); /* x < −87 */
+    mag = mag < 0x42AE0000u ? mag : 0x42AE0000u;                 /* |x| <= 87 */
     v.u = (v.u & 0x80000000u) | mag;
     x = v.f;
     const float magic = 12582912.0f; /* 1.5·2^23: adding it rounds to an integer */
@@ -67,9 +69,26 @@ static inline float ops_expf(float x) {
     p = p * r + 1.0f;
     p = p * r + 1.0f;
     e.u = (t.u - 0x4B400000u + 127u) << 23; /* the low bits of t hold n */
-    return p * e.f;
+    res.f = p * e.f;
+    res.u &= under - 1u; /* 0 where x < −87 */
+    return res.f;
 }
-static inline float ops_sigmoid(float x) { return 1.0f / (1.0f + ops_expf(-x)); }
+
+/* σ(x) from e = exp(−|x|) ∈ [0, 1]: 1/(1 + e) for x >= 0, e/(1 + e) below, so it never
+ * overflows and is exactly 0 (not subnormal) for x < −87. */
+static inline float ops_sigmoid(float x) {
+    union {
+        float f;
+        uint32_t u;
+    } v = {x}, a, pos, neg;
+    a.u = v.u | 0x80000000u; /* −|x| */
+    float e = ops_expf(a.f);
+    pos.f = 1.0f / (1.0f + e);
+    neg.f = e * pos.f;
+    uint32_t m = (uint32_t)((int32_t)v.u >> 31); /* all ones for x < 0 */
+    pos.u = (pos.u & ~m) | (neg.u & m);
+    return pos.f;
+}
 static inline float ops_silu(float x) { return x * ops_sigmoid(x); }
 /* d silu / dx */
 static inline float ops_dsilu(float x) {

@@ -39,7 +39,7 @@ static int part(const int *ptr, int n, int t, int T) {
 static int team_size(const ops_ws *ws, double work) {
     int nt = omp_get_max_threads();
     if (nt > ws->nt) nt = ws->nt;
-    if (work < 1 << 16) nt = 1;
+    if (work < 1 << 20) nt = 1;
     return nt;
 }
 

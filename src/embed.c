@@ -21,7 +21,7 @@ size_t embed_ws_floats(int H, int emb, int K) {
 static int team(const ih_model *m, double work) {
     int nt = omp_get_max_threads();
     if (nt > m->ws.nt) nt = m->ws.nt;
-    return work < 1 << 16 ? 1 : nt;
+    return work < 1 << 20 ? 1 : nt;
 }
 
 /* bias rows, then the chunk GEMM y = x·Wᵀ + b */

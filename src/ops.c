@@ -50,7 +50,7 @@ size_t ops_ws_fslot(int max_cols, size_t max_w) {
 /* Threads worth using for `work` multiply-adds (or element operations). */
 static int threads_for(double work) {
     int nt = omp_get_max_threads();
-    if (work < 1 << 16) return 1;
+    if (work < 1 << 20) return 1;
     return nt;
 }
 

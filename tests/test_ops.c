@@ -568,6 +568,17 @@ static void test_eggc_threads(void) {
            "dparams %.1e\n",
            n, e, H, nthreads, ex / sx, edx / sdx, edy / sdy, egp / sgp);
     CHECK(ex / sx < 1e-5 && edx / sdx < 1e-4 && edy / sdy < 1e-4 && egp / sgp < 1e-4);
+    /* same thread count, same bits (static partitions, per-thread partial sums) */
+    {
+        float *dx2 = malloc(sizeof(float) * n * H), *dy2 = malloc(sizeof(float) * e * H),
+              *gp2 = malloc(sizeof(float) * np);
+        eggc_grads(&c, dx2, dy2, gp2);
+        CHECK(memcmp(dx2, dx[1], sizeof(float) * n * H) == 0);
+        CHECK(memcmp(dy2, dy[1], sizeof(float) * e * H) == 0);
+        CHECK(memcmp(gp2, gp[1], sizeof(float) * np) == 0);
+        CHECK(memcmp(c.xo, xo[1], sizeof(float) * n * H) == 0);
+        free(dx2), free(dy2), free(gp2);
+    }
     CHECK(gc_direction("eggc threaded all params", c.p, gp[1], np, 1e-2f, 11, eggc_loss, &c, 0.0) <
           GC_DIR_TOL);
     CHECK(gc_direction("eggc threaded x", c.x, dx[1], (size_t)n * H, 1e-2f, 12, eggc_loss, &c, 0.0) <

@@ -612,6 +612,39 @@ static void test_model_composition(ih_graph *g) {
     }
 }
 
+/* degenerate layer counts (no ALIGNN layer, no GCN layer, neither) run and give finite
+ * gradients; embeddings that cannot reach the output get none */
+static void test_layer_counts(ih_graph *g) {
+    static const int lg[][2] = {{0, 1}, {1, 0}, {0, 0}};
+    for (int v = 0; v < 3; v++) {
+        ih_config c;
+        ih_config_default(&c);
+        c.hidden = 5;
+        c.embed = 4;
+        c.head_width = 3;
+        c.alignn_layers = lg[v][0];
+        c.gcn_layers = lg[v][1];
+        ih_model *m = ih_model_create(&c, 7);
+        CHECK(ih_model_reserve(m, g->n_structs, g->n_atoms, g->n_edges, g->n_triplets) == 0);
+        float out[4], w[4] = {1, -1, 1, -1};
+        CHECK(ih_model_forward(m, g, 1, out) == 0);
+        CHECK(ih_model_backward(m, g, w) == 0);
+        int finite = 1;
+        for (size_t i = 0; i < ih_model_n_params(m); i++) finite &= isfinite(ih_model_grads(m)[i]);
+        CHECK(finite);
+        const ih_tensor_info *t = ih_model_tensor(m, ih_model_find_tensor(m, "angle_embedding.2.layer.0.weight"));
+        double an = 0, bn = 0;
+        for (size_t j = 0; j < t->numel; j++) an += fabs(ih_model_grads(m)[t->offset + j]);
+        t = ih_model_tensor(m, ih_model_find_tensor(m, "edge_embedding.2.layer.0.weight"));
+        for (size_t j = 0; j < t->numel; j++) bn += fabs(ih_model_grads(m)[t->offset + j]);
+        /* angles reach the output only through a later layer's use of the updated bonds */
+        int angles_used = c.alignn_layers >= 2 || (c.alignn_layers == 1 && c.gcn_layers > 0);
+        CHECK_MSG((an > 0) == angles_used, "L %d G %d angle grad %g", lg[v][0], lg[v][1], an);
+        CHECK_MSG((bn > 0) == (c.alignn_layers + c.gcn_layers > 0), "L %d G %d bond grad %g", lg[v][0], lg[v][1], bn);
+        ih_model_free(m);
+    }
+}
+
 static void test_network_gradients(void) {
     tg_random r1, r2;
     tg_make_random(&r1, 5, 16, 71);
@@ -624,6 +657,7 @@ static void test_network_gradients(void) {
     printf("network check graph: 2 structures, %d atoms, %d edges, %d triplets\n", g.n_atoms,
            g.n_edges, g.n_triplets);
     test_trunk_gradients(&g);
+    test_layer_counts(&g);
     test_head_gradients();
     test_model_composition(&g);
     tg_free(&g);

@@ -1,7 +1,9 @@
 /* The ALIGNN trunk (spec §4.3-4.6): embeddings, ALIGNN layers, GCN layers, mean pooling, with
- * its activation arena. A training arena keeps what backward needs; an inference arena runs
- * every layer in place (one buffer per tensor kind), so its triplet memory is two T × H arrays
- * instead of about ten. */
+ * its activation arena. A training arena keeps what backward needs (about ten T × H arrays:
+ * per ALIGNN layer the edge-gate pre-activation and the layer output, the angle embedding's
+ * pre-BatchNorm values, one gradient buffer); an inference arena runs every layer in place
+ * (one buffer per tensor kind; the edge gates live only in per-thread chunks), so its triplet
+ * memory is a single T × H array. */
 #include <stdlib.h>
 #include <string.h>
 

@@ -243,73 +243,68 @@ typedef struct det_case {
     double x0, y0, z0, h, h03[4], last, out;
 } det_case;
 
-static void test_deterministic(const fx_file *fg) {
-    static const det_case cases[] = {
-        {"cscl", 0, 5.6903, 0.6896, 22.8883, 3.41709, {0.12728, 0.16377, 0.12631, 0.01578}, 0.0063, 2.6050e-4},
-        {"cscl_can", 1, 5.6903, 0.3000, 11.8252, 3.45660, {0.12746, 0.16386, 0.12634, 0.01580}, 0.0063, 2.6049e-4},
-        {"jid7", 0, 30.6998, 15.6308, 288.4186, 1.31917, {0.04015, 0.10018, 0.09075, 0.00837}, 0.00729, 3.2767e-4},
-    };
-    ih_config c;
-    ih_config_default(&c);
-    ih_model *m = ih_model_create(&c, 1);
-    ih_model_set_deterministic(m);
-    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-        const det_case *dc = &cases[k];
-        ih_graph g;
-        const char *keys[1] = {dc->key};
-        if (build_batch(fg, keys, 1, &g)) {
-            CHECK_MSG(0, "graph %s missing from %s", dc->key, GRAPHS_FX);
-            continue;
-        }
-        CHECK(ih_model_reserve(m, 1, g.n_atoms, g.n_edges, g.n_triplets) == 0);
-        float out = 0;
-        CHECK(ih_model_forward(m, &g, 0, &out) == 0);
-        ih_acts *a = m->acts;
-        int H = 256;
-        double x0 = sumf(a->X[0], (size_t)g.n_atoms * H), y0 = sumf(a->Yl[0], (size_t)g.n_edges * H),
-               z0 = sumf(a->Z[0], (size_t)g.n_triplets * H), hs = sumf(m->h, H);
-        double last = head_last_hidden_sum(m, m->h);
-        printf("§10.6 %-9s Σx0 %.4f Σy0 %.4f Σz0 %.4f Σh %.5f h[0..3] %.5f %.5f %.5f %.5f last %.5f out %.4e\n",
-               dc->key, x0, y0, z0, hs, m->h[0], m->h[1], m->h[2], m->h[3], last, out);
-        /* spec: ~1e-4 absolute on the sums, ~1e-3 relative on the output; figures printed to
-         * 4-5 decimals, so half a unit of the last printed digit on top */
-        CHECK_NEAR(x0, dc->x0, 1e-4 + 5e-5);
-        CHECK_NEAR(y0, dc->y0, 1e-4 + 5e-5);
-        CHECK_NEAR(z0, dc->z0, 1e-4 + 5e-5);
-        CHECK_NEAR(hs, dc->h, 1e-4 + 5e-6);
-        for (int i = 0; i < 4; i++) CHECK_NEAR(m->h[i], dc->h03[i], 2e-5);
-        CHECK_NEAR(last, dc->last, 1e-4);
-        CHECK_NEAR(out, dc->out, 1e-3 * fabs(dc->out));
+static const det_case det_cases[] = {
+    {"cscl", 0, 5.6903, 0.6896, 22.8883, 3.41709, {0.12728, 0.16377, 0.12631, 0.01578}, 0.0063, 2.6050e-4},
+    {"cscl_can", 1, 5.6903, 0.3000, 11.8252, 3.45660, {0.12746, 0.16386, 0.12634, 0.01580}, 0.0063, 2.6049e-4},
+    {"jid7", 0, 30.6998, 15.6308, 288.4186, 1.31917, {0.04015, 0.10018, 0.09075, 0.00837}, 0.00729, 3.2767e-4},
+};
 
-        /* the in-place inference arena gives the same numbers (CsCl: cheap under sanitizers) */
-        if (strncmp(dc->key, "cscl", 4)) {
-            tg_free(&g);
-            continue;
-        }
-        ih_acts *ia = ih_acts_create(m, 1, g.n_atoms, g.n_edges, g.n_triplets, 0);
-        float h2[256], out2 = 0;
-        CHECK(ih_trunk_forward(m, ia, &g, 0, h2) == 0);
-        CHECK(ih_head_forward(m, h2, 1, &out2) == 0);
-        double dh = 0;
-        for (int i = 0; i < H; i++) dh = fmax(dh, fabs(h2[i] - m->h[i]));
-        CHECK(dh <= 1e-6);
-        CHECK_NEAR(out2, out, 1e-6 * fabs(out));
-        CHECK(ih_acts_bytes(ia) < ih_acts_bytes(a) / 3);
-        CHECK(ih_trunk_forward(m, ia, &g, 1, h2) == -1); /* no training mode there */
-        CHECK(ih_trunk_backward(m, ia, &g, h2) == -1);
-        ih_acts_free(ia);
-        tg_free(&g);
-    }
-    ih_model_free(m);
+/* the §10.6 figures of one graph (evaluation mode, training arena so that x0, y0, z0 remain
+ * readable); with `inference`, also the in-place inference arena against it */
+static void det_check(ih_model *m, const ih_graph *g, const det_case *dc, const char *how,
+                      int inference) {
+    CHECK(ih_model_reserve(m, 1, g->n_atoms, g->n_edges, g->n_triplets) == 0);
+    float out = 0;
+    CHECK(ih_model_forward(m, g, 0, &out) == 0);
+    ih_acts *a = m->acts;
+    int H = 256;
+    double x0 = sumf(a->X[0], (size_t)g->n_atoms * H), y0 = sumf(a->Yl[0], (size_t)g->n_edges * H),
+           z0 = sumf(a->Z[0], (size_t)g->n_triplets * H), hs = sumf(m->h, H);
+    double last = head_last_hidden_sum(m, m->h);
+    printf("§10.6 %-9s (%s) Σx0 %.4f Σy0 %.4f Σz0 %.4f Σh %.5f h[0..3] %.5f %.5f %.5f %.5f last %.5f "
+           "out %.4e\n",
+           dc->key, how, x0, y0, z0, hs, m->h[0], m->h[1], m->h[2], m->h[3], last, out);
+    /* spec: ~1e-4 absolute on the sums, ~1e-3 relative on the output; figures printed to 4-5
+     * decimals, so half a unit of the last printed digit on top */
+    CHECK_NEAR(x0, dc->x0, 1e-4 + 5e-5);
+    CHECK_NEAR(y0, dc->y0, 1e-4 + 5e-5);
+    CHECK_NEAR(z0, dc->z0, 1e-4 + 5e-5);
+    CHECK_NEAR(hs, dc->h, 1e-4 + 5e-6);
+    for (int i = 0; i < 4; i++) CHECK_NEAR(m->h[i], dc->h03[i], 2e-5);
+    CHECK_NEAR(last, dc->last, 1e-4);
+    CHECK_NEAR(out, dc->out, 1e-3 * fabs(dc->out));
+    if (!inference) return;
+    ih_acts *ia = ih_acts_create(m, 1, g->n_atoms, g->n_edges, g->n_triplets, 0);
+    float h2[256], out2 = 0;
+    CHECK(ih_trunk_forward(m, ia, g, 0, h2) == 0);
+    CHECK(ih_head_forward(m, h2, 1, &out2) == 0);
+    double dh = 0;
+    for (int i = 0; i < H; i++) dh = fmax(dh, fabs(h2[i] - m->h[i]));
+    CHECK(dh <= 1e-6);
+    CHECK_NEAR(out2, out, 1e-6 * fabs(out));
+    CHECK(ih_acts_bytes(ia) < ih_acts_bytes(a) / 3);
+    CHECK(ih_trunk_forward(m, ia, g, 1, h2) == -1); /* no training mode there */
+    CHECK(ih_trunk_backward(m, ia, g, h2) == -1);
+    ih_acts_free(ia);
 }
 
-/* §10.6 through the library's own graph builder (ih_graph_build): CsCl in both edge-key modes
- * and train jid 7 (tests/fixtures/em_jid7.json) */
-static void test_deterministic_builder(void) {
+/* CsCl in both modes on the reference's graphs (tests/fixtures/model_graphs.ihfx) and through
+ * the library's graph builder; train jid 7 through the builder (tests/fixtures/em_jid7.json) */
+static void test_deterministic(const fx_file *fg) {
     ih_config c;
     ih_config_default(&c);
     ih_model *m = ih_model_create(&c, 1);
     ih_model_set_deterministic(m);
+    for (int k = 0; k < 2; k++) {
+        ih_graph g;
+        const char *keys[1] = {det_cases[k].key};
+        if (build_batch(fg, keys, 1, &g)) {
+            CHECK_MSG(0, "graph %s missing from %s", det_cases[k].key, GRAPHS_FX);
+            continue;
+        }
+        det_check(m, &g, &det_cases[k], "reference graph", 1);
+        tg_free(&g);
+    }
     ih_structure s;
     ih_structure_init(&s, 2);
     for (int r = 0; r < 3; r++)
@@ -317,7 +312,6 @@ static void test_deterministic_builder(void) {
     s.z[0] = ih_element_z("Cs");
     s.z[1] = ih_element_z("Cl");
     for (int k = 0; k < 3; k++) s.frac[3 + k] = 0.5;
-    static const double expect[2][2] = {{3.41709, 2.6050e-4}, {3.45660, 2.6049e-4}};
     for (int can = 0; can <= 1; can++) {
         ih_graph_opts o;
         ih_graph_opts_default(&o);
@@ -325,34 +319,21 @@ static void test_deterministic_builder(void) {
         ih_graph g;
         CHECK(ih_graph_build(&s, &o, &g) == 0);
         CHECK_INT(g.n_edges, can ? 40 : 56);
-        ih_acts *a = ih_acts_create(m, 1, g.n_atoms, g.n_edges, g.n_triplets, 0);
-        float h[256], out = 0;
-        CHECK(ih_model_reserve_head(m, 1) == 0);
-        CHECK(ih_trunk_forward(m, a, &g, 0, h) == 0 && ih_head_forward(m, h, 1, &out) == 0);
-        CHECK_NEAR(sumf(h, 256), expect[can][0], 1e-4 + 5e-6);
-        CHECK_NEAR(out, expect[can][1], 1e-3 * expect[can][1]);
-        ih_acts_free(a);
+        det_check(m, &g, &det_cases[can], "ih_graph_build", 0);
         ih_graph_free(&g);
     }
     ih_structure_free(&s);
-    /* jid 7 from its record */
     ih_structure_set set = {0};
     if (ih_read_json("tests/fixtures/em_jid7.json", &set) == 0 && set.n == 1) {
         ih_graph_opts o;
         ih_graph_opts_default(&o);
-        ih_graph gb;
+        ih_graph g;
         CHECK(!strcmp(set.items[0].jid, "7"));
-        CHECK(ih_graph_build(&set.items[0], &o, &gb) == 0);
-        CHECK_INT(gb.n_edges, 792); /* §10.5 */
-        CHECK_INT(gb.n_triplets, 19184);
-        ih_acts *a = ih_acts_create(m, 1, gb.n_atoms, gb.n_edges, gb.n_triplets, 0);
-        float hb[256], ob = 0;
-        CHECK(ih_trunk_forward(m, a, &gb, 0, hb) == 0 && ih_head_forward(m, hb, 1, &ob) == 0);
-        printf("§10.6 jid 7 through ih_graph_build: Σh %.5f out %.4e\n", sumf(hb, 256), ob);
-        CHECK_NEAR(sumf(hb, 256), 1.31917, 1e-4 + 5e-6);
-        CHECK_NEAR(ob, 3.2767e-4, 1e-3 * 3.2767e-4);
-        ih_acts_free(a);
-        ih_graph_free(&gb);
+        CHECK(ih_graph_build(&set.items[0], &o, &g) == 0);
+        CHECK_INT(g.n_edges, 792); /* §10.5 */
+        CHECK_INT(g.n_triplets, 19184);
+        det_check(m, &g, &det_cases[2], "ih_graph_build", 0);
+        ih_graph_free(&g);
     } else {
         CHECK_MSG(0, "%s", ih_last_error());
     }
@@ -915,7 +896,6 @@ int main(void) {
     }
     double t0 = ih_now();
     test_deterministic(&fg);
-    test_deterministic_builder();
     double t1 = ih_now();
     test_network_gradients();
     double t2 = ih_now();

@@ -262,7 +262,10 @@ typedef struct ih_tensor_info {
 typedef struct ih_model ih_model;
 
 /* PyTorch default initialisation from the seed: every Linear W, b ~ U(±1/sqrt(in)); BatchNorm
- * gamma 1, beta 0, running mean 0, variance 1. Same seed, same weights. NULL on bad config. */
+ * gamma 1, beta 0, running mean 0, variance 1. Same seed, same weights. NULL on bad config.
+ * The model splits its GEMMs over OpenMP threads itself and sets OpenBLAS to one thread
+ * (process-wide). One model serves one call at a time (shared workspace); results depend only
+ * on the inputs and the OpenMP thread count. */
 ih_model *ih_model_create(const ih_config *c, uint64_t seed);
 void ih_model_free(ih_model *m);
 const ih_config *ih_model_config(const ih_model *m);

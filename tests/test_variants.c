@@ -4,11 +4,13 @@
  * mask); forward identities (ADD/SUB/CC/MODEL-2 with G1 = G2, Siamese BatchNorm statistics);
  * finite-difference gradients of every variant in training and evaluation mode; the two-graph
  * datasets (§10.5 end points and local sub-graph of jid 7, cache); training, saving, loading,
- * resuming and micro-batching of every arch through ih_train. */
+ * resuming and micro-batching of every arch through ih_train; forward and backward of every arch
+ * against PyTorch (tests/fixtures/variants_ref.ihfx, from tools/make_variant_fixtures.py). */
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "gradcheck.h"
 #include "graph_util.h"
 #include "hop_util.h"
@@ -915,6 +917,200 @@ static void test_training(void) {
     for (int in = 0; in < 3; in++) ih_dataset_free(&ds[in]);
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* PyTorch reference */
+
+#define VAR_FX "tests/fixtures/variants_ref.ihfx"
+
+/* the batch of fixture graphs `keys` (edge lists from the reference's graph builder) */
+static int fixture_batch(const fx_file *f, const char *const *keys, int n, ih_graph *g) {
+    int *z[4] = {0}, *src[4] = {0}, *dst[4] = {0}, ok = n <= 4;
+    float *r[4] = {0}, *len[4] = {0};
+    tg_struct ts[4];
+    for (int i = 0; ok && i < n; i++) {
+        char nm[160];
+        size_t na = 0, ne = 0;
+        snprintf(nm, sizeof nm, "%s/z", keys[i]);
+        z[i] = fx_i32(f, nm, &na);
+        snprintf(nm, sizeof nm, "%s/src", keys[i]);
+        src[i] = fx_i32(f, nm, &ne);
+        snprintf(nm, sizeof nm, "%s/dst", keys[i]);
+        dst[i] = fx_i32(f, nm, NULL);
+        snprintf(nm, sizeof nm, "%s/r", keys[i]);
+        r[i] = fx_f32(f, nm, NULL);
+        snprintf(nm, sizeof nm, "%s/len", keys[i]);
+        len[i] = fx_f32(f, nm, NULL);
+        ok = z[i] && src[i] && dst[i] && r[i] && len[i];
+        tg_struct t = {(int)na, (int)ne, z[i], src[i], dst[i], r[i], len[i]};
+        ts[i] = t;
+    }
+    if (ok) tg_build(ts, n, g);
+    for (int i = 0; i < n && i < 4; i++) free(z[i]), free(src[i]), free(dst[i]), free(r[i]), free(len[i]);
+    return ok ? 0 : -1;
+}
+
+static uint64_t fnv1a64(const char *s) {
+    uint64_t h = 0xCBF29CE484222325ULL;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001B3ULL;
+    return h;
+}
+
+static double hash_u(uint64_t h, uint64_t i) {
+    uint64_t z = (h ^ i) + 0x9E3779B97F4A7C15ULL;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    z ^= z >> 31;
+    return (double)(z >> 11) * 0x1.0p-53;
+}
+
+/* the name-keyed weights of tools/make_model_fixtures.py (LayerNorm like BatchNorm) */
+static void hash_init(ih_model *m) {
+    for (int k = 0; k < ih_model_n_tensors(m); k++) {
+        const ih_tensor_info *t = ih_model_tensor(m, k);
+        uint64_t h = fnv1a64(t->name);
+        float *p = ih_model_params(m) + t->offset;
+        int kind = m->init_kind[k];
+        for (size_t j = 0; j < t->numel; j++) {
+            double u = hash_u(h, j);
+            if (kind == INIT_LIN_W || kind == INIT_LIN_B) p[j] = (float)((2 * u - 1) / sqrt((double)m->init_fan_in[k]));
+            else if (kind == INIT_ONE) p[j] = (float)(1 + 0.2 * (2 * u - 1));
+            else p[j] = (float)(0.2 * (2 * u - 1));
+        }
+    }
+    for (int k = 0; k < ih_model_n_buffer_tensors(m); k++) {
+        const ih_tensor_info *t = ih_model_buffer_tensor(m, k);
+        uint64_t h = fnv1a64(t->name);
+        int var = strstr(t->name, "running_var") != NULL;
+        for (size_t j = 0; j < t->numel; j++)
+            ih_model_buffers(m)[t->offset + j] = (float)(var ? 0.5 + hash_u(h, j) : 0.3 * (2 * hash_u(h, j) - 1));
+    }
+}
+
+static int split_lines(char *s, char **out, int max) {
+    int n = 0;
+    if (!s || !*s) return 0;
+    out[n++] = s;
+    for (char *p = s; *p && n < max; p++)
+        if (*p == '\n') *p = 0, out[n++] = p + 1;
+    return n;
+}
+
+static void compare_reference(const fx_file *f, const char *arch_name, const char *mode, ih_model *m,
+                              const ih_graph *g1, const ih_graph *g2, char **names, int nn, char **bufnames, int nb,
+                              uint64_t dropout_seed) {
+    char nm[160];
+    int B = g1->n_structs, H = m->H;
+    float *dout = NULL, *rout = NULL, *rfused = NULL;
+    double *rgn = NULL, *rgs = NULL, *rbn = NULL;
+    snprintf(nm, sizeof nm, "%s/dout", arch_name), dout = fx_f32(f, nm, NULL);
+    snprintf(nm, sizeof nm, "%s/%s/out", arch_name, mode), rout = fx_f32(f, nm, NULL);
+    snprintf(nm, sizeof nm, "%s/%s/fused", arch_name, mode), rfused = fx_f32(f, nm, NULL);
+    snprintf(nm, sizeof nm, "%s/%s/grad_norm", arch_name, mode), rgn = fx_f64(f, nm, NULL);
+    snprintf(nm, sizeof nm, "%s/%s/grad_samples", arch_name, mode), rgs = fx_f64(f, nm, NULL);
+    snprintf(nm, sizeof nm, "%s/%s/buf_norm", arch_name, mode), rbn = fx_f64(f, nm, NULL);
+    CHECK(dout && rout && rfused && rgn && rgs && rbn);
+    if (dout && rout && rfused && rgn && rgs && rbn) {
+        int training = !strcmp(mode, "train");
+        float out[4];
+        ih_model_set_dropout_seed(m, dropout_seed);
+        CHECK(ih_model_forward2(m, g1, g2, training, out) == 0);
+        ih_model_zero_grad(m);
+        CHECK(ih_model_backward2(m, g1, g2, dout) == 0);
+        double oscale = 0, oerr = 0, ferr = 0, fscale = 0;
+        for (int i = 0; i < B; i++) oscale = fmax(oscale, fabs(rout[i])), oerr = fmax(oerr, fabs(out[i] - rout[i]));
+        for (int i = 0; i < B * H; i++)
+            fscale = fmax(fscale, fabs(rfused[i])), ferr = fmax(ferr, fabs(ih_model_pooled(m)[i] - rfused[i]));
+        /* gradients as in test_model: norms relative to the norm (floored at 1e-4 of the whole
+         * gradient), sampled entries relative to the tensor's RMS */
+        double G2 = 0, gerr = 0, serr = 0, berr = 0;
+        const char *gworst = "", *sworst = "";
+        for (int k = 0; k < nn; k++) G2 += rgn[k] * rgn[k];
+        double gfloor = 1e-4 * sqrt(G2);
+        for (int k = 0; k < nn; k++) {
+            int ti = ih_model_find_tensor(m, names[k]);
+            CHECK_MSG(ti >= 0, "reference tensor %s unknown", names[k]);
+            if (ti < 0) continue;
+            const ih_tensor_info *t = ih_model_tensor(m, ti);
+            const float *gr = ih_model_grads(m) + t->offset;
+            double n2 = 0;
+            for (size_t j = 0; j < t->numel; j++) n2 += (double)gr[j] * gr[j];
+            if (training && bias_before_train_bn(names[k])) {
+                /* a true gradient of zero: both sides hold rounding only */
+                CHECK_MSG(sqrt(n2) < 1e-5 * sqrt(G2) && rgn[k] < 1e-5 * sqrt(G2), "%s %s", arch_name, names[k]);
+                continue;
+            }
+            double e = fabs(sqrt(n2) - rgn[k]) / fmax(rgn[k], gfloor);
+            if (e > gerr) gerr = e, gworst = names[k];
+            size_t n = t->numel, idx[4] = {0, n / 3, 2 * n / 3, n - 1};
+            for (int q = 0; q < 4; q++) {
+                double es = fabs(gr[idx[q]] - rgs[k * 4 + q]) / fmax(fmax(fabs(rgs[k * 4 + q]), rgn[k] / sqrt((double)n)), gfloor);
+                if (es > serr) serr = es, sworst = names[k];
+            }
+        }
+        for (int k = 0; k < nb; k++) {
+            int bi = ih_model_find_buffer(m, bufnames[k]);
+            CHECK_MSG(bi >= 0, "reference buffer %s unknown", bufnames[k]);
+            if (bi < 0) continue;
+            const ih_tensor_info *t = ih_model_buffer_tensor(m, bi);
+            double n2 = 0;
+            for (size_t j = 0; j < t->numel; j++) n2 += (double)ih_model_buffers(m)[t->offset + j] * ih_model_buffers(m)[t->offset + j];
+            berr = fmax(berr, fabs(sqrt(n2) - rbn[k]) / rbn[k]);
+        }
+        printf("PyTorch %-10s %-5s: out err %.1e (scale %.2g), fused %.1e, grad norms %.1e (%s), grad entries "
+               "%.1e (%s), running stats %.1e\n",
+               arch_name, mode, oerr / oscale, oscale, ferr / fscale, gerr, gworst, serr, sworst, berr);
+        CHECK(oerr <= 1e-4 * oscale);
+        CHECK(ferr <= 1e-4 * fscale);
+        CHECK(gerr < 1e-3);
+        CHECK(serr < 1e-3);
+        CHECK(berr < 1e-5);
+    }
+    free(dout), free(rout), free(rfused), free(rgn), free(rgs), free(rbn);
+}
+
+static void test_reference(void) {
+    fx_file f;
+    if (fx_open(&f, VAR_FX)) {
+        CHECK_MSG(0, "%s", ih_last_error());
+        return;
+    }
+    int *cfg = fx_i32(&f, "config", NULL);
+    CHECK(cfg != NULL);
+    static const char *const pair1[2] = {"jid7_ini", "cscl"}, *const pair2[2] = {"jid7_fin", "cscl_can"};
+    static const char *const attn1[2] = {"jid7", "cscl"}, *const attn2[2] = {"cscl_can", "cscl"};
+    for (int k = 0; cfg && k < N_PAIR_ARCHS; k++) {
+        int arch = pair_archs[k];
+        const char *an = ih_arch_name(arch);
+        char nm[128];
+        snprintf(nm, sizeof nm, "%s/names", an);
+        char *names_s = fx_str(&f, nm);
+        snprintf(nm, sizeof nm, "%s/bufnames", an);
+        char *bufs_s = fx_str(&f, nm);
+        char *names[512], *bufnames[512];
+        int nn = split_lines(names_s, names, 512), nb = split_lines(bufs_s, bufnames, 512);
+        ih_config c;
+        ih_config_default(&c);
+        c.hidden = cfg[0], c.alignn_layers = cfg[1], c.gcn_layers = cfg[2], c.embed = cfg[3], c.head_width = cfg[4];
+        c.arch = arch;
+        ih_model *m = ih_model_create(&c, 1);
+        CHECK_INT(nn, ih_model_n_tensors(m)); /* same modules, names checked below */
+        CHECK_INT(nb, ih_model_n_buffer_tensors(m));
+        hash_init(m);
+        ih_graph g1, g2;
+        int attn = arch == IH_ARCH_ATTN;
+        CHECK(fixture_batch(&f, attn ? attn1 : pair1, 2, &g1) == 0);
+        CHECK(fixture_batch(&f, attn ? attn2 : pair2, 2, &g2) == 0);
+        CHECK(reserve_for(m, &g1, &g2) == 0);
+        compare_reference(&f, an, "train", m, &g1, &g2, names, nn, bufnames, nb, (uint64_t)cfg[5]);
+        compare_reference(&f, an, "eval", m, &g1, &g2, names, nn, bufnames, nb, (uint64_t)cfg[5]);
+        tg_free(&g1), tg_free(&g2);
+        ih_model_free(m);
+        free(names_s), free(bufs_s);
+    }
+    free(cfg);
+    fx_close(&f);
+}
+
 /* a file written before the variants (no "arch" in its configuration) loads as MODEL-3 */
 static void test_old_file(void) {
     ih_model *m = tiny_model(IH_ARCH_MODEL3, 8, 2, 1);
@@ -956,7 +1152,7 @@ int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/ih_test_variants_%d", (int)getpid());
     CHECK(mkdir(tmpdir, 0700) == 0);
     void (*parts[])(void) = {test_counts, test_attention_layer, test_identities, test_variant_gradients,
-                             test_datasets, test_training, test_old_file};
+                             test_reference, test_datasets, test_training, test_old_file};
     for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
         double t0 = ih_now();
         parts[k]();

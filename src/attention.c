@@ -13,39 +13,32 @@
 
 #include "model_internal.h"
 
-size_t attn_acts_floats(int H, int max_atoms, int max_structs) {
-    size_t N = (size_t)max_atoms, B = (size_t)max_structs, h = (size_t)H;
-    /* q k v dq dk dv, alpha keep ds, r dr, ln, sc; each rounded up to 16 floats */
-    return 6 * (N * h + 16) + 3 * (N + 16) + 2 * (B * h + 16) + (2 * B + 16) +
-           ((size_t)ATTN_CHUNK * N + 16);
-}
-
-void attn_acts_carve(attn_acts *a, float *base, int H, int max_atoms, int max_structs) {
-    size_t N = (size_t)max_atoms, B = (size_t)max_structs, h = (size_t)H;
-    float *p = base;
-#define TAKE(ptr, n)                                                                              \
-    do {                                                                                          \
-        ptr = p;                                                                                  \
-        p += ((n) + 16 + 15) & ~(size_t)15;                                                       \
-    } while (0)
+/* Lays out the arrays from base (NULL: sizing only); returns the floats used. One function for
+ * both, so the size always matches the layout. */
+static size_t carve(attn_acts *a, float *base, int H, int max_atoms, int max_structs) {
+    size_t N = (size_t)max_atoms, B = (size_t)max_structs, h = (size_t)H, used = 0;
+    float **slot[] = {&a->q, &a->k, &a->v, &a->dq, &a->dk, &a->dv, &a->alpha, &a->keep, &a->ds,
+                      &a->r, &a->dr, &a->ln, &a->sc};
+    size_t len[] = {N * h, N * h, N * h, N * h, N * h, N * h, N, N, N, B * h, B * h, 2 * B,
+                    (size_t)ATTN_CHUNK * N};
     memset(a, 0, sizeof *a);
     a->H = H;
     a->cap_N = max_atoms;
     a->cap_B = max_structs;
-    TAKE(a->q, N * h);
-    TAKE(a->k, N * h);
-    TAKE(a->v, N * h);
-    TAKE(a->dq, N * h);
-    TAKE(a->dk, N * h);
-    TAKE(a->dv, N * h);
-    TAKE(a->alpha, N);
-    TAKE(a->keep, N);
-    TAKE(a->ds, N);
-    TAKE(a->r, B * h);
-    TAKE(a->dr, B * h);
-    TAKE(a->ln, 2 * B);
-    TAKE(a->sc, (size_t)ATTN_CHUNK * N);
-#undef TAKE
+    for (size_t k = 0; k < sizeof len / sizeof len[0]; k++) {
+        *slot[k] = base ? base + used : NULL;
+        used += (len[k] + 15) & ~(size_t)15; /* 64-byte aligned rows */
+    }
+    return used;
+}
+
+size_t attn_acts_floats(int H, int max_atoms, int max_structs) {
+    attn_acts a;
+    return carve(&a, NULL, H, max_atoms, max_structs);
+}
+
+void attn_acts_carve(attn_acts *a, float *base, int H, int max_atoms, int max_structs) {
+    carve(a, base, H, max_atoms, max_structs);
 }
 
 static void relu_inplace(float *x, size_t n) {

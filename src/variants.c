@@ -59,7 +59,7 @@ int ih_model_reserve2(ih_model *m, int max_structs, int atoms1, int edges1, int 
         v->acts2 = ih_acts_create(m, max_structs, atoms2, edges2, triplets2, 1);
         if (!v->acts2) goto fail;
     }
-    size_t row = (size_t)max_structs * H + 16, n = 7 * row + 2 * (2 * row);
+    size_t row = ((size_t)max_structs * H + 15) & ~(size_t)15, n = 7 * row + 2 * (2 * row);
     size_t a1 = 0, a2 = 0;
     if (arch == IH_ARCH_ATTN) {
         a1 = attn_acts_floats(H, atoms1, max_structs);

@@ -295,6 +295,9 @@ static void test_attention_layer(void) {
     float *block = ops_alloc(sizeof(float) * attn_acts_floats(H, N, B));
     attn_acts a;
     attn_acts_carve(&a, block, H, N, B);
+    /* the layout stays inside the size it reports (N·H = 444 is not a multiple of the alignment) */
+    CHECK(a.sc + (size_t)ATTN_CHUNK * N <= block + attn_acts_floats(H, N, B));
+    CHECK(a.q >= block && a.ln + 2 * B <= a.sc);
 
     /* evaluation: the naive formula; one node: p = LN(x + ReLU(V(x))) */
     CHECK(attn_forward(m, &m->attn[0], &a, x, ptr, B, out, NULL) == 0);

@@ -59,5 +59,5 @@ test: $(SAN_TESTS) $(SAN)/ionhop
 clean:
 	rm -rf $(BUILD) $(SAN)
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SAN_LIB_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SAN_LIB_OBJ:.o=.d) $(CLI_SRC:%.c=$(SAN)/%.d)
 -include $(wildcard $(SAN)/tests/*.d)

@@ -229,6 +229,32 @@ void ih_graph_stats_compute(const ih_graph *g, ih_graph_stats *st);
 /* model (ops.c, eggc.c, model.c): the ALIGNN network of spec §4                            */
 /* ---------------------------------------------------------------------------------------- */
 
+/* Migration-path representations (spec §7): how one or two graphs of a hop pass the shared
+ * trunk before the head. G1/G2 are the graphs of ih_arch_input. */
+enum {
+    IH_ARCH_MODEL3 = 0, /* one graph, mean pooling: MODEL-3, pre-training, plain ALIGNN */
+    IH_ARCH_ADD,        /* MODEL-1-ADD: h(G1) + h(G2) (Siamese trunk; initial, final structure) */
+    IH_ARCH_SUB,        /* MODEL-1-SUB: h(G1) − h(G2) */
+    IH_ARCH_CC,         /* MODEL-1-CC: fc([h(G1) ‖ h(G2)]), fc = Linear(2H→H), no activation */
+    IH_ARCH_DELTA,      /* MODEL-2: fc([h(G1) ‖ d(G1) − d(G2)]), d = embeddings + a new ALIGNN
+                           layer (alignn_layers_1) + a new EGGC (gcn_layers_1), mean-pooled */
+    IH_ARCH_ATTN,       /* MODEL-4: fc([p(G1) ‖ p(G2)]), p = attention pooling ("attention",
+                           "attention1") of the trunk's node features; G1 5-image, G2 local */
+    IH_N_ARCH
+};
+/* What the graphs of a record are. */
+enum {
+    IH_INPUT_SINGLE = 0, /* G1 = the record's structure; no G2 */
+    IH_INPUT_ENDPOINTS,  /* G1 = initial, G2 = final structure, from a 5-image record (§1.4) */
+    IH_INPUT_LOCAL       /* G1 = the 5-image structure, G2 = its local sub-graph (§2.9) */
+};
+/* "model3", "model1-add", "model1-sub", "model1-cc", "model2", "model4"; NULL if out of range. */
+const char *ih_arch_name(int arch);
+/* IH_ARCH_* of a name above, -1 if unknown. */
+int ih_arch_parse(const char *name);
+/* IH_INPUT_* the arch takes. */
+int ih_arch_input(int arch);
+
 typedef struct ih_config {
     int hidden;        /* H, 256 */
     int alignn_layers; /* 4 */
@@ -241,6 +267,8 @@ typedef struct ih_config {
     int neighbors;     /* graph k (12), stored with the model */
     double cutoff;     /* graph cutoff, Å (8) */
     int canonical;     /* graph edge keys: 0 = non-canonical (paper), 1 = canonical */
+    int arch;          /* IH_ARCH_* (0: MODEL-3). With head_hidden 0 and a fusion "fc", the
+                          head's Linear(H→P) is named "fc_final" (SCRATCH-CC of §7.6) */
 } ih_config;
 
 /* ALIGNN_ft of §4: H 256, 4 + 4 layers, head (c) with 2 hidden Linears, 1 output. */
@@ -319,8 +347,23 @@ int ih_model_reserve(ih_model *m, int max_structs, int max_atoms, int max_edges,
 /* out: n_structs × n_outputs. */
 int ih_model_forward(ih_model *m, const ih_graph *g, int training, float *out);
 int ih_model_backward(ih_model *m, const ih_graph *g, const float *dout); /* ACCUMULATES */
-/* Pooled trunk output of the last ih_model_forward (n_structs × H). */
+/* Pooled trunk output of the last ih_model_forward (n_structs × H); after ih_model_forward2
+ * the fused vector that entered the head. */
 const float *ih_model_pooled(const ih_model *m);
+
+/* Two-graph models (spec §7; any arch, MODEL-3 included, so callers need one path): g1 and g2
+ * are the batched graphs of ih_arch_input, structure b of g2 belonging to structure b of g1;
+ * g2 is NULL for IH_ARCH_MODEL3. Each trunk call has its own arena and its own BatchNorm batch
+ * statistics, and updates the running statistics (twice per step for a Siamese trunk, as in
+ * the reference). ih_model_reserve2 sizes every arena (sizes 2 are ignored for MODEL-3). */
+int ih_model_reserve2(ih_model *m, int max_structs, int atoms1, int edges1, int triplets1,
+                      int atoms2, int edges2, int triplets2);
+int ih_model_forward2(ih_model *m, const ih_graph *g1, const ih_graph *g2, int training, float *out);
+int ih_model_backward2(ih_model *m, const ih_graph *g1, const ih_graph *g2, const float *dout);
+/* MODEL-4's attention dropout draws its masks from a generator seeded from the model seed at
+ * creation; reseeding it per step makes the masks a function of (seed, step), so a resumed run
+ * repeats an uninterrupted one. */
+void ih_model_set_dropout_seed(ih_model *m, uint64_t seed);
 /* Bytes of the built-in training arena (0 before ih_model_reserve). */
 size_t ih_model_arena_bytes(const ih_model *m);
 
@@ -340,12 +383,22 @@ typedef struct ih_dataset {
     unsigned char *five_image; /* record is a 5-image path structure (spec §1.3) */
     ih_structure *structures; /* only if loaded with keep_structures */
     int from_cache;         /* files whose graphs came from the cache */
+    int input;              /* IH_INPUT_*: what graphs (and graphs2) are */
+    ih_graph *graphs2;      /* G2 of each record (NULL for IH_INPUT_SINGLE) */
+    long *n_triplets2;
 } ih_dataset;
 
 /* cache_dir (or NULL): where graphs are cached per data file, keyed by the file's content and
  * the graph settings, so a second load skips the neighbour searches. */
 int ih_dataset_load(ih_dataset *d, const char *const *paths, int n_paths, const ih_graph_opts *go,
                     int keep_structures, const char *cache_dir);
+/* The same for the inputs of an arch (IH_INPUT_*, ih_arch_input): IH_INPUT_ENDPOINTS makes
+ * graphs the initial-structure and graphs2 the final-structure graphs of each 5-image record
+ * (ih_path_endpoints), IH_INPUT_LOCAL keeps the 5-image graph and adds its local sub-graph
+ * (ih_graph_build_local with ih_graph_opts_local); both need 5-image records. */
+int ih_dataset_load_input(ih_dataset *d, const char *const *paths, int n_paths,
+                          const ih_graph_opts *go, int input, int keep_structures,
+                          const char *cache_dir);
 void ih_dataset_free(ih_dataset *d);
 /* "LiFePO4_2" -> "LiFePO4" (sister pathways of one host share a cross-validation group). */
 void ih_host_group(const char *sys_name, const char *fallback, char *out, size_t cap);

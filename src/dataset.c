@@ -24,6 +24,10 @@ void ih_dataset_free(ih_dataset *d) {
     if (!d) return;
     for (int i = 0; i < d->n; i++) ih_graph_free(&d->graphs[i]);
     free(d->graphs);
+    if (d->graphs2)
+        for (int i = 0; i < d->n; i++) ih_graph_free(&d->graphs2[i]);
+    free(d->graphs2);
+    free(d->n_triplets2);
     if (d->structures) {
         for (int i = 0; i < d->n; i++) ih_structure_free(&d->structures[i]);
         free(d->structures);
@@ -48,14 +52,14 @@ static uint64_t fnv1a(uint64_t h, const void *data, size_t len) {
     return h;
 }
 
-static int cache_path(const char *data_path, const ih_graph_opts *go, const char *cache_dir,
-                      char *out, size_t cap, uint64_t *key) {
+static int cache_path(const char *data_path, const ih_graph_opts *go, int input,
+                      const char *cache_dir, char *out, size_t cap, uint64_t *key) {
     size_t len;
     char *text = ih_read_file(data_path, &len);
     if (!text) return -1;
     uint64_t h = fnv1a(0xcbf29ce484222325ULL, text, len);
     free(text);
-    int settings[3] = {go->k, go->canonical, 0};
+    int settings[3] = {go->k, go->canonical, input};
     h = fnv1a(h, settings, sizeof settings);
     h = fnv1a(h, &go->cutoff, sizeof go->cutoff);
     const char *base = strrchr(data_path, '/');
@@ -65,8 +69,9 @@ static int cache_path(const char *data_path, const ih_graph_opts *go, const char
     return 0;
 }
 
-/* 1: graphs read from the cache; 0: no usable cache (missing or stale: rebuild). */
-static int cache_load(const char *cpath, uint64_t key, int n, ih_graph *graphs) {
+/* 1: graphs read from the cache; 0: no usable cache (missing or stale: rebuild). The n second
+ * graphs (graphs2 not NULL) follow the n first ones. */
+static int cache_load(const char *cpath, uint64_t key, int n, ih_graph *graphs, ih_graph *graphs2) {
     FILE *f = fopen(cpath, "rb");
     if (!f) return 0;
     char magic[8];
@@ -75,19 +80,21 @@ static int cache_load(const char *cpath, uint64_t key, int n, ih_graph *graphs) 
     int ok = fread(magic, 8, 1, f) == 1 && memcmp(magic, DS_CACHE_MAGIC, 8) == 0 &&
              fread(&k, sizeof k, 1, f) == 1 && k == key && fread(&count, sizeof count, 1, f) == 1 &&
              count == n;
-    int i = 0;
-    for (; ok && i < n; i++) ok = ih_graph_read(f, cpath, &graphs[i]) == 0;
+    int i = 0, total = graphs2 ? 2 * n : n;
+    for (; ok && i < total; i++) ok = ih_graph_read(f, cpath, i < n ? &graphs[i] : &graphs2[i - n]) == 0;
     fclose(f);
     if (!ok) {
-        for (int j = 0; j < i; j++) ih_graph_free(&graphs[j]);
+        for (int j = 0; j < i; j++) ih_graph_free(j < n ? &graphs[j] : &graphs2[j - n]);
         memset(graphs, 0, (size_t)n * sizeof *graphs);
+        if (graphs2) memset(graphs2, 0, (size_t)n * sizeof *graphs2);
         return 0;
     }
     return 1;
 }
 
 /* Best effort: a cache that cannot be written only costs the next run the rebuild. */
-static void cache_store(const char *cpath, uint64_t key, int n, const ih_graph *graphs) {
+static void cache_store(const char *cpath, uint64_t key, int n, const ih_graph *graphs,
+                        const ih_graph *graphs2) {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", cpath, (long)getpid());
     FILE *f = fopen(tmp, "wb");
@@ -96,13 +103,39 @@ static void cache_store(const char *cpath, uint64_t key, int n, const ih_graph *
     int ok = fwrite(DS_CACHE_MAGIC, 8, 1, f) == 1 && fwrite(&key, sizeof key, 1, f) == 1 &&
              fwrite(&count, sizeof count, 1, f) == 1;
     for (int i = 0; ok && i < n; i++) ok = ih_graph_write(f, &graphs[i]) == 0;
+    for (int i = 0; ok && graphs2 && i < n; i++) ok = ih_graph_write(f, &graphs2[i]) == 0;
     ok = (fclose(f) == 0) && ok;
     if (!ok || rename(tmp, cpath) != 0) remove(tmp);
+}
+
+/* The graphs of one record for `input` (IH_INPUT_*): G1, and G2 for the two-graph inputs. */
+static int build_record(const ih_structure *s, const ih_graph_opts *go, int input, ih_graph *g1,
+                        ih_graph *g2) {
+    if (input == IH_INPUT_SINGLE) return ih_graph_build(s, go, g1);
+    if (!ih_structure_is_5image(s))
+        return ih_set_error("not a 5-image path structure (needed to derive the %s)",
+                            input == IH_INPUT_ENDPOINTS ? "initial and final structures"
+                                                        : "local sub-graph");
+    if (input == IH_INPUT_ENDPOINTS) {
+        ih_structure ini, fin;
+        if (ih_path_endpoints(s, &ini, &fin) != 0) return -1;
+        int rc = ih_graph_build(&ini, go, g1);
+        if (rc == 0) rc = ih_graph_build(&fin, go, g2);
+        ih_structure_free(&ini);
+        ih_structure_free(&fin);
+        return rc;
+    }
+    ih_graph_opts lo;
+    ih_graph_opts_local(&lo);
+    lo.line_graph = go->line_graph;
+    if (ih_graph_build(s, go, g1) != 0) return -1;
+    return ih_graph_build_local(s, &lo, 5, g2, NULL);
 }
 
 /* Append the records of one file as task `task`. */
 static int append_file(ih_dataset *d, const char *path, int task, const ih_graph_opts *go,
                        int keep_structures, const char *cache_dir) {
+    int two = d->input != IH_INPUT_SINGLE;
     ih_structure_set set;
     if (ih_read_structures(path, IH_FMT_UNKNOWN, &set) != 0) return -1;
     int n0 = d->n, n1 = d->n + set.n, P = d->n_tasks;
@@ -120,32 +153,40 @@ static int append_file(ih_dataset *d, const char *path, int task, const ih_graph
     if (ntrip) d->n_triplets = ntrip;
     unsigned char *five = realloc(d->five_image, (size_t)n1);
     if (five) d->five_image = five;
+    ih_graph *graphs2 = NULL;
+    long *ntrip2 = NULL;
+    if (two) {
+        graphs2 = realloc(d->graphs2, (size_t)n1 * sizeof *graphs2);
+        if (graphs2) d->graphs2 = graphs2;
+        ntrip2 = realloc(d->n_triplets2, (size_t)n1 * sizeof *ntrip2);
+        if (ntrip2) d->n_triplets2 = ntrip2;
+    }
     ih_structure *structs = NULL;
     if (keep_structures) {
         structs = realloc(d->structures, (size_t)n1 * sizeof *structs);
         if (structs) d->structures = structs;
     }
-    if (!graphs || !targets || !mask || !jid || !group || !ntrip || !five || (keep_structures && !structs)) {
+    if (!graphs || !targets || !mask || !jid || !group || !ntrip || !five || (keep_structures && !structs) ||
+        (two && (!graphs2 || !ntrip2))) {
         ih_structure_set_free(&set);
         return ih_set_error("%s: out of memory", path);
     }
     memset(d->graphs + n0, 0, (size_t)set.n * sizeof *d->graphs);
+    ih_graph *g2s = two ? d->graphs2 + n0 : NULL;
+    if (two) memset(g2s, 0, (size_t)set.n * sizeof *g2s);
     char cpath[4096];
     uint64_t key = 0;
     int cached = 0, use_cache = cache_dir && !go->line_graph &&
-                                cache_path(path, go, cache_dir, cpath, sizeof cpath, &key) == 0;
-    if (use_cache) cached = cache_load(cpath, key, set.n, d->graphs + n0);
+                                cache_path(path, go, d->input, cache_dir, cpath, sizeof cpath, &key) == 0;
+    if (use_cache) cached = cache_load(cpath, key, set.n, d->graphs + n0, g2s);
     d->from_cache += cached;
     int failed = -1;
     char err[1024] = "";
 #pragma omp parallel for schedule(dynamic, 1)
     for (int i = 0; i < set.n; i++) {
         if (failed >= 0) continue;
-        if (cached) {
-            d->n_triplets[n0 + i] = ih_graph_count_triplets(&d->graphs[n0 + i]);
-            continue;
-        }
-        if (ih_graph_build(&set.items[i], go, &d->graphs[n0 + i]) != 0) {
+        if (!cached && build_record(&set.items[i], go, d->input, &d->graphs[n0 + i],
+                                    two ? &g2s[i] : NULL) != 0) {
 #pragma omp critical(ih_dataset_err)
             if (failed < 0) {
                 failed = i;
@@ -154,14 +195,16 @@ static int append_file(ih_dataset *d, const char *path, int task, const ih_graph
             continue;
         }
         d->n_triplets[n0 + i] = ih_graph_count_triplets(&d->graphs[n0 + i]);
+        if (two) d->n_triplets2[n0 + i] = ih_graph_count_triplets(&g2s[i]);
     }
     if (failed >= 0) {
         for (int i = 0; i < set.n; i++) ih_graph_free(&d->graphs[n0 + i]);
+        for (int i = 0; two && i < set.n; i++) ih_graph_free(&g2s[i]);
         ih_set_error("%s: record %d (jid %s): %s", path, failed + 1, set.items[failed].jid, err);
         ih_structure_set_free(&set);
         return -1;
     }
-    if (use_cache && !cached) cache_store(cpath, key, set.n, d->graphs + n0);
+    if (use_cache && !cached) cache_store(cpath, key, set.n, d->graphs + n0, g2s);
     for (int i = 0; i < set.n; i++) {
         const ih_structure *s = &set.items[i];
         int r = n0 + i;
@@ -189,9 +232,18 @@ static int append_file(ih_dataset *d, const char *path, int task, const ih_graph
 
 int ih_dataset_load(ih_dataset *d, const char *const *paths, int n_paths, const ih_graph_opts *go,
                     int keep_structures, const char *cache_dir) {
+    return ih_dataset_load_input(d, paths, n_paths, go, IH_INPUT_SINGLE, keep_structures, cache_dir);
+}
+
+int ih_dataset_load_input(ih_dataset *d, const char *const *paths, int n_paths,
+                          const ih_graph_opts *go, int input, int keep_structures,
+                          const char *cache_dir) {
     memset(d, 0, sizeof *d);
     if (n_paths < 1) return ih_set_error("no data files given");
+    if (input < IH_INPUT_SINGLE || input > IH_INPUT_LOCAL)
+        return ih_set_error("unknown dataset input kind %d", input);
     d->n_tasks = n_paths;
+    d->input = input;
     for (int t = 0; t < n_paths; t++)
         if (append_file(d, paths[t], t, go, keep_structures, cache_dir) != 0) {
             ih_dataset_free(d);

@@ -38,7 +38,31 @@ int ih_config_check(const ih_config *c) {
         return ih_set_error("model: n_outputs %d outside 1..64", c->n_outputs);
     if (c->neighbors < 1 || !(c->cutoff > 0.0))
         return ih_set_error("model: neighbours %d / cutoff %g invalid", c->neighbors, c->cutoff);
+    if (c->arch < 0 || c->arch >= IH_N_ARCH)
+        return ih_set_error("model: unknown arch %d", c->arch);
     return 0;
+}
+
+static const char *const arch_names[IH_N_ARCH] = {"model3", "model1-add", "model1-sub",
+                                                  "model1-cc", "model2", "model4"};
+
+const char *ih_arch_name(int arch) { return arch >= 0 && arch < IH_N_ARCH ? arch_names[arch] : NULL; }
+
+int ih_arch_parse(const char *name) {
+    for (int a = 0; name && a < IH_N_ARCH; a++)
+        if (!strcmp(name, arch_names[a])) return a;
+    return -1;
+}
+
+int ih_arch_input(int arch) {
+    switch (arch) {
+    case IH_ARCH_ADD:
+    case IH_ARCH_SUB:
+    case IH_ARCH_CC:
+    case IH_ARCH_DELTA: return IH_INPUT_ENDPOINTS;
+    case IH_ARCH_ATTN: return IH_INPUT_LOCAL;
+    default: return IH_INPUT_SINGLE;
+    }
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -257,8 +281,9 @@ ih_model *ih_model_create(const ih_config *c, uint64_t seed) {
     int W = c->head_width, P = c->n_outputs;
     m->H = H;
     m->n_eggc = 2 * L + G;
-    m->eggc_p = calloc((size_t)m->n_eggc + 1, sizeof(size_t));
-    m->eggc_b = calloc((size_t)m->n_eggc + 1, sizeof(size_t));
+    m->n_eggc_all = m->n_eggc + (c->arch == IH_ARCH_DELTA ? 3 : 0);
+    m->eggc_p = calloc((size_t)m->n_eggc_all + 1, sizeof(size_t));
+    m->eggc_b = calloc((size_t)m->n_eggc_all + 1, sizeof(size_t));
     m->head1 = calloc((size_t)P, sizeof(linear_layer));
     m->head2 = calloc((size_t)P, sizeof(linear_layer));
     m->head3 = calloc((size_t)P, sizeof(linear_layer));
@@ -282,7 +307,8 @@ ih_model *ih_model_create(const ih_config *c, uint64_t seed) {
         add_eggc(&b, nm, H, &m->eggc_p[2 * L + k], &m->eggc_b[2 * L + k]);
     }
     if (c->head_hidden == 0) {
-        m->fc = add_linear(&b, "fc", H, P);
+        /* "fc" is the fusion layer's name where there is one (spec §4.9) */
+        m->fc = add_linear(&b, arch_has_fuse(c->arch) ? "fc_final" : "fc", H, P);
     } else {
         for (int p = 0; p < P && !b.failed; p++) {
             snprintf(nm, sizeof nm, "conv_to_fc.%d", p);
@@ -298,6 +324,29 @@ ih_model *ih_model_create(const ih_config *c, uint64_t seed) {
             m->head3[p] = add_linear(&b, nm, W, 1);
         }
     }
+    /* the variants' own modules (spec §7), after the head so that the trunk and head get the
+     * same initial weights from a seed whatever the arch */
+    if (c->arch == IH_ARCH_DELTA && !b.failed) {
+        int q = m->n_eggc;
+        add_eggc(&b, "alignn_layers_1.0.node_update", H, &m->eggc_p[q], &m->eggc_b[q]);
+        add_eggc(&b, "alignn_layers_1.0.edge_update", H, &m->eggc_p[q + 1], &m->eggc_b[q + 1]);
+        add_eggc(&b, "gcn_layers_1.0", H, &m->eggc_p[q + 2], &m->eggc_b[q + 2]);
+    }
+    for (int k = 0; k < 2 && c->arch == IH_ARCH_ATTN && !b.failed; k++) {
+        const char *pre = k ? "attention1" : "attention";
+        attn_layer *al = &m->attn[k];
+        snprintf(nm, sizeof nm, "%s.query", pre);
+        al->q = add_linear(&b, nm, H, H);
+        snprintf(nm, sizeof nm, "%s.key", pre);
+        al->k = add_linear(&b, nm, H, H);
+        snprintf(nm, sizeof nm, "%s.value", pre);
+        al->v = add_linear(&b, nm, H, H);
+        snprintf(nm, sizeof nm, "%s.layer_norm.weight", pre);
+        al->ln_g = add_param(&b, nm, 1, H, 0, INIT_ONE, 0);
+        snprintf(nm, sizeof nm, "%s.layer_norm.bias", pre);
+        al->ln_b = add_param(&b, nm, 1, H, 0, INIT_ZERO, 0);
+    }
+    if (arch_has_fuse(c->arch)) m->fuse = add_linear(&b, "fc", 2 * H, H);
     rbf_init(&m->rbf_bond, 0.0f, 8.0f, 80);
     rbf_init(&m->rbf_angle, -1.0f, 1.0f, 40);
     if (!b.failed) {
@@ -326,6 +375,7 @@ ih_model *ih_model_create(const ih_config *c, uint64_t seed) {
         return NULL;
     }
     ops_blas_single_thread();
+    ih_rng_seed(&m->drop_rng, seed ^ 0xd20b0d07ULL);
     init_params(m, seed);
     ih_model_zero_grad(m);
     return m;
@@ -333,6 +383,7 @@ ih_model *ih_model_create(const ih_config *c, uint64_t seed) {
 
 void ih_model_free(ih_model *m) {
     if (!m) return;
+    variants_free(m);
     ih_acts_free(m->acts);
     free(m->head_scratch);
     free(m->h);
@@ -395,12 +446,18 @@ int ih_model_reserve(ih_model *m, int max_structs, int max_atoms, int max_edges,
 }
 
 int ih_model_forward(ih_model *m, const ih_graph *g, int training, float *out) {
+    if (m->cfg.arch != IH_ARCH_MODEL3)
+        return ih_set_error("model: a %s model takes two graphs (ih_model_forward2)",
+                            ih_arch_name(m->cfg.arch));
     if (!m->acts) return ih_set_error("model: ih_model_reserve was not called");
     if (ih_trunk_forward(m, m->acts, g, training, m->h)) return -1;
     return ih_head_forward(m, m->h, g->n_structs, out);
 }
 
 int ih_model_backward(ih_model *m, const ih_graph *g, const float *dout) {
+    if (m->cfg.arch != IH_ARCH_MODEL3)
+        return ih_set_error("model: a %s model takes two graphs (ih_model_backward2)",
+                            ih_arch_name(m->cfg.arch));
     if (!m->acts) return ih_set_error("model: ih_model_reserve was not called");
     if (!m->acts->ready) return ih_set_error("model: backward without a forward pass");
     if (ih_head_backward(m, m->h, g->n_structs, dout, m->dh)) return -1;

@@ -17,6 +17,12 @@ typedef struct linear_layer {
     size_t w, b;
 } linear_layer;
 
+/* Attention pooling of MODEL-4 (spec §7.5): Q/K/V Linear(H→H) and LayerNorm(H) params. */
+typedef struct attn_layer {
+    linear_layer q, k, v;
+    size_t ln_g, ln_b;
+} attn_layer;
+
 /* Profile slots of ih_model.prof: forward / backward of the embeddings, the crystal-graph
  * EGGCs (ALIGNN node_update and GCN layers), the line-graph EGGCs, and everything else. */
 enum { PROF_F_EMBED, PROF_F_CRYSTAL, PROF_F_LINE, PROF_F_OTHER,
@@ -36,7 +42,9 @@ struct ih_model {
 
     mlp_layer atom, bond1, bond2, ang1, ang2;
     int n_eggc;           /* 2·alignn_layers + gcn_layers */
-    size_t *eggc_p, *eggc_b; /* alignn l: node_update 2l, edge_update 2l+1; gcn k: 2L + k */
+    int n_eggc_all;       /* n_eggc + the EGGCs of MODEL-2's delta branch (3) */
+    size_t *eggc_p, *eggc_b; /* alignn l: node_update 2l, edge_update 2l+1; gcn k: 2L + k;
+                                delta branch: n_eggc + 0, 1 (alignn_layers_1), + 2 (gcn_layers_1) */
     /* head (b)/(c): per output p; head (a): fc only */
     linear_layer *head1, *head2, *head3, fc;
 
@@ -50,12 +58,33 @@ struct ih_model {
     ih_acts *acts;
     int head_cap;
     float *head_scratch, *h, *dh;
+
+    /* migration-path variants (spec §7; variants.c, attention.c) */
+    linear_layer fuse;       /* "fc": Linear(2H→H) of MODEL-1-CC, MODEL-2, MODEL-4 */
+    attn_layer attn[2];      /* "attention" (on G1), "attention1" (on G2) of MODEL-4 */
+    ih_rng drop_rng;         /* attention dropout masks */
+    struct variant_state *var; /* arenas of the two-graph forward (ih_model_reserve2) */
 };
+
+/* Two-graph arch: 1 if the arch fuses [h1 ‖ h2] with "fc". */
+static inline int arch_has_fuse(int arch) {
+    return arch == IH_ARCH_CC || arch == IH_ARCH_DELTA || arch == IH_ARCH_ATTN;
+}
+void variants_free(ih_model *m); /* variants.c: the state of ih_model_reserve2 */
+/* variants.c: a two-graph network up to the fused vector that enters the head (left in
+ * ih_model_pooled), and its backward from dL/d(fused) (B × H). ih_model_forward2/backward2
+ * are these plus the head; the tests check gradients at the fused vector, where the signal
+ * is well above float32 noise. */
+int variants_forward_fused(ih_model *m, const ih_graph *g1, const ih_graph *g2, int training);
+int variants_backward_fused(ih_model *m, const ih_graph *g1, const ih_graph *g2, const float *dfused);
+/* MODEL-4's attention activations of graph k (0: G1, 1: G2) after a forward; NULL otherwise. */
+const struct attn_acts *variants_attn(const ih_model *m, int k);
 
 struct ih_acts {
     int H, emb, training;
     int cap_B, cap_N, cap_E, cap_T;
     int L, G;
+    int eggc0; /* the arena's first EGGC in the model's table (0: the main trunk) */
     int ready; /* a training-mode-capable forward has run and not been invalidated */
     float *arena;
     size_t n_floats;
@@ -90,6 +119,42 @@ void embed_backward(ih_model *m, const rbf_spec *rbf, const mlp_layer *l1, const
                     const float *v, int M, const float *u1, const float *u2, const float *st1,
                     const float *st2, float *dout, float *da1, int training);
 size_t embed_ws_floats(int H, int emb, int K);
+
+/* trunk.c: an arena for n_alignn ALIGNN + n_gcn GCN layers starting at EGGC eggc0 of the
+ * model's table (MODEL-2's delta branch: the shared embeddings, then its own layers). */
+ih_acts *trunk_acts_create(const ih_model *m, int n_alignn, int n_gcn, int eggc0, int max_structs,
+                           int max_atoms, int max_edges, int max_triplets, int for_training);
+/* Backward of the last forward on `a` from the node gradients of the last layer, which the
+ * caller has written into a->dX (n_atoms × H) in place of the mean pooling's (MODEL-4). */
+int trunk_backward_nodes(ih_model *m, ih_acts *a, const ih_graph *g);
+/* Node features after the last layer of the last forward on `a` (n_atoms × H). */
+static inline const float *trunk_nodes(const ih_acts *a) { return a->X[a->L + a->G]; }
+
+/* attention.c: MODEL-4 attention pooling over the nodes of each structure (spec §7.5).
+ * Per structure with rows X (n × H): Q, K, V = ReLU(Linear(X)); s_i = Σ_j tanh(K_i·Q_j);
+ * α = softmax_i(s); training: α_i ← α_i·keep_i (dropout 0.2); p = LayerNorm(mean_i X_i +
+ * Σ_i α_i V_i). K·Qᵀ is formed ATTN_CHUNK rows at a time (recomputed in backward), so memory
+ * is O(N·H), not O(n²). */
+#define ATTN_CHUNK 64
+#define ATTN_DROPOUT 0.2f
+#define IH_LN_EPS 1e-5f
+typedef struct attn_acts {
+    int H, cap_N, cap_B;
+    float *q, *k, *v;   /* N × H each, after the ReLU */
+    float *alpha, *keep; /* N: softmax weights; dropout factors (0 or 1/(1−p); 1 in evaluation) */
+    float *r, *ln;      /* B × H LayerNorm input; B × 2 its mean and 1/std */
+    float *dq, *dk, *dv; /* backward: N × H each */
+    float *ds, *dr, *sc; /* N; B × H; ATTN_CHUNK × N (rows of K·Qᵀ) */
+} attn_acts;
+size_t attn_acts_floats(int H, int max_atoms, int max_structs);
+void attn_acts_carve(attn_acts *a, float *base, int H, int max_atoms, int max_structs);
+/* x: N × H node rows, ptr: B + 1 structure row ranges; out: B × H. rng NULL: no dropout
+ * (evaluation). */
+int attn_forward(ih_model *m, const attn_layer *l, attn_acts *a, const float *x, const int *ptr,
+                 int B, float *out, ih_rng *rng);
+/* ACCUMULATES dL/dx into dx (N × H) and the layer's parameter gradients. */
+void attn_backward(ih_model *m, const attn_layer *l, attn_acts *a, const float *x, const int *ptr,
+                   int B, const float *dout, float *dx);
 
 /* Floats of head scratch for n structures. */
 size_t ih_head_scratch_floats(const ih_model *m, int n);

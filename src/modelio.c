@@ -23,6 +23,7 @@ static cJSON *config_to_json(const ih_config *c) {
     cJSON_AddNumberToObject(j, "neighbors", c->neighbors);
     cJSON_AddNumberToObject(j, "cutoff", c->cutoff);
     cJSON_AddStringToObject(j, "edges", c->canonical ? "canonical" : "full");
+    cJSON_AddStringToObject(j, "arch", ih_arch_name(c->arch));
     return j;
 }
 
@@ -51,6 +52,11 @@ static int config_from_json(const cJSON *j, ih_config *c, const char *path) {
         (strcmp(edges->valuestring, "full") && strcmp(edges->valuestring, "canonical")))
         return ih_set_error("%s: model configuration: \"edges\" must be \"full\" or \"canonical\"", path);
     c->canonical = !strcmp(edges->valuestring, "canonical");
+    /* files from before the variants have no "arch": they are one-graph (model3) networks */
+    const cJSON *arch = cJSON_GetObjectItemCaseSensitive(j, "arch");
+    if (arch && (!cJSON_IsString(arch) || (c->arch = ih_arch_parse(arch->valuestring)) < 0))
+        return ih_set_error("%s: model configuration: unknown \"arch\" %s", path,
+                            cJSON_IsString(arch) ? arch->valuestring : "(not a string)");
     if (ih_config_check(c) != 0) return ih_set_error("%s: %s", path, ih_last_error());
     return 0;
 }

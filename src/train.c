@@ -28,39 +28,93 @@ void ih_train_opts_default(ih_train_opts *o) {
 /* ---------------------------------------------------------------------------------------- */
 /* micro-batches                                                                            */
 
+/* Sizes of record i (atoms, edges, triplets), both graphs of a two-graph record together. */
+static void record_sizes(const ih_dataset *d, int i, long *a, long *e, long *t) {
+    *a = d->graphs[i].n_atoms, *e = d->graphs[i].n_edges, *t = d->n_triplets[i];
+    if (d->graphs2) *a += d->graphs2[i].n_atoms, *e += d->graphs2[i].n_edges, *t += d->n_triplets2[i];
+}
+
 /* Length of the micro-batch starting at idx[0] (at least 1). */
 static int micro_len(const ih_dataset *d, const int *idx, int n, long budget_t) {
     long t = 0, e = 0, a = 0;
     long budget_e = budget_t / 8, budget_a = budget_t / 64;
     int k = 0;
     for (; k < n; k++) {
-        const ih_graph *g = &d->graphs[idx[k]];
-        long nt = t + d->n_triplets[idx[k]], ne = e + g->n_edges, na = a + g->n_atoms;
+        long ra, re, rt;
+        record_sizes(d, idx[k], &ra, &re, &rt);
+        long nt = t + rt, ne = e + re, na = a + ra;
         if (k > 0 && (nt > budget_t || ne > budget_e || na > budget_a)) break;
         t = nt, e = ne, a = na;
     }
     return k;
 }
 
-int ih_dataset_reserve(ih_model *m, const ih_dataset *d, int max_structs, long budget_t) {
-    long mt = budget_t, me = budget_t / 8, ma = budget_t / 64;
-    for (int i = 0; i < d->n; i++) {
-        if (d->n_triplets[i] > mt) mt = d->n_triplets[i];
-        if (d->graphs[i].n_edges > me) me = d->graphs[i].n_edges;
-        if (d->graphs[i].n_atoms > ma) ma = d->graphs[i].n_atoms;
-    }
-    /* a micro-batch holds at most the budget or one structure above it */
-    return ih_model_reserve(m, max_structs, (int)ma, (int)me, (int)mt);
+/* Arena size for one graph of a micro-batch: the budget (or one record above it); for a
+ * two-graph dataset only this graph's largest share of any record's size, since the budget
+ * caps the sum of both graphs. */
+static long arena_size(long budget, long max_one, double max_share, long max_structs) {
+    long s = (long)(max_share * (double)budget) + 1;
+    if (s > budget) s = budget;
+    if (s > max_one * max_structs) s = max_one * max_structs;
+    return s > max_one ? s : max_one;
 }
 
-static int make_micro(const ih_dataset *d, const int *idx, int n, ih_graph *out) {
+int ih_dataset_reserve(ih_model *m, const ih_dataset *d, int max_structs, long budget_t) {
+    long budget[3] = {budget_t / 64, budget_t / 8, budget_t}; /* atoms, edges, triplets */
+    long max_one[2][3] = {{1, 0, 0}, {1, 0, 0}};
+    double share[2][3] = {{0, 0, 0}, {0, 0, 0}};
+    int two = d->graphs2 != NULL;
+    for (int i = 0; i < d->n; i++)
+        for (int k = 0; k <= two; k++) {
+            const ih_graph *g = k ? &d->graphs2[i] : &d->graphs[i];
+            long v[3] = {g->n_atoms, g->n_edges, k ? d->n_triplets2[i] : d->n_triplets[i]};
+            long tot[3];
+            record_sizes(d, i, &tot[0], &tot[1], &tot[2]);
+            for (int q = 0; q < 3; q++) {
+                if (v[q] > max_one[k][q]) max_one[k][q] = v[q];
+                if (tot[q] > 0 && (double)v[q] / tot[q] > share[k][q]) share[k][q] = (double)v[q] / tot[q];
+            }
+        }
+    long s[2][3];
+    for (int k = 0; k <= two; k++)
+        for (int q = 0; q < 3; q++) s[k][q] = arena_size(budget[q], max_one[k][q], share[k][q], max_structs);
+    if (!two) return ih_model_reserve2(m, max_structs, (int)s[0][0], (int)s[0][1], (int)s[0][2], 0, 0, 0);
+    return ih_model_reserve2(m, max_structs, (int)s[0][0], (int)s[0][1], (int)s[0][2], (int)s[1][0],
+                             (int)s[1][1], (int)s[1][2]);
+}
+
+/* The micro-batch of records idx: G1 into out, G2 (two-graph datasets) into out2. */
+static int make_micro(const ih_dataset *d, const int *idx, int n, ih_graph *out, ih_graph *out2) {
     const ih_graph *parts[n];
+    memset(out2, 0, sizeof *out2);
     for (int k = 0; k < n; k++) parts[k] = &d->graphs[idx[k]];
     if (ih_graph_batch(parts, n, out) != 0) return -1;
     if (ih_graph_add_line_graph(out) != 0) {
         ih_graph_free(out);
         return -1;
     }
+    if (!d->graphs2) return 0;
+    for (int k = 0; k < n; k++) parts[k] = &d->graphs2[idx[k]];
+    if (ih_graph_batch(parts, n, out2) != 0 || ih_graph_add_line_graph(out2) != 0) {
+        ih_graph_free(out);
+        ih_graph_free(out2);
+        return -1;
+    }
+    return 0;
+}
+
+static void free_micro(ih_graph *g, ih_graph *g2) {
+    ih_graph_free(g);
+    ih_graph_free(g2);
+}
+
+/* The model's arch must take the dataset's graphs. */
+static int check_input(const ih_model *m, const ih_dataset *d) {
+    int arch = ih_model_config(m)->arch, want = ih_arch_input(arch);
+    static const char *const kinds[] = {"one graph", "initial/final graphs", "5-image and local graphs"};
+    if (want != d->input || (want != IH_INPUT_SINGLE) != (d->graphs2 != NULL))
+        return ih_set_error("a %s model takes %s per record, the dataset holds %s", ih_arch_name(arch),
+                            kinds[want], d->input >= 0 && d->input <= 2 ? kinds[d->input] : "?");
     return 0;
 }
 
@@ -76,12 +130,13 @@ double ih_unscale(const ih_task_scaling *s, double y) { return (y + 1.0) / 2.0 *
 int ih_predict_dataset(ih_model *m, const ih_dataset *d, const int *idx, int n, int max_structs,
                        long budget_t, float *out) {
     int P = ih_model_config(m)->n_outputs;
+    if (check_input(m, d) != 0) return -1;
     for (int s = 0; s < n;) {
         int len = micro_len(d, idx + s, n - s < max_structs ? n - s : max_structs, budget_t);
-        ih_graph g;
-        if (make_micro(d, idx + s, len, &g) != 0) return -1;
-        int rc = ih_model_forward(m, &g, 0, out + (size_t)s * P);
-        ih_graph_free(&g);
+        ih_graph g, g2;
+        if (make_micro(d, idx + s, len, &g, &g2) != 0) return -1;
+        int rc = ih_model_forward2(m, &g, d->graphs2 ? &g2 : NULL, 0, out + (size_t)s * P);
+        free_micro(&g, &g2);
         if (rc != 0) return -1;
         s += len;
     }
@@ -156,6 +211,7 @@ int ih_train(ih_model *m, const ih_dataset *d, const int *train_idx, int n_train
     if (P != d->n_tasks) return ih_set_error("model has %d outputs but the data %d tasks", P, d->n_tasks);
     if (n_train < 1) return ih_set_error("no training records");
     if (o->batch < 1 || o->epochs < 1) return ih_set_error("batch and epochs must be positive");
+    if (check_input(m, d) != 0) return -1;
     memset(res, 0, sizeof *res);
     int B = o->batch;
     int eval_structs = B > 64 ? B : 64;
@@ -251,16 +307,20 @@ int ih_train(ih_model *m, const ih_dataset *d, const int *train_idx, int n_train
             ih_model_zero_grad(m);
             for (int s = 0; s < nb;) {
                 int len = micro_len(d, order + b0 + s, nb - s, o->micro_triplets);
-                ih_graph g;
-                if (make_micro(d, order + b0 + s, len, &g) != 0) goto fail;
+                ih_graph g, g2;
+                const ih_graph *g2p = d->graphs2 ? &g2 : NULL;
+                if (make_micro(d, order + b0 + s, len, &g, &g2) != 0) goto fail;
                 for (int k = 0; k < len; k++)
                     for (int p = 0; p < P; p++) {
                         size_t r = (size_t)order[b0 + s + k] * P + p;
                         msk[k * P + p] = d->mask[r];
                         tgt[k * P + p] = d->mask[r] != 0.0f ? scale_y(&sc[p], d->targets[r]) : 0.0f;
                     }
-                if (ih_model_forward(m, &g, 1, out) != 0) {
-                    ih_graph_free(&g);
+                /* MODEL-4's dropout masks: a function of (seed, step, micro-batch), so that a
+                 * resumed run repeats an uninterrupted one */
+                ih_model_set_dropout_seed(m, o->seed ^ ((uint64_t)st.sched_step << 20) ^ (uint64_t)s);
+                if (ih_model_forward2(m, &g, g2p, 1, out) != 0) {
+                    free_micro(&g, &g2);
                     goto fail;
                 }
                 double scale = (double)len / nb;
@@ -274,8 +334,8 @@ int ih_train(ih_model *m, const ih_dataset *d, const int *train_idx, int n_train
                             train_abs[p] += fabs(out[k * P + p] - tgt[k * P + p]) * (sc[p].hi - sc[p].lo) / 2;
                             train_cnt[p]++;
                         }
-                int brc = ih_model_backward(m, &g, dout);
-                ih_graph_free(&g);
+                int brc = ih_model_backward2(m, &g, g2p, dout);
+                free_micro(&g, &g2);
                 if (brc != 0) goto fail;
                 s += len;
             }

@@ -85,6 +85,17 @@ static void layout(ih_acts *a, carver *c, int nt) {
 
 ih_acts *ih_acts_create(const ih_model *m, int max_structs, int max_atoms, int max_edges,
                         int max_triplets, int for_training) {
+    return trunk_acts_create(m, m->cfg.alignn_layers, m->cfg.gcn_layers, 0, max_structs, max_atoms,
+                             max_edges, max_triplets, for_training);
+}
+
+ih_acts *trunk_acts_create(const ih_model *m, int n_alignn, int n_gcn, int eggc0, int max_structs,
+                           int max_atoms, int max_edges, int max_triplets, int for_training) {
+    if (n_alignn < 0 || n_gcn < 0 || eggc0 < 0 || eggc0 + 2 * n_alignn + n_gcn > m->n_eggc_all) {
+        ih_set_error("model: no such layer range (%d ALIGNN + %d GCN layers from EGGC %d)", n_alignn,
+                     n_gcn, eggc0);
+        return NULL;
+    }
     if (max_structs < 1 || max_atoms < 1 || max_edges < 0 || max_triplets < 0) {
         ih_set_error("model: invalid arena sizes (%d structures, %d atoms, %d edges, %d triplets)",
                      max_structs, max_atoms, max_edges, max_triplets);
@@ -99,8 +110,9 @@ ih_acts *ih_acts_create(const ih_model *m, int max_structs, int max_atoms, int m
     a->cap_N = max_atoms;
     a->cap_E = max_edges;
     a->cap_T = max_triplets;
-    a->L = m->cfg.alignn_layers;
-    a->G = m->cfg.gcn_layers;
+    a->L = n_alignn;
+    a->G = n_gcn;
+    a->eggc0 = eggc0;
     int L = a->L, G = a->G;
     a->X = calloc((size_t)(L + G + 1), sizeof(float *));
     a->Yl = calloc((size_t)(L + 1), sizeof(float *));
@@ -243,7 +255,8 @@ static void mlp_backward(ih_model *m, const mlp_layer *l, const float *in, int M
 
 static int trunk_forward(ih_model *m, ih_acts *a, const ih_graph *g, int training, float *h) {
     if (!a) return ih_set_error("model: no activation arena");
-    if (a->H != m->H || a->L != m->cfg.alignn_layers || a->G != m->cfg.gcn_layers)
+    if (a->H != m->H || a->eggc0 + 2 * a->L + a->G > m->n_eggc_all ||
+        (a->eggc0 == 0 && (a->L != m->cfg.alignn_layers || a->G != m->cfg.gcn_layers)))
         return ih_set_error("model: activation arena belongs to a different model shape");
     if (training && !a->training)
         return ih_set_error("model: an inference arena cannot run in training mode");
@@ -271,14 +284,14 @@ static int trunk_forward(ih_model *m, ih_acts *a, const ih_graph *g, int trainin
     m->prof[PROF_F_EMBED] += t1 - t0;
     mp_graph cg = crystal_view(g), lg = line_view(g);
     for (int l = 0; l < L; l++) {
-        int i = 2 * l;
+        int i = 2 * l, q = a->eggc0 + i;
         t0 = ih_now();
-        if (eggc_forward(P + m->eggc_p[i], Bf + m->eggc_b[i], H, &cg, a->X[l], a->Yl[l],
+        if (eggc_forward(P + m->eggc_p[q], Bf + m->eggc_b[q], H, &cg, a->X[l], a->Yl[l],
                          a->X[l + 1], a->Yt[l], &a->eg[i], training, &m->ws))
             return -1;
         t1 = ih_now();
         m->prof[PROF_F_CRYSTAL] += t1 - t0;
-        if (eggc_forward(P + m->eggc_p[i + 1], Bf + m->eggc_b[i + 1], H, &lg, a->Yt[l], a->Z[l],
+        if (eggc_forward(P + m->eggc_p[q + 1], Bf + m->eggc_b[q + 1], H, &lg, a->Yt[l], a->Z[l],
                          a->Yl[l + 1], l + 1 < L ? a->Z[l + 1] : NULL, &a->eg[i + 1], training,
                          &m->ws))
             return -1;
@@ -286,8 +299,8 @@ static int trunk_forward(ih_model *m, ih_acts *a, const ih_graph *g, int trainin
     }
     t0 = ih_now();
     for (int k = 0; k < G; k++) {
-        int i = 2 * L + k;
-        if (eggc_forward(P + m->eggc_p[i], Bf + m->eggc_b[i], H, &cg, a->X[L + k], a->Yg[k],
+        int i = 2 * L + k, q = a->eggc0 + i;
+        if (eggc_forward(P + m->eggc_p[q], Bf + m->eggc_b[q], H, &cg, a->X[L + k], a->Yg[k],
                          a->X[L + k + 1], k + 1 < G ? a->Yg[k + 1] : NULL, &a->eg[i], training,
                          &m->ws))
             return -1;
@@ -301,6 +314,7 @@ static int trunk_forward(ih_model *m, ih_acts *a, const ih_graph *g, int trainin
     return 0;
 }
 
+/* dh: gradient of the pooled vectors; NULL: the node gradients are already in a->dX */
 static int trunk_backward(ih_model *m, ih_acts *a, const ih_graph *g, const float *dh) {
     if (!a || !a->training) return ih_set_error("model: backward needs a training arena");
     if (!a->ready) return ih_set_error("model: backward without a forward pass");
@@ -313,14 +327,16 @@ static int trunk_backward(ih_model *m, ih_acts *a, const ih_graph *g, const floa
     mp_graph cg = crystal_view(g), lg = line_view(g);
 
     double t0 = ih_now(), t1;
-    memset(a->dX, 0, sizeof(float) * (size_t)N * H);
-    pool_backward(a->dX, dh, g->struct_atom_ptr, B, H);
+    if (dh) {
+        memset(a->dX, 0, sizeof(float) * (size_t)N * H);
+        pool_backward(a->dX, dh, g->struct_atom_ptr, B, H);
+    }
     int dy_zero = 1;
     t1 = ih_now();
     m->prof[PROF_B_OTHER] += t1 - t0;
     for (int k = G - 1; k >= 0; k--) {
-        int i = 2 * L + k;
-        if (eggc_backward(P + m->eggc_p[i], Gr + m->eggc_p[i], H, &cg, a->X[L + k], a->Yg[k],
+        int i = 2 * L + k, q = a->eggc0 + i;
+        if (eggc_backward(P + m->eggc_p[q], Gr + m->eggc_p[q], H, &cg, a->X[L + k], a->Yg[k],
                           &a->eg[i], training, a->dX, a->dY, dy_zero, a->scratch, &m->ws))
             return -1;
         dy_zero = 0;
@@ -332,14 +348,14 @@ static int trunk_backward(ih_model *m, ih_acts *a, const ih_graph *g, const floa
     t0 = ih_now();
     m->prof[PROF_B_CRYSTAL] += t0 - t1;
     for (int l = L - 1; l >= 0; l--) {
-        int i = 2 * l;
+        int i = 2 * l, q = a->eggc0 + i;
         t0 = ih_now();
-        if (eggc_backward(P + m->eggc_p[i + 1], Gr + m->eggc_p[i + 1], H, &lg, a->Yt[l], a->Z[l],
+        if (eggc_backward(P + m->eggc_p[q + 1], Gr + m->eggc_p[q + 1], H, &lg, a->Yt[l], a->Z[l],
                           &a->eg[i + 1], training, a->dY, a->dZ, l == L - 1, a->scratch, &m->ws))
             return -1;
         t1 = ih_now();
         m->prof[PROF_B_LINE] += t1 - t0;
-        if (eggc_backward(P + m->eggc_p[i], Gr + m->eggc_p[i], H, &cg, a->X[l], a->Yl[l],
+        if (eggc_backward(P + m->eggc_p[q], Gr + m->eggc_p[q], H, &cg, a->X[l], a->Yl[l],
                           &a->eg[i], training, a->dX, a->dY, 0, a->scratch, &m->ws))
             return -1;
         m->prof[PROF_B_CRYSTAL] += ih_now() - t1;
@@ -361,5 +377,10 @@ int ih_trunk_forward(ih_model *m, ih_acts *a, const ih_graph *g, int training, f
 }
 
 int ih_trunk_backward(ih_model *m, ih_acts *a, const ih_graph *g, const float *dh) {
+    if (!dh) return ih_set_error("model: trunk backward without a gradient");
     return trunk_backward(m, a, g, dh);
+}
+
+int trunk_backward_nodes(ih_model *m, ih_acts *a, const ih_graph *g) {
+    return trunk_backward(m, a, g, NULL);
 }

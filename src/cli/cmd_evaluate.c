@@ -81,7 +81,7 @@ int cmd_evaluate(int argc, char **argv) {
     ih_graph_opts go;
     cli_graph_opts(ih_model_config(cm.m), &go, 0);
     ih_dataset d;
-    if (ih_dataset_load(&d, &data, 1, &go, 0, NULL) != 0) {
+    if (ih_dataset_load_input(&d, &data, 1, &go, ih_arch_input(ih_model_config(cm.m)->arch), 0, NULL) != 0) {
         cli_model_free(&cm);
         return cli_fail();
     }

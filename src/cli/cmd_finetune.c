@@ -10,10 +10,20 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: ionhop finetune [--init MPT_MODEL] --data FILE.json [--arch model3] --out MODEL [options]\n"
+            "usage: ionhop finetune [--init MPT_MODEL] --data FILE.json [--arch ARCH] --out MODEL [options]\n"
             "  --init MPT_MODEL   copy the trunk of a pre-trained model (no --init: SCRATCH, random\n"
-            "                     initialisation; then the configuration flags apply)\n"
-            "  --arch model3      5-image structure through one trunk (spec §7.4)\n"
+            "                     initialisation; then the configuration flags apply); the arch's own\n"
+            "                     modules (fc, attention, the delta layers) start from random weights\n"
+            "  --arch ARCH        how the hop enters the network (spec §7); the records are 5-image\n"
+            "                     path structures, the end points are rebuilt from them (§1.4):\n"
+            "     model3 (default)  the 5-image structure through one trunk (§7.4)\n"
+            "     model1-add|model1-sub|model1-cc  initial and final structure through the same trunk,\n"
+            "                       pooled vectors added, subtracted or fused by Linear(2H→H) (§7.2)\n"
+            "     model2            trunk on the initial structure + a one-layer delta branch on both\n"
+            "                       structures, fused by Linear(2H→H) (§7.3)\n"
+            "     model4            5-image structure and its local sub-graph, attention pooling (§7.5)\n"
+            "     scratch-add|scratch-sub|scratch-cc  the model1 archs with the SCRATCH head Linear(H→1)\n"
+            "                       (§7.6; the paper also used --loss mse --edges canonical --lr 1e-4 --wd 1e-5)\n"
             "  --folds K          grouped K-fold cross-validation (hosts never straddle folds):\n"
             "                     prints the metrics, writes --cv-out (MODEL.cv.csv) and no model\n"
             "  --ensemble M (1)   M models from seeds S..S+M-1; prediction = mean, spread = std\n"
@@ -195,13 +205,21 @@ int cmd_finetune(int argc, char **argv) {
         usage(stderr);
         return cli_usage_error("finetune needs --data, and --out unless --folds is given");
     }
-    if (strcmp(f.arch, "model3") != 0)
-        return cli_usage_error("--arch %s: only model3 (the 5-image representation) is implemented so far",
-                               f.arch);
+    /* scratch-X: the model1-X network with the plain Linear(H→1) head of spec §7.6 */
+    static const char *const scratch[3][2] = {
+        {"scratch-add", "model1-add"}, {"scratch-sub", "model1-sub"}, {"scratch-cc", "model1-cc"}};
+    int scratch_head = 0, arch = ih_arch_parse(f.arch);
+    for (int k = 0; k < 3 && arch < 0; k++)
+        if (!strcmp(f.arch, scratch[k][0])) arch = ih_arch_parse(scratch[k][1]), scratch_head = 1;
+    if (arch < 0)
+        return cli_usage_error("--arch %s: expected model1-add, model1-sub, model1-cc, model2, model3, model4, "
+                               "scratch-add, scratch-sub or scratch-cc", f.arch);
     cli_tune_malloc();
     snprintf(f.command, sizeof f.command, "ionhop");
     for (int i = 0; i < argc; i++)
         snprintf(f.command + strlen(f.command), sizeof f.command - strlen(f.command), " %s", argv[i]);
+    if (f.init_path && scratch_head)
+        return cli_usage_error("--arch %s: SCRATCH models start from random weights (drop --init)", f.arch);
     if (f.init_path) {
         if (config_given)
             return cli_usage_error("with --init the configuration comes from the pre-trained model");
@@ -210,7 +228,8 @@ int cmd_finetune(int argc, char **argv) {
         f.cfg = *ih_model_config(f.init);
     }
     f.cfg.n_outputs = 1;
-    f.cfg.head_hidden = 2;
+    f.cfg.head_hidden = scratch_head ? 0 : 2;
+    f.cfg.arch = arch;
     if (ih_config_check(&f.cfg) != 0) {
         ih_model_free(f.init);
         return cli_fail();
@@ -219,7 +238,7 @@ int cmd_finetune(int argc, char **argv) {
     cli_graph_opts(&f.cfg, &go, 0);
     double t0 = ih_now();
     ih_dataset d;
-    if (ih_dataset_load(&d, &f.data, 1, &go, 0, NULL) != 0) {
+    if (ih_dataset_load_input(&d, &f.data, 1, &go, ih_arch_input(arch), 0, NULL) != 0) {
         ih_model_free(f.init);
         return cli_fail();
     }

@@ -19,27 +19,61 @@ static void usage(FILE *f) {
 
 static const char *default_model(void) { return cli_repo_path("models/default.ionhop"); }
 
-/* One hop: the 5-image structure as a one-record dataset, through every ensemble member. */
-static int predict_hop(cli_model *cm, const ih_structure *ini, int ion, const double to[3],
-                       double *em, double *spread) {
+/* The graphs of one hop for the model's arch: the 5-image structure (MODEL-3), with its local
+ * sub-graph (MODEL-4), or the end points themselves (MODEL-1/2): the user's final structure if
+ * given (the physically meaningful input: its host may be relaxed differently), else the initial
+ * structure with the ion moved to `to`. */
+static int hop_graphs(const ih_config *cfg, const ih_structure *ini, const ih_structure *fin, int ion,
+                      const double to[3], ih_graph g[2]) {
+    ih_graph_opts go;
+    cli_graph_opts(cfg, &go, 0);
+    memset(g, 0, 2 * sizeof *g);
+    int input = ih_arch_input(cfg->arch), rc;
+    if (input == IH_INPUT_ENDPOINTS) {
+        ih_structure moved;
+        if (!fin) {
+            if (ih_structure_copy(&moved, ini) != 0) return -1;
+            memcpy(moved.frac + 3 * ion, to, 3 * sizeof(double));
+            if (moved.cart) ih_structure_cart(&moved, ion, moved.cart + 3 * ion);
+        }
+        rc = ih_graph_build(ini, &go, &g[0]);
+        if (rc == 0) rc = ih_graph_build(fin ? fin : &moved, &go, &g[1]);
+        if (!fin) ih_structure_free(&moved);
+    } else {
+        ih_structure five;
+        if (ih_path_5image(ini, ion, to, &five) != 0) return -1;
+        rc = ih_graph_build(&five, &go, &g[0]);
+        if (rc == 0 && input == IH_INPUT_LOCAL) {
+            ih_graph_opts lo;
+            ih_graph_opts_local(&lo);
+            lo.line_graph = 0;
+            rc = ih_graph_build_local(&five, &lo, 5, &g[1], NULL);
+        }
+        ih_structure_free(&five);
+    }
+    if (rc != 0) ih_graph_free(&g[0]), ih_graph_free(&g[1]);
+    return rc;
+}
+
+/* One hop as a one-record dataset, through every ensemble member. */
+static int predict_hop(cli_model *cm, const ih_structure *ini, const ih_structure *fin, int ion,
+                       const double to[3], double *em, double *spread) {
+    const ih_config *cfg = ih_model_config(cm->m);
+    ih_graph g[2];
+    if (hop_graphs(cfg, ini, fin, ion, to, g) != 0) return -1;
     ih_dataset d;
     memset(&d, 0, sizeof d);
-    ih_graph g;
-    ih_structure five;
-    if (ih_path_5image(ini, ion, to, &five) != 0) return -1;
-    ih_graph_opts go;
-    cli_graph_opts(ih_model_config(cm->m), &go, 0);
-    int rc = ih_graph_build(&five, &go, &g);
-    ih_structure_free(&five);
-    if (rc != 0) return -1;
-    long n_trip = ih_graph_count_triplets(&g);
+    long n_trip[2] = {ih_graph_count_triplets(&g[0]), ih_graph_count_triplets(&g[1])};
     float zero = 0;
-    d.n = 1, d.n_tasks = cm->n_tasks, d.graphs = &g, d.n_triplets = &n_trip;
+    d.n = 1, d.n_tasks = cm->n_tasks, d.graphs = &g[0], d.n_triplets = &n_trip[0];
+    d.input = ih_arch_input(cfg->arch);
+    if (d.input != IH_INPUT_SINGLE) d.graphs2 = &g[1], d.n_triplets2 = &n_trip[1];
     d.targets = d.mask = &zero;
     int idx = 0;
     double mean[IH_MAX_TASKS], sd[IH_MAX_TASKS];
-    rc = cli_model_predict(cm, &d, &idx, 1, mean, sd);
-    ih_graph_free(&g);
+    int rc = cli_model_predict(cm, &d, &idx, 1, mean, sd);
+    ih_graph_free(&g[0]);
+    ih_graph_free(&g[1]);
     if (rc != 0) return -1;
     *em = mean[0];
     *spread = sd[0];
@@ -74,7 +108,9 @@ static int predict_file(cli_model *cm, const char *data, const char *out_path) {
     ih_graph_opts go;
     cli_graph_opts(ih_model_config(cm->m), &go, 0);
     ih_dataset d;
-    if (ih_dataset_load(&d, &data, 1, &go, 0, NULL) != 0) return cli_fail();
+    /* records are 5-image structures; a two-graph model derives its inputs from them */
+    if (ih_dataset_load_input(&d, &data, 1, &go, ih_arch_input(ih_model_config(cm->m)->arch), 0, NULL) != 0)
+        return cli_fail();
     int P = cm->n_tasks;
     int *idx = malloc((size_t)d.n * sizeof *idx);
     double *mean = malloc((size_t)d.n * P * sizeof *mean), *sd = malloc((size_t)d.n * P * sizeof *sd);
@@ -151,7 +187,7 @@ int cmd_predict(int argc, char **argv) {
                                    model);
         }
         ih_structure ini, fin;
-        int ion = -1;
+        int ion = -1, have_fin = 0;
         double to[3], em, spread, len = NAN;
         if (ini_path || fin_path) {
             if (!ini_path || !fin_path) {
@@ -172,7 +208,7 @@ int cmd_predict(int argc, char **argv) {
                 memcpy(to, fin.frac + 3 * ion, sizeof to);
                 len = hop_length(&ini, ion, to);
             }
-            ih_structure_free(&fin);
+            have_fin = 1;
         } else {
             if (!ion_s || !to_s) {
                 cli_model_free(&cm);
@@ -197,9 +233,10 @@ int cmd_predict(int argc, char **argv) {
                 rc = ih_set_error("%s: the destination is where atom %d already is", structure, ion + 1);
             }
         }
-        if (rc == 0) rc = predict_hop(&cm, &ini, ion, to, &em, &spread);
+        if (rc == 0) rc = predict_hop(&cm, &ini, have_fin ? &fin : NULL, ion, to, &em, &spread);
         if (rc == 0) report_hop(model, cm.n_members, &ini, ion, to, len, em, spread);
         ih_structure_free(&ini);
+        if (have_fin) ih_structure_free(&fin);
         if (rc != 0) {
             cli_model_free(&cm);
             return cli_fail();

@@ -1,0 +1,172 @@
+/* ionhop finetune --arch for every migration-path representation of spec §7, end to end on
+ * small synthetic hop records: training (from scratch and from a pre-trained trunk, with
+ * cross-validation), model files, predict (end points, ion + destination, batch), evaluate;
+ * which structures a pair model sees at prediction time; bad arch names and inputs.
+ * Runs $IONHOP_CLI (make test sets it). */
+#include <cjson/cJSON.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "hop_util.h"
+#include "ionhop.h"
+
+static const char *cli(void) {
+    const char *c = getenv("IONHOP_CLI");
+    return c ? c : "build-san/ionhop";
+}
+
+static int run(const char *cmd, char *out, size_t cap) {
+    char full[4096];
+    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    if (!p) return -1;
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int one_line_error(const char *out, const char *needle) {
+    const char *nl = strchr(out, '\n');
+    return strncmp(out, "ionhop: ", 8) == 0 && strstr(out, needle) && (!nl || nl[1] == '\0');
+}
+
+/* Em printed by `ionhop predict` for a hop, NAN if none */
+static double predicted_em(const char *out) {
+    const char *e = strstr(out, "Em:");
+    double v = NAN;
+    if (e) sscanf(e, "Em: %lf", &v);
+    return v;
+}
+
+/* A copy of a model file whose target scaling spans 1e5 eV: the tiny untrained networks map
+ * different inputs to outputs a few 1e-4 apart, which the 3-decimal report then shows. */
+static int amplify(const char *in, const char *out) {
+    char *meta = NULL;
+    int n = 0;
+    ih_model **ms = ih_ensemble_load(in, &n, &meta);
+    if (!ms) return -1;
+    cJSON *j = cJSON_Parse(meta);
+    cJSON *t = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "tasks"), 0);
+    cJSON_ReplaceItemInObjectCaseSensitive(t, "lo", cJSON_CreateNumber(0));
+    cJSON_ReplaceItemInObjectCaseSensitive(t, "hi", cJSON_CreateNumber(1e5));
+    char *text = cJSON_PrintUnformatted(j);
+    int rc = ih_ensemble_save(out, ms, n, text);
+    free(text);
+    cJSON_Delete(j);
+    free(meta);
+    for (int k = 0; k < n; k++) ih_model_free(ms[k]);
+    free(ms);
+    return rc;
+}
+
+#define TINY "--hidden 8 --alignn-layers 1 --gcn-layers 1 --embed 8 --head-width 8"
+#define INI "examples/LiFePO4_hop/initial.vasp"
+#define FIN "examples/LiFePO4_hop/final.vasp"
+
+int main(void) {
+    char dir[] = "/tmp/ionhop-cli-variants-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char data[256], model[256], big[256], cmd[4096], path[512], relaxed[256];
+    static char out[1 << 16];
+    snprintf(data, sizeof data, "%s/hops.json", dir);
+    CHECK(hop_records_write(data, 6) == 0);
+    /* the example's final state with one host O moved by ~0.3 Å: a separately relaxed end point */
+    snprintf(relaxed, sizeof relaxed, "%s/final_relaxed.vasp", dir);
+    ih_structure fin;
+    CHECK(ih_read_structure(FIN, IH_FMT_UNKNOWN, &fin) == 0);
+    fin.frac[3 * 60] += 0.03;
+    CHECK(ih_write_poscar(relaxed, &fin) == 0);
+    ih_structure_free(&fin);
+
+    static const struct {
+        const char *arch, *config_arch;
+        int pair; /* end points as inputs (MODEL-1/2) */
+    } archs[] = {{"model1-add", "model1-add", 1}, {"model1-sub", "model1-sub", 1}, {"model1-cc", "model1-cc", 1},
+                 {"model2", "model2", 1},         {"model4", "model4", 0},         {"scratch-cc", "model1-cc", 1}};
+    for (size_t a = 0; a < sizeof archs / sizeof archs[0]; a++) {
+        snprintf(model, sizeof model, "%s/%s.ionhop", dir, archs[a].arch);
+        snprintf(cmd, sizeof cmd, "%s finetune --data %s --arch %s --out %s --epochs 1 --batch 2 --val 0.34 " TINY,
+                 cli(), data, archs[a].arch, model);
+        CHECK_INT(run(cmd, out, sizeof out), 0);
+        CHECK_MSG(strstr(out, archs[a].arch) && strstr(out, "epoch   1/1") && strstr(out, "val MAE"), "%s", out);
+        snprintf(cmd, sizeof cmd, "%s info %s", cli(), model);
+        CHECK_INT(run(cmd, out, sizeof out), 0);
+        char want[96];
+        snprintf(want, sizeof want, "\"arch\": \"%s\"", archs[a].config_arch);
+        CHECK_MSG(strstr(out, want), "%s: %s", archs[a].arch, out);
+        if (!strncmp(archs[a].arch, "scratch", 7)) CHECK_MSG(strstr(out, "fc_final") || strstr(out, "\"head_hidden\": 0"), "%s", out);
+
+        /* one hop: end points, and the same hop as ion + destination */
+        snprintf(cmd, sizeof cmd, "%s predict --model %s --initial " INI " --final " FIN, cli(), model);
+        CHECK_INT(run(cmd, out, sizeof out), 0);
+        CHECK_MSG(strstr(out, "Li (atom 1)") && strstr(out, "verdict:"), "%s", out);
+        double e1 = predicted_em(out);
+        CHECK(isfinite(e1));
+        snprintf(cmd, sizeof cmd, "%s predict --model %s " INI " --ion 1 --to \"0.75 0.75 0.5\"", cli(), model);
+        CHECK_INT(run(cmd, out, sizeof out), 0);
+        CHECK_NEAR(predicted_em(out), e1, 0.0);
+        /* a separately relaxed final state: MODEL-1/2 see it (their second graph is the final
+         * structure itself), MODEL-3/4 only its ion position (the 5-image path of the initial
+         * host). model1-add/sub and scratch-cc take model1-cc's path. */
+        if (!strcmp(archs[a].arch, "model1-cc") || !strcmp(archs[a].arch, "model2") || !strcmp(archs[a].arch, "model4")) {
+            snprintf(big, sizeof big, "%s/%s.big.ionhop", dir, archs[a].arch);
+            CHECK(amplify(model, big) == 0);
+            snprintf(cmd, sizeof cmd, "%s predict --model %s --initial " INI " --final " FIN, cli(), big);
+            CHECK_INT(run(cmd, out, sizeof out), 0);
+            double b1 = predicted_em(out);
+            snprintf(cmd, sizeof cmd, "%s predict --model %s --initial " INI " --final %s", cli(), big, relaxed);
+            CHECK_INT(run(cmd, out, sizeof out), 0);
+            double b2 = predicted_em(out);
+            CHECK_MSG(isfinite(b1) && isfinite(b2) && (b1 != b2) == archs[a].pair, "%s: %g vs %g", archs[a].arch, b1, b2);
+        }
+        /* batch predictions and evaluation from the 5-image records */
+        snprintf(path, sizeof path, "%s/%s.csv", dir, archs[a].arch);
+        snprintf(cmd, sizeof cmd, "%s predict --model %s --data %s --out %s", cli(), model, data, path);
+        CHECK_INT(run(cmd, out, sizeof out), 0);
+        char *csv = ih_read_file(path, NULL);
+        int lines = 0;
+        for (const char *p = csv; p && *p; p++) lines += *p == '\n';
+        CHECK_INT(lines, 7);
+        free(csv);
+        snprintf(cmd, sizeof cmd, "%s evaluate --model %s --data %s", cli(), model, data);
+        CHECK_INT(run(cmd, out, sizeof out), 0);
+        CHECK_MSG(strstr(out, "MAE") && strstr(out, "n 6"), "%s", out);
+    }
+
+    /* from a pre-trained trunk, and grouped cross-validation */
+    char mpt[256];
+    snprintf(mpt, sizeof mpt, "%s/mpt.ionhop", dir);
+    snprintf(cmd, sizeof cmd, "%s pretrain --task a=%s --out %s --epochs 1 --batch 2 --cache %s " TINY, cli(), data, mpt, dir);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    snprintf(cmd, sizeof cmd, "%s finetune --init %s --data %s --arch model2 --out %s/m2.ionhop --epochs 1 --batch 2 --val 0.34",
+             cli(), mpt, data, dir);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    CHECK_MSG(strstr(out, mpt), "%s", out);
+    snprintf(cmd, sizeof cmd, "%s finetune --init %s --data %s --arch model4 --folds 2 --epochs 1 --batch 2 --val 0.34 --cv-out %s/cv.csv",
+             cli(), mpt, data, dir);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    CHECK_MSG(strstr(out, "2-fold grouped cross-validation"), "%s", out);
+
+    /* bad input: usage errors exit 2, data errors 1, each one line */
+    snprintf(cmd, sizeof cmd, "%s finetune --data %s --arch model5 --out %s/x.ionhop", cli(), data, dir);
+    CHECK_INT(run(cmd, out, sizeof out), 2);
+    CHECK_MSG(one_line_error(out, "model5"), "%s", out);
+    snprintf(cmd, sizeof cmd, "%s finetune --init %s --data %s --arch scratch-add --out %s/x.ionhop", cli(), mpt, data, dir);
+    CHECK_INT(run(cmd, out, sizeof out), 2);
+    CHECK_MSG(one_line_error(out, "SCRATCH"), "%s", out);
+    snprintf(path, sizeof path, "%s/bulk.json", dir);
+    ih_structure s;
+    CHECK(ih_read_structure(INI, IH_FMT_UNKNOWN, &s) == 0);
+    s.has_target = 1, s.target = 0.5;
+    CHECK(ih_write_json(path, &s, 1) == 0);
+    ih_structure_free(&s);
+    snprintf(cmd, sizeof cmd, "%s finetune --data %s --arch model1-cc --out %s/x.ionhop --epochs 1 " TINY, cli(), path, dir);
+    CHECK_INT(run(cmd, out, sizeof out), 1);
+    CHECK_MSG(one_line_error(out, "bulk.json") && strstr(out, "5-image"), "%s", out);
+
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+    return test_summary("test_cli_variants");
+}

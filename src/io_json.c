@@ -84,27 +84,10 @@ static int parse_atoms(const cJSON *atoms, const char *where, ih_structure *s) {
     }
     if (is_cart) {
         /* fractional = x · L^-1, kept alongside the given Cartesian positions (spec §1.1) */
-        const double(*L)[3] = s->lattice;
-        double det = ih_structure_volume(s);
-        if (!(fabs(det) > 1e-12) || !isfinite(det)) {
+        if (ih_frac_from_cart(s, where) != 0) {
             ih_structure_free(s);
-            return ih_set_error("%s: degenerate lattice (zero volume)", where);
+            return -1;
         }
-        double inv[3][3];
-        inv[0][0] = (L[1][1] * L[2][2] - L[1][2] * L[2][1]) / det;
-        inv[0][1] = (L[0][2] * L[2][1] - L[0][1] * L[2][2]) / det;
-        inv[0][2] = (L[0][1] * L[1][2] - L[0][2] * L[1][1]) / det;
-        inv[1][0] = (L[1][2] * L[2][0] - L[1][0] * L[2][2]) / det;
-        inv[1][1] = (L[0][0] * L[2][2] - L[0][2] * L[2][0]) / det;
-        inv[1][2] = (L[0][2] * L[1][0] - L[0][0] * L[1][2]) / det;
-        inv[2][0] = (L[1][0] * L[2][1] - L[1][1] * L[2][0]) / det;
-        inv[2][1] = (L[0][1] * L[2][0] - L[0][0] * L[2][1]) / det;
-        inv[2][2] = (L[0][0] * L[1][1] - L[0][1] * L[1][0]) / det;
-        for (int a = 0; a < n; a++)
-            for (int c = 0; c < 3; c++)
-                s->frac[3 * a + c] = s->cart[3 * a + 0] * inv[0][c] +
-                                     s->cart[3 * a + 1] * inv[1][c] +
-                                     s->cart[3 * a + 2] * inv[2][c];
     }
     return 0;
 }

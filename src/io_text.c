@@ -181,31 +181,6 @@ int ih_check_text(const char *text, size_t len, const char *name) {
     return 0;
 }
 
-int ih_frac_from_cart(ih_structure *s, const char *name) {
-    const double(*L)[3] = s->lattice;
-    double det = ih_structure_volume(s);
-    if (!isfinite(det))
-        return ih_set_error("%s: lattice contains a non-finite number", name);
-    if (!(fabs(det) > 1e-12))
-        return ih_set_error("%s: degenerate lattice (cell volume %.3g Å^3): zero-volume or flat cell",
-                            name, fabs(det));
-    double inv[3][3];
-    inv[0][0] = (L[1][1] * L[2][2] - L[1][2] * L[2][1]) / det;
-    inv[0][1] = (L[0][2] * L[2][1] - L[0][1] * L[2][2]) / det;
-    inv[0][2] = (L[0][1] * L[1][2] - L[0][2] * L[1][1]) / det;
-    inv[1][0] = (L[1][2] * L[2][0] - L[1][0] * L[2][2]) / det;
-    inv[1][1] = (L[0][0] * L[2][2] - L[0][2] * L[2][0]) / det;
-    inv[1][2] = (L[0][2] * L[1][0] - L[0][0] * L[1][2]) / det;
-    inv[2][0] = (L[1][0] * L[2][1] - L[1][1] * L[2][0]) / det;
-    inv[2][1] = (L[0][1] * L[2][0] - L[0][0] * L[2][1]) / det;
-    inv[2][2] = (L[0][0] * L[1][1] - L[0][1] * L[1][0]) / det;
-    for (int a = 0; a < s->n_atoms; a++)
-        for (int c = 0; c < 3; c++)
-            s->frac[3 * a + c] = s->cart[3 * a + 0] * inv[0][c] + s->cart[3 * a + 1] * inv[1][c] +
-                                 s->cart[3 * a + 2] * inv[2][c];
-    return 0;
-}
-
 void ih_structure_formula(const ih_structure *s, char *buf, size_t cap) {
     int count[104] = {0}, order[104], n_el = 0;
     for (int i = 0; i < s->n_atoms; i++) {

@@ -50,8 +50,6 @@ const char *ih_excerpt(ih_span t);
 /* Refuse text that contains NUL bytes (binary files): len is the file length. */
 int ih_check_text(const char *text, size_t len, const char *name);
 
-/* s->cart holds Cartesian positions (Å): fill s->frac = cart · L^-1. */
-int ih_frac_from_cart(ih_structure *s, const char *name);
 
 /* Formula-like label for comments and CIF data block names ("Li4Fe4P4O16"), in first-appearance
  * order of the elements. */

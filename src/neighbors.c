@@ -33,23 +33,6 @@ const char *ih_structure_name(const ih_structure *s, char *buf, size_t cap) {
 /* numpy's round(x, decimals): rint(x·10^d)/10^d, round half to even. */
 static double round_decimals(double x, double scale) { return nearbyint(x * scale) / scale; }
 
-static int invert3(const double L[3][3], double inv[3][3], double *volume) {
-    double det = L[0][0] * (L[1][1] * L[2][2] - L[1][2] * L[2][1]) -
-                 L[0][1] * (L[1][0] * L[2][2] - L[1][2] * L[2][0]) +
-                 L[0][2] * (L[1][0] * L[2][1] - L[1][1] * L[2][0]);
-    if (!isfinite(det) || fabs(det) < 1e-12) return -1;
-    *volume = fabs(det);
-    inv[0][0] = (L[1][1] * L[2][2] - L[1][2] * L[2][1]) / det;
-    inv[0][1] = (L[0][2] * L[2][1] - L[0][1] * L[2][2]) / det;
-    inv[0][2] = (L[0][1] * L[1][2] - L[0][2] * L[1][1]) / det;
-    inv[1][0] = (L[1][2] * L[2][0] - L[1][0] * L[2][2]) / det;
-    inv[1][1] = (L[0][0] * L[2][2] - L[0][2] * L[2][0]) / det;
-    inv[1][2] = (L[0][2] * L[1][0] - L[0][0] * L[1][2]) / det;
-    inv[2][0] = (L[1][0] * L[2][1] - L[1][1] * L[2][0]) / det;
-    inv[2][1] = (L[0][1] * L[2][0] - L[0][0] * L[2][1]) / det;
-    inv[2][2] = (L[0][0] * L[1][1] - L[0][1] * L[1][0]) / det;
-    return 0;
-}
 
 /* Row vector v times M the way OpenBLAS dgemm rounds it on an FMA machine (spec §2.7). The
  * Makefile's -ffp-contract=off keeps the compiler from fusing anything else. */
@@ -68,7 +51,10 @@ int ih_geom_init(ih_geom *g, const ih_structure *s, const char *what) {
             g->Lraw[r][c] = s->lattice[r][c];
             g->Lr[r][c] = round_decimals(s->lattice[r][c], 1e5);
         }
-    if (invert3(g->Lr, g->Lr_inv, &g->volume) != 0)
+    double det;
+    int singular = ih_mat3_inverse(g->Lr, g->Lr_inv, &det);
+    g->volume = fabs(det);
+    if (singular != 0)
         return ih_set_error("%s: degenerate lattice (zero cell volume)", what);
     /* lattice planes closer than this put thousands of images inside the 0.15 Å exclusion
      * sphere: no crystal looks like that, and the search would crawl */

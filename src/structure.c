@@ -66,6 +66,38 @@ void ih_structure_cart(const ih_structure *s, int i, double out[3]) {
         out[c] = f[0] * s->lattice[0][c] + f[1] * s->lattice[1][c] + f[2] * s->lattice[2][c];
 }
 
+int ih_mat3_inverse(const double L[3][3], double inv[3][3], double *det_out) {
+    double det = L[0][0] * (L[1][1] * L[2][2] - L[1][2] * L[2][1]) -
+                 L[0][1] * (L[1][0] * L[2][2] - L[1][2] * L[2][0]) +
+                 L[0][2] * (L[1][0] * L[2][1] - L[1][1] * L[2][0]);
+    if (det_out) *det_out = det;
+    if (!isfinite(det) || !(fabs(det) > 1e-12)) return -1;
+    inv[0][0] = (L[1][1] * L[2][2] - L[1][2] * L[2][1]) / det;
+    inv[0][1] = (L[0][2] * L[2][1] - L[0][1] * L[2][2]) / det;
+    inv[0][2] = (L[0][1] * L[1][2] - L[0][2] * L[1][1]) / det;
+    inv[1][0] = (L[1][2] * L[2][0] - L[1][0] * L[2][2]) / det;
+    inv[1][1] = (L[0][0] * L[2][2] - L[0][2] * L[2][0]) / det;
+    inv[1][2] = (L[0][2] * L[1][0] - L[0][0] * L[1][2]) / det;
+    inv[2][0] = (L[1][0] * L[2][1] - L[1][1] * L[2][0]) / det;
+    inv[2][1] = (L[0][1] * L[2][0] - L[0][0] * L[2][1]) / det;
+    inv[2][2] = (L[0][0] * L[1][1] - L[0][1] * L[1][0]) / det;
+    return 0;
+}
+
+int ih_frac_from_cart(ih_structure *s, const char *name) {
+    double inv[3][3], det;
+    if (ih_mat3_inverse(s->lattice, inv, &det) != 0) {
+        if (!isfinite(det)) return ih_set_error("%s: lattice contains a non-finite number", name);
+        return ih_set_error("%s: degenerate lattice (cell volume %.3g Å^3): zero-volume or flat cell",
+                            name, fabs(det));
+    }
+    for (int a = 0; a < s->n_atoms; a++)
+        for (int c = 0; c < 3; c++)
+            s->frac[3 * a + c] = s->cart[3 * a + 0] * inv[0][c] + s->cart[3 * a + 1] * inv[1][c] +
+                                 s->cart[3 * a + 2] * inv[2][c];
+    return 0;
+}
+
 double ih_structure_volume(const ih_structure *s) {
     const double(*L)[3] = s->lattice;
     return L[0][0] * (L[1][1] * L[2][2] - L[1][2] * L[2][1]) -

@@ -409,24 +409,55 @@ done:
     return rc;
 }
 
+static const ih_dataset *sort_ds;
+
+static int cmp_group_then_index(const void *pa, const void *pb) {
+    int a = *(const int *)pa, b = *(const int *)pb;
+    int c = strcmp(sort_ds->group[a], sort_ds->group[b]);
+    return c ? c : (a > b) - (a < b);
+}
+
+/* Host-group ids numbered in order of first appearance, and group sizes; returns the number of
+ * groups or -1. Sorting by name keeps this O(n log n) for the 30k pre-training records. */
+static int group_ids(const ih_dataset *d, int *group_of, int *size) {
+    int n = d->n, n_groups = 0;
+    int *order = malloc((size_t)n * sizeof *order), *first = malloc((size_t)n * sizeof *first);
+    if (!order || !first) {
+        free(order), free(first);
+        return ih_set_error("out of memory");
+    }
+    for (int i = 0; i < n; i++) order[i] = i;
+    sort_ds = d;
+    qsort(order, (size_t)n, sizeof *order, cmp_group_then_index);
+    /* group_of temporarily holds the first index of each record's run */
+    for (int k = 0; k < n; k++) {
+        int head = (k > 0 && strcmp(d->group[order[k]], d->group[order[k - 1]]) == 0)
+                       ? group_of[order[k - 1]]
+                       : order[k];
+        group_of[order[k]] = head;
+    }
+    for (int i = 0; i < n; i++) first[i] = -1;
+    for (int i = 0; i < n; i++) {
+        int head = group_of[i];
+        if (first[head] < 0) first[head] = n_groups++;
+        group_of[i] = first[head];
+    }
+    for (int g = 0; g < n_groups; g++) size[g] = 0;
+    for (int i = 0; i < n; i++) size[group_of[i]]++;
+    free(order), free(first);
+    return n_groups;
+}
+
 int ih_split_groups(const ih_dataset *d, double val_fraction, uint64_t seed, int **train_idx,
                     int *n_train, int **val_idx, int *n_val) {
     int n = d->n;
-    int *group_of = malloc((size_t)n * sizeof *group_of);
+    int *group_of = malloc((size_t)n * sizeof *group_of), *size = malloc((size_t)n * sizeof *size);
     int *perm = malloc((size_t)n * sizeof *perm);
     int *tr = malloc((size_t)n * sizeof *tr), *va = malloc((size_t)n * sizeof *va);
-    char *is_val = calloc((size_t)n, 1);
-    if (!group_of || !perm || !tr || !va || !is_val) {
-        free(group_of), free(perm), free(tr), free(va), free(is_val);
+    int n_groups = group_of && size && perm && tr && va ? group_ids(d, group_of, size) : -1;
+    if (n_groups < 0) {
+        free(group_of), free(size), free(perm), free(tr), free(va);
         return ih_set_error("out of memory");
-    }
-    /* group ids in order of first appearance (O(n·groups), fine for record files) */
-    int n_groups = 0;
-    for (int i = 0; i < n; i++) {
-        int g = -1;
-        for (int j = 0; j < i && g < 0; j++)
-            if (strcmp(d->group[j], d->group[i]) == 0) g = group_of[j];
-        group_of[i] = g >= 0 ? g : n_groups++;
     }
     for (int g = 0; g < n_groups; g++) perm[g] = g;
     ih_rng rng;
@@ -435,21 +466,19 @@ int ih_split_groups(const ih_dataset *d, double val_fraction, uint64_t seed, int
     long want = lround(val_fraction * n), have = 0;
     char *gval = calloc((size_t)n_groups + 1, 1);
     if (!gval) {
-        free(group_of), free(perm), free(tr), free(va), free(is_val);
+        free(group_of), free(size), free(perm), free(tr), free(va);
         return ih_set_error("out of memory");
     }
     for (int k = 0; k < n_groups && have < want; k++) {
-        int g = perm[k], size = 0;
-        for (int i = 0; i < n; i++) size += group_of[i] == g;
-        gval[g] = 1;
-        have += size;
+        gval[perm[k]] = 1;
+        have += size[perm[k]];
     }
     int nt = 0, nv = 0;
     for (int i = 0; i < n; i++) {
         if (gval[group_of[i]]) va[nv++] = i;
         else tr[nt++] = i;
     }
-    free(gval), free(group_of), free(perm), free(is_val);
+    free(gval), free(group_of), free(size), free(perm);
     if (nt == 0) {
         free(tr), free(va);
         return ih_set_error("validation fraction %.2f leaves no training records", val_fraction);
@@ -468,14 +497,7 @@ int ih_group_folds(const ih_dataset *d, int k, uint64_t seed, int *fold_of) {
         free(group_of), free(size), free(perm), free(group_fold), free(fold_size);
         return ih_set_error("out of memory");
     }
-    int n_groups = 0;
-    for (int i = 0; i < n; i++) {
-        int g = -1;
-        for (int j = 0; j < i && g < 0; j++)
-            if (strcmp(d->group[j], d->group[i]) == 0) g = group_of[j];
-        group_of[i] = g >= 0 ? g : n_groups++;
-        size[group_of[i]]++;
-    }
+    int n_groups = group_ids(d, group_of, size);
     if (n_groups < k) {
         free(group_of), free(size), free(perm), free(group_fold), free(fold_size);
         return ih_set_error("%d host groups cannot fill %d folds", n_groups, k);

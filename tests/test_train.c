@@ -93,6 +93,36 @@ int main(void) {
     const char *paths[1] = {tmp("small.json")};
     CHECK(ih_dataset_load(&d, paths, 1, &go, 0, NULL) == 0);
 
+    /* grouped splits and folds: hosts never straddle, seeded, balanced */
+    {
+        ih_dataset g;
+        memset(&g, 0, sizeof g);
+        g.n = 40;
+        g.group = calloc(40, sizeof *g.group);
+        for (int i = 0; i < 40; i++) snprintf(g.group[i], sizeof g.group[i], "host%d", (i * 7) % 13);
+        int fold[40], fold2[40];
+        CHECK(ih_group_folds(&g, 5, 9, fold) == 0);
+        CHECK(ih_group_folds(&g, 5, 9, fold2) == 0);
+        CHECK(memcmp(fold, fold2, sizeof fold) == 0);
+        int count[5] = {0};
+        for (int i = 0; i < 40; i++) {
+            CHECK(fold[i] >= 0 && fold[i] < 5);
+            count[fold[i]]++;
+            for (int j = 0; j < i; j++)
+                if (!strcmp(g.group[i], g.group[j])) CHECK(fold[i] == fold[j]);
+        }
+        for (int f = 0; f < 5; f++) CHECK(count[f] >= 5 && count[f] <= 11);
+        CHECK(ih_group_folds(&g, 14, 9, fold) == -1); /* 13 hosts cannot fill 14 folds */
+        int *tr, *va, ntr, nva;
+        CHECK(ih_split_groups(&g, 0.25, 3, &tr, &ntr, &va, &nva) == 0);
+        CHECK_INT(ntr + nva, 40);
+        CHECK(nva >= 10 && nva <= 14);
+        for (int a = 0; a < ntr; a++)
+            for (int b = 0; b < nva; b++) CHECK(strcmp(g.group[tr[a]], g.group[va[b]]) != 0);
+        free(tr), free(va);
+        free(g.group);
+    }
+
     /* model file round trip: same parameters, buffers and predictions */
     ih_config c;
     small_config(&c);

@@ -4,24 +4,8 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "cli_util.h"
 #include "ionhop.h"
-
-static const char *cli(void) {
-    const char *c = getenv("IONHOP_CLI");
-    return c ? c : "build-san/ionhop";
-}
-
-/* Run a shell command; stdout+stderr into out (truncated), returns the exit status. */
-static int run(const char *cmd, char *out, size_t cap) {
-    char full[2048];
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    if (!p) return -1;
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 int main(void) {
     char dir[] = "/tmp/ionhop-cli-graph-XXXXXX";

@@ -8,29 +8,9 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "cli_util.h"
 #include "hop_util.h"
 #include "ionhop.h"
-
-static const char *cli(void) {
-    const char *c = getenv("IONHOP_CLI");
-    return c ? c : "build-san/ionhop";
-}
-
-static int run(const char *cmd, char *out, size_t cap) {
-    char full[4096];
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    if (!p) return -1;
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static int one_line_error(const char *out, const char *needle) {
-    const char *nl = strchr(out, '\n');
-    return strncmp(out, "ionhop: ", 8) == 0 && strstr(out, needle) && (!nl || nl[1] == '\0');
-}
 
 /* Em printed by `ionhop predict` for a hop, NAN if none */
 static double predicted_em(const char *out) {

@@ -150,22 +150,6 @@ static void grad_sums_sig(int C, int rows, float *d, const float *sig, const flo
     }
 }
 
-/* turns per-thread (Σg, Σgx̂) into gradient updates and the row coefficients */
-static void grad_coeffs(ops_ws *ws, int used, int C, long M, const float *scale, const float *st,
-                        int training, float *dgamma, float *dbeta, float *c2, float *c3) {
-    for (int k = 0; k < C; k++) {
-        double a = 0.0, b = 0.0;
-        for (int t = 0; t < used; t++) {
-            a += ws->d[(size_t)t * ws->dslot + k];
-            b += ws->d[(size_t)t * ws->dslot + C + k];
-        }
-        dbeta[k] += (float)a;
-        dgamma[k] += (float)b;
-        c2[k] = training ? (float)(a / M) : 0.0f;
-        c3[k] = training ? (float)(b / M) * st[C + k] : 0.0f;
-    }
-    (void)scale;
-}
 
 void embed_backward(ih_model *m, const rbf_spec *rbf, const mlp_layer *l1, const mlp_layer *l2,
                     const float *v, int M, const float *u1, const float *u2, const float *st1,
@@ -190,7 +174,7 @@ void embed_backward(ih_model *m, const rbf_spec *rbf, const mlp_layer *l1, const
         memset(sg, 0, sizeof(double) * 2 * (size_t)H);
         grad_sums(H, (long)M * t / T, (long)M * (t + 1) / T, u2, dout, sc2, sh2, st2, sg);
     }
-    grad_coeffs(ws, used, H, M, sc2, st2, training, G + l2->g, G + l2->beta, c2, c3);
+    bn_reduce_grad(ws, used, H, M, st2 + H, training, G + l2->g, G + l2->beta, c2, c3);
 
     /* du2 per chunk from g2 (in place in dout), dW2 += du2ᵀ·a1 (a1 and σ recomputed once),
      * da1 = du2·W2, then g1 = da1 ⊙ SiLU'(u1) over da1 with the BN1 sums */
@@ -227,7 +211,7 @@ void embed_backward(ih_model *m, const rbf_spec *rbf, const mlp_layer *l1, const
         for (size_t i = 0; i < w2; i++) G[l2->w + i] += s[i];
         for (int k = 0; k < H; k++) G[l2->b + k] += s[w2 + w1 + k];
     }
-    grad_coeffs(ws, used, emb, M, sc1, st1, training, G + l1->g, G + l1->beta, c2, c3);
+    bn_reduce_grad(ws, used, emb, M, st1 + emb, training, G + l1->g, G + l1->beta, c2, c3);
 
     /* du1 per chunk (in place in da1), dW1 += du1ᵀ·rbf (recomputed), Σdu1 */
 #pragma omp parallel num_threads(nt)

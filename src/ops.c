@@ -306,6 +306,21 @@ void bn_apply(float *out, const float *res, const float *x, const float *stats, 
     }
 }
 
+void bn_reduce_grad(const ops_ws *ws, int used, int C, long M, const float *rstd, int training,
+                    float *dgamma, float *dbeta, float *c2, float *c3) {
+    for (int k = 0; k < C; k++) {
+        double a = 0.0, b = 0.0;
+        for (int t = 0; t < used; t++) {
+            a += ws->d[(size_t)t * ws->dslot + k];
+            b += ws->d[(size_t)t * ws->dslot + C + k];
+        }
+        dbeta[k] += (float)a;
+        dgamma[k] += (float)b;
+        c2[k] = training ? (float)(a / M) : 0.0f;
+        c3[k] = training ? (float)(b / M) * rstd[k] : 0.0f;
+    }
+}
+
 void bn_backward(float *dx, float *dgamma, float *dbeta, const float *dout, const float *x,
                  const float *stats, const float *gamma, const float *beta, int M, int C,
                  int training, int silu, ops_ws *ws) {
@@ -336,19 +351,9 @@ void bn_backward(float *dx, float *dgamma, float *dbeta, const float *dout, cons
             }
         }
     }
-    for (int k = 0; k < C; k++) {
-        double a = 0.0, b = 0.0;
-        for (int t = 0; t < used; t++) {
-            a += ws->d[(size_t)t * ws->dslot + k];
-            b += ws->d[(size_t)t * ws->dslot + C + k];
-        }
-        dbeta[k] += (float)a;
-        dgamma[k] += (float)b;
-        /* training: dx = scale·(g − Σg/M − x̂·Σgx̂/M); eval: dx = scale·g */
-        c1[k] = scale[k];
-        c2[k] = training ? (float)(a / M) : 0.0f;
-        c3[k] = training ? (float)(b / M) * rstd[k] : 0.0f;
-    }
+    bn_reduce_grad(ws, used, C, M, rstd, training, dgamma, dbeta, c2, c3);
+    /* training: dx = scale·(g − Σg/M − x̂·Σgx̂/M); eval: dx = scale·g */
+    for (int k = 0; k < C; k++) c1[k] = scale[k];
 #pragma omp parallel num_threads(nt)
     {
         int t = omp_get_thread_num(), T = omp_get_num_threads();

@@ -202,4 +202,8 @@ size_t eggc_scratch_floats(int H, int n, int e, int nt);
 int eggc_chunk_rows(int H);
 size_t eggc_ws_floats(int H);
 
+/* BatchNorm backward: per-thread (Σg, Σg·x̂) partials in ws->d (used slots) into dγ, dβ and the
+ * row coefficients c2 = Σg/M, c3 = rstd·Σg·x̂/M (zeros in evaluation mode). */
+void bn_reduce_grad(const ops_ws *ws, int used, int C, long M, const float *rstd, int training,
+                    float *dgamma, float *dbeta, float *c2, float *c3);
 #endif

@@ -404,6 +404,9 @@ int ih_dataset_load_input(ih_dataset *d, const char *const *paths, int n_paths,
                           const ih_graph_opts *go, int input, int keep_structures,
                           const char *cache_dir);
 void ih_dataset_free(ih_dataset *d);
+/* Keep one task's target column (n_tasks becomes 1); records stay, those without a label for
+ * the task keep a zero mask. For single-task runs split exactly like a multi-task run. */
+int ih_dataset_keep_task(ih_dataset *d, int task);
 /* "LiFePO4_2" -> "LiFePO4" (sister pathways of one host share a cross-validation group). */
 void ih_host_group(const char *sys_name, const char *fallback, char *out, size_t cap);
 

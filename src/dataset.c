@@ -230,6 +230,17 @@ static int append_file(ih_dataset *d, const char *path, int task, const ih_graph
     return 0;
 }
 
+int ih_dataset_keep_task(ih_dataset *d, int task) {
+    if (task < 0 || task >= d->n_tasks) return ih_set_error("task %d of %d", task, d->n_tasks);
+    int P = d->n_tasks;
+    for (int i = 0; i < d->n; i++) {
+        d->targets[i] = d->targets[(size_t)i * P + task];
+        d->mask[i] = d->mask[(size_t)i * P + task];
+    }
+    d->n_tasks = 1;
+    return 0;
+}
+
 int ih_dataset_load(ih_dataset *d, const char *const *paths, int n_paths, const ih_graph_opts *go,
                     int keep_structures, const char *cache_dir) {
     return ih_dataset_load_input(d, paths, n_paths, go, IH_INPUT_SINGLE, keep_structures, cache_dir);

@@ -73,6 +73,25 @@ int main(void) {
              cli(), data, data, mpt, dir);
     CHECK_INT(run(cmd, out, sizeof out), 0);
     CHECK_MSG(strstr(out, "2 tasks") && strstr(out, "val MAE"), "%s", out);
+    /* a single-task trunk on the same split: task b's records only, one head */
+    snprintf(path, sizeof path, "%s/single.ionhop", dir);
+    snprintf(cmd, sizeof cmd, "%s pretrain --task a=%s --task b=%s --only b --out %s --epochs 1 --batch 4 --cache %s " TINY,
+             cli(), data, data, path, dir);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    int only_tr = -1, only_va = -1, all_tr = -1, all_va = -1, all_n = -1;
+    const char *line = strstr(out, "--only b: ");
+    CHECK_MSG(line && sscanf(line, "--only b: %d train and %d validation", &only_tr, &only_va) == 2, "%s", out);
+    line = strstr(out, "2 tasks, ");
+    CHECK_MSG(line && sscanf(line, "2 tasks, %d records (%d train, %d validation", &all_n, &all_tr, &all_va) == 3, "%s", out);
+    /* both files hold the same records, so task b owns half of each side of the split */
+    CHECK_INT(only_tr + only_va, all_n / 2);
+    CHECK_INT(2 * only_va, all_va);
+    CHECK_INT(2 * only_tr, all_tr);
+    snprintf(cmd, sizeof cmd, "%s info %s", cli(), path);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    CHECK_MSG(strstr(out, "\"name\": \"b\"") && !strstr(out, "\"name\": \"a\""), "%s", out);
+    snprintf(cmd, sizeof cmd, "%s pretrain --task a=%s --only c --out %s --epochs 1", cli(), data, path);
+    CHECK_INT(run(cmd, out, sizeof out), 2);
     snprintf(cmd, sizeof cmd, "%s finetune --init %s --data %s --folds 2 --ensemble 2 --epochs 1 --batch 4 --cv-out %s/cv.csv",
              cli(), mpt, data, dir);
     CHECK_INT(run(cmd, out, sizeof out), 0);

@@ -20,6 +20,8 @@ static void usage_pretrain(FILE *f) {
             "  or ~/.cache/ionhop)  --resume [CHECKPOINT] (default MODEL.ckpt)\n"
             "  --hidden H --alignn-layers A --gcn-layers G --neighbors K --cutoff R\n"
             "  --edges full|canonical --head-hidden 1|2 (2)\n"
+            "  --only NAME        a single-task trunk on NAME's records, split into train/validation\n"
+            "                     exactly as the run with all the --task files (same seed) splits them\n"
             "Prints one line per epoch with the validation MAE of every task.\n");
 }
 
@@ -101,7 +103,7 @@ static const char *default_cache(const char *data, char *buf, size_t cap) {
 
 static int run(int argc, char **argv, int pretrain) {
     cli_tune_malloc();
-    const char *data = NULL, *out = NULL, *v, *resume_from = NULL, *cache = NULL;
+    const char *data = NULL, *out = NULL, *v, *resume_from = NULL, *cache = NULL, *only = NULL;
     const char *task_paths[IH_MAX_TASKS];
     ih_task_scaling sc[IH_MAX_TASKS];
     int n_tasks = 0;
@@ -130,6 +132,8 @@ static int run(int argc, char **argv, int pretrain) {
             snprintf(sc[n_tasks].name, sizeof sc[n_tasks].name, "%.*s", (int)(eq - v), v);
             sc[n_tasks].lo = -1.0, sc[n_tasks].hi = 1.0;
             task_paths[n_tasks++] = eq + 1;
+        } else if (pretrain && (r = cli_take(argc, argv, &i, "--only", &only))) {
+            if (r < 0) return cli_usage_error("--only needs a task name");
         } else if ((r = cli_take(argc, argv, &i, "--cache", &cache))) {
             if (r < 0) return cli_usage_error("--cache needs a directory");
         } else if (!pretrain && (r = cli_take(argc, argv, &i, "--data", &data))) {
@@ -176,6 +180,10 @@ static int run(int argc, char **argv, int pretrain) {
     for (int a = 0; a < n_tasks; a++)
         for (int b = 0; b < a; b++)
             if (!strcmp(sc[a].name, sc[b].name)) return cli_usage_error("task '%s' given twice", sc[a].name);
+    int only_task = -1;
+    for (int p = 0; only && p < n_tasks; p++)
+        if (!strcmp(sc[p].name, only)) only_task = p;
+    if (only && only_task < 0) return cli_usage_error("--only %s: no --task of that name", only);
     char cache_buf[4096];
     if (!cache) cache = default_cache(task_paths[0], cache_buf, sizeof cache_buf);
     if (ih_config_check(&cfg) != 0) return cli_fail();
@@ -219,6 +227,20 @@ static int run(int argc, char **argv, int pretrain) {
             for (int i = 0; i < d.n; i++) cnt += d.mask[(size_t)i * n_tasks + p] != 0.0f;
             printf("  task %-6s %6d records  %s\n", sc[p].name, cnt, task_paths[p]);
         }
+    }
+    if (only_task >= 0) {
+        /* the multi-task split above, restricted to the task's own records */
+        int P = n_tasks, kt = 0, kv = 0;
+        for (int k = 0; k < ntr; k++)
+            if (d.mask[(size_t)tr[k] * P + only_task] != 0.0f) tr[kt++] = tr[k];
+        for (int k = 0; k < nva; k++)
+            if (d.mask[(size_t)va[k] * P + only_task] != 0.0f) va[kv++] = va[k];
+        printf("--only %s: %d train and %d validation records of the %d-task split\n", only, kt, kv, P);
+        ntr = kt, nva = kv;
+        ih_dataset_keep_task(&d, only_task);
+        sc[0] = sc[only_task];
+        task_paths[0] = task_paths[only_task];
+        n_tasks = 1;
     }
     cfg.n_outputs = n_tasks;
     ih_model *m = ih_model_create(&cfg, o.seed);

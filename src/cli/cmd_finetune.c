@@ -25,7 +25,9 @@ static void usage(FILE *f) {
             "     scratch-add|scratch-sub|scratch-cc  the model1 archs with the SCRATCH head Linear(H→1)\n"
             "                       (§7.6; the paper also used --loss mse --edges canonical --lr 1e-4 --wd 1e-5)\n"
             "  --folds K          grouped K-fold cross-validation (hosts never straddle folds):\n"
-            "                     prints the metrics, writes --cv-out (MODEL.cv.csv) and no model\n"
+            "                     prints the metrics, writes --cv-out (MODEL.cv.csv) and no model;\n"
+            "                     finished folds are kept in CV_OUT.partial, and --resume after an\n"
+            "                     interruption skips them (--stop-after-fold K stops early, for tests)\n"
             "  --ensemble M (1)   M models from seeds S..S+M-1; prediction = mean, spread = std\n"
             "  --val F (0.1)  --epochs N (100)  --batch B (16)  --lr MAX_LR (1e-3)  --wd (0.01)\n"
             "  --seed S (123)  --micro-triplets N  --loss l1|mse\n"
@@ -143,6 +145,75 @@ static int write_model(ft *f, const char *out, ih_model **ms, int n, const ih_ta
     return rc;
 }
 
+/* Cross-validation progress. After each fold the predictions so far are written (atomically) to
+ * CV_OUT.partial, so that --resume after an interruption skips finished folds: each fold's
+ * training is seeded by the fold, so a resumed run ends with the same numbers. The key names
+ * everything the predictions depend on; a partial file of another run is refused. */
+typedef struct cv_state {
+    int folds_done;
+    double seconds;
+    double *pred, *pred_sq, *single;
+} cv_state;
+
+static uint64_t cv_key(const ft *f, long folds, int n_records) {
+    char text[4096];
+    snprintf(text, sizeof text,
+             "data=%s n=%d arch=%s init=%s epochs=%d batch=%d lr=%.9g wd=%.9g seed=%llu folds=%ld "
+             "ensemble=%d val=%.9g loss=%d micro=%ld hidden=%d layers=%d/%d k=%d cutoff=%.9g canonical=%d",
+             f->data, n_records, f->arch, f->init_path ? f->init_path : "scratch", f->o.epochs, f->o.batch,
+             f->o.max_lr, f->o.weight_decay, (unsigned long long)f->o.seed, folds, f->ensemble, f->val,
+             (int)f->o.loss, f->o.micro_triplets, f->cfg.hidden, f->cfg.alignn_layers, f->cfg.gcn_layers,
+             f->cfg.neighbors, f->cfg.cutoff, f->cfg.canonical);
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (const char *c = text; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+    return h;
+}
+
+static int cv_save(const char *path, uint64_t key, const cv_state *st, const int *fold_of, int n) {
+    size_t cap = 128 + (size_t)n * 96, len = 0;
+    char *buf = malloc(cap);
+    if (!buf) return ih_set_error("out of memory");
+    len += (size_t)snprintf(buf + len, cap - len, "ionhop cv partial\nkey %016llx\nfolds_done %d seconds %.17g\n",
+                            (unsigned long long)key, st->folds_done, st->seconds);
+    for (int i = 0; i < n; i++)
+        if (fold_of[i] < st->folds_done)
+            len += (size_t)snprintf(buf + len, cap - len, "%d %.17g %.17g %.17g\n", i, st->pred[i],
+                                    st->pred_sq[i], st->single[i]);
+    int rc = ih_write_file_atomic(path, buf, len);
+    free(buf);
+    return rc;
+}
+
+/* 1: resumed from path, 0: no partial file, -1: error (unreadable, damaged or another run's) */
+static int cv_load(const char *path, uint64_t key, cv_state *st, const int *fold_of, int n) {
+    FILE *fp = fopen(path, "r");
+    if (!fp) return 0;
+    unsigned long long k = 0;
+    int done = -1, rc = -1;
+    double secs = 0;
+    if (fscanf(fp, "ionhop cv partial key %llx folds_done %d seconds %lf", &k, &done, &secs) != 3 || done < 0) {
+        ih_set_error("%s: not a cross-validation progress file", path);
+    } else if (k != key) {
+        ih_set_error("%s: written by a different cross-validation run (data, arch or settings differ)", path);
+    } else {
+        int expect = 0, got = 0, i;
+        double a, b, c;
+        for (int q = 0; q < n; q++) expect += fold_of[q] < done;
+        while (fscanf(fp, "%d %lf %lf %lf", &i, &a, &b, &c) == 4 && i >= 0 && i < n && fold_of[i] < done) {
+            st->pred[i] = a, st->pred_sq[i] = b, st->single[i] = c;
+            got++;
+        }
+        if (got != expect || !feof(fp)) {
+            ih_set_error("%s: damaged cross-validation progress file", path);
+        } else {
+            st->folds_done = done, st->seconds = secs;
+            rc = 1;
+        }
+    }
+    fclose(fp);
+    return rc;
+}
+
 int cmd_finetune(int argc, char **argv) {
     ft f;
     memset(&f, 0, sizeof f);
@@ -152,8 +223,8 @@ int cmd_finetune(int argc, char **argv) {
     f.ensemble = 1;
     f.arch = "model3";
     const char *out = NULL, *cv_out = NULL, *v;
-    long n, folds = 0;
-    int config_given = 0;
+    long n, folds = 0, stop_after_fold = 0;
+    int config_given = 0, resume = 0;
     for (int i = 1; i < argc; i++) {
         int r = cli_config_flag(argc, argv, &i, &f.cfg);
         if (r == 2) return 2;
@@ -170,6 +241,10 @@ int cmd_finetune(int argc, char **argv) {
                    (r = cli_take(argc, argv, &i, "--out", &out)) ||
                    (r = cli_take(argc, argv, &i, "--cv-out", &cv_out))) {
             if (r < 0) return cli_usage_error("%s needs a value", argv[i]);
+        } else if (!strcmp(argv[i], "--resume")) {
+            resume = 1;
+        } else if ((r = cli_take(argc, argv, &i, "--stop-after-fold", &v))) {
+            if (r < 0 || cli_parse_long("--stop-after-fold", v, 1, 100, &stop_after_fold)) return 2;
         } else if ((r = cli_take(argc, argv, &i, "--folds", &v))) {
             if (r < 0 || cli_parse_long("--folds", v, 2, 100, &folds)) return 2;
         } else if ((r = cli_take(argc, argv, &i, "--ensemble", &v))) {
@@ -205,6 +280,7 @@ int cmd_finetune(int argc, char **argv) {
         usage(stderr);
         return cli_usage_error("finetune needs --data, and --out unless --folds is given");
     }
+    if ((resume || stop_after_fold) && !folds) return cli_usage_error("--resume and --stop-after-fold go with --folds");
     /* scratch-X: the model1-X network with the plain Linear(H→1) head of spec §7.6 */
     static const char *const scratch[3][2] = {
         {"scratch-add", "model1-add"}, {"scratch-sub", "model1-sub"}, {"scratch-cc", "model1-cc"}};
@@ -278,8 +354,24 @@ int cmd_finetune(int argc, char **argv) {
         double *truth = malloc((size_t)d.n * sizeof *truth);
         double *single = calloc((size_t)d.n, sizeof *single);
         float *out_f = malloc((size_t)d.n * sizeof *out_f);
+        char path[4096], partial[4200];
+        if (!cv_out) snprintf(path, sizeof path, "%s.cv.csv", out ? out : "finetune"), cv_out = path;
+        snprintf(partial, sizeof partial, "%s.partial", cv_out);
+        cv_state st = {0, 0.0, pred, pred_sq, single};
+        uint64_t key = cv_key(&f, folds, d.n);
         rc = ih_group_folds(&d, (int)folds, f.o.seed, fold_of);
-        for (int fo = 0; fo < folds && rc == 0; fo++) {
+        if (rc == 0 && resume) {
+            int got = cv_load(partial, key, &st, fold_of, d.n);
+            if (got < 0) rc = -1;
+            else if (got) printf("resuming: %d of %ld folds done (%.0f s) in %s\n", st.folds_done, folds, st.seconds, partial);
+            else printf("no %s: starting from the first fold\n", partial);
+        }
+        for (int fo = st.folds_done; fo < folds && rc == 0; fo++) {
+            if (stop_after_fold && fo >= stop_after_fold) {
+                printf("stopped after fold %ld (--stop-after-fold); continue with --resume\n", stop_after_fold);
+                break;
+            }
+            double tf = ih_now();
             int np = 0, nh = 0;
             for (int i = 0; i < d.n; i++) {
                 if (fold_of[i] == fo) held[nh++] = i;
@@ -302,14 +394,18 @@ int cmd_finetune(int argc, char **argv) {
                 }
                 ih_model_free(m);
             }
+            if (rc == 0) {
+                st.folds_done = fo + 1;
+                st.seconds += ih_now() - tf;
+                rc = cv_save(partial, key, &st, fold_of, d.n);
+            }
         }
-        if (rc == 0) {
+        if (rc == 0 && st.folds_done == folds) {
             for (int i = 0; i < d.n; i++) truth[i] = d.targets[i];
-            printf("\n%ld-fold grouped cross-validation, %d records, %.0f s\n", folds, d.n, ih_now() - t0);
+            printf("\n%ld-fold grouped cross-validation, %d records, %.0f s of training and prediction\n", folds,
+                   d.n, st.seconds);
             if (M > 1) cli_print_metrics(stdout, truth, single, d.n, "single model (seed S)");
             cli_print_metrics(stdout, truth, pred, d.n, M > 1 ? "ensemble mean" : "cross-validated");
-            char path[4096];
-            if (!cv_out) snprintf(path, sizeof path, "%s.cv.csv", out ? out : "finetune"), cv_out = path;
             size_t cap = 128 + (size_t)d.n * 160, len = 0;
             char *csv = malloc(cap);
             len += (size_t)snprintf(csv + len, cap - len, "jid,fold,target,prediction,spread,single\n");
@@ -320,7 +416,10 @@ int cmd_finetune(int argc, char **argv) {
                                         single[i]);
             }
             rc = ih_write_file_atomic(cv_out, csv, len);
-            if (rc == 0) printf("cross-validated predictions -> %s\n", cv_out);
+            if (rc == 0) {
+                printf("cross-validated predictions -> %s\n", cv_out);
+                remove(partial);
+            }
             free(csv);
         }
         free(fold_of), free(pool), free(held), free(pred), free(pred_sq), free(truth), free(single), free(out_f);

@@ -4,9 +4,15 @@
  * Rows are streamed in cache-sized chunks per thread. Neither the RBF expansion nor the first
  * activation is kept: both are recomputed per chunk where needed (their inputs, v and the first
  * pre-BatchNorm values u1, are), so the training arena holds u1 (emb wide) and u2 (H wide) only.
- * In evaluation mode the whole chain runs chunk by chunk into the output. */
+ * In evaluation mode the whole chain runs chunk by chunk into the output.
+ *
+ * Given distinct values (uniq_rows, model_internal.h) the chain runs once per value: BatchNorm
+ * statistics weigh each value by its multiplicity, the output rows are gathered, and backward
+ * first sums the output gradients of each value's rows (a BatchNorm row gradient is then the
+ * sum over the value's rows: k_bn_grad_rows_w). */
 #include <cblas.h>
 #include <omp.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "kern.h"
@@ -40,9 +46,34 @@ static void bn_coeffs(float *scale, float *shift, const float *st, const float *
     }
 }
 
+static int embed_rows_forward(ih_model *m, const rbf_spec *rbf, const mlp_layer *l1,
+                              const mlp_layer *l2, const float *v, int M, const float *w,
+                              float *u1, float *u2, float *st1, float *st2, float *out,
+                              int training);
+
+/* out[r] = rows[idx[r]] for the M rows */
+static void gather_rows(float *out, const float *rows, const int *idx, int M, int H, int nt) {
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int r = 0; r < M; r++) memcpy(out + (size_t)r * H, rows + (size_t)idx[r] * H, sizeof(float) * H);
+}
+
 int embed_forward(ih_model *m, const rbf_spec *rbf, const mlp_layer *l1, const mlp_layer *l2,
-                  const float *v, int M, float *u1, float *u2, float *st1, float *st2, float *out,
-                  int training) {
+                  const float *v, int M, const uniq_rows *uq, float *tmp, float *u1, float *u2,
+                  float *st1, float *st2, float *out_rows, int training) {
+    int dedup = uq && uq->n > 0;
+    int rc = embed_rows_forward(m, rbf, l1, l2, dedup ? uq->val : v, dedup ? uq->n : M,
+                                dedup ? uq->count : NULL, u1, u2, st1, st2, dedup ? tmp : out_rows,
+                                training);
+    if (rc == 0 && dedup)
+        gather_rows(out_rows, tmp, uq->idx, M, l2->out, team(m, (double)M * l2->out));
+    return rc;
+}
+
+/* the chain over M rows of values v; w (NULL: all 1) weighs the BatchNorm statistics */
+static int embed_rows_forward(ih_model *m, const rbf_spec *rbf, const mlp_layer *l1,
+                              const mlp_layer *l2, const float *v, int M, const float *w,
+                              float *u1, float *u2, float *st1, float *st2, float *out,
+                              int training) {
     const float *P = m->params;
     float *Bf = m->buffers;
     int K = rbf->K, emb = l1->out, H = l2->out;
@@ -90,7 +121,8 @@ int embed_forward(ih_model *m, const rbf_spec *rbf, const mlp_layer *l1, const m
             int rows = (int)(c0 + EMBED_ROWS < r1 ? EMBED_ROWS : r1 - c0);
             k_rbf(K, rows, rb, v + c0, rbf->centers, rbf->gamma);
             chunk_linear(u1 + (size_t)c0 * emb, rb, P + l1->w, P + l1->b, rows, K, emb);
-            bn_acc_rows(acc, u1 + (size_t)c0 * emb, rows, emb);
+            if (w) bn_acc_rows_w(acc, u1 + (size_t)c0 * emb, w + c0, rows, emb);
+            else bn_acc_rows(acc, u1 + (size_t)c0 * emb, rows, emb);
         }
     }
     for (int t = 1; t < used; t++) bn_acc_merge(ws->d, ws->d + (size_t)t * ws->dslot, emb);
@@ -108,7 +140,8 @@ int embed_forward(ih_model *m, const rbf_spec *rbf, const mlp_layer *l1, const m
             int rows = (int)(c0 + EMBED_ROWS < r1 ? EMBED_ROWS : r1 - c0);
             k_affine_act(emb, rows, a1, NULL, u1 + (size_t)c0 * emb, sc1, sh1, 1);
             chunk_linear(u2 + (size_t)c0 * H, a1, P + l2->w, P + l2->b, rows, emb, H);
-            bn_acc_rows(acc, u2 + (size_t)c0 * H, rows, H);
+            if (w) bn_acc_rows_w(acc, u2 + (size_t)c0 * H, w + c0, rows, H);
+            else bn_acc_rows(acc, u2 + (size_t)c0 * H, rows, H);
         }
     }
     for (int t = 1; t < used; t++) bn_acc_merge(ws->d, ws->d + (size_t)t * ws->dslot, H);
@@ -152,12 +185,33 @@ static void grad_sums_sig(int C, int rows, float *d, const float *sig, const flo
 
 
 void embed_backward(ih_model *m, const rbf_spec *rbf, const mlp_layer *l1, const mlp_layer *l2,
-                    const float *v, int M, const float *u1, const float *u2, const float *st1,
-                    const float *st2, float *dout, float *da1, int training) {
+                    const float *v, int M_rows, const uniq_rows *uq, float *tmp, const float *u1,
+                    const float *u2, const float *st1, const float *st2, float *dout, float *da1,
+                    int training) {
     const float *P = m->params;
     float *G = m->grads;
     int K = rbf->K, emb = l1->out, H = l2->out;
     ops_ws *ws = &m->ws;
+    /* M rows of values v with multiplicities w (NULL: 1); BatchNorm means are over the
+     * M_rows rows the embedding stands for */
+    int M = M_rows;
+    const float *w = NULL;
+    if (uq && uq->n > 0) {
+        M = uq->n, v = uq->val, w = uq->count;
+        float *dsum = tmp;
+        da1 = tmp + (size_t)M * H;
+        const int *gp = uq->grp_ptr, *gr = uq->grp_rows;
+#pragma omp parallel for schedule(static) num_threads(team(m, (double)M_rows * H))
+        for (int u = 0; u < M; u++) {
+            float *d = dsum + (size_t)u * H;
+            memcpy(d, dout + (size_t)gr[gp[u]] * H, sizeof(float) * H);
+            for (int q = gp[u] + 1; q < gp[u + 1]; q++) {
+                const float *s = dout + (size_t)gr[q] * H;
+                for (int k = 0; k < H; k++) d[k] += s[k];
+            }
+        }
+        dout = dsum;
+    }
     int nt = team(m, (double)M * H * emb), used = 1;
     float sc1[EGGC_MAX_H], sh1[EGGC_MAX_H], sc2[EGGC_MAX_H], sh2[EGGC_MAX_H];
     float c2[EGGC_MAX_H], c3[EGGC_MAX_H];
@@ -174,7 +228,7 @@ void embed_backward(ih_model *m, const rbf_spec *rbf, const mlp_layer *l1, const
         memset(sg, 0, sizeof(double) * 2 * (size_t)H);
         grad_sums(H, (long)M * t / T, (long)M * (t + 1) / T, u2, dout, sc2, sh2, st2, sg);
     }
-    bn_reduce_grad(ws, used, H, M, st2 + H, training, G + l2->g, G + l2->beta, c2, c3);
+    bn_reduce_grad(ws, used, H, M_rows, st2 + H, training, G + l2->g, G + l2->beta, c2, c3);
 
     /* du2 per chunk from g2 (in place in dout), dW2 += du2ᵀ·a1 (a1 and σ recomputed once),
      * da1 = du2·W2, then g1 = da1 ⊙ SiLU'(u1) over da1 with the BN1 sums */
@@ -194,7 +248,8 @@ void embed_backward(ih_model *m, const rbf_spec *rbf, const mlp_layer *l1, const
         for (long c0 = r0; c0 < r1; c0 += EMBED_ROWS) {
             int rows = (int)(c0 + EMBED_ROWS < r1 ? EMBED_ROWS : r1 - c0);
             float *du2 = dout + (size_t)c0 * H;
-            k_bn_grad_rows(H, rows, du2, du2, u2 + (size_t)c0 * H, sc2, sh2, st2, sc2, c2b, c3b, 0);
+            if (w) k_bn_grad_rows_w(H, rows, du2, du2, u2 + (size_t)c0 * H, st2, sc2, c2b, c3b, w + c0);
+            else k_bn_grad_rows(H, rows, du2, du2, u2 + (size_t)c0 * H, sc2, sh2, st2, sc2, c2b, c3b, 0);
             for (int r = 0; r < rows; r++)
                 for (int k = 0; k < H; k++) db2[k] += du2[(size_t)r * H + k];
             k_silu_sig(emb, rows, a1, sig, u1 + (size_t)c0 * emb, sc1, sh1);
@@ -211,7 +266,7 @@ void embed_backward(ih_model *m, const rbf_spec *rbf, const mlp_layer *l1, const
         for (size_t i = 0; i < w2; i++) G[l2->w + i] += s[i];
         for (int k = 0; k < H; k++) G[l2->b + k] += s[w2 + w1 + k];
     }
-    bn_reduce_grad(ws, used, emb, M, st1 + emb, training, G + l1->g, G + l1->beta, c2, c3);
+    bn_reduce_grad(ws, used, emb, M_rows, st1 + emb, training, G + l1->g, G + l1->beta, c2, c3);
 
     /* du1 per chunk (in place in da1), dW1 += du1ᵀ·rbf (recomputed), Σdu1 */
 #pragma omp parallel num_threads(nt)
@@ -225,7 +280,8 @@ void embed_backward(ih_model *m, const rbf_spec *rbf, const mlp_layer *l1, const
         for (long c0 = r0; c0 < r1; c0 += EMBED_ROWS) {
             int rows = (int)(c0 + EMBED_ROWS < r1 ? EMBED_ROWS : r1 - c0);
             float *du1 = da1 + (size_t)c0 * emb;
-            k_bn_grad_rows(emb, rows, du1, du1, u1 + (size_t)c0 * emb, sc1, sh1, st1, sc1, c2, c3, 0);
+            if (w) k_bn_grad_rows_w(emb, rows, du1, du1, u1 + (size_t)c0 * emb, st1, sc1, c2, c3, w + c0);
+            else k_bn_grad_rows(emb, rows, du1, du1, u1 + (size_t)c0 * emb, sc1, sh1, st1, sc1, c2, c3, 0);
             for (int r = 0; r < rows; r++)
                 for (int k = 0; k < emb; k++) db1[k] += du1[(size_t)r * emb + k];
             k_rbf(K, rows, rb, v + c0, rbf->centers, rbf->gamma);
@@ -238,4 +294,42 @@ void embed_backward(ih_model *m, const rbf_spec *rbf, const mlp_layer *l1, const
         for (size_t i = 0; i < w1; i++) G[l1->w + i] += s[i];
         for (int k = 0; k < emb; k++) G[l1->b + k] += s[w1 + H + k];
     }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+static inline unsigned hash_bits(uint32_t x) {
+    x *= 0x9E3779B1u;
+    return x ^ (x >> 16);
+}
+
+int uniq_build(uniq_rows *u, const float *v, int M) {
+    const unsigned mask = (unsigned)u->hash_cap - 1;
+    int n = 0;
+    memset(u->hash, 0xff, sizeof(int) * (size_t)u->hash_cap);
+    uint32_t *bits = (uint32_t *)u->grp_rows; /* the values' bit patterns, until the CSR pass */
+    for (int r = 0; r < M; r++) {
+        float x = v[r] == 0.0f ? 0.0f : v[r]; /* -0 and +0 are one value */
+        uint32_t b;
+        memcpy(&b, &x, sizeof b);
+        unsigned h = hash_bits(b) & mask;
+        while (u->hash[h] >= 0 && bits[u->hash[h]] != b) h = (h + 1) & mask;
+        if (u->hash[h] < 0) {
+            u->hash[h] = n;
+            bits[n] = b;
+            u->val[n] = x;
+            u->count[n] = 0.0f;
+            n++;
+        }
+        u->idx[r] = u->hash[h];
+        u->count[u->idx[r]] += 1.0f;
+    }
+    /* rows of each value, ascending (a counting sort; the hash slots serve as cursors) */
+    u->grp_ptr[0] = 0;
+    for (int q = 0; q < n; q++) u->grp_ptr[q + 1] = u->grp_ptr[q] + (int)u->count[q];
+    int *cursor = u->hash;
+    memcpy(cursor, u->grp_ptr, sizeof(int) * (size_t)n);
+    for (int r = 0; r < M; r++) u->grp_rows[cursor[u->idx[r]]++] = r;
+    u->n = n;
+    return n;
 }

@@ -168,6 +168,19 @@ KERNEL void k_bn_grad_rows(int C, long rows, float *dx, const float *dout,
     FTZ_LEAVE;
 }
 
+KERNEL void k_bn_grad_rows_w(int C, long rows, float *dx, const float *dout,
+                             const float *restrict x, const float *restrict mean,
+                             const float *restrict c1, const float *restrict c2,
+                             const float *restrict c3, const float *restrict w) {
+    FTZ_ENTER;
+    for (long r = 0; r < rows; r++) {
+        const float *xr = x + r * C, *dr = dout + r * C;
+        float *o = dx + r * C, wr = w[r];
+        for (int k = 0; k < C; k++) o[k] = c1[k] * (dr[k] - wr * (c2[k] + (xr[k] - mean[k]) * c3[k]));
+    }
+    FTZ_LEAVE;
+}
+
 KERNEL void k_chunk_stats(int C, int rows, const float *restrict x, double *restrict mean,
                           double *restrict m2) {
     FTZ_ENTER;

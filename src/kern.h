@@ -41,6 +41,11 @@ void k_silu_grad_sig(int C, long rows, float *d, const float *s, const float *x,
 void k_bn_grad_rows(int C, long rows, float *dx, const float *dout, const float *x,
                     const float *scale, const float *shift, const float *mean, const float *c1,
                     const float *c2, const float *c3, int silu);
+/* The same without activation for rows that each stand for w[r] identical rows: dx and dout
+ * are the sums over those rows, dx = c1·(dout − w·(c2 + (x − mean)·c3)). */
+void k_bn_grad_rows_w(int C, long rows, float *dx, const float *dout, const float *x,
+                      const float *mean, const float *c1, const float *c2, const float *c3,
+                      const float *w);
 
 /* Chunk statistics: per-channel mean and M2 of rows × C (two passes over the cached rows with
  * the rounding correction of the float mean), into mean[], m2[] (double). */

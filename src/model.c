@@ -375,6 +375,7 @@ ih_model *ih_model_create(const ih_config *c, uint64_t seed) {
         return NULL;
     }
     ops_blas_single_thread();
+    m->embed_dedup = 1;
     ih_rng_seed(&m->drop_rng, seed ^ 0xd20b0d07ULL);
     init_params(m, seed);
     ih_model_zero_grad(m);

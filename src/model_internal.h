@@ -31,6 +31,22 @@ enum { PROF_F_EMBED, PROF_F_CRYSTAL, PROF_F_LINE, PROF_F_OTHER,
 /* Per-tensor initialisation rule (kept beside the public table). */
 enum { INIT_LIN_W, INIT_LIN_B, INIT_ONE, INIT_ZERO };
 
+/* The distinct values of an embedding's input (bond lengths, angle cosines). The embedding is
+ * a function of the value alone, so it runs once per distinct value, with BatchNorm statistics
+ * weighted by multiplicity, and its output rows are gathered; backward sums the output
+ * gradients of each value's rows first. Crystals repeat lengths and angles: on the Em data the
+ * triplets hold ~8x fewer distinct cosines than rows. Exact up to float summation order. */
+typedef struct uniq_rows {
+    int n;                  /* distinct values; 0: the embedding runs on all rows */
+    int *idx;               /* M: row → its distinct value */
+    int *grp_ptr, *grp_rows; /* n + 1, M: the rows of each value, ascending */
+    float *val, *count;     /* n: the values (first-occurrence order) and multiplicities */
+    int *hash;              /* hash_cap slots (a power of two ≥ 2M) */
+    int hash_cap;
+} uniq_rows;
+/* Fills u from v[0..M) (u's arrays sized for M); returns the number of distinct values. */
+int uniq_build(uniq_rows *u, const float *v, int M);
+
 struct ih_model {
     ih_config cfg;
     int H;
@@ -50,6 +66,9 @@ struct ih_model {
 
     rbf_spec rbf_bond, rbf_angle;
     ops_ws ws;
+
+    /* run the bond/angle embeddings on distinct values (uniq_rows); 1 unless a test compares */
+    int embed_dedup;
 
     /* seconds spent per part (bench/profiling): see PROF_* */
     double prof[8];
@@ -96,6 +115,9 @@ struct ih_acts {
     float *ang_u1, *ang_u2;               /* T × emb, T × H (training arena only) */
     float st_atom[2 * EGGC_MAX_H], st_b1[2 * EGGC_MAX_H], st_b2[2 * EGGC_MAX_H];
     float st_a1[2 * EGGC_MAX_H], st_a2[2 * EGGC_MAX_H];
+    uniq_rows uq_bond, uq_ang; /* distinct bond lengths / cosines of the last forward */
+    float *emb_tmp;            /* the embeddings' per-value rows (training: the scratch) */
+    size_t emb_tmp_floats;
 
     /* layer inputs/outputs: X[0..L+G]; Yl[0..L] (inputs of the ALIGNN layers, Yl[L] = the
      * first GCN's), Yt[0..L-1] (node_update outputs), Yg[0..G-1] (GCN inputs, Yg[0] = Yl[L]),
@@ -111,13 +133,17 @@ struct ih_acts {
 
 /* Bond/angle embedding (embed.c): RBF → MLP → MLP over M rows. Training keeps u1 (M × emb)
  * and u2 (M × H); evaluation mode needs neither (NULL). Backward takes dout = dL/d(out)
- * (overwritten) and da1 scratch (M × emb). Workspace: embed_ws_floats per thread. */
+ * (overwritten) and da1 scratch (M × emb). Workspace: embed_ws_floats per thread.
+ * With uq->n > 0 the chain runs on the uq->n distinct values instead (u1, u2 then hold n
+ * rows): forward needs tmp for n × H output rows, backward n × (H + emb) (dout is then left
+ * as it was and da1 unused). */
 int embed_forward(ih_model *m, const rbf_spec *rbf, const mlp_layer *l1, const mlp_layer *l2,
-                  const float *v, int M, float *u1, float *u2, float *st1, float *st2, float *out,
-                  int training);
+                  const float *v, int M, const uniq_rows *uq, float *tmp, float *u1, float *u2,
+                  float *st1, float *st2, float *out, int training);
 void embed_backward(ih_model *m, const rbf_spec *rbf, const mlp_layer *l1, const mlp_layer *l2,
-                    const float *v, int M, const float *u1, const float *u2, const float *st1,
-                    const float *st2, float *dout, float *da1, int training);
+                    const float *v, int M, const uniq_rows *uq, float *tmp, const float *u1,
+                    const float *u2, const float *st1, const float *st2, float *dout, float *da1,
+                    int training);
 size_t embed_ws_floats(int H, int emb, int K);
 
 /* trunk.c: an arena for n_alignn ALIGNN + n_gcn GCN layers starting at EGGC eggc0 of the

@@ -225,6 +225,34 @@ void bn_acc_rows(double *acc, const float *x, int rows, int C) {
     }
 }
 
+void bn_acc_rows_w(double *acc, const float *x, const float *w, int rows, int C) {
+    double mean[EGGC_MAX_H], m2[EGGC_MAX_H];
+    for (int r0 = 0; r0 < rows; r0 += 32) {
+        int nr = rows - r0 < 32 ? rows - r0 : 32;
+        double nb = 0.0;
+        for (int k = 0; k < C; k++) mean[k] = m2[k] = 0.0;
+        for (int r = r0; r < r0 + nr; r++) {
+            nb += w[r];
+            for (int k = 0; k < C; k++) mean[k] += (double)w[r] * x[(size_t)r * C + k];
+        }
+        for (int k = 0; k < C; k++) mean[k] /= nb;
+        for (int r = r0; r < r0 + nr; r++)
+            for (int k = 0; k < C; k++) {
+                double d = x[(size_t)r * C + k] - mean[k];
+                m2[k] += (double)w[r] * d * d;
+            }
+        double na = acc[0], n = na + nb;
+        double fb = nb / n, fab = na * nb / n;
+        double *am = acc + 1, *a2 = acc + 1 + C;
+        for (int k = 0; k < C; k++) {
+            double delta = mean[k] - am[k];
+            am[k] += delta * fb;
+            a2[k] += m2[k] + delta * delta * fab;
+        }
+        acc[0] = n;
+    }
+}
+
 void bn_acc_merge(double *into, const double *from, int C) {
     double na = into[0], nb = from[0], n = na + nb;
     if (nb == 0.0) return;

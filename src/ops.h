@@ -124,6 +124,8 @@ int bn_stats(float *stats, const float *x, int M, int C, int training, float *ru
              float *run_var, ops_ws *ws);
 /* Chan merge of per-chunk (mean, M2) into double accumulators: acc = [count | mean[C] | m2[C]]. */
 void bn_acc_rows(double *acc, const float *x, int rows, int C);
+/* The same for rows of multiplicity w[r] (the count grows by Σw). */
+void bn_acc_rows_w(double *acc, const float *x, const float *w, int rows, int C);
 void bn_acc_merge(double *into, const double *from, int C);
 /* stats from merged accumulators (and running-stat update when training). */
 int bn_stats_finish(float *stats, const double *acc, int C, int training, float *run_mean,

@@ -25,6 +25,20 @@ static float *take(carver *c, size_t n) {
 
 static size_t zmax(size_t a, size_t b) { return a > b ? a : b; }
 
+/* the arrays of a uniq_rows for up to M rows, carved from the arena */
+static void take_uniq(carver *c, uniq_rows *u, size_t M) {
+    int cap = 16;
+    while ((size_t)cap < 2 * M) cap *= 2;
+    u->n = 0;
+    u->idx = (int *)take(c, M);
+    u->grp_ptr = (int *)take(c, M + 1);
+    u->grp_rows = (int *)take(c, M);
+    u->val = take(c, M);
+    u->count = take(c, M);
+    u->hash = (int *)take(c, (size_t)cap);
+    u->hash_cap = cap;
+}
+
 static void layout(ih_acts *a, carver *c, int nt) {
     size_t H = (size_t)a->H, emb = (size_t)a->emb, N = (size_t)a->cap_N, E = (size_t)a->cap_E,
            T = (size_t)a->cap_T;
@@ -58,12 +72,16 @@ static void layout(ih_acts *a, carver *c, int nt) {
         s = zmax(s, zmax(T, E) * emb);
         a->scratch_floats = s;
         a->scratch = take(c, s);
+        a->emb_tmp = a->scratch;
+        a->emb_tmp_floats = s;
     } else {
         size_t NE = zmax(N, E);
         a->feat = take(c, N * IH_N_ATOM_FEATURES);
         float *X = take(c, N * H), *Y = take(c, E * H), *Z = take(c, T * H);
         /* m is not kept: evaluation mode gates and writes y' chunk by chunk */
         float *P = take(c, NE * 4 * H), *m = NULL, *xp = take(c, NE * H), *den = take(c, NE * H);
+        a->emb_tmp = P; /* free until the first EGGC */
+        a->emb_tmp_floats = NE * 4 * H;
         a->atom_u = X;
         a->bond_u1 = a->bond_u2 = a->ang_u1 = a->ang_u2 = NULL;
         for (int i = 0; i <= L + G; i++) a->X[i] = X;
@@ -81,6 +99,17 @@ static void layout(ih_acts *a, carver *c, int nt) {
         a->dX = a->dY = a->dZ = a->scratch = NULL;
         a->scratch_floats = 0;
     }
+    take_uniq(c, &a->uq_bond, E);
+    take_uniq(c, &a->uq_ang, T);
+}
+
+/* Distinct values of an embedding input, when running on them saves work: at most half the
+ * rows, and room in emb_tmp for their rows (n × (H + emb) for backward). Otherwise uq->n = 0. */
+static void plan_uniq(const ih_model *m, ih_acts *a, uniq_rows *uq, const float *v, int M) {
+    uq->n = 0;
+    if (!m->embed_dedup || M < 2) return;
+    int n = uniq_build(uq, v, M);
+    if (2 * (size_t)n > (size_t)M || (size_t)n * (size_t)(a->H + a->emb) > a->emb_tmp_floats) uq->n = 0;
 }
 
 ih_acts *ih_acts_create(const ih_model *m, int max_structs, int max_atoms, int max_edges,
@@ -274,11 +303,14 @@ static int trunk_forward(ih_model *m, ih_acts *a, const ih_graph *g, int trainin
             return ih_set_error("model: atom %d has atomic number %d (not 1..103)", i,
                                 g->atom_z[i]);
     if (mlp_forward(m, &m->atom, a->feat, N, a->atom_u, a->st_atom, a->X[0], training)) return -1;
-    if (embed_forward(m, &m->rbf_bond, &m->bond1, &m->bond2, g->edge_len, E, a->bond_u1,
-                      a->bond_u2, a->st_b1, a->st_b2, a->Yl[0], training))
+    plan_uniq(m, a, &a->uq_bond, g->edge_len, E);
+    if (embed_forward(m, &m->rbf_bond, &m->bond1, &m->bond2, g->edge_len, E, &a->uq_bond, a->emb_tmp,
+                      a->bond_u1, a->bond_u2, a->st_b1, a->st_b2, a->Yl[0], training))
         return -1;
-    if (L > 0 && embed_forward(m, &m->rbf_angle, &m->ang1, &m->ang2, g->trip_cos, T, a->ang_u1,
-                               a->ang_u2, a->st_a1, a->st_a2, a->Z[0], training))
+    a->uq_ang.n = 0;
+    if (L > 0) plan_uniq(m, a, &a->uq_ang, g->trip_cos, T);
+    if (L > 0 && embed_forward(m, &m->rbf_angle, &m->ang1, &m->ang2, g->trip_cos, T, &a->uq_ang,
+                               a->emb_tmp, a->ang_u1, a->ang_u2, a->st_a1, a->st_a2, a->Z[0], training))
         return -1;
     t1 = ih_now();
     m->prof[PROF_F_EMBED] += t1 - t0;
@@ -362,11 +394,11 @@ static int trunk_backward(ih_model *m, ih_acts *a, const ih_graph *g, const floa
     }
     t0 = ih_now();
     if (L > 0)
-        embed_backward(m, &m->rbf_angle, &m->ang1, &m->ang2, g->trip_cos, T, a->ang_u1, a->ang_u2,
-                       a->st_a1, a->st_a2, a->dZ, a->scratch, training);
+        embed_backward(m, &m->rbf_angle, &m->ang1, &m->ang2, g->trip_cos, T, &a->uq_ang, a->emb_tmp,
+                       a->ang_u1, a->ang_u2, a->st_a1, a->st_a2, a->dZ, a->scratch, training);
     if (!dy_zero)
-        embed_backward(m, &m->rbf_bond, &m->bond1, &m->bond2, g->edge_len, E, a->bond_u1, a->bond_u2,
-                       a->st_b1, a->st_b2, a->dY, a->scratch, training);
+        embed_backward(m, &m->rbf_bond, &m->bond1, &m->bond2, g->edge_len, E, &a->uq_bond, a->emb_tmp,
+                       a->bond_u1, a->bond_u2, a->st_b1, a->st_b2, a->dY, a->scratch, training);
     mlp_backward(m, &m->atom, a->feat, N, a->atom_u, a->st_atom, a->dX, NULL, training);
     m->prof[PROF_B_EMBED] += ih_now() - t0;
     return 0;

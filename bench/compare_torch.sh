@@ -5,6 +5,7 @@
 # per configuration so that both see the same machine state. Prints one line per configuration
 # with the ratios; raw outputs go to bench/results/compare_<date>/.
 # Usage (repository root, after `make`): sh bench/compare_torch.sh [THREADS] [CONFIGS...]
+#   IONHOP_BIN=PATH times that binary instead of build/ionhop.
 #   CONFIGS like "64c" (hidden 64, canonical) or "256f" (hidden 256, full edges); default 64c 256c.
 # Needs Debian's python3-torch for the reference side (CI never runs this).
 set -eu
@@ -12,7 +13,7 @@ T=${1:-2}
 [ $# -gt 0 ] && shift
 CONFIGS=${*:-"64c 256c"}
 REF=${IONHOP_SHARED:-../shared}/reference/torch-alignn
-BIN=build/ionhop
+BIN=${IONHOP_BIN:-build/ionhop}  # IONHOP_BIN: a frozen copy while other work rebuilds
 [ -x "$BIN" ] || { echo "build first: make -j2" >&2; exit 1; }
 OUT=bench/results/compare_$(date -u +%Y%m%dT%H%M)
 mkdir -p "$OUT/ref"

@@ -208,20 +208,26 @@ void linear_backward(float *dX, float *dW, float *db, const float *dY, const flo
 /* BatchNorm. Statistics: exact two-pass mean/M2 inside chunks of up to 32 rows (in cache),
  * merged across chunks and threads in double (Chan et al.), so large means do not cancel. */
 
+/* Chan's merge of a block (count nb, mean, m2) into acc = [count | mean[C] | m2[C]] */
+static void chan_merge(double *acc, double nb, const double *mean, const double *m2, int C) {
+    double na = acc[0], n = na + nb;
+    if (nb == 0.0) return;
+    double fb = nb / n, fab = na * nb / n;
+    double *am = acc + 1, *a2 = acc + 1 + C;
+    for (int k = 0; k < C; k++) {
+        double delta = mean[k] - am[k];
+        am[k] += delta * fb;
+        a2[k] += m2[k] + delta * delta * fab;
+    }
+    acc[0] = n;
+}
+
 void bn_acc_rows(double *acc, const float *x, int rows, int C) {
     double mean[EGGC_MAX_H], m2[EGGC_MAX_H];
     for (int r0 = 0; r0 < rows; r0 += 32) {
         int nr = rows - r0 < 32 ? rows - r0 : 32;
         k_chunk_stats(C, nr, x + (size_t)r0 * C, mean, m2);
-        double na = acc[0], nb = nr, n = na + nb;
-        double fb = nb / n, fab = na * nb / n;
-        double *am = acc + 1, *a2 = acc + 1 + C;
-        for (int k = 0; k < C; k++) {
-            double delta = mean[k] - am[k];
-            am[k] += delta * fb;
-            a2[k] += m2[k] + delta * delta * fab;
-        }
-        acc[0] = n;
+        chan_merge(acc, nr, mean, m2, C);
     }
 }
 
@@ -241,28 +247,12 @@ void bn_acc_rows_w(double *acc, const float *x, const float *w, int rows, int C)
                 double d = x[(size_t)r * C + k] - mean[k];
                 m2[k] += (double)w[r] * d * d;
             }
-        double na = acc[0], n = na + nb;
-        double fb = nb / n, fab = na * nb / n;
-        double *am = acc + 1, *a2 = acc + 1 + C;
-        for (int k = 0; k < C; k++) {
-            double delta = mean[k] - am[k];
-            am[k] += delta * fb;
-            a2[k] += m2[k] + delta * delta * fab;
-        }
-        acc[0] = n;
+        chan_merge(acc, nb, mean, m2, C);
     }
 }
 
 void bn_acc_merge(double *into, const double *from, int C) {
-    double na = into[0], nb = from[0], n = na + nb;
-    if (nb == 0.0) return;
-    double fb = nb / n, fab = na * nb / n;
-    for (int k = 0; k < C; k++) {
-        double delta = from[1 + k] - into[1 + k];
-        into[1 + k] += delta * fb;
-        into[1 + C + k] += from[1 + C + k] + delta * delta * fab;
-    }
-    into[0] = n;
+    chan_merge(into, from[0], from + 1, from + 1 + C, C);
 }
 
 static void bn_acc_zero(double *acc, int C) { memset(acc, 0, sizeof(double) * (1 + 2 * (size_t)C)); }

@@ -97,27 +97,30 @@ int main(void) {
     CHECK_INT(run(cmd, out, sizeof out), 0);
     CHECK_MSG(strstr(out, "2-fold grouped cross-validation") && strstr(out, "ensemble mean"), "%s", out);
     /* an interrupted cross-validation resumes after its finished folds with the same result */
-    snprintf(cmd, sizeof cmd, "%s finetune --init %s --data %s --folds 2 --epochs 1 --batch 4 --cv-out %s/cvA.csv",
-             cli(), mpt, data, dir);
-    CHECK_INT(run(cmd, out, sizeof out), 0);
-    snprintf(cmd, sizeof cmd, "%s finetune --init %s --data %s --folds 2 --epochs 1 --batch 4 --cv-out %s/cvB.csv --stop-after-fold 1",
-             cli(), mpt, data, dir);
-    CHECK_INT(run(cmd, out, sizeof out), 0);
-    CHECK_MSG(strstr(out, "stopped after fold 1") && !strstr(out, "fold 2/2"), "%s", out);
-    snprintf(path, sizeof path, "%s/cvB.csv", dir);
-    CHECK(access(path, F_OK) != 0);
-    snprintf(path, sizeof path, "%s/cvB.csv.partial", dir);
-    CHECK(access(path, F_OK) == 0);
-    snprintf(cmd, sizeof cmd, "%s finetune --init %s --data %s --folds 2 --epochs 2 --batch 4 --cv-out %s/cvB.csv --resume",
-             cli(), mpt, data, dir);
-    CHECK_INT(run(cmd, out, sizeof out), 1);
-    /* after the data-loading line, the one error line */
-    CHECK_MSG(strstr(out, "\nionhop: ") && strstr(out, "cvB.csv.partial: written by a different cross-validation run"), "%s", out);
-    snprintf(cmd, sizeof cmd, "%s finetune --init %s --data %s --folds 2 --epochs 1 --batch 4 --cv-out %s/cvB.csv --resume",
-             cli(), mpt, data, dir);
-    CHECK_INT(run(cmd, out, sizeof out), 0);
-    CHECK_MSG(strstr(out, "resuming: 1 of 2 folds done") && strstr(out, "fold 2/2") && !strstr(out, "fold 1/2"), "%s", out);
-    CHECK(access(path, F_OK) != 0);
+    static const char *const cv_runs[][3] = {
+        /* csv, extra flags, expected exit code */
+        {"cvA", "--epochs 1", "0"},
+        {"cvB", "--epochs 1 --stop-after-fold 1", "0"},
+        {"cvB", "--epochs 2 --resume", "1"}, /* another run's progress file */
+        {"cvB", "--epochs 1 --resume", "0"},
+    };
+    for (int k = 0; k < 4; k++) {
+        snprintf(cmd, sizeof cmd, "%s finetune --init %s --data %s --folds 2 --batch 4 --cv-out %s/%s.csv %s", cli(),
+                 mpt, data, dir, cv_runs[k][0], cv_runs[k][1]);
+        CHECK_INT(run(cmd, out, sizeof out), atoi(cv_runs[k][2]));
+        snprintf(path, sizeof path, "%s/cvB.csv.partial", dir);
+        if (k == 1) {
+            CHECK_MSG(strstr(out, "stopped after fold 1") && !strstr(out, "fold 2/2"), "%s", out);
+            CHECK(access(path, F_OK) == 0);
+            snprintf(path, sizeof path, "%s/cvB.csv", dir);
+            CHECK(access(path, F_OK) != 0);
+        } else if (k == 2) { /* after the data-loading line, the one error line */
+            CHECK_MSG(strstr(out, "\nionhop: ") && strstr(out, "cvB.csv.partial: written by a different cross-validation run"), "%s", out);
+        } else if (k == 3) {
+            CHECK_MSG(strstr(out, "resuming: 1 of 2 folds done") && strstr(out, "fold 2/2") && !strstr(out, "fold 1/2"), "%s", out);
+            CHECK(access(path, F_OK) != 0);
+        }
+    }
     {
         char pa[256], pb[256];
         snprintf(pa, sizeof pa, "%s/cvA.csv", dir), snprintf(pb, sizeof pb, "%s/cvB.csv", dir);

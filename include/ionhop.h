@@ -244,6 +244,9 @@ enum {
                            layer (alignn_layers_1) + a new EGGC (gcn_layers_1), mean-pooled */
     IH_ARCH_ATTN,       /* MODEL-4: fc([p(G1) ‖ p(G2)]), p = attention pooling ("attention",
                            "attention1") of the trunk's node features; G1 5-image, G2 local */
+    IH_ARCH_PATH,       /* MODEL-3-PATH (ours): fc([mean of all atoms ‖ mean of the 5 path
+                           images]) on the 5-image structure's trunk: the barrier is local, and
+                           the mean over all atoms dilutes the path in a large cell */
     IH_N_ARCH
 };
 /* What the graphs of a record are. */
@@ -252,7 +255,8 @@ enum {
     IH_INPUT_ENDPOINTS,  /* G1 = initial, G2 = final structure, from a 5-image record (§1.4) */
     IH_INPUT_LOCAL       /* G1 = the 5-image structure, G2 = its local sub-graph (§2.9) */
 };
-/* "model3", "model1-add", "model1-sub", "model1-cc", "model2", "model4"; NULL if out of range. */
+/* "model3", "model1-add", "model1-sub", "model1-cc", "model2", "model4", "model3-path"; NULL if
+ * out of range. */
 const char *ih_arch_name(int arch);
 /* IH_ARCH_* of a name above, -1 if unknown. */
 int ih_arch_parse(const char *name);

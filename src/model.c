@@ -43,8 +43,8 @@ int ih_config_check(const ih_config *c) {
     return 0;
 }
 
-static const char *const arch_names[IH_N_ARCH] = {"model3", "model1-add", "model1-sub",
-                                                  "model1-cc", "model2", "model4"};
+static const char *const arch_names[IH_N_ARCH] = {"model3", "model1-add", "model1-sub", "model1-cc",
+                                                  "model2", "model4", "model3-path"};
 
 const char *ih_arch_name(int arch) { return arch >= 0 && arch < IH_N_ARCH ? arch_names[arch] : NULL; }
 

@@ -87,7 +87,7 @@ struct ih_model {
 
 /* Two-graph arch: 1 if the arch fuses [h1 ‖ h2] with "fc". */
 static inline int arch_has_fuse(int arch) {
-    return arch == IH_ARCH_CC || arch == IH_ARCH_DELTA || arch == IH_ARCH_ATTN;
+    return arch == IH_ARCH_CC || arch == IH_ARCH_DELTA || arch == IH_ARCH_ATTN || arch == IH_ARCH_PATH;
 }
 void variants_free(ih_model *m); /* variants.c: the state of ih_model_reserve2 */
 /* variants.c: a two-graph network up to the fused vector that enters the head (left in

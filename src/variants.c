@@ -7,12 +7,16 @@
  *                       which only matters for the running statistics); fc([h1 ‖ d1 − d2])
  *   MODEL-4             p1 = attention(trunk nodes of G1), p2 = attention1(nodes of G2);
  *                       fc([p1 ‖ p2])
+ *   MODEL-3-PATH        one graph (5-image): h = mean of all trunk nodes, p = mean of the
+ *                       nodes of the five path images (sites 0-4); fc([h ‖ p])
  * The delta branch is the trunk code run over the layer range of alignn_layers_1/gcn_layers_1
  * (shared embeddings, one ALIGNN layer, one EGGC, mean pooling). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "model_internal.h"
+
+#define PATH_IMAGES 5 /* sites 0-4 of a 5-image structure (spec §1.3) */
 
 struct variant_state {
     int cap_B;
@@ -51,7 +55,9 @@ int ih_model_reserve2(ih_model *m, int max_structs, int atoms1, int edges1, int 
     if (!v) return ih_set_error("model: out of memory");
     m->var = v;
     v->cap_B = max_structs;
-    if (arch == IH_ARCH_DELTA) {
+    if (arch == IH_ARCH_PATH) {
+        /* one graph: the main arena only */
+    } else if (arch == IH_ARCH_DELTA) {
         v->dacts1 = trunk_acts_create(m, 1, 1, m->n_eggc, max_structs, atoms1, edges1, triplets1, 1);
         v->dacts2 = trunk_acts_create(m, 1, 1, m->n_eggc, max_structs, atoms2, edges2, triplets2, 1);
         if (!v->dacts1 || !v->dacts2) goto fail;
@@ -88,6 +94,16 @@ fail:
 static int check_pair(ih_model *m, const ih_graph *g1, const ih_graph *g2) {
     const char *name = ih_arch_name(m->cfg.arch);
     if (!m->var || !m->acts) return ih_set_error("model: ih_model_reserve2 was not called");
+    if (m->cfg.arch == IH_ARCH_PATH) {
+        if (!g1 || g2) return ih_set_error("model: a %s model takes one graph per structure", name);
+        if (g1->n_structs < 1 || g1->n_structs > m->var->cap_B)
+            return ih_set_error("model: %d structures for the %d reserved", g1->n_structs, m->var->cap_B);
+        for (int b = 0; b < g1->n_structs; b++)
+            if (g1->struct_atom_ptr[b + 1] - g1->struct_atom_ptr[b] < PATH_IMAGES + 1)
+                return ih_set_error("model: a %s model needs 5-image path structures (structure %d has "
+                                    "%d atoms)", name, b, g1->struct_atom_ptr[b + 1] - g1->struct_atom_ptr[b]);
+        return 0;
+    }
     if (!g1 || !g2) return ih_set_error("model: a %s model takes two graphs per structure", name);
     if (g1->n_structs != g2->n_structs)
         return ih_set_error("model: %d first graphs but %d second graphs", g1->n_structs,
@@ -96,6 +112,23 @@ static int check_pair(ih_model *m, const ih_graph *g1, const ih_graph *g2) {
         return ih_set_error("model: %d structures for the %d reserved", g1->n_structs,
                             m->var->cap_B);
     return 0;
+}
+
+/* p[b] = mean of the node rows of the path images (the first PATH_IMAGES atoms of structure b) */
+static void path_pool_forward(float *p, const float *x, const int *ptr, int B, int H) {
+    for (int b = 0; b < B; b++) {
+        float *pb = p + (size_t)b * H;
+        memset(pb, 0, sizeof(float) * H);
+        for (int i = ptr[b]; i < ptr[b] + PATH_IMAGES; i++)
+            for (int k = 0; k < H; k++) pb[k] += x[(size_t)i * H + k];
+        for (int k = 0; k < H; k++) pb[k] /= PATH_IMAGES;
+    }
+}
+
+static void path_pool_backward(float *dx, const float *dp, const int *ptr, int B, int H) {
+    for (int b = 0; b < B; b++)
+        for (int i = ptr[b]; i < ptr[b] + PATH_IMAGES; i++)
+            for (int k = 0; k < H; k++) dx[(size_t)i * H + k] += dp[(size_t)b * H + k] / PATH_IMAGES;
 }
 
 /* [a ‖ b] row by row */
@@ -139,6 +172,10 @@ int variants_forward_fused(ih_model *m, const ih_graph *g1, const ih_graph *g2, 
             attn_forward(m, &m->attn[1], &v->att[1], trunk_nodes(v->acts2), g2->struct_atom_ptr, B,
                          v->h2, training ? &m->drop_rng : NULL))
             return -1;
+        break;
+    case IH_ARCH_PATH:
+        if (ih_trunk_forward(m, m->acts, g1, training, v->h1)) return -1;
+        path_pool_forward(v->h2, trunk_nodes(m->acts), g1->struct_atom_ptr, B, H);
         break;
     default: return ih_set_error("model: unknown arch %d", arch);
     }
@@ -198,6 +235,15 @@ int variants_backward_fused(ih_model *m, const ih_graph *g1, const ih_graph *g2,
         }
     }
     switch (arch) {
+    case IH_ARCH_PATH: {
+        ih_acts *a = m->acts;
+        if (g1->n_atoms > a->cap_N)
+            return ih_set_error("model: graph exceeds the reserved %d atoms", a->cap_N);
+        memset(a->dX, 0, sizeof(float) * (size_t)g1->n_atoms * H);
+        pool_backward(a->dX, v->dh1, g1->struct_atom_ptr, B, H);
+        path_pool_backward(a->dX, v->dh2, g1->struct_atom_ptr, B, H);
+        return trunk_backward_nodes(m, a, g1);
+    }
     case IH_ARCH_DELTA:
         if (ih_trunk_backward(m, m->acts, g1, v->dh1) || ih_trunk_backward(m, v->dacts1, g1, v->dh2))
             return -1;

@@ -81,36 +81,31 @@ void sigmoid_backward(float *dx, const float *dy, const float *x, size_t n) {
 
 /* ---------------------------------------------------------------------------------------- */
 
-void gemm_xwt(float *Y, const float *X, const float *W, int M, int In, int O, float beta) {
-    if (M <= 0 || O <= 0) return;
-    if (In <= 0) {
-        for (size_t i = 0; i < (size_t)M * O; i++) Y[i] = beta == 0.0f ? 0.0f : beta * Y[i];
+/* C[M × N] = A[M × K] · op(W) (+ beta·C), rows split over the OpenMP team, each thread one
+ * single-threaded BLAS call; op(W) = Wᵀ (W is N × K) or W (K × N) */
+static void gemm_rows(float *C, const float *A, const float *W, int M, int K, int N, int trans_w,
+                      float beta) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) {
+        for (size_t i = 0; i < (size_t)M * N; i++) C[i] = beta == 0.0f ? 0.0f : beta * C[i];
         return;
     }
-#pragma omp parallel num_threads(threads_for((double)M * In * O))
+#pragma omp parallel num_threads(threads_for((double)M * K * N))
     {
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
         long r0 = (long)M * t / nt, r1 = (long)M * (t + 1) / nt;
         if (r1 > r0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(r1 - r0), O, In, 1.0f,
-                        X + r0 * In, In, W, In, beta, Y + r0 * O, O);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_w ? CblasTrans : CblasNoTrans, (int)(r1 - r0), N, K,
+                        1.0f, A + r0 * K, K, W, trans_w ? K : N, beta, C + r0 * N, N);
     }
 }
 
+void gemm_xwt(float *Y, const float *X, const float *W, int M, int In, int O, float beta) {
+    gemm_rows(Y, X, W, M, In, O, 1, beta);
+}
+
 void gemm_xw(float *dX, const float *dY, const float *W, int M, int O, int In, float beta) {
-    if (M <= 0 || In <= 0) return;
-    if (O <= 0) {
-        for (size_t i = 0; i < (size_t)M * In; i++) dX[i] = beta == 0.0f ? 0.0f : beta * dX[i];
-        return;
-    }
-#pragma omp parallel num_threads(threads_for((double)M * In * O))
-    {
-        int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        long r0 = (long)M * t / nt, r1 = (long)M * (t + 1) / nt;
-        if (r1 > r0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(r1 - r0), In, O, 1.0f,
-                        dY + r0 * O, O, W, In, beta, dX + r0 * In, In);
-    }
+    gemm_rows(dX, dY, W, M, O, In, 0, beta);
 }
 
 void gemm_dw(float *dW, const float *dY, const float *X, int M, int O, int In, ops_ws *ws) {

@@ -9,6 +9,7 @@
 #include "fixture.h"
 #include "gradcheck.h"
 #include "graph_util.h"
+#include "hash_init.h"
 #include "model_internal.h"
 
 #define GRAPHS_FX "tests/fixtures/model_graphs.ihfx"
@@ -718,51 +719,6 @@ static void test_network_gradients(void) {
 
 /* ---------------------------------------------------------------------------------------- */
 /* PyTorch reference */
-
-static uint64_t fnv1a64(const char *s) {
-    uint64_t h = 0xCBF29CE484222325ULL;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 0x100000001B3ULL;
-    }
-    return h;
-}
-
-static double hash_u(uint64_t h, uint64_t i) {
-    uint64_t z = (h ^ i) + 0x9E3779B97F4A7C15ULL;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    z ^= z >> 31;
-    return (double)(z >> 11) * 0x1.0p-53;
-}
-
-/* the name-keyed weights of tools/make_model_fixtures.py */
-static void hash_init(ih_model *m) {
-    for (int k = 0; k < ih_model_n_tensors(m); k++) {
-        const ih_tensor_info *t = ih_model_tensor(m, k);
-        uint64_t h = fnv1a64(t->name);
-        float *p = ih_model_params(m) + t->offset;
-        int kind = m->init_kind[k];
-        for (size_t j = 0; j < t->numel; j++) {
-            double u = hash_u(h, j);
-            if (kind == INIT_LIN_W || kind == INIT_LIN_B)
-                p[j] = (float)((2 * u - 1) / sqrt((double)m->init_fan_in[k]));
-            else if (kind == INIT_ONE)
-                p[j] = (float)(1 + 0.2 * (2 * u - 1));
-            else
-                p[j] = (float)(0.2 * (2 * u - 1));
-        }
-    }
-    for (int k = 0; k < ih_model_n_buffer_tensors(m); k++) {
-        const ih_tensor_info *t = ih_model_buffer_tensor(m, k);
-        uint64_t h = fnv1a64(t->name);
-        int var = strstr(t->name, "running_var") != NULL;
-        for (size_t j = 0; j < t->numel; j++) {
-            double u = hash_u(h, j);
-            ih_model_buffers(m)[t->offset + j] = (float)(var ? 0.5 + u : 0.3 * (2 * u - 1));
-        }
-    }
-}
 
 typedef struct ref_case {
     const char *key;

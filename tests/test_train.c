@@ -1,6 +1,7 @@
 /* Model files, the training loop and resuming: save/load round trip, bad model files,
  * determinism, resume equals an uninterrupted run, micro-batching keeps memory bounded. */
 #include "check.h"
+#include "train_util.h"
 #include "ionhop.h"
 
 #include <sys/stat.h>
@@ -23,17 +24,6 @@ static void small_config(ih_config *c) {
     c->gcn_layers = 1;
     c->embed = 8;
     c->head_width = 8;
-}
-
-static int save_cb(void *ctx, ih_model *m, const char *path, long epoch, const double *val) {
-    (void)ctx, (void)epoch, (void)val;
-    return ih_model_save(path, m, "{\"tasks\":[{\"name\":\"em\",\"lo\":0,\"hi\":9}],\"input\":\"5-image\"}");
-}
-
-static int params_equal(ih_model *a, ih_model *b) {
-    return ih_model_n_params(a) == ih_model_n_params(b) &&
-           memcmp(ih_model_params(a), ih_model_params(b), ih_model_n_params(a) * sizeof(float)) == 0 &&
-           memcmp(ih_model_buffers(a), ih_model_buffers(b), ih_model_n_buffers(a) * sizeof(float)) == 0;
 }
 
 static ih_model *train_run(const ih_dataset *d, int epochs, int stop_after, const char *ckpt,

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "train_util.h"
 #include "fixture.h"
 #include "gradcheck.h"
 #include "graph_util.h"
@@ -847,17 +848,6 @@ static void test_datasets(void) {
     CHECK(d.graphs2 == NULL);
     ih_dataset_free(&d);
     ih_structure_free(&s);
-}
-
-static int save_cb(void *ctx, ih_model *m, const char *path, long epoch, const double *val) {
-    (void)ctx, (void)epoch, (void)val;
-    return ih_model_save(path, m, "{\"tasks\":[{\"name\":\"em\",\"lo\":0,\"hi\":9}],\"input\":\"5-image\"}");
-}
-
-static int params_equal(ih_model *a, ih_model *b) {
-    return ih_model_n_params(a) == ih_model_n_params(b) &&
-           memcmp(ih_model_params(a), ih_model_params(b), ih_model_n_params(a) * sizeof(float)) == 0 &&
-           memcmp(ih_model_buffers(a), ih_model_buffers(b), ih_model_n_buffers(a) * sizeof(float)) == 0;
 }
 
 static ih_model *train_arch(const ih_dataset *d, int arch, int epochs, int stop_after, const char *ckpt,

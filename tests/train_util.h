@@ -1,0 +1,20 @@
+/* Helpers of the training tests (test_train, test_variants). */
+#ifndef IH_TEST_TRAIN_UTIL_H
+#define IH_TEST_TRAIN_UTIL_H
+#include <string.h>
+
+#include "ionhop.h"
+
+/* ih_train's best-model callback: a plain migration-barrier model file */
+static inline int save_cb(void *ctx, ih_model *m, const char *path, long epoch, const double *val) {
+    (void)ctx, (void)epoch, (void)val;
+    return ih_model_save(path, m, "{\"tasks\":[{\"name\":\"em\",\"lo\":0,\"hi\":9}],\"input\":\"5-image\"}");
+}
+
+/* same parameters and buffers, bit for bit */
+static inline int params_equal(ih_model *a, ih_model *b) {
+    return ih_model_n_params(a) == ih_model_n_params(b) &&
+           memcmp(ih_model_params(a), ih_model_params(b), ih_model_n_params(a) * sizeof(float)) == 0 &&
+           memcmp(ih_model_buffers(a), ih_model_buffers(b), ih_model_n_buffers(a) * sizeof(float)) == 0;
+}
+#endif

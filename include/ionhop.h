@@ -358,6 +358,10 @@ int ih_model_backward(ih_model *m, const ih_graph *g, const float *dout); /* ACC
 /* Pooled trunk output of the last ih_model_forward (n_structs × H); after ih_model_forward2
  * the fused vector that entered the head. */
 const float *ih_model_pooled(const ih_model *m);
+/* Rows the bond and angle embeddings ran on in the last forward of ih_model_forward: the
+ * distinct bond lengths and angle cosines (the embeddings are functions of the value alone),
+ * or all edges/triplets when that saves nothing. */
+void ih_model_embedding_rows(const ih_model *m, int *bond_rows, int *angle_rows);
 
 /* Two-graph models (spec §7; any arch, MODEL-3 included, so callers need one path): g1 and g2
  * are the batched graphs of ih_arch_input, structure b of g2 belonging to structure b of g1;

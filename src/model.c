@@ -466,4 +466,10 @@ int ih_model_backward(ih_model *m, const ih_graph *g, const float *dout) {
 }
 
 const float *ih_model_pooled(const ih_model *m) { return m->h; }
+
+void ih_model_embedding_rows(const ih_model *m, int *bond_rows, int *angle_rows) {
+    const ih_acts *a = m->acts;
+    *bond_rows = !a ? 0 : a->uq_bond.n ? a->uq_bond.n : a->uq_bond.rows;
+    *angle_rows = !a ? 0 : a->uq_ang.n ? a->uq_ang.n : a->uq_ang.rows;
+}
 size_t ih_model_arena_bytes(const ih_model *m) { return ih_acts_bytes(m->acts); }

@@ -38,6 +38,7 @@ enum { INIT_LIN_W, INIT_LIN_B, INIT_ONE, INIT_ZERO };
  * triplets hold ~8x fewer distinct cosines than rows. Exact up to float summation order. */
 typedef struct uniq_rows {
     int n;                  /* distinct values; 0: the embedding runs on all rows */
+    int rows;               /* M of the last forward */
     int *idx;               /* M: row → its distinct value */
     int *grp_ptr, *grp_rows; /* n + 1, M: the rows of each value, ascending */
     float *val, *count;     /* n: the values (first-occurrence order) and multiplicities */

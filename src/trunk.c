@@ -107,6 +107,7 @@ static void layout(ih_acts *a, carver *c, int nt) {
  * rows, and room in emb_tmp for their rows (n × (H + emb) for backward). Otherwise uq->n = 0. */
 static void plan_uniq(const ih_model *m, ih_acts *a, uniq_rows *uq, const float *v, int M) {
     uq->n = 0;
+    uq->rows = M;
     if (!m->embed_dedup || M < 2) return;
     int n = uniq_build(uq, v, M);
     if (2 * (size_t)n > (size_t)M || (size_t)n * (size_t)(a->H + a->emb) > a->emb_tmp_floats) uq->n = 0;
@@ -308,6 +309,7 @@ static int trunk_forward(ih_model *m, ih_acts *a, const ih_graph *g, int trainin
                       a->bond_u1, a->bond_u2, a->st_b1, a->st_b2, a->Yl[0], training))
         return -1;
     a->uq_ang.n = 0;
+    a->uq_ang.rows = 0;
     if (L > 0) plan_uniq(m, a, &a->uq_ang, g->trip_cos, T);
     if (L > 0 && embed_forward(m, &m->rbf_angle, &m->ang1, &m->ang2, g->trip_cos, T, &a->uq_ang,
                                a->emb_tmp, a->ang_u1, a->ang_u2, a->st_a1, a->st_a2, a->Z[0], training))

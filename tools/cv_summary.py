@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""Summarise cross-validated predictions (the CSV of `ionhop finetune --folds K`):
+overall metrics as ionhop prints them, then by mobile ion and by barrier range.
+
+usage: tools/cv_summary.py CV.csv [DATA.json]   (DATA: the records, for the mobile ion)
+Plain Python (no numpy); for docs/results.md, never needed by the build or the tests."""
+import csv
+import json
+import math
+import sys
+
+
+def metrics(rows):
+    n = len(rows)
+    if n == 0:
+        return None
+    y = [r[0] for r in rows]
+    p = [r[1] for r in rows]
+    err = [a - b for a, b in zip(p, y)]
+    mae = sum(abs(e) for e in err) / n
+    rmse = math.sqrt(sum(e * e for e in err) / n)
+    mean = sum(y) / n
+    sst = sum((v - mean) ** 2 for v in y)
+    r2 = 1 - sum(e * e for e in err) / sst if sst > 0 else float("nan")
+    tp = sum(1 for a, b in zip(y, p) if a < 0.65 and b < 0.65)
+    fp = sum(1 for a, b in zip(y, p) if a >= 0.65 and b < 0.65)
+    fn = sum(1 for a, b in zip(y, p) if a < 0.65 and b >= 0.65)
+    tn = n - tp - fp - fn
+    acc = (tp + tn) / n
+    prec = tp / (tp + fp) if tp + fp else float("nan")
+    rec = tp / (tp + fn) if tp + fn else float("nan")
+    return dict(n=n, mae=mae, rmse=rmse, r2=r2, acc=acc, prec=prec, rec=rec)
+
+
+def line(name, m, col="prediction"):
+    if not m:
+        return
+    print(f"| {name} | {m['n']} | {m['mae']:.3f} | {m['rmse']:.3f} | {m['r2']:.3f} | "
+          f"{100 * m['acc']:.1f} % | {100 * m['prec']:.1f} % | {100 * m['rec']:.1f} % |")
+
+
+def main():
+    rows = list(csv.DictReader(open(sys.argv[1])))
+    ion = {}
+    if len(sys.argv) > 2:
+        for r in json.load(open(sys.argv[2])):
+            ion[str(r["jid"])] = r["atoms"]["elements"][0]
+    print("| subset | n | MAE (eV) | RMSE (eV) | R² | accuracy | precision | recall |")
+    print("|---|---|---|---|---|---|---|---|")
+    cols = ["prediction"] + (["single"] if any(r["single"] != r["prediction"] for r in rows) else [])
+    for col in cols:
+        data = [(float(r["target"]), float(r[col]), r["jid"]) for r in rows]
+        tag = "" if col == "prediction" else " (single model)"
+        line("all" + tag, metrics([(a, b) for a, b, _ in data]))
+        if col != "prediction":
+            continue
+        for el in sorted(set(ion.values())):
+            sub = [(a, b) for a, b, j in data if ion.get(j) == el]
+            if len(sub) >= 10:
+                line(f"mobile {el}", metrics(sub))
+        for lo, hi in [(0, 0.65), (0.65, 1.5), (1.5, 100)]:
+            line(f"Em {lo}–{hi} eV" if hi < 100 else f"Em ≥ {lo} eV",
+                 metrics([(a, b) for a, b, _ in data if lo <= a < hi]))
+
+
+if __name__ == "__main__":
+    main()

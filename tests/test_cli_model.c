@@ -97,26 +97,32 @@ int main(void) {
     CHECK_INT(run(cmd, out, sizeof out), 0);
     CHECK_MSG(strstr(out, "2-fold grouped cross-validation") && strstr(out, "ensemble mean"), "%s", out);
     /* an interrupted cross-validation resumes after its finished folds with the same result */
-    static const char *const cv_runs[][3] = {
-        /* csv, extra flags, expected exit code */
-        {"cvA", "--epochs 1", "0"},
-        {"cvB", "--epochs 1 --stop-after-fold 1", "0"},
-        {"cvB", "--epochs 2 --resume", "1"}, /* another run's progress file */
-        {"cvB", "--epochs 1 --resume", "0"},
+    char edited[256]; /* the same records, one target changed */
+    snprintf(edited, sizeof edited, "%s/em_edited.json", dir);
+    sub[0].target += 0.1;
+    CHECK(ih_write_json(edited, sub, k) == 0);
+    sub[0].target -= 0.1;
+    static const char *const cv_runs[][4] = {
+        /* csv, extra flags, expected exit code, data (0: the data, 1: edited) */
+        {"cvA", "--epochs 1", "0", "0"},
+        {"cvB", "--epochs 1 --stop-after-fold 1", "0", "0"},
+        {"cvB", "--epochs 2 --resume", "1", "0"}, /* another run's progress file */
+        {"cvB", "--epochs 1 --resume", "1", "1"}, /* … or other data under the settings */
+        {"cvB", "--epochs 1 --resume", "0", "0"},
     };
-    for (int k = 0; k < 4; k++) {
+    for (int q = 0; q < 5; q++) {
         snprintf(cmd, sizeof cmd, "%s finetune --init %s --data %s --folds 2 --batch 4 --cv-out %s/%s.csv %s", cli(),
-                 mpt, data, dir, cv_runs[k][0], cv_runs[k][1]);
-        CHECK_INT(run(cmd, out, sizeof out), atoi(cv_runs[k][2]));
+                 mpt, atoi(cv_runs[q][3]) ? edited : data, dir, cv_runs[q][0], cv_runs[q][1]);
+        CHECK_INT(run(cmd, out, sizeof out), atoi(cv_runs[q][2]));
         snprintf(path, sizeof path, "%s/cvB.csv.partial", dir);
-        if (k == 1) {
+        if (q == 1) {
             CHECK_MSG(strstr(out, "stopped after fold 1") && !strstr(out, "fold 2/2"), "%s", out);
             CHECK(access(path, F_OK) == 0);
             snprintf(path, sizeof path, "%s/cvB.csv", dir);
             CHECK(access(path, F_OK) != 0);
-        } else if (k == 2) { /* after the data-loading line, the one error line */
+        } else if (q == 2 || q == 3) { /* after the data-loading line, the one error line */
             CHECK_MSG(strstr(out, "\nionhop: ") && strstr(out, "cvB.csv.partial: written by a different cross-validation run"), "%s", out);
-        } else if (k == 3) {
+        } else if (q == 4) {
             CHECK_MSG(strstr(out, "resuming: 1 of 2 folds done") && strstr(out, "fold 2/2") && !strstr(out, "fold 1/2"), "%s", out);
             CHECK(access(path, F_OK) != 0);
         }

@@ -157,7 +157,14 @@ typedef struct cv_state {
     double *pred, *pred_sq, *single;
 } cv_state;
 
-static uint64_t cv_key(const ft *f, long folds, int n_records) {
+static uint64_t fnv1a(uint64_t h, const void *data, size_t len) {
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++) h = (h ^ p[i]) * 1099511628211ULL;
+    return h;
+}
+
+static uint64_t cv_key(const ft *f, long folds, const ih_dataset *d) {
+    int n_records = d->n;
     char text[4096];
     snprintf(text, sizeof text,
              "data=%s n=%d arch=%s init=%s epochs=%d batch=%d lr=%.9g wd=%.9g seed=%llu folds=%ld "
@@ -166,8 +173,14 @@ static uint64_t cv_key(const ft *f, long folds, int n_records) {
              f->o.max_lr, f->o.weight_decay, (unsigned long long)f->o.seed, folds, f->ensemble, f->val,
              (int)f->o.loss, f->o.micro_triplets, f->cfg.hidden, f->cfg.alignn_layers, f->cfg.gcn_layers,
              f->cfg.neighbors, f->cfg.cutoff, f->cfg.canonical);
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (const char *c = text; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+    uint64_t h = fnv1a(1469598103934665603ULL, text, strlen(text));
+    /* the records themselves: an edited data file under the same name is another run */
+    for (int i = 0; i < d->n; i++) {
+        h = fnv1a(h, d->jid[i], strlen(d->jid[i]));
+        h = fnv1a(h, &d->targets[i], sizeof d->targets[i]);
+        h = fnv1a(h, &d->graphs[i].n_atoms, sizeof d->graphs[i].n_atoms);
+        h = fnv1a(h, &d->graphs[i].n_edges, sizeof d->graphs[i].n_edges);
+    }
     return h;
 }
 
@@ -360,7 +373,7 @@ int cmd_finetune(int argc, char **argv) {
         if (!cv_out) snprintf(path, sizeof path, "%s.cv.csv", out ? out : "finetune"), cv_out = path;
         snprintf(partial, sizeof partial, "%s.partial", cv_out);
         cv_state st = {0, 0.0, pred, pred_sq, single};
-        uint64_t key = cv_key(&f, folds, d.n);
+        uint64_t key = cv_key(&f, folds, &d);
         rc = ih_group_folds(&d, (int)folds, f.o.seed, fold_of);
         if (rc == 0 && resume) {
             int got = cv_load(partial, key, &st, fold_of, d.n);

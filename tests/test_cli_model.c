@@ -111,20 +111,36 @@ int main(void) {
         {"cvB", "--epochs 1 --resume", "0", "0"},
     };
     for (int q = 0; q < 5; q++) {
-        snprintf(cmd, sizeof cmd, "%s finetune --init %s --data %s --folds 2 --batch 4 --cv-out %s/%s.csv %s", cli(),
-                 mpt, atoi(cv_runs[q][3]) ? edited : data, dir, cv_runs[q][0], cv_runs[q][1]);
+        /* the cvB runs also keep their fold models as an ensemble (--out) */
+        snprintf(cmd, sizeof cmd, "%s finetune --init %s --data %s --folds 2 --batch 4 --cv-out %s/%s.csv %s%s%s%s",
+                 cli(), mpt, atoi(cv_runs[q][3]) ? edited : data, dir, cv_runs[q][0], cv_runs[q][1],
+                 q ? " --out " : "", q ? dir : "", q ? "/cvB.ionhop" : "");
         CHECK_INT(run(cmd, out, sizeof out), atoi(cv_runs[q][2]));
         snprintf(path, sizeof path, "%s/cvB.csv.partial", dir);
+        char fold1[512], ens[512];
+        snprintf(fold1, sizeof fold1, "%s/cvB.ionhop.fold1", dir);
+        snprintf(ens, sizeof ens, "%s/cvB.ionhop", dir);
         if (q == 1) {
             CHECK_MSG(strstr(out, "stopped after fold 1") && !strstr(out, "fold 2/2"), "%s", out);
             CHECK(access(path, F_OK) == 0);
+            CHECK(access(fold1, F_OK) == 0 && access(ens, F_OK) != 0);
             snprintf(path, sizeof path, "%s/cvB.csv", dir);
             CHECK(access(path, F_OK) != 0);
         } else if (q == 2 || q == 3) { /* after the data-loading line, the one error line */
             CHECK_MSG(strstr(out, "\nionhop: ") && strstr(out, "cvB.csv.partial: written by a different cross-validation run"), "%s", out);
         } else if (q == 4) {
             CHECK_MSG(strstr(out, "resuming: 1 of 2 folds done") && strstr(out, "fold 2/2") && !strstr(out, "fold 1/2"), "%s", out);
+            CHECK_MSG(strstr(out, "the 2 fold models"), "%s", out);
             CHECK(access(path, F_OK) != 0);
+            CHECK(access(fold1, F_OK) != 0 && access(ens, F_OK) == 0);
+            /* the fold ensemble predicts with each member's own scaling */
+            snprintf(cmd, sizeof cmd, "%s info %s", cli(), ens);
+            CHECK_INT(run(cmd, out, sizeof out), 0);
+            CHECK_MSG(strstr(out, "member_scaling"), "%s", out);
+            snprintf(cmd, sizeof cmd, "%s predict --model %s --initial examples/LiFePO4_hop/initial.vasp "
+                     "--final examples/LiFePO4_hop/final.vasp", cli(), ens);
+            CHECK_INT(run(cmd, out, sizeof out), 0);
+            CHECK_MSG(strstr(out, "spread of 2 ensemble members"), "%s", out);
         }
     }
     {

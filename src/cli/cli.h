@@ -56,6 +56,9 @@ typedef struct cli_model {
     char arch[32];
     int n_tasks;
     ih_task_scaling sc[IH_MAX_TASKS];
+    double *member_lo_hi; /* n_members × 2 (one-task models): each member's own target scaling
+                             (cross-validation ensembles: each fold scaled its training part);
+                             NULL: all members use sc */
     int five_image; /* trained on 5-image path structures */
     char *meta;
 } cli_model;

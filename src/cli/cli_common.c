@@ -116,6 +116,7 @@ void cli_model_free(cli_model *cm) {
     for (int k = 0; k < cm->n_members; k++) ih_model_free(cm->members[k]);
     free(cm->members);
     free(cm->meta);
+    free(cm->member_lo_hi);
     memset(cm, 0, sizeof *cm);
 }
 
@@ -147,6 +148,23 @@ int cli_model_load(const char *path, cli_model *cm) {
         cm->sc[p].lo = lo->valuedouble;
         cm->sc[p].hi = hi->valuedouble;
     }
+    const cJSON *ms = cJSON_GetObjectItemCaseSensitive(j, "member_scaling");
+    if (ms) {
+        int ok = P == 1 && cJSON_IsArray(ms) && cJSON_GetArraySize(ms) == cm->n_members;
+        cm->member_lo_hi = ok ? malloc(sizeof(double) * 2 * (size_t)cm->n_members) : NULL;
+        for (int k = 0; ok && k < cm->n_members; k++) {
+            const cJSON *e = cJSON_GetArrayItem(ms, k);
+            const cJSON *lo = cJSON_GetArrayItem(e, 0), *hi = cJSON_GetArrayItem(e, 1);
+            ok = cm->member_lo_hi && cJSON_IsArray(e) && cJSON_GetArraySize(e) == 2 && cJSON_IsNumber(lo) &&
+                 cJSON_IsNumber(hi) && hi->valuedouble > lo->valuedouble;
+            if (ok) cm->member_lo_hi[2 * k] = lo->valuedouble, cm->member_lo_hi[2 * k + 1] = hi->valuedouble;
+        }
+        if (!ok) {
+            cJSON_Delete(j);
+            cli_model_free(cm);
+            return ih_set_error("%s: \"member_scaling\" of the model metadata is malformed", path);
+        }
+    }
     const cJSON *input = cJSON_GetObjectItemCaseSensitive(j, "input");
     cm->five_image = cJSON_IsString(input) && !strcmp(input->valuestring, "5-image");
     const cJSON *arch = cJSON_GetObjectItemCaseSensitive(j, "arch");
@@ -170,9 +188,11 @@ int cli_model_predict(cli_model *cm, const ih_dataset *d, const int *idx, int n,
             free(out);
             return -1;
         }
+        ih_task_scaling sk = cm->sc[0];
+        if (cm->member_lo_hi) sk.lo = cm->member_lo_hi[2 * k], sk.hi = cm->member_lo_hi[2 * k + 1];
         for (int i = 0; i < n; i++)
             for (int p = 0; p < P; p++) {
-                double y = ih_unscale(&cm->sc[p], out[(size_t)i * P + p]);
+                double y = ih_unscale(cm->member_lo_hi ? &sk : &cm->sc[p], out[(size_t)i * P + p]);
                 mean[(size_t)i * P + p] += y;
                 spread[(size_t)i * P + p] += y * y;
             }

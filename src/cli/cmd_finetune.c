@@ -27,7 +27,8 @@ static void usage(FILE *f) {
             "     scratch-add|scratch-sub|scratch-cc  the model1 archs with the SCRATCH head Linear(H→1)\n"
             "                       (§7.6; the paper also used --loss mse --edges canonical --lr 1e-4 --wd 1e-5)\n"
             "  --folds K          grouped K-fold cross-validation (hosts never straddle folds):\n"
-            "                     prints the metrics, writes --cv-out (MODEL.cv.csv) and no model;\n"
+            "                     prints the metrics and writes --cv-out (MODEL.cv.csv); with --out,\n"
+            "                     MODEL is the ensemble of the K fold models (each fold's own scaling);\n"
             "                     finished folds are kept in CV_OUT.partial, and --resume after an\n"
             "                     interruption skips them (--stop-after-fold K stops early, for tests)\n"
             "  --ensemble M (1)   M models from seeds S..S+M-1; prediction = mean, spread = std\n"
@@ -115,8 +116,9 @@ static ih_model *fit_member(ft *f, ih_dataset *d, const int *pool, int n_pool, u
     return best;
 }
 
+/* member_lo_hi (n × 2) or NULL: each member's own target scaling (cross-validation ensembles) */
 static int write_model(ft *f, const char *out, ih_model **ms, int n, const ih_task_scaling *sc,
-                       const double *val_mae, double seconds, int n_records) {
+                       const double *member_lo_hi, const double *val_mae, double seconds, int n_records) {
     cJSON *j = cJSON_CreateObject();
     cJSON *tasks = cJSON_AddArrayToObject(j, "tasks");
     cJSON *t = cJSON_CreateObject();
@@ -125,6 +127,15 @@ static int write_model(ft *f, const char *out, ih_model **ms, int n, const ih_ta
     cJSON_AddNumberToObject(t, "hi", sc->hi);
     cJSON_AddStringToObject(t, "unit", "eV");
     cJSON_AddItemToArray(tasks, t);
+    if (member_lo_hi) {
+        cJSON *ms_ = cJSON_AddArrayToObject(j, "member_scaling");
+        for (int k = 0; k < n; k++) {
+            cJSON *e = cJSON_CreateArray();
+            cJSON_AddItemToArray(e, cJSON_CreateNumber(member_lo_hi[2 * k]));
+            cJSON_AddItemToArray(e, cJSON_CreateNumber(member_lo_hi[2 * k + 1]));
+            cJSON_AddItemToArray(ms_, e);
+        }
+    }
     cJSON_AddStringToObject(j, "input", "5-image");
     cJSON_AddStringToObject(j, "arch", f->arch);
     cJSON_AddStringToObject(j, "init", f->init_path ? f->init_path : "scratch");
@@ -226,6 +237,149 @@ static int cv_load(const char *path, uint64_t key, cv_state *st, const int *fold
         }
     }
     fclose(fp);
+    return rc;
+}
+
+/* The fold models of a cross-validation, kept to form an ensemble (--folds K --out MODEL): each
+ * fold's members are also saved to MODEL.foldN after the fold, so that --resume can rebuild the
+ * ensemble; the final file replaces them. */
+static void fold_path(char *buf, size_t cap, const char *out, int fold) {
+    snprintf(buf, cap, "%s.fold%d", out, fold + 1);
+}
+
+/* members of a finished fold, from its MODEL.foldN file (resuming) */
+static int load_fold(const char *path, int M, ih_model **ms, double *lo_hi, double *val_mae) {
+    cli_model cm;
+    if (cli_model_load(path, &cm) != 0) return -1;
+    if (cm.n_members != M || !cm.member_lo_hi) {
+        cli_model_free(&cm);
+        return ih_set_error("%s: not the %d-member fold model this run needs", path, M);
+    }
+    cJSON *j = cJSON_Parse(cm.meta);
+    const cJSON *vm = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "training"), "member_val_mae");
+    for (int k = 0; k < M; k++) {
+        ms[k] = cm.members[k];
+        lo_hi[2 * k] = cm.member_lo_hi[2 * k], lo_hi[2 * k + 1] = cm.member_lo_hi[2 * k + 1];
+        const cJSON *v = cJSON_GetArrayItem(vm, k);
+        val_mae[k] = cJSON_IsNumber(v) ? v->valuedouble : NAN;
+    }
+    cJSON_Delete(j);
+    cm.n_members = 0; /* the models now belong to the caller */
+    cli_model_free(&cm);
+    return 0;
+}
+
+static int run_cv(ft *f, ih_dataset *d, int folds, const char *out, const char *cv_out, int resume,
+                  int stop_after_fold) {
+    int n = d->n, M = f->ensemble, rc = 0;
+    int *fold_of = malloc((size_t)n * sizeof *fold_of);
+    int *pool = malloc((size_t)n * sizeof *pool), *held = malloc((size_t)n * sizeof *held);
+    double *pred = calloc((size_t)n, sizeof *pred), *pred_sq = calloc((size_t)n, sizeof *pred_sq);
+    double *truth = malloc((size_t)n * sizeof *truth);
+    double *single = calloc((size_t)n, sizeof *single);
+    float *out_f = malloc((size_t)n * sizeof *out_f);
+    size_t KM = (size_t)folds * M;
+    ih_model **keep = out ? calloc(KM, sizeof *keep) : NULL;
+    double *lo_hi = calloc(2 * KM, sizeof *lo_hi), *val_mae = calloc(KM, sizeof *val_mae);
+    if (!fold_of || !pool || !held || !pred || !pred_sq || !truth || !single || !out_f || (out && !keep) ||
+        !lo_hi || !val_mae)
+        rc = ih_set_error("out of memory");
+    char path[4096], partial[4200], fpath[4200];
+    if (!cv_out) snprintf(path, sizeof path, "%s.cv.csv", out ? out : "finetune"), cv_out = path;
+    snprintf(partial, sizeof partial, "%s.partial", cv_out);
+    cv_state st = {0, 0.0, pred, pred_sq, single};
+    uint64_t key = cv_key(f, folds, d);
+    ih_task_scaling sc = {"em", 0, 1}, all_sc = {"em", INFINITY, -INFINITY};
+    for (int i = 0; i < n; i++) {
+        all_sc.lo = d->targets[i] < all_sc.lo ? d->targets[i] : all_sc.lo;
+        all_sc.hi = d->targets[i] > all_sc.hi ? d->targets[i] : all_sc.hi;
+    }
+    if (rc == 0) rc = ih_group_folds(d, folds, f->o.seed, fold_of);
+    if (rc == 0 && resume) {
+        int got = cv_load(partial, key, &st, fold_of, n);
+        if (got < 0) rc = -1;
+        else if (got) printf("resuming: %d of %d folds done (%.0f s) in %s\n", st.folds_done, folds, st.seconds, partial);
+        else printf("no %s: starting from the first fold\n", partial);
+        for (int fo = 0; rc == 0 && out && fo < st.folds_done; fo++) {
+            fold_path(fpath, sizeof fpath, out, fo);
+            rc = load_fold(fpath, M, keep + (size_t)fo * M, lo_hi + 2 * (size_t)fo * M, val_mae + (size_t)fo * M);
+        }
+    }
+    for (int fo = st.folds_done; fo < folds && rc == 0; fo++) {
+        if (stop_after_fold && fo >= stop_after_fold) {
+            printf("stopped after fold %d (--stop-after-fold); continue with --resume\n", stop_after_fold);
+            break;
+        }
+        double tf = ih_now();
+        int np = 0, nh = 0;
+        for (int i = 0; i < n; i++) {
+            if (fold_of[i] == fo) held[nh++] = i;
+            else pool[np++] = i;
+        }
+        printf("fold %d/%d: %d train+val, %d held out\n", fo + 1, folds, np, nh);
+        for (int k = 0; k < M && rc == 0; k++) {
+            double s1;
+            size_t q0 = (size_t)fo * M + k;
+            ih_model *m = fit_member(f, d, pool, np, f->o.seed + 1000 * fo + k, &sc, &val_mae[q0], &s1);
+            if (!m || ih_dataset_reserve(m, d, 64, f->o.micro_triplets) != 0 ||
+                ih_predict_dataset(m, d, held, nh, 64, f->o.micro_triplets, out_f) != 0) {
+                rc = -1;
+            } else {
+                for (int q = 0; q < nh; q++) {
+                    double y = ih_unscale(&sc, out_f[q]);
+                    pred[held[q]] += y / M;
+                    pred_sq[held[q]] += y * y / M;
+                    if (k == 0) single[held[q]] = y;
+                }
+                lo_hi[2 * q0] = sc.lo, lo_hi[2 * q0 + 1] = sc.hi;
+                if (keep) { /* a copy without the arenas */
+                    keep[q0] = ih_model_create(&f->cfg, 1);
+                    if (!keep[q0] || ih_model_copy_matching(keep[q0], m, NULL, 0) < 0) rc = -1;
+                }
+            }
+            ih_model_free(m);
+        }
+        if (rc == 0 && keep) {
+            fold_path(fpath, sizeof fpath, out, fo);
+            rc = write_model(f, fpath, keep + (size_t)fo * M, M, &all_sc, lo_hi + 2 * (size_t)fo * M,
+                             val_mae + (size_t)fo * M, ih_now() - tf, np);
+        }
+        if (rc == 0) {
+            st.folds_done = fo + 1;
+            st.seconds += ih_now() - tf;
+            rc = cv_save(partial, key, &st, fold_of, n);
+        }
+    }
+    if (rc == 0 && st.folds_done == folds) {
+        for (int i = 0; i < n; i++) truth[i] = d->targets[i];
+        printf("\n%d-fold grouped cross-validation, %d records, %.0f s of training and prediction\n", folds, n,
+               st.seconds);
+        if (M > 1) cli_print_metrics(stdout, truth, single, n, "single model (seed S)");
+        cli_print_metrics(stdout, truth, pred, n, M > 1 ? "ensemble mean" : "cross-validated");
+        size_t cap = 128 + (size_t)n * 160, len = 0;
+        char *csv = malloc(cap);
+        len += (size_t)snprintf(csv + len, cap - len, "jid,fold,target,prediction,spread,single\n");
+        for (int i = 0; i < n; i++) {
+            double var = pred_sq[i] - pred[i] * pred[i];
+            len += (size_t)snprintf(csv + len, cap - len, "%s,%d,%.6g,%.6f,%.6f,%.6f\n", d->jid[i], fold_of[i] + 1,
+                                    d->targets[i], pred[i], var > 0 ? sqrt(var) : 0, single[i]);
+        }
+        rc = ih_write_file_atomic(cv_out, csv, len);
+        free(csv);
+        if (rc == 0) printf("cross-validated predictions -> %s\n", cv_out);
+        if (rc == 0 && keep) {
+            rc = write_model(f, out, keep, (int)KM, &all_sc, lo_hi, val_mae, st.seconds, n);
+            if (rc == 0)
+                printf("the %zu fold models (each trained without its fold) as one ensemble -> %s\n", KM, out);
+        }
+        if (rc == 0) {
+            remove(partial);
+            for (int fo = 0; keep && fo < folds; fo++) fold_path(fpath, sizeof fpath, out, fo), remove(fpath);
+        }
+    }
+    for (size_t q = 0; keep && q < KM; q++) ih_model_free(keep[q]);
+    free(keep), free(lo_hi), free(val_mae);
+    free(fold_of), free(pool), free(held), free(pred), free(pred_sq), free(truth), free(single), free(out_f);
     return rc;
 }
 
@@ -359,85 +513,11 @@ int cmd_finetune(int argc, char **argv) {
             secs += s1;
             if (!members[k]) rc = -1;
         }
-        if (rc == 0) rc = write_model(&f, out, members, M, &sc, val_mae, secs, d.n);
+        if (rc == 0) rc = write_model(&f, out, members, M, &sc, NULL, val_mae, secs, d.n);
         if (rc == 0) printf("done in %.0f s -> %s\n", ih_now() - t0, out);
         free(all);
     } else {
-        int *fold_of = malloc((size_t)d.n * sizeof *fold_of);
-        int *pool = malloc((size_t)d.n * sizeof *pool), *held = malloc((size_t)d.n * sizeof *held);
-        double *pred = calloc((size_t)d.n, sizeof *pred), *pred_sq = calloc((size_t)d.n, sizeof *pred_sq);
-        double *truth = malloc((size_t)d.n * sizeof *truth);
-        double *single = calloc((size_t)d.n, sizeof *single);
-        float *out_f = malloc((size_t)d.n * sizeof *out_f);
-        char path[4096], partial[4200];
-        if (!cv_out) snprintf(path, sizeof path, "%s.cv.csv", out ? out : "finetune"), cv_out = path;
-        snprintf(partial, sizeof partial, "%s.partial", cv_out);
-        cv_state st = {0, 0.0, pred, pred_sq, single};
-        uint64_t key = cv_key(&f, folds, &d);
-        rc = ih_group_folds(&d, (int)folds, f.o.seed, fold_of);
-        if (rc == 0 && resume) {
-            int got = cv_load(partial, key, &st, fold_of, d.n);
-            if (got < 0) rc = -1;
-            else if (got) printf("resuming: %d of %ld folds done (%.0f s) in %s\n", st.folds_done, folds, st.seconds, partial);
-            else printf("no %s: starting from the first fold\n", partial);
-        }
-        for (int fo = st.folds_done; fo < folds && rc == 0; fo++) {
-            if (stop_after_fold && fo >= stop_after_fold) {
-                printf("stopped after fold %ld (--stop-after-fold); continue with --resume\n", stop_after_fold);
-                break;
-            }
-            double tf = ih_now();
-            int np = 0, nh = 0;
-            for (int i = 0; i < d.n; i++) {
-                if (fold_of[i] == fo) held[nh++] = i;
-                else pool[np++] = i;
-            }
-            printf("fold %d/%ld: %d train+val, %d held out\n", fo + 1, folds, np, nh);
-            for (int k = 0; k < M && rc == 0; k++) {
-                double s1;
-                ih_model *m = fit_member(&f, &d, pool, np, f.o.seed + 1000 * fo + k, &sc, &val_mae[k], &s1);
-                if (!m || ih_dataset_reserve(m, &d, 64, f.o.micro_triplets) != 0 ||
-                    ih_predict_dataset(m, &d, held, nh, 64, f.o.micro_triplets, out_f) != 0) {
-                    rc = -1;
-                } else {
-                    for (int q = 0; q < nh; q++) {
-                        double y = ih_unscale(&sc, out_f[q]);
-                        pred[held[q]] += y / M;
-                        pred_sq[held[q]] += y * y / M;
-                        if (k == 0) single[held[q]] = y;
-                    }
-                }
-                ih_model_free(m);
-            }
-            if (rc == 0) {
-                st.folds_done = fo + 1;
-                st.seconds += ih_now() - tf;
-                rc = cv_save(partial, key, &st, fold_of, d.n);
-            }
-        }
-        if (rc == 0 && st.folds_done == folds) {
-            for (int i = 0; i < d.n; i++) truth[i] = d.targets[i];
-            printf("\n%ld-fold grouped cross-validation, %d records, %.0f s of training and prediction\n", folds,
-                   d.n, st.seconds);
-            if (M > 1) cli_print_metrics(stdout, truth, single, d.n, "single model (seed S)");
-            cli_print_metrics(stdout, truth, pred, d.n, M > 1 ? "ensemble mean" : "cross-validated");
-            size_t cap = 128 + (size_t)d.n * 160, len = 0;
-            char *csv = malloc(cap);
-            len += (size_t)snprintf(csv + len, cap - len, "jid,fold,target,prediction,spread,single\n");
-            for (int i = 0; i < d.n; i++) {
-                double var = pred_sq[i] - pred[i] * pred[i];
-                len += (size_t)snprintf(csv + len, cap - len, "%s,%d,%.6g,%.6f,%.6f,%.6f\n", d.jid[i],
-                                        fold_of[i] + 1, d.targets[i], pred[i], var > 0 ? sqrt(var) : 0,
-                                        single[i]);
-            }
-            rc = ih_write_file_atomic(cv_out, csv, len);
-            if (rc == 0) {
-                printf("cross-validated predictions -> %s\n", cv_out);
-                remove(partial);
-            }
-            free(csv);
-        }
-        free(fold_of), free(pool), free(held), free(pred), free(pred_sq), free(truth), free(single), free(out_f);
+        rc = run_cv(&f, &d, (int)folds, out, cv_out, resume, (int)stop_after_fold);
     }
     for (int k = 0; k < M; k++) ih_model_free(members[k]);
     free(members), free(val_mae);

@@ -636,7 +636,7 @@ static void test_uniq_build(void) {
     v[3] = 0.0f, v[4] = -0.0f;
     int cap = 2048, idx[M], gp[M + 1], gr[M], hash[2048];
     float val[M], cnt[M];
-    uniq_rows u = {0, idx, gp, gr, val, cnt, hash, cap};
+    uniq_rows u = {.idx = idx, .grp_ptr = gp, .grp_rows = gr, .val = val, .count = cnt, .hash = hash, .hash_cap = cap};
     int n = uniq_build(&u, v, M);
     CHECK(n > 10 && n <= 41);
     int seen = 0;

@@ -95,7 +95,7 @@ int main(void) {
     snprintf(cmd, sizeof cmd, "%s finetune --init %s --data %s --folds 2 --ensemble 2 --epochs 1 --batch 4 --cv-out %s/cv.csv",
              cli(), mpt, data, dir);
     CHECK_INT(run(cmd, out, sizeof out), 0);
-    CHECK_MSG(strstr(out, "2-fold grouped cross-validation") && strstr(out, "ensemble mean"), "%s", out);
+    CHECK_MSG(strstr(out, "2-fold grouped cross-validation") && strstr(out, "ensemble mean") && strstr(out, "MAE per fold"), "%s", out);
     /* an interrupted cross-validation resumes after its finished folds with the same result */
     char edited[256]; /* the same records, one target changed */
     snprintf(edited, sizeof edited, "%s/em_edited.json", dir);

@@ -356,6 +356,15 @@ static int run_cv(ft *f, ih_dataset *d, int folds, const char *out, const char *
                st.seconds);
         if (M > 1) cli_print_metrics(stdout, truth, single, n, "single model (seed S)");
         cli_print_metrics(stdout, truth, pred, n, M > 1 ? "ensemble mean" : "cross-validated");
+        printf("  MAE per fold (eV):");
+        for (int fo = 0; fo < folds; fo++) {
+            double sum = 0;
+            int cnt = 0;
+            for (int i = 0; i < n; i++)
+                if (fold_of[i] == fo) sum += fabs(pred[i] - truth[i]), cnt++;
+            printf(" %.3f", cnt ? sum / cnt : NAN);
+        }
+        printf("\n");
         size_t cap = 128 + (size_t)n * 160, len = 0;
         char *csv = malloc(cap);
         len += (size_t)snprintf(csv + len, cap - len, "jid,fold,target,prediction,spread,single\n");

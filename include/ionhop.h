@@ -499,6 +499,9 @@ int ih_group_folds(const ih_dataset *d, int k, uint64_t seed, int *fold_of);
 char *ih_read_file(const char *path, size_t *len);
 /* Write a buffer atomically (path.tmp.PID then rename). */
 int ih_write_file_atomic(const char *path, const void *data, size_t len);
+/* FNV-1a of len bytes continuing from h (start with IH_FNV1A_START): cache and progress keys. */
+#define IH_FNV1A_START 0xcbf29ce484222325ULL
+uint64_t ih_fnv1a(uint64_t h, const void *data, size_t len);
 double ih_now(void); /* monotonic seconds */
 long ih_peak_rss_kb(void);
 

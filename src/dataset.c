@@ -46,22 +46,16 @@ void ih_dataset_free(ih_dataset *d) {
 
 #define DS_CACHE_MAGIC "IHDSET1"
 
-static uint64_t fnv1a(uint64_t h, const void *data, size_t len) {
-    const unsigned char *p = data;
-    for (size_t i = 0; i < len; i++) h = (h ^ p[i]) * 0x100000001b3ULL;
-    return h;
-}
-
 static int cache_path(const char *data_path, const ih_graph_opts *go, int input,
                       const char *cache_dir, char *out, size_t cap, uint64_t *key) {
     size_t len;
     char *text = ih_read_file(data_path, &len);
     if (!text) return -1;
-    uint64_t h = fnv1a(0xcbf29ce484222325ULL, text, len);
+    uint64_t h = ih_fnv1a(IH_FNV1A_START, text, len);
     free(text);
     int settings[3] = {go->k, go->canonical, input};
-    h = fnv1a(h, settings, sizeof settings);
-    h = fnv1a(h, &go->cutoff, sizeof go->cutoff);
+    h = ih_fnv1a(h, settings, sizeof settings);
+    h = ih_fnv1a(h, &go->cutoff, sizeof go->cutoff);
     const char *base = strrchr(data_path, '/');
     base = base ? base + 1 : data_path;
     snprintf(out, cap, "%s/%s.%016llx.ihgc", cache_dir, base, (unsigned long long)h);

@@ -64,6 +64,12 @@ char *ih_read_file(const char *path, size_t *len) {
     return buf;
 }
 
+uint64_t ih_fnv1a(uint64_t h, const void *data, size_t len) {
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++) h = (h ^ p[i]) * 0x100000001b3ULL;
+    return h;
+}
+
 int ih_write_file_atomic(const char *path, const void *data, size_t len) {
     size_t plen = strlen(path) + 32;
     char *tmp = malloc(plen);

@@ -10,11 +10,7 @@
 
 #include "model_internal.h"
 
-static inline uint64_t fnv1a64(const char *s) {
-    uint64_t h = 0xCBF29CE484222325ULL;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001B3ULL;
-    return h;
-}
+static inline uint64_t fnv1a64(const char *s) { return ih_fnv1a(IH_FNV1A_START, s, strlen(s)); }
 
 static inline double hash_u(uint64_t h, uint64_t i) {
     uint64_t z = (h ^ i) + 0x9E3779B97F4A7C15ULL;

@@ -168,12 +168,6 @@ typedef struct cv_state {
     double *pred, *pred_sq, *single;
 } cv_state;
 
-static uint64_t fnv1a(uint64_t h, const void *data, size_t len) {
-    const unsigned char *p = data;
-    for (size_t i = 0; i < len; i++) h = (h ^ p[i]) * 1099511628211ULL;
-    return h;
-}
-
 static uint64_t cv_key(const ft *f, long folds, const ih_dataset *d) {
     int n_records = d->n;
     char text[4096];
@@ -184,13 +178,13 @@ static uint64_t cv_key(const ft *f, long folds, const ih_dataset *d) {
              f->o.max_lr, f->o.weight_decay, (unsigned long long)f->o.seed, folds, f->ensemble, f->val,
              (int)f->o.loss, f->o.micro_triplets, f->cfg.hidden, f->cfg.alignn_layers, f->cfg.gcn_layers,
              f->cfg.neighbors, f->cfg.cutoff, f->cfg.canonical);
-    uint64_t h = fnv1a(1469598103934665603ULL, text, strlen(text));
+    uint64_t h = ih_fnv1a(IH_FNV1A_START, text, strlen(text));
     /* the records themselves: an edited data file under the same name is another run */
     for (int i = 0; i < d->n; i++) {
-        h = fnv1a(h, d->jid[i], strlen(d->jid[i]));
-        h = fnv1a(h, &d->targets[i], sizeof d->targets[i]);
-        h = fnv1a(h, &d->graphs[i].n_atoms, sizeof d->graphs[i].n_atoms);
-        h = fnv1a(h, &d->graphs[i].n_edges, sizeof d->graphs[i].n_edges);
+        h = ih_fnv1a(h, d->jid[i], strlen(d->jid[i]));
+        h = ih_fnv1a(h, &d->targets[i], sizeof d->targets[i]);
+        h = ih_fnv1a(h, &d->graphs[i].n_atoms, sizeof d->graphs[i].n_atoms);
+        h = ih_fnv1a(h, &d->graphs[i].n_edges, sizeof d->graphs[i].n_edges);
     }
     return h;
 }

@@ -46,27 +46,10 @@ static void bn_coeffs(float *scale, float *shift, const float *st, const float *
     }
 }
 
-static int embed_rows_forward(ih_model *m, const rbf_spec *rbf, const mlp_layer *l1,
-                              const mlp_layer *l2, const float *v, int M, const float *w,
-                              float *u1, float *u2, float *st1, float *st2, float *out,
-                              int training);
-
 /* out[r] = rows[idx[r]] for the M rows */
 static void gather_rows(float *out, const float *rows, const int *idx, int M, int H, int nt) {
 #pragma omp parallel for schedule(static) num_threads(nt)
     for (int r = 0; r < M; r++) memcpy(out + (size_t)r * H, rows + (size_t)idx[r] * H, sizeof(float) * H);
-}
-
-int embed_forward(ih_model *m, const rbf_spec *rbf, const mlp_layer *l1, const mlp_layer *l2,
-                  const float *v, int M, const uniq_rows *uq, float *tmp, float *u1, float *u2,
-                  float *st1, float *st2, float *out_rows, int training) {
-    int dedup = uq && uq->n > 0;
-    int rc = embed_rows_forward(m, rbf, l1, l2, dedup ? uq->val : v, dedup ? uq->n : M,
-                                dedup ? uq->count : NULL, u1, u2, st1, st2, dedup ? tmp : out_rows,
-                                training);
-    if (rc == 0 && dedup)
-        gather_rows(out_rows, tmp, uq->idx, M, l2->out, team(m, (double)M * l2->out));
-    return rc;
 }
 
 /* the chain over M rows of values v; w (NULL: all 1) weighs the BatchNorm statistics */
@@ -148,6 +131,18 @@ static int embed_rows_forward(ih_model *m, const rbf_spec *rbf, const mlp_layer 
     if (bn_stats_finish(st2, ws->d, H, 1, Bf + l2->rm, Bf + l2->rv)) return -1;
     bn_apply(out, NULL, u2, st2, P + l2->g, P + l2->beta, M, H, 1);
     return 0;
+}
+
+int embed_forward(ih_model *m, const rbf_spec *rbf, const mlp_layer *l1, const mlp_layer *l2,
+                  const float *v, int M, const uniq_rows *uq, float *tmp, float *u1, float *u2,
+                  float *st1, float *st2, float *out_rows, int training) {
+    int dedup = uq && uq->n > 0;
+    int rc = embed_rows_forward(m, rbf, l1, l2, dedup ? uq->val : v, dedup ? uq->n : M,
+                                dedup ? uq->count : NULL, u1, u2, st1, st2, dedup ? tmp : out_rows,
+                                training);
+    if (rc == 0 && dedup)
+        gather_rows(out_rows, tmp, uq->idx, M, l2->out, team(m, (double)M * l2->out));
+    return rc;
 }
 
 /* Σg and Σg·x̂ of a BatchNorm+SiLU backward over rows [r0, r1), in blocks of 32 rows; g is

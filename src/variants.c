@@ -131,6 +131,14 @@ static void path_pool_backward(float *dx, const float *dp, const int *ptr, int B
             for (int k = 0; k < H; k++) dx[(size_t)i * H + k] += dp[(size_t)b * H + k] / PATH_IMAGES;
 }
 
+/* zero the node gradients of the last trunk layer, which the pooling's backward then fills
+ * (before trunk_backward_nodes) */
+static int clear_node_grads(ih_acts *a, const ih_graph *g, int H) {
+    if (g->n_atoms > a->cap_N) return ih_set_error("model: graph exceeds the reserved %d atoms", a->cap_N);
+    memset(a->dX, 0, sizeof(float) * (size_t)g->n_atoms * H);
+    return 0;
+}
+
 /* [a ‖ b] row by row */
 static void concat_rows(float *cat, const float *a, const float *b, int B, int H) {
     for (int i = 0; i < B; i++) {
@@ -237,9 +245,7 @@ int variants_backward_fused(ih_model *m, const ih_graph *g1, const ih_graph *g2,
     switch (arch) {
     case IH_ARCH_PATH: {
         ih_acts *a = m->acts;
-        if (g1->n_atoms > a->cap_N)
-            return ih_set_error("model: graph exceeds the reserved %d atoms", a->cap_N);
-        memset(a->dX, 0, sizeof(float) * (size_t)g1->n_atoms * H);
+        if (clear_node_grads(a, g1, H)) return -1;
         pool_backward(a->dX, v->dh1, g1->struct_atom_ptr, B, H);
         path_pool_backward(a->dX, v->dh2, g1->struct_atom_ptr, B, H);
         return trunk_backward_nodes(m, a, g1);
@@ -254,9 +260,7 @@ int variants_backward_fused(ih_model *m, const ih_graph *g1, const ih_graph *g2,
         const ih_graph *gs[2] = {g1, g2};
         const float *dp[2] = {v->dh1, v->dh2};
         for (int k = 1; k >= 0; k--) {
-            if (gs[k]->n_atoms > as[k]->cap_N)
-                return ih_set_error("model: graph exceeds the reserved %d atoms", as[k]->cap_N);
-            memset(as[k]->dX, 0, sizeof(float) * (size_t)gs[k]->n_atoms * H);
+            if (clear_node_grads(as[k], gs[k], H)) return -1;
             attn_backward(m, &m->attn[k], &v->att[k], trunk_nodes(as[k]), gs[k]->struct_atom_ptr, B,
                           dp[k], as[k]->dX);
             if (trunk_backward_nodes(m, as[k], gs[k])) return -1;

@@ -450,6 +450,9 @@ typedef struct ih_task_scaling {
     double lo, hi;
 } ih_task_scaling;
 double ih_unscale(const ih_task_scaling *s, double y_scaled);
+/* Min–max scaling (spec §5.8) of a one-task dataset's labelled records idx[0..n) (idx NULL: all
+ * d->n records): s->lo/hi = their smallest/largest target. Returns how many were labelled. */
+int ih_scaling_fit(const ih_dataset *d, const int *idx, int n, ih_task_scaling *s);
 
 typedef struct ih_train_opts {
     int epochs, batch;

@@ -127,6 +127,20 @@ static float scale_y(const ih_task_scaling *s, double y) {
 
 double ih_unscale(const ih_task_scaling *s, double y) { return (y + 1.0) / 2.0 * (s->hi - s->lo) + s->lo; }
 
+int ih_scaling_fit(const ih_dataset *d, const int *idx, int n, ih_task_scaling *s) {
+    int labelled = 0;
+    s->lo = INFINITY, s->hi = -INFINITY;
+    for (int k = 0; k < n; k++) {
+        int r = idx ? idx[k] : k;
+        if (d->mask[r] == 0.0f) continue;
+        double y = d->targets[r];
+        s->lo = y < s->lo ? y : s->lo;
+        s->hi = y > s->hi ? y : s->hi;
+        labelled++;
+    }
+    return labelled;
+}
+
 int ih_predict_dataset(ih_model *m, const ih_dataset *d, const int *idx, int n, int max_structs,
                        long budget_t, float *out) {
     int P = ih_model_config(m)->n_outputs;

@@ -79,12 +79,7 @@ static ih_model *fit_member(ft *f, ih_dataset *d, const int *pool, int n_pool, u
     for (int i = 0; i < ntr; i++) tr[i] = pool[tr[i]];
     for (int i = 0; i < nva; i++) va[i] = pool[va[i]];
     /* min-max scaling of the training part (spec §5.8) */
-    sc->lo = INFINITY, sc->hi = -INFINITY;
-    for (int i = 0; i < ntr; i++) {
-        double y = d->targets[tr[i]];
-        sc->lo = y < sc->lo ? y : sc->lo;
-        sc->hi = y > sc->hi ? y : sc->hi;
-    }
+    ih_scaling_fit(d, tr, ntr, sc);
     ih_model *m = ih_model_create(&f->cfg, seed);
     ih_model *best = ih_model_create(&f->cfg, seed);
     if (!m || !best) {
@@ -283,11 +278,8 @@ static int run_cv(ft *f, ih_dataset *d, int folds, const char *out, const char *
     snprintf(partial, sizeof partial, "%s.partial", cv_out);
     cv_state st = {0, 0.0, pred, pred_sq, single};
     uint64_t key = cv_key(f, folds, d);
-    ih_task_scaling sc = {"em", 0, 1}, all_sc = {"em", INFINITY, -INFINITY};
-    for (int i = 0; i < n; i++) {
-        all_sc.lo = d->targets[i] < all_sc.lo ? d->targets[i] : all_sc.lo;
-        all_sc.hi = d->targets[i] > all_sc.hi ? d->targets[i] : all_sc.hi;
-    }
+    ih_task_scaling sc = {"em", 0, 1}, all_sc = {"em", 0, 1};
+    ih_scaling_fit(d, NULL, n, &all_sc); /* nominal: each member unscales with its own */
     if (rc == 0) rc = ih_group_folds(d, folds, f->o.seed, fold_of);
     if (rc == 0 && resume) {
         int got = cv_load(partial, key, &st, fold_of, n);

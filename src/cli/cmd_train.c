@@ -202,15 +202,7 @@ static int run(int argc, char **argv, int pretrain) {
     }
     if (!pretrain) {
         /* min-max scaling from the training part (spec §5.8) */
-        sc[0].lo = INFINITY, sc[0].hi = -INFINITY;
-        int labelled = 0;
-        for (int k = 0; k < ntr; k++)
-            if (d.mask[tr[k]] != 0.0f) {
-                double y = d.targets[tr[k]];
-                sc[0].lo = y < sc[0].lo ? y : sc[0].lo;
-                sc[0].hi = y > sc[0].hi ? y : sc[0].hi;
-                labelled++;
-            }
+        int labelled = ih_scaling_fit(&d, tr, ntr, &sc[0]);
         if (labelled < 2 || !(sc[0].hi > sc[0].lo)) {
             free(tr), free(va);
             ih_dataset_free(&d);

@@ -11,6 +11,7 @@
 #include "graph_util.h"
 #include "hash_init.h"
 #include "model_internal.h"
+#include "model_util.h"
 
 #define GRAPHS_FX "tests/fixtures/model_graphs.ihfx"
 #define REF_FX "tests/fixtures/model_ref.ihfx"
@@ -377,20 +378,7 @@ static ih_model *small_model(int n_outputs, int head_hidden, uint64_t seed) {
     c.head_hidden = head_hidden;
     ih_model *m = ih_model_create(&c, seed);
     uint64_t s = seed * 31 + 7;
-    for (int k = 0; k < ih_model_n_tensors(m); k++) {
-        const ih_tensor_info *t = ih_model_tensor(m, k);
-        if (m->init_kind[k] == INIT_ONE || m->init_kind[k] == INIT_ZERO)
-            for (size_t j = 0; j < t->numel; j++)
-                ih_model_params(m)[t->offset + j] =
-                    (m->init_kind[k] == INIT_ONE ? 1.0f : 0.0f) + 0.3f * (float)(2 * tg_unif(&s) - 1);
-    }
-    for (int k = 0; k < ih_model_n_buffer_tensors(m); k++) {
-        const ih_tensor_info *t = ih_model_buffer_tensor(m, k);
-        int var = strstr(t->name, "running_var") != NULL;
-        for (size_t j = 0; j < t->numel; j++)
-            ih_model_buffers(m)[t->offset + j] =
-                var ? 0.5f + (float)tg_unif(&s) : 0.3f * (float)(2 * tg_unif(&s) - 1);
-    }
+    perturb_norms(m, &s, &s);
     return m;
 }
 

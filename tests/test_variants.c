@@ -17,6 +17,7 @@
 #include "hop_util.h"
 #include "hash_init.h"
 #include "model_internal.h"
+#include "model_util.h"
 
 static const int pair_archs[] = {IH_ARCH_ADD, IH_ARCH_SUB, IH_ARCH_CC, IH_ARCH_DELTA, IH_ARCH_ATTN};
 #define N_PAIR_ARCHS 5
@@ -155,22 +156,9 @@ static ih_model *tiny_model(int arch, int H, int head_hidden, uint64_t seed) {
     c.head_hidden = head_hidden;
     c.arch = arch;
     ih_model *m = ih_model_create(&c, seed);
-    uint64_t s = seed * 31 + 7;
-    for (int k = 0; k < ih_model_n_tensors(m); k++) {
-        const ih_tensor_info *t = ih_model_tensor(m, k);
-        if (m->init_kind[k] == INIT_ONE || m->init_kind[k] == INIT_ZERO)
-            for (size_t j = 0; j < t->numel; j++)
-                ih_model_params(m)[t->offset + j] =
-                    (m->init_kind[k] == INIT_ONE ? 1.0f : 0.0f) + 0.3f * (float)(2 * tg_unif(&s) - 1);
-    }
-    s = seed * 37 + 11; /* its own stream: the same trunk buffers whatever the arch adds */
-    for (int k = 0; k < ih_model_n_buffer_tensors(m); k++) {
-        const ih_tensor_info *t = ih_model_buffer_tensor(m, k);
-        int var = strstr(t->name, "running_var") != NULL;
-        for (size_t j = 0; j < t->numel; j++)
-            ih_model_buffers(m)[t->offset + j] =
-                var ? 0.5f + (float)tg_unif(&s) : 0.3f * (float)(2 * tg_unif(&s) - 1);
-    }
+    /* the buffers' own stream: the same trunk buffers whatever the arch adds */
+    uint64_t sp = seed * 31 + 7, sb = seed * 37 + 11;
+    perturb_norms(m, &sp, &sb);
     return m;
 }
 

@@ -33,16 +33,7 @@ static ih_model *train_run(const ih_dataset *d, int epochs, int stop_after, cons
     ih_model *m = ih_model_create(&c, seed);
     int tr[6] = {0, 1, 2, 3, 4, 5}, va[2] = {6, 7};
     ih_task_scaling sc = {"em", 0.0, 9.0};
-    ih_train_opts o;
-    ih_train_opts_default(&o);
-    o.epochs = epochs;
-    o.batch = 3;
-    o.seed = seed;
-    o.quiet = 1;
-    o.micro_triplets = micro;
-    o.checkpoint = ckpt;
-    o.out = tmp("best.ionhop");
-    o.save_model = save_cb;
+    ih_train_opts o = quiet_train_opts(epochs, 3, seed, ckpt, micro, tmp("best.ionhop"));
     ih_train_result r;
     (void)first_loss;
     if (stop_after > 0) {

@@ -843,16 +843,8 @@ static ih_model *train_arch(const ih_dataset *d, int arch, int epochs, int stop_
     ih_model *m = tiny_model(arch, 8, 2, seed);
     int tr[3] = {0, 1, 2}, va[1] = {3};
     ih_task_scaling sc = {"em", 0.0, 9.0};
-    ih_train_opts o;
-    ih_train_opts_default(&o);
-    o.epochs = epochs;
-    o.batch = 2;
-    o.seed = seed;
-    o.quiet = 1;
-    o.checkpoint = ckpt;
-    o.micro_triplets = 1 << 16; /* small arenas: four small records */
-    o.out = tmp("best.ionhop");
-    o.save_model = save_cb;
+    /* micro-batches of 1 << 16 triplets: small arenas for four small records */
+    ih_train_opts o = quiet_train_opts(epochs, 2, seed, ckpt, 1 << 16, tmp("best.ionhop"));
     ih_train_result r;
     if (stop_after > 0) {
         ih_model *m1 = tiny_model(arch, 8, 2, seed);

@@ -11,6 +11,22 @@ static inline int save_cb(void *ctx, ih_model *m, const char *path, long epoch, 
     return ih_model_save(path, m, "{\"tasks\":[{\"name\":\"em\",\"lo\":0,\"hi\":9}],\"input\":\"5-image\"}");
 }
 
+/* quiet options for the tests' short runs, keeping the best model in `out` through save_cb */
+static inline ih_train_opts quiet_train_opts(int epochs, int batch, uint64_t seed, const char *ckpt, long micro,
+                                             const char *out) {
+    ih_train_opts o;
+    ih_train_opts_default(&o);
+    o.epochs = epochs;
+    o.batch = batch;
+    o.seed = seed;
+    o.quiet = 1;
+    o.checkpoint = ckpt;
+    o.micro_triplets = micro;
+    o.out = out;
+    o.save_model = save_cb;
+    return o;
+}
+
 /* same parameters and buffers, bit for bit */
 static inline int params_equal(ih_model *a, ih_model *b) {
     return ih_model_n_params(a) == ih_model_n_params(b) &&

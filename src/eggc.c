@@ -11,7 +11,10 @@
  * in cache, fused with the gating, the aggregation and the BatchNorm statistics, so dm never
  * goes to memory. Each thread owns a contiguous range of destination nodes balanced by edge
  * count (edges are sorted by destination), so aggregation into nodes needs no atomics; the
- * backward scatter to source nodes goes to per-thread accumulators, summed afterwards. */
+ * backward scatter to source nodes goes to per-thread accumulators, summed afterwards.
+ * With a->uy (the first line-graph EGGC in training: each triplet's y is the angle embedding of
+ * its cosine, ~8x fewer distinct rows) edge_gate runs once per distinct row and is gathered;
+ * backward sums dm per distinct row (per-thread accumulators) and runs both of its GEMMs there. */
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -56,6 +59,13 @@ size_t eggc_scratch_floats(int H, int n, int e, int nt) {
     return (size_t)n * 6 * H + (size_t)(nt > 1 ? nt - 1 : 0) * n * 2 * H + 64;
 }
 
+/* yu[u] = y[first edge of u] */
+static void gather_first_rows(float *yu, const float *y, const eggc_uniq *uy, int H, int nt) {
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int u = 0; u < uy->n; u++)
+        memcpy(yu + (size_t)u * H, y + (size_t)uy->grp_rows[uy->grp_ptr[u]] * H, sizeof(float) * H);
+}
+
 /* ---------------------------------------------------------------------------------------- */
 
 int eggc_forward(const float *p, float *buf, int H, const mp_graph *g, const float *x,
@@ -70,6 +80,12 @@ int eggc_forward(const float *p, float *buf, int H, const mp_graph *g, const flo
     if (ws->fslot < eggc_ws_floats(H)) return ih_set_error("model: EGGC workspace too small");
 
     linear_forward(a->P, x, W4, b4, n, H, 4 * H);
+    const eggc_uniq *uy = a->uy;
+    if (uy) {
+        if (!a->m) return ih_set_error("model: EGGC on distinct edge rows without stored activations");
+        gather_first_rows(uy->yu, y, uy, H, team_size(ws, (double)e * H));
+        gemm_xwt(uy->work, uy->yu, We, uy->n, H, H, 0.0f);
+    }
 
     /* evaluation mode knows the edge statistics up front: y' is written chunk by chunk and
      * m need not be kept (a->m may be NULL: inference arena) */
@@ -100,8 +116,13 @@ int eggc_forward(const float *p, float *buf, int H, const mp_graph *g, const flo
         for (int c0 = dptr[v0]; c0 < dptr[v1]; c0 += R) {
             int c1 = c0 + R < dptr[v1] ? c0 + R : dptr[v1], rows = c1 - c0;
             float *mc = m ? m + (size_t)c0 * H : chunk;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, H, H, 1.0f,
-                        y + (size_t)c0 * H, H, We, H, 0.0f, mc, H);
+            if (uy)
+                for (int r = 0; r < rows; r++)
+                    memcpy(mc + (size_t)r * H, uy->work + (size_t)uy->idx[c0 + r] * H,
+                           sizeof(float) * H);
+            else
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, H, H, 1.0f,
+                            y + (size_t)c0 * H, H, We, H, 0.0f, mc, H);
             k_gate_fwd(H, c0, c1, mc, src, dst, P, be, xp, den);
             if (training) bn_acc_rows(acc, mc, rows, H);
             if (fused_out)
@@ -136,6 +157,7 @@ int eggc_backward(const float *p, float *gp, int H, const mp_graph *g, const flo
     const size_t H4 = 4 * (size_t)H;
     const float *W4 = p + EGGC_W4(H), *We = p + EGGC_WE(H);
     const float *P = a->P, *m = a->m, *xp = a->xp, *den = a->den;
+    const eggc_uniq *uy = a->uy;
     const int R = eggc_chunk_rows(H);
     if (ws->fslot < eggc_ws_floats(H)) return ih_set_error("model: EGGC workspace too small");
     if (!m) return ih_set_error("model: EGGC backward without stored activations");
@@ -161,6 +183,7 @@ int eggc_backward(const float *p, float *gp, int H, const mp_graph *g, const flo
         c2[k] = c3[k] = 0.0f;
     }
     int nt = team_size(ws, (double)e * H * H), used = 1;
+    if (uy && nt > uy->slices) nt = uy->slices;
     if (!dy_out_zero) {
 #pragma omp parallel num_threads(nt)
         {
@@ -216,6 +239,9 @@ int eggc_backward(const float *p, float *gp, int H, const mp_graph *g, const flo
         /* thread 0 scatters straight into dP, the others into their own [dA | dD] rows */
         float *mine = t == 0 ? NULL : priv + (size_t)(t - 1) * n * 2 * H;
         if (mine) memset(mine, 0, sizeof(float) * (size_t)n * 2 * H);
+        /* this thread's Σdm per distinct row of y */
+        float *dmu = uy ? uy->work + (size_t)t * uy->n * H : NULL;
+        if (dmu) memset(dmu, 0, sizeof(float) * (size_t)uy->n * H);
         int v0 = part(dptr, n, t, T), v1 = part(dptr, n, t + 1, T);
         int first = 1;
         for (int c0 = dptr[v0]; c0 < dptr[v1]; c0 += R) {
@@ -225,6 +251,15 @@ int eggc_backward(const float *p, float *gp, int H, const mp_graph *g, const flo
                        shift, mean_e, c2, c3, dP, mine ? mine : dP, mine ? 2 * (size_t)H : H4,
                        mine ? (size_t)H : 3 * (size_t)H, fbe);
             for (int k = 0; k < H; k++) dbe[k] += fbe[k];
+            if (uy) {
+                for (int r = 0; r < rows; r++) {
+                    float *restrict o = dmu + (size_t)uy->idx[c0 + r] * H;
+                    const float *restrict q = dmc + (size_t)r * H;
+                    for (int k = 0; k < H; k++) o[k] += q[k];
+                }
+                if (dy_out_zero) memset(dy + (size_t)c0 * H, 0, sizeof(float) * (size_t)rows * H);
+                continue;
+            }
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, H, rows, 1.0f, dmc, H,
                         y + (size_t)c0 * H, H, first ? 0.0f : 1.0f, wpart, H);
             first = 0;
@@ -255,6 +290,17 @@ int eggc_backward(const float *p, float *gp, int H, const mp_graph *g, const flo
                 }
             }
         }
+    }
+
+    if (uy) {
+        /* dW_e += (Σdm)ᵀ·yu and dyu = (Σdm)·W_e over the distinct rows */
+        size_t nH = (size_t)uy->n * H;
+        float *dmu = uy->work;
+#pragma omp parallel for schedule(static) num_threads(team_size(ws, (double)nH * used))
+        for (size_t i = 0; i < nH; i++)
+            for (int t = 1; t < used; t++) dmu[i] += dmu[(size_t)t * nH + i];
+        gemm_dw(gWe, uy->work, uy->yu, uy->n, H, H, ws);
+        gemm_xw(uy->work + nH, uy->work, We, uy->n, H, H, 0.0f);
     }
 
     /* the four node maps */

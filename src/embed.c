@@ -181,8 +181,8 @@ static void grad_sums_sig(int C, int rows, float *d, const float *sig, const flo
 
 void embed_backward(ih_model *m, const rbf_spec *rbf, const mlp_layer *l1, const mlp_layer *l2,
                     const float *v, int M_rows, const uniq_rows *uq, float *tmp, const float *u1,
-                    const float *u2, const float *st1, const float *st2, float *dout, float *da1,
-                    int training) {
+                    const float *u2, const float *st1, const float *st2, float *dout,
+                    const float *dsum_add, float *da1, int training) {
     const float *P = m->params;
     float *G = m->grads;
     int K = rbf->K, emb = l1->out, H = l2->out;
@@ -204,6 +204,8 @@ void embed_backward(ih_model *m, const rbf_spec *rbf, const mlp_layer *l1, const
                 const float *s = dout + (size_t)gr[q] * H;
                 for (int k = 0; k < H; k++) d[k] += s[k];
             }
+            if (dsum_add)
+                for (int k = 0; k < H; k++) d[k] += dsum_add[(size_t)u * H + k];
         }
         dout = dsum;
     }

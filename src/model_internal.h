@@ -117,6 +117,11 @@ struct ih_acts {
     float st_atom[2 * EGGC_MAX_H], st_b1[2 * EGGC_MAX_H], st_b2[2 * EGGC_MAX_H];
     float st_a1[2 * EGGC_MAX_H], st_a2[2 * EGGC_MAX_H];
     uniq_rows uq_bond, uq_ang; /* distinct bond lengths / cosines of the last forward */
+    /* training arena: the first line-graph EGGC on the distinct cosines' rows (eggc_uniq);
+     * ang_yu holds up to T/2 rows (uq_ang never has more), ang_work ang_slices times that */
+    eggc_uniq ang_rows;
+    float *ang_yu, *ang_work;
+    int ang_slices;
     float *emb_tmp;            /* the embeddings' per-value rows (training: the scratch) */
     size_t emb_tmp_floats;
 
@@ -137,14 +142,15 @@ struct ih_acts {
  * (overwritten) and da1 scratch (M × emb). Workspace: embed_ws_floats per thread.
  * With uq->n > 0 the chain runs on the uq->n distinct values instead (u1, u2 then hold n
  * rows): forward needs tmp for n × H output rows, backward n × (H + emb) (dout is then left
- * as it was and da1 unused). */
+ * as it was and da1 unused), and dsum_add (n × H or NULL) is added to each value's summed
+ * output gradient: gradient the first line-graph EGGC computed per distinct cosine. */
 int embed_forward(ih_model *m, const rbf_spec *rbf, const mlp_layer *l1, const mlp_layer *l2,
                   const float *v, int M, const uniq_rows *uq, float *tmp, float *u1, float *u2,
                   float *st1, float *st2, float *out, int training);
 void embed_backward(ih_model *m, const rbf_spec *rbf, const mlp_layer *l1, const mlp_layer *l2,
                     const float *v, int M, const uniq_rows *uq, float *tmp, const float *u1,
-                    const float *u2, const float *st1, const float *st2, float *dout, float *da1,
-                    int training);
+                    const float *u2, const float *st1, const float *st2, float *dout,
+                    const float *dsum_add, float *da1, int training);
 size_t embed_ws_floats(int H, int emb, int K);
 
 /* trunk.c: an arena for n_alignn ALIGNN + n_gcn GCN layers starting at EGGC eggc0 of the

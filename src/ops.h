@@ -177,6 +177,21 @@ typedef struct mp_graph {
 #define EGGC_NPARAMS(H) (EGGC_BNN_B(H) + (size_t)(H))
 #define EGGC_NBUFFERS(H) ((size_t)4 * (H))
 
+/* Edge features that are a gather of fewer distinct rows (the first line-graph EGGC: every
+ * triplet's feature is the angle embedding of its cosine, and crystals repeat cosines). The
+ * edge_gate map then runs on the n distinct rows and is gathered (forward), and backward sums
+ * dm per distinct row before both of its GEMMs, so neither GEMM touches e rows. */
+typedef struct eggc_uniq {
+    int n;                         /* distinct rows */
+    const int *idx;                /* e: edge → its distinct row */
+    const int *grp_ptr, *grp_rows; /* n + 1, e: the edges of each distinct row */
+    float *yu;   /* n × H: the distinct rows of y (forward fills it) */
+    float *work; /* max(slices, 2) × n × H: yu·W_eᵀ (forward); each thread's Σdm per row, then
+                  * in the second n × H dL/dyu through edge_gate (backward), which the caller
+                  * adds to the per-row sums of dy */
+    int slices;  /* threads the backward may use */
+} eggc_uniq;
+
 /* What one EGGC call keeps for its backward pass. */
 typedef struct eggc_acts {
     float *P;     /* n × 4H: the four node maps of x, biases included */
@@ -184,6 +199,9 @@ typedef struct eggc_acts {
     float *xp;    /* n × H: src_update(x) + h, the input of bn_nodes */
     float *den;   /* n × H: Σσ + 1e-6 */
     float stats_e[2 * 1024], stats_n[2 * 1024]; /* [mean | rstd]; H <= EGGC_MAX_H */
+    const eggc_uniq *uy; /* NULL, or y's distinct rows (needs m: the training arena). Backward
+                          * then leaves dy without the edge_gate term (dy = dL/dy_out, or 0)
+                          * and stores that term per distinct row in uy->work + n·H. */
 } eggc_acts;
 #define EGGC_MAX_H 1024
 

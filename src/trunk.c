@@ -67,6 +67,11 @@ static void layout(ih_acts *a, carver *c, int nt) {
         a->dX = take(c, N * H);
         a->dY = take(c, E * H);
         a->dZ = take(c, T * H);
+        if (L > 0) {
+            a->ang_yu = take(c, (T + 1) / 2 * H);
+            a->ang_work = take(c, (size_t)(nt > 2 ? nt : 2) * ((T + 1) / 2) * H);
+            a->ang_slices = nt > 1 ? nt : 1;
+        }
         size_t s = zmax(eggc_scratch_floats(a->H, (int)N, (int)E, nt),
                         L > 0 ? eggc_scratch_floats(a->H, (int)E, (int)T, nt) : 0);
         s = zmax(s, zmax(T, E) * emb);
@@ -314,6 +319,22 @@ static int trunk_forward(ih_model *m, ih_acts *a, const ih_graph *g, int trainin
     if (L > 0 && embed_forward(m, &m->rbf_angle, &m->ang1, &m->ang2, g->trip_cos, T, &a->uq_ang,
                                a->emb_tmp, a->ang_u1, a->ang_u2, a->st_a1, a->st_a2, a->Z[0], training))
         return -1;
+    /* the first line-graph EGGC's edge features are those rows gathered: its edge_gate GEMMs
+     * can run on them (training arena: room for m and the distinct rows) */
+    if (L > 0) {
+        eggc_uniq *ur = &a->ang_rows;
+        a->eg[1].uy = NULL;
+        if (a->training && a->uq_ang.n > 0) {
+            ur->n = a->uq_ang.n;
+            ur->idx = a->uq_ang.idx;
+            ur->grp_ptr = a->uq_ang.grp_ptr;
+            ur->grp_rows = a->uq_ang.grp_rows;
+            ur->yu = a->ang_yu;
+            ur->work = a->ang_work;
+            ur->slices = a->ang_slices;
+            a->eg[1].uy = ur;
+        }
+    }
     t1 = ih_now();
     m->prof[PROF_F_EMBED] += t1 - t0;
     mp_graph cg = crystal_view(g), lg = line_view(g);
@@ -397,10 +418,12 @@ static int trunk_backward(ih_model *m, ih_acts *a, const ih_graph *g, const floa
     t0 = ih_now();
     if (L > 0)
         embed_backward(m, &m->rbf_angle, &m->ang1, &m->ang2, g->trip_cos, T, &a->uq_ang, a->emb_tmp,
-                       a->ang_u1, a->ang_u2, a->st_a1, a->st_a2, a->dZ, a->scratch, training);
+                       a->ang_u1, a->ang_u2, a->st_a1, a->st_a2, a->dZ,
+                       a->eg[1].uy ? a->ang_work + (size_t)a->ang_rows.n * H : NULL, a->scratch,
+                       training);
     if (!dy_zero)
         embed_backward(m, &m->rbf_bond, &m->bond1, &m->bond2, g->edge_len, E, &a->uq_bond, a->emb_tmp,
-                       a->bond_u1, a->bond_u2, a->st_b1, a->st_b2, a->dY, a->scratch, training);
+                       a->bond_u1, a->bond_u2, a->st_b1, a->st_b2, a->dY, NULL, a->scratch, training);
     mlp_backward(m, &m->atom, a->feat, N, a->atom_u, a->st_atom, a->dX, NULL, training);
     m->prof[PROF_B_EMBED] += ih_now() - t0;
     return 0;

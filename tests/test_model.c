@@ -645,8 +645,9 @@ static void test_uniq_build(void) {
     CHECK_INT(gp[n], M);
 }
 
-/* the embeddings on distinct values against the same model row by row: outputs, running
- * statistics and every gradient agree to float rounding, in both modes */
+/* the embeddings (and the first line-graph EGGC's edge_gate) on distinct values against the
+ * same model row by row: outputs, running statistics and every gradient agree to float
+ * rounding, in both modes */
 static void test_embed_dedup(ih_graph *g) {
     for (int training = 0; training <= 1; training++) {
         ih_model *m[2] = {small_model(2, 2, 77), small_model(2, 2, 77)};
@@ -663,6 +664,8 @@ static void test_embed_dedup(ih_graph *g) {
         if (training) printf("distinct values: %d of %d bond lengths, %d of %d cosines\n", nb, g->n_edges, na, g->n_triplets);
         CHECK(nb > 0 && 2 * nb <= g->n_edges && na > 0 && 2 * na <= g->n_triplets);
         CHECK(m[1]->acts->uq_bond.n == 0 && m[1]->acts->uq_ang.n == 0);
+        /* the first line-graph EGGC ran its edge_gate GEMMs on the distinct cosines' rows */
+        CHECK(m[0]->acts->eg[1].uy && m[0]->acts->eg[1].uy->n == na && !m[1]->acts->eg[1].uy);
         for (int i = 0; i < B * P; i++) CHECK_NEAR(out[0][i], out[1][i], 2e-5 * (1 + fabs(out[1][i])));
         size_t np = ih_model_n_params(m[0]), nbuf = ih_model_n_buffers(m[0]);
         double gmax = 0, gdiff = 0, bdiff = 0;

@@ -367,6 +367,7 @@ static void eggc_alloc(eggc_acts *a, int H, int n, int e) {
     a->m = malloc(sizeof(float) * (size_t)e * H);
     a->xp = malloc(sizeof(float) * (size_t)n * H);
     a->den = malloc(sizeof(float) * (size_t)n * H);
+    a->uy = NULL;
 }
 static void eggc_release(eggc_acts *a) { free(a->P), free(a->m), free(a->xp), free(a->den); }
 

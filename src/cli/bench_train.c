@@ -29,11 +29,14 @@ static void usage(FILE *f) {
 
 /* GEMM multiply-adds ×2 of one forward pass (the Linear layers; the head is negligible). The
  * bond and angle embeddings run on Eb distinct lengths and Ta distinct cosines
- * (ih_model_embedding_rows). */
-static double forward_flops(const ih_config *c, double N, double E, double T, double Eb, double Ta) {
+ * (ih_model_embedding_rows); in training (the arena with room for it) so does the first
+ * line-graph EGGC's edge_gate, whose inputs are the angle embedding's rows. */
+static double forward_flops(const ih_config *c, double N, double E, double T, double Eb, double Ta,
+                            int training) {
     double H = c->hidden, emb = c->embed, L = c->alignn_layers, G = c->gcn_layers;
     double f = N * 92 * H + Eb * (80 * emb + emb * H) + (L > 0 ? Ta * (40 * emb + emb * H) : 0);
     f += L * (N * 4 * H * H + E * H * H + E * 4 * H * H + T * H * H);
+    if (L > 0 && training) f -= (T - Ta) * H * H;
     f += G * (N * 4 * H * H + E * H * H);
     return 2.0 * f;
 }
@@ -43,7 +46,7 @@ static double forward_flops(const ih_config *c, double N, double E, double T, do
 static double backward_flops(const ih_config *c, double N, double E, double T, double Eb, double Ta) {
     double emb = c->embed, L = c->alignn_layers;
     double first = N * 92 * c->hidden + Eb * 80 * emb + (L > 0 ? Ta * 40 * emb : 0);
-    return 2.0 * forward_flops(c, N, E, T, Eb, Ta) - 2.0 * first;
+    return 2.0 * forward_flops(c, N, E, T, Eb, Ta, 1) - 2.0 * first;
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -169,8 +172,9 @@ int bench_train(int argc, char **argv) {
         return cli_fail();
     }
     /* nominal counts until a training forward tells the embeddings' distinct rows */
-    double ff = forward_flops(&cfg, g.n_atoms, g.n_edges, g.n_triplets, g.n_edges, g.n_triplets);
+    double ff = forward_flops(&cfg, g.n_atoms, g.n_edges, g.n_triplets, g.n_edges, g.n_triplets, 1);
     double bf = backward_flops(&cfg, g.n_atoms, g.n_edges, g.n_triplets, g.n_edges, g.n_triplets);
+    int eb = g.n_edges, ta = g.n_triplets;
     float out[256], dout[256];
     int status = 0;
     if (do_train) {
@@ -221,9 +225,8 @@ int bench_train(int argc, char **argv) {
                 if (tt[4 * s] < best) best = tt[4 * s], bi = s;
             }
             qsort(med, (size_t)steps, sizeof(double), cmp_double);
-            int eb, ta;
             ih_model_embedding_rows(m, &eb, &ta);
-            ff = forward_flops(&cfg, g.n_atoms, g.n_edges, g.n_triplets, eb, ta);
+            ff = forward_flops(&cfg, g.n_atoms, g.n_edges, g.n_triplets, eb, ta, 1);
             bf = backward_flops(&cfg, g.n_atoms, g.n_edges, g.n_triplets, eb, ta);
             printf("embeddings on distinct values: %d of %d bond lengths, %d of %d angle cosines\n", eb,
                    g.n_edges, ta, g.n_triplets);
@@ -268,7 +271,8 @@ int bench_train(int argc, char **argv) {
         if (!status)
             printf("inference (evaluation mode, in-place arena of %.1f MiB): best %.3f s for the batch, "
                    "%.2f structures/s, %.1f GFLOP/s\n",
-                   ih_acts_bytes(ia) / 1048576.0, best, nj / best, ff * 1e-9 / best);
+                   ih_acts_bytes(ia) / 1048576.0, best, nj / best,
+                   forward_flops(&cfg, g.n_atoms, g.n_edges, g.n_triplets, eb, ta, 0) * 1e-9 / best);
         /* one structure at a time (a user predicting hops one by one), same arena */
         double best1 = INFINITY;
         for (int r = 0; r <= infer && !status; r++) {

@@ -2,7 +2,10 @@
 """Summarise cross-validated predictions (the CSV of `ionhop finetune --folds K`):
 overall metrics as ionhop prints them, then by mobile ion and by barrier range.
 
-usage: tools/cv_summary.py CV.csv [DATA.json]   (DATA: the records, for the mobile ion)
+usage: tools/cv_summary.py CV.csv[,CV2.csv,...] [DATA.json]   (DATA: the records, for the mobile ion)
+Several CSVs (comma-separated): the mean of their held-out predictions, i.e. the cross-validation
+of an ensemble of those recipes. Their fold assignments must be identical (same records and
+--seed), so no member saw a record it predicts; the script checks this.
 Plain Python (no numpy); for docs/results.md, never needed by the build or the tests."""
 import csv
 import json
@@ -40,7 +43,18 @@ def line(name, m, col="prediction"):
 
 
 def main():
-    rows = list(csv.DictReader(open(sys.argv[1])))
+    runs = [list(csv.DictReader(open(f))) for f in sys.argv[1].split(",")]
+    rows = runs[0]
+    if len(runs) > 1:
+        for run in runs[1:]:
+            fold = {r["jid"]: r["fold"] for r in run}
+            if len(run) != len(rows) or any(fold.get(r["jid"]) != r["fold"] for r in rows):
+                sys.exit("cv_summary: the CSVs do not hold the same records in the same folds")
+        pred = {}
+        for run in runs:
+            for r in run:
+                pred[r["jid"]] = pred.get(r["jid"], 0.0) + float(r["prediction"]) / len(runs)
+        rows = [dict(r, prediction=str(pred[r["jid"]]), single=str(pred[r["jid"]])) for r in rows]
     ion = {}
     if len(sys.argv) > 2:
         for r in json.load(open(sys.argv[2])):

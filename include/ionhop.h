@@ -247,6 +247,9 @@ enum {
     IH_ARCH_PATH,       /* MODEL-3-PATH (ours): fc([mean of all atoms ‖ mean of the 5 path
                            images]) on the 5-image structure's trunk: the barrier is local, and
                            the mean over all atoms dilutes the path in a large cell */
+    IH_ARCH_SADDLE,     /* MODEL-3-SADDLE (ours): fc([mean of all atoms ‖ mean of the 5 path
+                           images ‖ x(image 2) − (x(image 0) + x(image 4))/2]), Linear(3H→H):
+                           the midpoint image's environment against the end points' */
     IH_N_ARCH
 };
 /* What the graphs of a record are. */
@@ -255,8 +258,8 @@ enum {
     IH_INPUT_ENDPOINTS,  /* G1 = initial, G2 = final structure, from a 5-image record (§1.4) */
     IH_INPUT_LOCAL       /* G1 = the 5-image structure, G2 = its local sub-graph (§2.9) */
 };
-/* "model3", "model1-add", "model1-sub", "model1-cc", "model2", "model4", "model3-path"; NULL if
- * out of range. */
+/* "model3", "model1-add", "model1-sub", "model1-cc", "model2", "model4", "model3-path",
+ * "model3-saddle"; NULL if out of range. */
 const char *ih_arch_name(int arch);
 /* IH_ARCH_* of a name above, -1 if unknown. */
 int ih_arch_parse(const char *name);

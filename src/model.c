@@ -44,7 +44,7 @@ int ih_config_check(const ih_config *c) {
 }
 
 static const char *const arch_names[IH_N_ARCH] = {"model3", "model1-add", "model1-sub", "model1-cc",
-                                                  "model2", "model4", "model3-path"};
+                                                  "model2", "model4", "model3-path", "model3-saddle"};
 
 const char *ih_arch_name(int arch) { return arch >= 0 && arch < IH_N_ARCH ? arch_names[arch] : NULL; }
 
@@ -346,7 +346,7 @@ ih_model *ih_model_create(const ih_config *c, uint64_t seed) {
         snprintf(nm, sizeof nm, "%s.layer_norm.bias", pre);
         al->ln_b = add_param(&b, nm, 1, H, 0, INIT_ZERO, 0);
     }
-    if (arch_has_fuse(c->arch)) m->fuse = add_linear(&b, "fc", 2 * H, H);
+    if (arch_has_fuse(c->arch)) m->fuse = add_linear(&b, "fc", arch_fuse_parts(c->arch) * H, H);
     rbf_init(&m->rbf_bond, 0.0f, 8.0f, 80);
     rbf_init(&m->rbf_angle, -1.0f, 1.0f, 40);
     if (!b.failed) {

@@ -86,10 +86,15 @@ struct ih_model {
     struct variant_state *var; /* arenas of the two-graph forward (ih_model_reserve2) */
 };
 
-/* Two-graph arch: 1 if the arch fuses [h1 ‖ h2] with "fc". */
+/* Two-graph arch: 1 if the arch fuses [h1 ‖ h2] (MODEL-3-SADDLE: [h1 ‖ h2 ‖ s]) with "fc". */
 static inline int arch_has_fuse(int arch) {
-    return arch == IH_ARCH_CC || arch == IH_ARCH_DELTA || arch == IH_ARCH_ATTN || arch == IH_ARCH_PATH;
+    return arch == IH_ARCH_CC || arch == IH_ARCH_DELTA || arch == IH_ARCH_ATTN || arch == IH_ARCH_PATH ||
+           arch == IH_ARCH_SADDLE;
 }
+/* H-wide parts "fc" fuses */
+static inline int arch_fuse_parts(int arch) { return arch == IH_ARCH_SADDLE ? 3 : 2; }
+/* one graph (the 5-image structure), pooled two ways: MODEL-3-PATH, MODEL-3-SADDLE */
+static inline int arch_is_path(int arch) { return arch == IH_ARCH_PATH || arch == IH_ARCH_SADDLE; }
 void variants_free(ih_model *m); /* variants.c: the state of ih_model_reserve2 */
 /* variants.c: a two-graph network up to the fused vector that enters the head (left in
  * ih_model_pooled), and its backward from dL/d(fused) (B × H). ih_model_forward2/backward2

@@ -9,6 +9,8 @@
  *                       fc([p1 ‖ p2])
  *   MODEL-3-PATH        one graph (5-image): h = mean of all trunk nodes, p = mean of the
  *                       nodes of the five path images (sites 0-4); fc([h ‖ p])
+ *   MODEL-3-SADDLE      the same and s = x₂ − (x₀ + x₄)/2 (the midpoint image against the end
+ *                       points); fc([h ‖ p ‖ s])
  * The delta branch is the trunk code run over the layer range of alignn_layers_1/gcn_layers_1
  * (shared embeddings, one ALIGNN layer, one EGGC, mean pooling). */
 #include <stdlib.h>
@@ -24,7 +26,7 @@ struct variant_state {
     ih_acts *dacts1, *dacts2; /* MODEL-2's delta branch on G1 and G2 */
     attn_acts att[2];         /* MODEL-4 */
     float *block;
-    float *h1, *h2, *d, *cat, *dcat, *hf, *dhf, *dh1, *dh2; /* B × H (cat, dcat: B × 2H) */
+    float *h1, *h2, *d, *cat, *dcat, *hf, *dhf, *dh1, *dh2; /* B × H (cat, dcat: B × 3H) */
     int ready; /* a forward2 ran and its arenas are intact */
 };
 
@@ -55,7 +57,7 @@ int ih_model_reserve2(ih_model *m, int max_structs, int atoms1, int edges1, int 
     if (!v) return ih_set_error("model: out of memory");
     m->var = v;
     v->cap_B = max_structs;
-    if (arch == IH_ARCH_PATH) {
+    if (arch_is_path(arch)) {
         /* one graph: the main arena only */
     } else if (arch == IH_ARCH_DELTA) {
         v->dacts1 = trunk_acts_create(m, 1, 1, m->n_eggc, max_structs, atoms1, edges1, triplets1, 1);
@@ -65,7 +67,7 @@ int ih_model_reserve2(ih_model *m, int max_structs, int atoms1, int edges1, int 
         v->acts2 = ih_acts_create(m, max_structs, atoms2, edges2, triplets2, 1);
         if (!v->acts2) goto fail;
     }
-    size_t row = ((size_t)max_structs * H + 15) & ~(size_t)15, n = 7 * row + 2 * (2 * row);
+    size_t row = ((size_t)max_structs * H + 15) & ~(size_t)15, n = 7 * row + 2 * (3 * row);
     size_t a1 = 0, a2 = 0;
     if (arch == IH_ARCH_ATTN) {
         a1 = attn_acts_floats(H, atoms1, max_structs);
@@ -79,8 +81,8 @@ int ih_model_reserve2(ih_model *m, int max_structs, int atoms1, int edges1, int 
     float *p = v->block;
     float **one[] = {&v->h1, &v->h2, &v->d, &v->hf, &v->dhf, &v->dh1, &v->dh2};
     for (size_t k = 0; k < sizeof one / sizeof one[0]; k++) *one[k] = p, p += row;
-    v->cat = p, p += 2 * row;
-    v->dcat = p, p += 2 * row;
+    v->cat = p, p += 3 * row;
+    v->dcat = p, p += 3 * row;
     if (arch == IH_ARCH_ATTN) {
         attn_acts_carve(&v->att[0], p, H, atoms1, max_structs);
         attn_acts_carve(&v->att[1], p + a1, H, atoms2, max_structs);
@@ -94,7 +96,7 @@ fail:
 static int check_pair(ih_model *m, const ih_graph *g1, const ih_graph *g2) {
     const char *name = ih_arch_name(m->cfg.arch);
     if (!m->var || !m->acts) return ih_set_error("model: ih_model_reserve2 was not called");
-    if (m->cfg.arch == IH_ARCH_PATH) {
+    if (arch_is_path(m->cfg.arch)) {
         if (!g1 || g2) return ih_set_error("model: a %s model takes one graph per structure", name);
         if (g1->n_structs < 1 || g1->n_structs > m->var->cap_B)
             return ih_set_error("model: %d structures for the %d reserved", g1->n_structs, m->var->cap_B);
@@ -131,6 +133,27 @@ static void path_pool_backward(float *dx, const float *dp, const int *ptr, int B
             for (int k = 0; k < H; k++) dx[(size_t)i * H + k] += dp[(size_t)b * H + k] / PATH_IMAGES;
 }
 
+/* s[b] = x(image 2) − (x(image 0) + x(image 4))/2 of structure b: the environment of the path's
+ * midpoint (where a straight-line hop squeezes through) against its two end sites */
+static void saddle_forward(float *s, const float *x, const int *ptr, int B, int H) {
+    for (int b = 0; b < B; b++) {
+        const float *x0 = x + (size_t)ptr[b] * H, *x2 = x0 + 2 * (size_t)H, *x4 = x0 + 4 * (size_t)H;
+        for (int k = 0; k < H; k++) s[(size_t)b * H + k] = x2[k] - 0.5f * (x0[k] + x4[k]);
+    }
+}
+
+static void saddle_backward(float *dx, const float *ds, const int *ptr, int B, int H) {
+    for (int b = 0; b < B; b++) {
+        float *d0 = dx + (size_t)ptr[b] * H, *d2 = d0 + 2 * (size_t)H, *d4 = d0 + 4 * (size_t)H;
+        const float *g = ds + (size_t)b * H;
+        for (int k = 0; k < H; k++) {
+            d2[k] += g[k];
+            d0[k] -= 0.5f * g[k];
+            d4[k] -= 0.5f * g[k];
+        }
+    }
+}
+
 /* zero the node gradients of the last trunk layer, which the pooling's backward then fills
  * (before trunk_backward_nodes) */
 static int clear_node_grads(ih_acts *a, const ih_graph *g, int H) {
@@ -139,11 +162,13 @@ static int clear_node_grads(ih_acts *a, const ih_graph *g, int H) {
     return 0;
 }
 
-/* [a ‖ b] row by row */
-static void concat_rows(float *cat, const float *a, const float *b, int B, int H) {
+/* [a ‖ b] (c NULL) or [a ‖ b ‖ c] row by row */
+static void concat_rows(float *cat, const float *a, const float *b, const float *c, int B, int H) {
+    size_t w = (size_t)(c ? 3 : 2) * H;
     for (int i = 0; i < B; i++) {
-        memcpy(cat + (size_t)i * 2 * H, a + (size_t)i * H, sizeof(float) * H);
-        memcpy(cat + (size_t)i * 2 * H + H, b + (size_t)i * H, sizeof(float) * H);
+        memcpy(cat + (size_t)i * w, a + (size_t)i * H, sizeof(float) * H);
+        memcpy(cat + (size_t)i * w + H, b + (size_t)i * H, sizeof(float) * H);
+        if (c) memcpy(cat + (size_t)i * w + 2 * H, c + (size_t)i * H, sizeof(float) * H);
     }
 }
 
@@ -182,8 +207,10 @@ int variants_forward_fused(ih_model *m, const ih_graph *g1, const ih_graph *g2, 
             return -1;
         break;
     case IH_ARCH_PATH:
+    case IH_ARCH_SADDLE:
         if (ih_trunk_forward(m, m->acts, g1, training, v->h1)) return -1;
         path_pool_forward(v->h2, trunk_nodes(m->acts), g1->struct_atom_ptr, B, H);
+        if (arch == IH_ARCH_SADDLE) saddle_forward(v->d, trunk_nodes(m->acts), g1->struct_atom_ptr, B, H);
         break;
     default: return ih_set_error("model: unknown arch %d", arch);
     }
@@ -192,8 +219,9 @@ int variants_forward_fused(ih_model *m, const ih_graph *g1, const ih_graph *g2, 
     else if (arch == IH_ARCH_SUB)
         for (size_t i = 0; i < n; i++) v->hf[i] = v->h1[i] - v->h2[i];
     else {
-        concat_rows(v->cat, v->h1, v->h2, B, H);
-        linear_forward(v->hf, v->cat, P + m->fuse.w, P + m->fuse.b, B, 2 * H, H);
+        int parts = arch_fuse_parts(arch);
+        concat_rows(v->cat, v->h1, v->h2, parts == 3 ? v->d : NULL, B, H);
+        linear_forward(v->hf, v->cat, P + m->fuse.w, P + m->fuse.b, B, parts * H, H);
     }
     memcpy(m->h, v->hf, sizeof(float) * n);
     v->ready = 1;
@@ -234,20 +262,25 @@ int variants_backward_fused(ih_model *m, const ih_graph *g1, const ih_graph *g2,
         float sign = arch == IH_ARCH_ADD ? 1.0f : -1.0f;
         for (size_t i = 0; i < n; i++) v->dh1[i] = v->dhf[i], v->dh2[i] = sign * v->dhf[i];
     } else {
-        memset(v->dcat, 0, sizeof(float) * 2 * n);
+        int parts = arch_fuse_parts(arch);
+        size_t w = (size_t)parts * H;
+        memset(v->dcat, 0, sizeof(float) * parts * n);
         linear_backward(v->dcat, Gr + m->fuse.w, Gr + m->fuse.b, v->dhf, v->cat, P + m->fuse.w, B,
-                        2 * H, H, &m->ws);
+                        parts * H, H, &m->ws);
         for (int i = 0; i < B; i++) {
-            memcpy(v->dh1 + (size_t)i * H, v->dcat + (size_t)i * 2 * H, sizeof(float) * H);
-            memcpy(v->dh2 + (size_t)i * H, v->dcat + (size_t)i * 2 * H + H, sizeof(float) * H);
+            memcpy(v->dh1 + (size_t)i * H, v->dcat + (size_t)i * w, sizeof(float) * H);
+            memcpy(v->dh2 + (size_t)i * H, v->dcat + (size_t)i * w + H, sizeof(float) * H);
+            if (parts == 3) memcpy(v->d + (size_t)i * H, v->dcat + (size_t)i * w + 2 * H, sizeof(float) * H);
         }
     }
     switch (arch) {
-    case IH_ARCH_PATH: {
+    case IH_ARCH_PATH:
+    case IH_ARCH_SADDLE: {
         ih_acts *a = m->acts;
         if (clear_node_grads(a, g1, H)) return -1;
         pool_backward(a->dX, v->dh1, g1->struct_atom_ptr, B, H);
         path_pool_backward(a->dX, v->dh2, g1->struct_atom_ptr, B, H);
+        if (arch == IH_ARCH_SADDLE) saddle_backward(a->dX, v->d, g1->struct_atom_ptr, B, H);
         return trunk_backward_nodes(m, a, g1);
     }
     case IH_ARCH_DELTA:

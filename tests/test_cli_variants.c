@@ -65,7 +65,7 @@ int main(void) {
         int pair; /* end points as inputs (MODEL-1/2) */
     } archs[] = {{"model1-add", "model1-add", 1}, {"model1-sub", "model1-sub", 1}, {"model1-cc", "model1-cc", 1},
                  {"model2", "model2", 1},         {"model4", "model4", 0},         {"scratch-cc", "model1-cc", 1},
-                 {"model3-path", "model3-path", 0}};
+                 {"model3-path", "model3-path", 0}, {"model3-saddle", "model3-saddle", 0}};
     for (size_t a = 0; a < sizeof archs / sizeof archs[0]; a++) {
         snprintf(model, sizeof model, "%s/%s.ionhop", dir, archs[a].arch);
         snprintf(cmd, sizeof cmd, "%s finetune --data %s --arch %s --out %s --epochs 1 --batch 2 --val 0.34 " TINY,
@@ -92,7 +92,7 @@ int main(void) {
          * structure itself), MODEL-3/4 only its ion position (the 5-image path of the initial
          * host). model1-add/sub and scratch-cc take model1-cc's path. */
         if (!strcmp(archs[a].arch, "model1-cc") || !strcmp(archs[a].arch, "model2") || !strcmp(archs[a].arch, "model4") ||
-            !strcmp(archs[a].arch, "model3-path")) {
+            !strcmp(archs[a].arch, "model3-path") || !strcmp(archs[a].arch, "model3-saddle")) {
             snprintf(big, sizeof big, "%s/%s.big.ionhop", dir, archs[a].arch);
             CHECK(amplify(model, big) == 0);
             snprintf(cmd, sizeof cmd, "%s predict --model %s --initial " INI " --final " FIN, cli(), big);

@@ -431,14 +431,15 @@ static void test_identities(void) {
             }
             ih_model_free(m);
         }
-        /* MODEL-3-PATH on a batch of structures with ≥ 6 atoms: fc = [I | 0] gives MODEL-3's
-         * pooled vector and output; fc = [0 | I] the mean of the first five atoms' node features */
+        /* MODEL-3-PATH / -SADDLE on a batch of structures with ≥ 6 atoms: fc = [I | 0 (| 0)]
+         * gives MODEL-3's pooled vector and output; fc = [0 | I (| 0)] the mean of the first five
+         * atoms' node features; fc = [0 | 0 | I] x₂ − (x₀ + x₄)/2 of those atoms */
         {
             ih_graph gp;
             random_pair_batch(&gp, 7, 22, 6, 18, 91);
             ih_model *mp3 = tiny_model(IH_ARCH_MODEL3, 8, 2, 21);
             ih_acts *ap = ih_acts_create(mp3, B, gp.n_atoms, gp.n_edges, gp.n_triplets, 1);
-            float hp[32], op3[2], opath[2], img[32];
+            float hp[32], op3[2], opath[2], img[32], sad[32];
             CHECK(ih_model_reserve_head(mp3, B) == 0);
             CHECK(ih_trunk_forward(mp3, ap, &gp, training, hp) == 0);
             CHECK(ih_head_forward(mp3, hp, B, op3) == 0);
@@ -448,17 +449,23 @@ static void test_identities(void) {
                     double v = 0;
                     for (int i = gp.struct_atom_ptr[b]; i < gp.struct_atom_ptr[b] + 5; i++) v += nodes[(size_t)i * H + k];
                     img[b * H + k] = (float)(v / 5);
+                    const float *x0 = nodes + (size_t)gp.struct_atom_ptr[b] * H;
+                    sad[b * H + k] = x0[2 * H + k] - 0.5f * (x0[k] + x0[4 * H + k]);
                 }
-            for (int half = 0; half < 2; half++) {
-                ih_model *m = tiny_model(IH_ARCH_PATH, 8, 2, 21);
+            const float *want[3] = {hp, img, sad};
+            for (int part = 0; part < 5; part++) {
+                int arch = part < 2 ? IH_ARCH_PATH : IH_ARCH_SADDLE, parts = part < 2 ? 2 : 3;
+                int p = part < 2 ? part : part - 2;
+                ih_model *m = tiny_model(arch, 8, 2, 21);
                 CHECK(reserve_for(m, &gp, NULL) == 0);
+                CHECK_INT(m->fuse.in, parts * H);
                 float *P = ih_model_params(m);
-                memset(P + m->fuse.w, 0, sizeof(float) * 2 * H * H);
+                memset(P + m->fuse.w, 0, sizeof(float) * parts * H * H);
                 memset(P + m->fuse.b, 0, sizeof(float) * H);
-                for (int i = 0; i < H; i++) P[m->fuse.w + (size_t)i * 2 * H + half * H + i] = 1.0f;
+                for (int i = 0; i < H; i++) P[m->fuse.w + (size_t)i * parts * H + p * H + i] = 1.0f;
                 CHECK(ih_model_forward2(m, &gp, NULL, training, opath) == 0);
-                CHECK(maxabs_diff(ih_model_pooled(m), half ? img : hp, (size_t)B * H) < 1e-6);
-                if (!half) CHECK(maxabs_diff(opath, op3, B) < 1e-6);
+                CHECK(maxabs_diff(ih_model_pooled(m), want[p], (size_t)B * H) < 1e-6);
+                if (!p) CHECK(maxabs_diff(opath, op3, B) < 1e-6);
                 /* misuse: two graphs, or structures too small to hold five path images */
                 CHECK(ih_model_forward2(m, &gp, &gp, training, opath) == -1);
                 CHECK(strstr(ih_last_error(), "one graph"));
@@ -758,6 +765,7 @@ static void test_variant_gradients(void) {
     ih_graph gp; /* MODEL-3-PATH: one graph, structures of ≥ 6 atoms */
     random_pair_batch(&gp, 7, 22, 6, 18, 91);
     check_variant(IH_ARCH_PATH, 2, &gp, NULL);
+    check_variant(IH_ARCH_SADDLE, 2, &gp, NULL);
     tg_free(&gp);
     printf("worst gradient-check errors (beyond the float32 noise allowance for single tensors): fusion fc "
            "%.2e, delta branch %.2e, attention pooling in the model %.2e (as a layer, in double: %.2e), "

@@ -24,6 +24,8 @@ static void usage(FILE *f) {
             "     model4            5-image structure and its local sub-graph, attention pooling (§7.5)\n"
             "     model3-path       (ours) the 5-image structure through one trunk; the mean of all\n"
             "                       atoms and the mean of the five path images fused by Linear(2H→H)\n"
+            "     model3-saddle     (ours) model3-path plus the midpoint image's node vector minus the\n"
+            "                       mean of the two end images', fused by Linear(3H→H)\n"
             "     scratch-add|scratch-sub|scratch-cc  the model1 archs with the SCRATCH head Linear(H→1)\n"
             "                       (§7.6; the paper also used --loss mse --edges canonical --lr 1e-4 --wd 1e-5)\n"
             "  --folds K          grouped K-fold cross-validation (hosts never straddle folds):\n"
@@ -453,7 +455,7 @@ int cmd_finetune(int argc, char **argv) {
         if (!strcmp(f.arch, scratch[k][0])) arch = ih_arch_parse(scratch[k][1]), scratch_head = 1;
     if (arch < 0)
         return cli_usage_error("--arch %s: expected model1-add, model1-sub, model1-cc, model2, model3, model4, "
-                               "model3-path, scratch-add, scratch-sub or scratch-cc", f.arch);
+                               "model3-path, model3-saddle, scratch-add, scratch-sub or scratch-cc", f.arch);
     cli_tune_malloc();
     snprintf(f.command, sizeof f.command, "ionhop");
     for (int i = 0; i < argc; i++)

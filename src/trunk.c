@@ -69,8 +69,10 @@ static void layout(ih_acts *a, carver *c, int nt) {
         a->dZ = take(c, T * H);
         if (L > 0) {
             a->ang_yu = take(c, (T + 1) / 2 * H);
-            a->ang_work = take(c, (size_t)(nt > 2 ? nt : 2) * ((T + 1) / 2) * H);
-            a->ang_slices = nt > 1 ? nt : 1;
+            /* one Σdm slice per backward thread, at most 4 (memory: 2·T·H floats at most; more
+             * threads run that one pass 4-wide) */
+            a->ang_slices = nt < 1 ? 1 : nt > 4 ? 4 : nt;
+            a->ang_work = take(c, (size_t)(a->ang_slices > 2 ? a->ang_slices : 2) * ((T + 1) / 2) * H);
         }
         size_t s = zmax(eggc_scratch_floats(a->H, (int)N, (int)E, nt),
                         L > 0 ? eggc_scratch_floats(a->H, (int)E, (int)T, nt) : 0);

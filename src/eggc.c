@@ -59,13 +59,6 @@ size_t eggc_scratch_floats(int H, int n, int e, int nt) {
     return (size_t)n * 6 * H + (size_t)(nt > 1 ? nt - 1 : 0) * n * 2 * H + 64;
 }
 
-/* yu[u] = y[first edge of u] */
-static void gather_first_rows(float *yu, const float *y, const eggc_uniq *uy, int H, int nt) {
-#pragma omp parallel for schedule(static) num_threads(nt)
-    for (int u = 0; u < uy->n; u++)
-        memcpy(yu + (size_t)u * H, y + (size_t)uy->grp_rows[uy->grp_ptr[u]] * H, sizeof(float) * H);
-}
-
 /* ---------------------------------------------------------------------------------------- */
 
 int eggc_forward(const float *p, float *buf, int H, const mp_graph *g, const float *x,
@@ -83,7 +76,6 @@ int eggc_forward(const float *p, float *buf, int H, const mp_graph *g, const flo
     const eggc_uniq *uy = a->uy;
     if (uy) {
         if (!a->m) return ih_set_error("model: EGGC on distinct edge rows without stored activations");
-        gather_first_rows(uy->yu, y, uy, H, team_size(ws, (double)e * H));
         gemm_xwt(uy->work, uy->yu, We, uy->n, H, H, 0.0f);
     }
 

@@ -182,10 +182,9 @@ typedef struct mp_graph {
  * edge_gate map then runs on the n distinct rows and is gathered (forward), and backward sums
  * dm per distinct row before both of its GEMMs, so neither GEMM touches e rows. */
 typedef struct eggc_uniq {
-    int n;                         /* distinct rows */
-    const int *idx;                /* e: edge → its distinct row */
-    const int *grp_ptr, *grp_rows; /* n + 1, e: the edges of each distinct row */
-    float *yu;   /* n × H: the distinct rows of y (forward fills it) */
+    int n;           /* distinct rows */
+    const int *idx;  /* e: edge → its distinct row (y[r] = yu[idx[r]]) */
+    const float *yu; /* n × H: the distinct rows of y */
     float *work; /* max(slices, 2) × n × H: yu·W_eᵀ (forward); each thread's Σdm per row, then
                   * in the second n × H dL/dyu through edge_gate (backward), which the caller
                   * adds to the per-row sums of dy */

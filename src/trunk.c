@@ -318,25 +318,25 @@ static int trunk_forward(ih_model *m, ih_acts *a, const ih_graph *g, int trainin
     a->uq_ang.n = 0;
     a->uq_ang.rows = 0;
     if (L > 0) plan_uniq(m, a, &a->uq_ang, g->trip_cos, T);
-    if (L > 0 && embed_forward(m, &m->rbf_angle, &m->ang1, &m->ang2, g->trip_cos, T, &a->uq_ang,
-                               a->emb_tmp, a->ang_u1, a->ang_u2, a->st_a1, a->st_a2, a->Z[0], training))
-        return -1;
-    /* the first line-graph EGGC's edge features are those rows gathered: its edge_gate GEMMs
-     * can run on them (training arena: room for m and the distinct rows) */
+    /* the angle embedding's distinct rows, gathered, are the first line-graph EGGC's edge
+     * features: its edge_gate GEMMs can run on them (training arena: room for m and for those
+     * rows, which the embedding then writes to ang_yu instead of the scratch) */
     if (L > 0) {
         eggc_uniq *ur = &a->ang_rows;
         a->eg[1].uy = NULL;
         if (a->training && a->uq_ang.n > 0) {
             ur->n = a->uq_ang.n;
             ur->idx = a->uq_ang.idx;
-            ur->grp_ptr = a->uq_ang.grp_ptr;
-            ur->grp_rows = a->uq_ang.grp_rows;
             ur->yu = a->ang_yu;
             ur->work = a->ang_work;
             ur->slices = a->ang_slices;
             a->eg[1].uy = ur;
         }
     }
+    if (L > 0 && embed_forward(m, &m->rbf_angle, &m->ang1, &m->ang2, g->trip_cos, T, &a->uq_ang,
+                               a->eg[1].uy ? a->ang_yu : a->emb_tmp, a->ang_u1, a->ang_u2, a->st_a1,
+                               a->st_a2, a->Z[0], training))
+        return -1;
     t1 = ih_now();
     m->prof[PROF_F_EMBED] += t1 - t0;
     mp_graph cg = crystal_view(g), lg = line_view(g);

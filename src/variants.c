@@ -27,6 +27,7 @@ struct variant_state {
     attn_acts att[2];         /* MODEL-4 */
     float *block;
     float *h1, *h2, *d, *cat, *dcat, *hf, *dhf, *dh1, *dh2; /* B × H (cat, dcat: B × 3H) */
+    /* d: MODEL-2's d2; MODEL-3-SADDLE's s in forward, ds in backward */
     int ready; /* a forward2 ran and its arenas are intact */
 };
 

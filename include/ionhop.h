@@ -420,6 +420,9 @@ void ih_dataset_free(ih_dataset *d);
 int ih_dataset_keep_task(ih_dataset *d, int task);
 /* "LiFePO4_2" -> "LiFePO4" (sister pathways of one host share a cross-validation group). */
 void ih_host_group(const char *sys_name, const char *fallback, char *out, size_t cap);
+/* Every record its own group, so that splits and folds are by record (the published reference's
+ * random split, where sister pathways of one host may sit on both sides). */
+void ih_dataset_group_by_record(ih_dataset *d);
 
 /* ---------------------------------------------------------------------------------------- */
 /* model files (modelio.c)                                                                  */

@@ -20,6 +20,10 @@ void ih_host_group(const char *sys_name, const char *fallback, char *out, size_t
     if (k < n && k > 1 && out[k - 1] == '_') out[k - 1] = '\0';
 }
 
+void ih_dataset_group_by_record(ih_dataset *d) {
+    for (int i = 0; i < d->n; i++) snprintf(d->group[i], sizeof d->group[i], "#%d", i);
+}
+
 void ih_dataset_free(ih_dataset *d) {
     if (!d) return;
     for (int i = 0; i < d->n; i++) ih_graph_free(&d->graphs[i]);

@@ -150,6 +150,22 @@ int main(void) {
         CHECK(ca && cb && strcmp(ca, cb) == 0);
         free(ca), free(cb);
     }
+    /* split by record: named in the output, with its own progress key (a host-grouped file is refused) */
+    snprintf(cmd, sizeof cmd, "%s finetune --init %s --data %s --folds 2 --batch 4 --epochs 1 --stop-after-fold 1 "
+             "--cv-out %s/cvD.csv", cli(), mpt, data, dir);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    snprintf(cmd, sizeof cmd, "%s finetune --init %s --data %s --folds 2 --batch 4 --epochs 1 --group-by record "
+             "--cv-out %s/cvD.csv --resume", cli(), mpt, data, dir);
+    CHECK_INT(run(cmd, out, sizeof out), 1);
+    CHECK_MSG(strstr(out, "cvD.csv.partial: written by a different cross-validation run"), "%s", out);
+    snprintf(cmd, sizeof cmd, "%s finetune --init %s --data %s --folds 2 --batch 4 --epochs 1 --group-by record "
+             "--cv-out %s/cvR.csv", cli(), mpt, data, dir);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    CHECK_MSG(strstr(out, "split by record, not by host") && strstr(out, "2-fold record-split cross-validation"),
+              "%s", out);
+    snprintf(cmd, sizeof cmd, "%s finetune --init %s --data %s --folds 2 --group-by hosts --cv-out %s/cvC.csv", cli(),
+             mpt, data, dir);
+    CHECK_INT(run(cmd, out, sizeof out), 2);
     snprintf(path, sizeof path, "%s/ft.ionhop", dir);
     snprintf(cmd, sizeof cmd, "%s finetune --init %s --data %s --out %s --ensemble 2 --epochs 1 --batch 4", cli(), mpt, data, path);
     CHECK_INT(run(cmd, out, sizeof out), 0);

@@ -101,6 +101,18 @@ int main(void) {
         for (int a = 0; a < ntr; a++)
             for (int b = 0; b < nva; b++) CHECK(strcmp(g.group[tr[a]], g.group[va[b]]) != 0);
         free(tr), free(va);
+        /* by record: exactly balanced folds, and sister records of a host do land in different folds */
+        ih_dataset_group_by_record(&g);
+        CHECK(ih_group_folds(&g, 5, 9, fold) == 0);
+        memset(count, 0, sizeof count);
+        int straddle = 0;
+        for (int i = 0; i < 40; i++) {
+            count[fold[i]]++;
+            for (int j = 0; j < i; j++) straddle += (i * 7) % 13 == (j * 7) % 13 && fold[i] != fold[j];
+        }
+        for (int f = 0; f < 5; f++) CHECK_INT(count[f], 8);
+        CHECK(straddle > 0);
+        CHECK(ih_group_folds(&g, 40, 9, fold) == 0); /* leave-one-out is possible by record */
         free(g.group);
     }
 

@@ -33,6 +33,9 @@ static void usage(FILE *f) {
             "                     MODEL is the ensemble of the K fold models (each fold's own scaling);\n"
             "                     finished folds are kept in CV_OUT.partial, and --resume after an\n"
             "                     interruption skips them (--stop-after-fold K stops early, for tests)\n"
+            "  --group-by host|record  (host) what the folds and the validation split keep together;\n"
+            "                     record: a random split by record, as the published reference's\n"
+            "                     (sister pathways of a host may then sit on both sides)\n"
             "  --ensemble M (1)   M models from seeds S..S+M-1; prediction = mean, spread = std\n"
             "  --val F (0.1)  --epochs N (100)  --batch B (16)  --lr MAX_LR (1e-3)  --wd (0.01)\n"
             "  --seed S (123)  --micro-triplets N  --loss l1|mse\n"
@@ -49,6 +52,7 @@ typedef struct ft {
     ih_train_opts o;
     double val;
     int ensemble;
+    int by_record; /* --group-by record */
     char command[2048];
 } ft;
 
@@ -175,6 +179,8 @@ static uint64_t cv_key(const ft *f, long folds, const ih_dataset *d) {
              f->o.max_lr, f->o.weight_decay, (unsigned long long)f->o.seed, folds, f->ensemble, f->val,
              (int)f->o.loss, f->o.micro_triplets, f->cfg.hidden, f->cfg.alignn_layers, f->cfg.gcn_layers,
              f->cfg.neighbors, f->cfg.cutoff, f->cfg.canonical);
+    /* appended only when set, so that progress files of host-grouped runs keep their key */
+    if (f->by_record) snprintf(text + strlen(text), sizeof text - strlen(text), " groups=record");
     uint64_t h = ih_fnv1a(IH_FNV1A_START, text, strlen(text));
     /* the records themselves: an edited data file under the same name is another run */
     for (int i = 0; i < d->n; i++) {
@@ -340,8 +346,8 @@ static int run_cv(ft *f, ih_dataset *d, int folds, const char *out, const char *
     }
     if (rc == 0 && st.folds_done == folds) {
         for (int i = 0; i < n; i++) truth[i] = d->targets[i];
-        printf("\n%d-fold grouped cross-validation, %d records, %.0f s of training and prediction\n", folds, n,
-               st.seconds);
+        printf("\n%d-fold %s cross-validation, %d records, %.0f s of training and prediction\n", folds,
+               f->by_record ? "record-split" : "grouped", n, st.seconds);
         if (M > 1) cli_print_metrics(stdout, truth, single, n, "single model (seed S)");
         cli_print_metrics(stdout, truth, pred, n, M > 1 ? "ensemble mean" : "cross-validated");
         printf("  MAE per fold (eV):");
@@ -407,6 +413,10 @@ int cmd_finetune(int argc, char **argv) {
                    (r = cli_take(argc, argv, &i, "--out", &out)) ||
                    (r = cli_take(argc, argv, &i, "--cv-out", &cv_out))) {
             if (r < 0) return cli_usage_error("%s needs a value", argv[i]);
+        } else if ((r = cli_take(argc, argv, &i, "--group-by", &v))) {
+            if (r < 0 || (strcmp(v, "host") && strcmp(v, "record")))
+                return cli_usage_error("--group-by expects host or record");
+            f.by_record = !strcmp(v, "record");
         } else if (!strcmp(argv[i], "--resume")) {
             resume = 1;
         } else if ((r = cli_take(argc, argv, &i, "--stop-after-fold", &v))) {
@@ -492,8 +502,10 @@ int cmd_finetune(int argc, char **argv) {
             ih_model_free(f.init);
             return cli_fail();
         }
-    printf("%s: %d records, graphs in %.1f s; %s, %s, hidden %d, %s edges\n", f.data, d.n, ih_now() - t0,
-           f.arch, f.init_path ? f.init_path : "SCRATCH", f.cfg.hidden, f.cfg.canonical ? "canonical" : "full");
+    if (f.by_record) ih_dataset_group_by_record(&d);
+    printf("%s: %d records, graphs in %.1f s; %s, %s, hidden %d, %s edges%s\n", f.data, d.n, ih_now() - t0,
+           f.arch, f.init_path ? f.init_path : "SCRATCH", f.cfg.hidden, f.cfg.canonical ? "canonical" : "full",
+           f.by_record ? "; split by record, not by host" : "");
     f.o.quiet = 0;
     int rc = 0;
     int M = f.ensemble;

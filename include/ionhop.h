@@ -136,6 +136,11 @@ int ih_path_find_ion(const ih_structure *ini, const ih_structure *fin, const cha
                      const char *fin_name, int *ion, double *hop_length);
 /* Initial (site 0 + host) and final (site 4 + host) structures of a 5-image structure (§1.4). */
 int ih_path_endpoints(const ih_structure *five, ih_structure *ini, ih_structure *fin);
+/* How close the straight path of a 5-image structure (the segment from image 0 to image 4) comes
+ * to any other site, over all periodic images, in Å; *site (may be NULL) gets that site's index
+ * in `five` (5 or more). The model sees the path only at five points: a path that passes through
+ * or near a host atom is outside what it learnt well (see docs/results.md). */
+double ih_path_closest_approach(const ih_structure *five, int *site);
 
 /* ---------------------------------------------------------------------------------------- */
 /* graphs (neighbors.c, graph.c)                                                            */

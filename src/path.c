@@ -128,3 +128,71 @@ int ih_path_endpoints(const ih_structure *five, ih_structure *ini, ih_structure 
     }
     return 0;
 }
+
+static void frac_to_cart(const double L[3][3], const double f[3], double x[3]) {
+    for (int k = 0; k < 3; k++) x[k] = f[0] * L[0][k] + f[1] * L[1][k] + f[2] * L[2][k];
+}
+
+/* Distance from x to the segment p + t·v, t in [0, 1]. */
+static double segment_distance(const double p[3], const double v[3], double vv, const double x[3]) {
+    double w[3] = {x[0] - p[0], x[1] - p[1], x[2] - p[2]};
+    double t = vv > 0 ? (w[0] * v[0] + w[1] * v[1] + w[2] * v[2]) / vv : 0;
+    t = t < 0 ? 0 : t > 1 ? 1 : t;
+    double d[3] = {w[0] - t * v[0], w[1] - t * v[1], w[2] - t * v[2]};
+    return sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+}
+
+/* Nearest periodic image of every site to the segment p + t·v, over the lattice translations
+ * -shift[k]..shift[k] of each site's fractional offset from the midpoint, reduced to [-0.5, 0.5]. */
+static double closest_within(const ih_structure *five, const double mid_frac[3], const double p[3],
+                             const double v[3], const int shift[3], int *site) {
+    const double(*L)[3] = five->lattice;
+    double vv = v[0] * v[0] + v[1] * v[1] + v[2] * v[2], best = INFINITY, mid[3];
+    frac_to_cart(L, mid_frac, mid);
+    for (int j = 5; j < five->n_atoms; j++) {
+        double df[3];
+        for (int c = 0; c < 3; c++) df[c] = min_image_frac(five->frac[3 * j + c] - mid_frac[c]);
+        for (int a = -shift[0]; a <= shift[0]; a++)
+            for (int b = -shift[1]; b <= shift[1]; b++)
+                for (int c = -shift[2]; c <= shift[2]; c++) {
+                    double f[3] = {df[0] + a, df[1] + b, df[2] + c}, x[3];
+                    frac_to_cart(L, f, x);
+                    for (int k = 0; k < 3; k++) x[k] += mid[k];
+                    double r = segment_distance(p, v, vv, x);
+                    if (r < best) best = r, *site = j;
+                }
+    }
+    return best;
+}
+
+double ih_path_closest_approach(const ih_structure *five, int *site) {
+    const double(*L)[3] = five->lattice;
+    int dummy;
+    if (!site) site = &dummy;
+    *site = -1;
+    if (five->n_atoms < 6) return INFINITY;
+    double mid_frac[3], p[3], q[3], v[3];
+    for (int c = 0; c < 3; c++) mid_frac[c] = 0.5 * (five->frac[c] + five->frac[12 + c]);
+    frac_to_cart(L, five->frac, p);
+    frac_to_cart(L, five->frac + 12, q);
+    for (int k = 0; k < 3; k++) v[k] = q[k] - p[k];
+    /* a first bound from the 27 nearest translations, then every translation that could beat it:
+     * a site within d of the segment is within d + half its length of the midpoint, and a point at
+     * distance R from the midpoint is at most R / spacing_k lattice planes away along axis k */
+    int near[3] = {1, 1, 1};
+    double bound = closest_within(five, mid_frac, p, v, near, site);
+    double reach = bound + 0.5 * sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]), cross[3][3];
+    for (int k = 0; k < 3; k++) {
+        const double *a = L[(k + 1) % 3], *b = L[(k + 2) % 3];
+        cross[k][0] = a[1] * b[2] - a[2] * b[1];
+        cross[k][1] = a[2] * b[0] - a[0] * b[2];
+        cross[k][2] = a[0] * b[1] - a[1] * b[0];
+    }
+    double volume = fabs(L[0][0] * cross[0][0] + L[0][1] * cross[0][1] + L[0][2] * cross[0][2]);
+    int wide[3];
+    for (int k = 0; k < 3; k++) {
+        double spacing = volume / sqrt(cross[k][0] * cross[k][0] + cross[k][1] * cross[k][1] + cross[k][2] * cross[k][2]);
+        wide[k] = 1 + (int)ceil(reach / spacing);
+    }
+    return closest_within(five, mid_frac, p, v, wide, site);
+}

@@ -43,6 +43,14 @@ int main(void) {
     e = strstr(out, "Em:");
     if (e) sscanf(e, "Em: %63s", em2);
     CHECK_MSG(em1[0] && strcmp(em1, em2) == 0, "%s vs %s", em1, em2);
+    /* the path's closest approach (1.42 Å from O 95, as an independent pymatgen check finds), and
+     * the warning for a path straight through that O (destination = its mirror image of the Li) */
+    CHECK_MSG(strstr(out, "passes 1.42 Å from O (atom 95)") && !strstr(out, "warning"), "%s", out);
+    snprintf(cmd, sizeof cmd, "%s predict --model %s examples/LiFePO4_hop/initial.vasp --ion 1 "
+             "--to \"0.459864452 0.75 0.411382854\"", cli(), model);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    CHECK_MSG(strstr(out, "passes 0.00 Å from O (atom 95)") && strstr(out, "warning: the straight path passes within"),
+              "%s", out);
 
     snprintf(path, sizeof path, "%s/p.csv", dir);
     snprintf(cmd, sizeof cmd, "%s predict --model %s --data %s --out %s", cli(), model, data, path);

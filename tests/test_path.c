@@ -80,6 +80,83 @@ int main(void) {
     ih_structure_free(&ini);
     ih_structure_free(&fin);
     CHECK(ih_path_5image(&set.items[0], 5000, set.items[0].frac, &five) == -1);
+
+    /* closest approach of the straight path to a host site: the records whose path runs through an
+     * atom (LiRuO2_1, the 8.77 eV record) and an ordinary one */
+    for (int r = 0; r < set.n; r++) {
+        int site = -1;
+        double d = ih_path_closest_approach(&set.items[r], &site);
+        CHECK(d >= 0 && site >= 5 && site < set.items[r].n_atoms);
+        if (!strcmp(set.items[r].sys_name, "LiRuO2_1")) {
+            CHECK_MSG(d < 0.01, "LiRuO2_1: %g", d);
+            CHECK_INT(set.items[r].z[site], 44); /* Ru */
+        }
+        if (r == 0) CHECK(d > 1.0 && d < 3.0);
+    }
+    /* against a brute force over sampled points of the path and many more lattice translations,
+     * in skewed cells with long hops (where the 27 nearest translations are not enough) */
+    ih_rng rng;
+    ih_rng_seed(&rng, 12345);
+    double worst_gap = 0;
+    for (int trial = 0; trial < 20; trial++) {
+        ih_structure s;
+        int n = 5 + 6;
+        CHECK(ih_structure_init(&s, n) == 0);
+        for (int a = 0; a < 3; a++)
+            for (int b = 0; b < 3; b++) s.lattice[a][b] = (a == b ? 2.0 + 2 * ih_rng_uniform(&rng) : 0) +
+                                                          (a > b ? 6.0 * (ih_rng_uniform(&rng) - 0.5) : 0);
+        double step[3];
+        for (int c = 0; c < 3; c++) s.frac[c] = ih_rng_uniform(&rng), step[c] = 1.6 * (ih_rng_uniform(&rng) - 0.5);
+        for (int k = 0; k < 5; k++)
+            for (int c = 0; c < 3; c++) s.frac[3 * k + c] = s.frac[c] + 0.25 * k * step[c];
+        for (int i = 5; i < n; i++)
+            for (int c = 0; c < 3; c++) s.frac[3 * i + c] = 3 * ih_rng_uniform(&rng) - 1;
+        for (int i = 0; i < n; i++) s.z[i] = i < 5 ? 3 : 8;
+        int site = -1;
+        double d = ih_path_closest_approach(&s, &site), brute[11], len = 0, p[3], q[3];
+        for (int k = 0; k < 3; k++) {
+            p[k] = q[k] = 0;
+            for (int c = 0; c < 3; c++) p[k] += s.frac[c] * s.lattice[c][k], q[k] += s.frac[12 + c] * s.lattice[c][k];
+            len += (q[k] - p[k]) * (q[k] - p[k]);
+        }
+        int samples = 300;
+        double best = INFINITY, tol = 0.5 * sqrt(len) / samples + 1e-9;
+        for (int i = 5; i < n; i++) {
+            brute[i] = INFINITY;
+            for (int t = 0; t <= samples; t++)
+                for (int a = -4; a <= 4; a++)
+                    for (int b = -4; b <= 4; b++)
+                        for (int c = -4; c <= 4; c++) {
+                            double f[3] = {s.frac[3 * i] + a, s.frac[3 * i + 1] + b, s.frac[3 * i + 2] + c}, r2 = 0;
+                            for (int k = 0; k < 3; k++) {
+                                double x = f[0] * s.lattice[0][k] + f[1] * s.lattice[1][k] + f[2] * s.lattice[2][k];
+                                double y = p[k] + (q[k] - p[k]) * t / samples - x;
+                                r2 += y * y;
+                            }
+                            if (r2 < brute[i] * brute[i]) brute[i] = sqrt(r2);
+                        }
+            if (brute[i] < best) best = brute[i];
+        }
+        /* sampling can only overshoot, by at most half a sample spacing; the site named is that close */
+        CHECK_MSG(d <= best + 1e-9 && best - d <= tol, "trial %d: %g vs %g", trial, d, best);
+        CHECK(site >= 5 && site < n && brute[site] - d <= tol);
+        if (best - d > worst_gap) worst_gap = best - d;
+        ih_structure_free(&s);
+    }
+    {   /* an unreduced basis of a 4 Å cubic lattice (b = 5a + 4ŷ): the site's image 1.8 Å from the
+         * path lies two translations beyond the 27 nearest of its reduced fractional offset */
+        ih_structure s;
+        CHECK(ih_structure_init(&s, 6) == 0);
+        double L[3][3] = {{4, 0, 0}, {20, 4, 0}, {0, 0, 4}};
+        memcpy(s.lattice, L, sizeof L);
+        for (int k = 0; k < 5; k++) s.frac[3 * k + 2] = 0.125 + 0.125 * k;
+        s.frac[15] = -2.25, s.frac[16] = 0.45, s.frac[17] = 0.375; /* Cartesian (0, 1.8, 1.5) */
+        int site = -1;
+        CHECK_NEAR(ih_path_closest_approach(&s, &site), 1.8, 1e-9);
+        CHECK_INT(site, 5);
+        ih_structure_free(&s);
+    }
+    printf("closest approach vs sampled brute force: worst gap %.2g Å\n", worst_gap);
     ih_structure_set_free(&set);
     return test_summary("test_path");
 }

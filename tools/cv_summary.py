@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Summarise cross-validated predictions (the CSV of `ionhop finetune --folds K`):
-overall metrics as ionhop prints them, then by mobile ion and by barrier range.
+overall metrics as ionhop prints them, then by mobile ion, by barrier range and by how close the
+straight path comes to a host atom (as `ionhop predict` reports it). Bias = mean(prediction - target).
 
 usage: tools/cv_summary.py CV.csv[,CV2.csv,...] [DATA.json]   (DATA: the records, for the mobile ion)
 Several CSVs (comma-separated): the mean of their held-out predictions, i.e. the cross-validation
@@ -32,14 +33,39 @@ def metrics(rows):
     acc = (tp + tn) / n
     prec = tp / (tp + fp) if tp + fp else float("nan")
     rec = tp / (tp + fn) if tp + fn else float("nan")
-    return dict(n=n, mae=mae, rmse=rmse, r2=r2, acc=acc, prec=prec, rec=rec)
+    return dict(n=n, mae=mae, rmse=rmse, r2=r2, acc=acc, prec=prec, rec=rec, bias=sum(err) / n)
 
 
 def line(name, m, col="prediction"):
     if not m:
         return
     print(f"| {name} | {m['n']} | {m['mae']:.3f} | {m['rmse']:.3f} | {m['r2']:.3f} | "
-          f"{100 * m['acc']:.1f} % | {100 * m['prec']:.1f} % | {100 * m['rec']:.1f} % |")
+          f"{100 * m['acc']:.1f} % | {100 * m['prec']:.1f} % | {100 * m['rec']:.1f} % | {m['bias']:+.3f} |")
+
+
+def closest_approach(atoms):
+    """Closest distance of the segment image 0 -> image 4 to sites 5.. (translations -2..2 of each
+    site's offset from the midpoint reduced to [-0.5, 0.5]; the records' hops are short enough)."""
+    L = atoms["lattice_mat"]
+    f = atoms["coords"]
+    cart = lambda v: [sum(v[i] * L[i][k] for i in range(3)) for k in range(3)]
+    mid = [(f[0][c] + f[4][c]) / 2 for c in range(3)]
+    p, q = cart(f[0]), cart(f[4])
+    v = [q[k] - p[k] for k in range(3)]
+    vv = sum(x * x for x in v)
+    best = float("inf")
+    for j in range(5, len(f)):
+        d = [f[j][c] - mid[c] for c in range(3)]
+        d = [x - round(x) for x in d]
+        for a in range(-2, 3):
+            for b in range(-2, 3):
+                for c in range(-2, 3):
+                    x = cart([d[0] + a + mid[0], d[1] + b + mid[1], d[2] + c + mid[2]])
+                    w = [x[k] - p[k] for k in range(3)]
+                    t = min(1.0, max(0.0, sum(w[k] * v[k] for k in range(3)) / vv))
+                    r = math.sqrt(sum((w[k] - t * v[k]) ** 2 for k in range(3)))
+                    best = min(best, r)
+    return best
 
 
 def main():
@@ -55,12 +81,13 @@ def main():
             for r in run:
                 pred[r["jid"]] = pred.get(r["jid"], 0.0) + float(r["prediction"]) / len(runs)
         rows = [dict(r, prediction=str(pred[r["jid"]]), single=str(pred[r["jid"]])) for r in rows]
-    ion = {}
+    ion, approach = {}, {}
     if len(sys.argv) > 2:
         for r in json.load(open(sys.argv[2])):
             ion[str(r["jid"])] = r["atoms"]["elements"][0]
-    print("| subset | n | MAE (eV) | RMSE (eV) | R² | accuracy | precision | recall |")
-    print("|---|---|---|---|---|---|---|---|")
+            approach[str(r["jid"])] = closest_approach(r["atoms"])
+    print("| subset | n | MAE (eV) | RMSE (eV) | R² | accuracy | precision | recall | bias (eV) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     cols = ["prediction"] + (["single"] if any(r["single"] != r["prediction"] for r in rows) else [])
     for col in cols:
         data = [(float(r["target"]), float(r[col]), r["jid"]) for r in rows]
@@ -75,6 +102,10 @@ def main():
         for lo, hi in [(0, 0.65), (0.65, 1.5), (1.5, 100)]:
             line(f"Em {lo}–{hi} eV" if hi < 100 else f"Em ≥ {lo} eV",
                  metrics([(a, b) for a, b, _ in data if lo <= a < hi]))
+        for lo, hi in [(0, 1.0), (1.0, 1.4), (1.4, 100)] if approach else []:
+            line(f"path within {hi} Å of an atom" if lo == 0 else
+                 f"closest approach {lo}–{hi} Å" if hi < 100 else f"closest approach ≥ {lo} Å",
+                 metrics([(a, b) for a, b, j in data if lo <= approach[j] < hi]))
 
 
 if __name__ == "__main__":

@@ -142,6 +142,30 @@ int ih_path_endpoints(const ih_structure *five, ih_structure *ini, ih_structure 
  * or near a host atom is outside what it learnt well (see docs/results.md). */
 double ih_path_closest_approach(const ih_structure *five, int *site);
 
+/* Vacancy hops of one element between its own sites (hops.c): from a site to the nearest image of
+ * another site of the element (which becomes the vacancy), up to max_length Å, grouped into classes
+ * of hops that a symmetry operation of the structure (spglib, tolerance symprec Å) maps onto each
+ * other, direction included. One representative per class, shortest first; multiplicity = the
+ * number of hops of its class in the cell. */
+typedef struct ih_hop {
+    int from, to;       /* 0-based sites of the structure */
+    double step[3];     /* fractional displacement from `from` to the image of `to` it reaches */
+    double length;      /* Å */
+    int multiplicity;
+} ih_hop;
+typedef struct ih_hops_info {
+    int n_sites;               /* sites of the element */
+    int n_hops;                /* hops up to max_length, all classes */
+    int n_too_long;            /* hops up to max_length that need a larger cell (a step over half a cell) */
+    int spacegroup;            /* 0 if spglib found none (then every hop is its own class) */
+    char spacegroup_symbol[16];
+} ih_hops_info;
+int ih_hops_enumerate(const ih_structure *s, int z, double max_length, double symprec, ih_hop **hops,
+                      int *n_hops, ih_hops_info *info);
+/* The initial structure of a hop (its destination site removed), the moving ion's index in it and
+ * its fractional destination, for ih_path_5image. */
+int ih_hop_initial(const ih_structure *s, const ih_hop *h, ih_structure *ini, int *ion, double to[3]);
+
 /* ---------------------------------------------------------------------------------------- */
 /* graphs (neighbors.c, graph.c)                                                            */
 /* ---------------------------------------------------------------------------------------- */
@@ -378,6 +402,9 @@ void ih_model_embedding_rows(const ih_model *m, int *bond_rows, int *angle_rows)
  * the reference). ih_model_reserve2 sizes every arena (sizes 2 are ignored for MODEL-3). */
 int ih_model_reserve2(ih_model *m, int max_structs, int atoms1, int edges1, int triplets1,
                       int atoms2, int edges2, int triplets2);
+/* The same with evaluation-only arenas (a fraction of the memory; forward with training 0 only). */
+int ih_model_reserve2_eval(ih_model *m, int max_structs, int atoms1, int edges1, int triplets1,
+                           int atoms2, int edges2, int triplets2);
 int ih_model_forward2(ih_model *m, const ih_graph *g1, const ih_graph *g2, int training, float *out);
 int ih_model_backward2(ih_model *m, const ih_graph *g1, const ih_graph *g2, const float *dout);
 /* MODEL-4's attention dropout draws its masks from a generator seeded from the model seed at
@@ -494,6 +521,8 @@ int ih_train(ih_model *m, const ih_dataset *d, const int *train_idx, int n_train
              ih_train_result *res);
 /* Size the model's activation arena for micro-batches of this dataset. */
 int ih_dataset_reserve(ih_model *m, const ih_dataset *d, int max_structs, long budget_t);
+/* The same for prediction only (evaluation-only arenas; ih_predict_dataset, not training). */
+int ih_dataset_reserve_eval(ih_model *m, const ih_dataset *d, int max_structs, long budget_t);
 /* Evaluation-mode outputs (scaled) of records idx into out (n × n_outputs). */
 int ih_predict_dataset(ih_model *m, const ih_dataset *d, const int *idx, int n, int max_structs,
                        long budget_t, float *out);

@@ -435,7 +435,12 @@ int ih_model_find_buffer(const ih_model *m, const char *name) {
 /* single-graph convenience */
 
 int ih_model_reserve(ih_model *m, int max_structs, int max_atoms, int max_edges, int max_triplets) {
-    ih_acts *a = ih_acts_create(m, max_structs, max_atoms, max_edges, max_triplets, 1);
+    return model_reserve_main(m, max_structs, max_atoms, max_edges, max_triplets, 1);
+}
+
+int model_reserve_main(ih_model *m, int max_structs, int max_atoms, int max_edges, int max_triplets,
+                       int for_training) {
+    ih_acts *a = ih_acts_create(m, max_structs, max_atoms, max_edges, max_triplets, for_training);
     if (!a) return -1;
     if (ih_model_reserve_head(m, max_structs)) {
         ih_acts_free(a);

@@ -160,6 +160,9 @@ size_t embed_ws_floats(int H, int emb, int K);
 
 /* trunk.c: an arena for n_alignn ALIGNN + n_gcn GCN layers starting at EGGC eggc0 of the
  * model's table (MODEL-2's delta branch: the shared embeddings, then its own layers). */
+/* The main arena (training or evaluation-only) and the head scratch. */
+int model_reserve_main(ih_model *m, int max_structs, int max_atoms, int max_edges, int max_triplets,
+                       int for_training);
 ih_acts *trunk_acts_create(const ih_model *m, int n_alignn, int n_gcn, int eggc0, int max_structs,
                            int max_atoms, int max_edges, int max_triplets, int for_training);
 /* Backward of the last forward on `a` from the node gradients of the last layer, which the

@@ -59,7 +59,7 @@ static long arena_size(long budget, long max_one, double max_share, long max_str
     return s > max_one ? s : max_one;
 }
 
-int ih_dataset_reserve(ih_model *m, const ih_dataset *d, int max_structs, long budget_t) {
+static int dataset_reserve(ih_model *m, const ih_dataset *d, int max_structs, long budget_t, int for_training) {
     long budget[3] = {budget_t / 64, budget_t / 8, budget_t}; /* atoms, edges, triplets */
     long max_one[2][3] = {{1, 0, 0}, {1, 0, 0}};
     double share[2][3] = {{0, 0, 0}, {0, 0, 0}};
@@ -78,9 +78,17 @@ int ih_dataset_reserve(ih_model *m, const ih_dataset *d, int max_structs, long b
     long s[2][3];
     for (int k = 0; k <= two; k++)
         for (int q = 0; q < 3; q++) s[k][q] = arena_size(budget[q], max_one[k][q], share[k][q], max_structs);
-    if (!two) return ih_model_reserve2(m, max_structs, (int)s[0][0], (int)s[0][1], (int)s[0][2], 0, 0, 0);
-    return ih_model_reserve2(m, max_structs, (int)s[0][0], (int)s[0][1], (int)s[0][2], (int)s[1][0],
-                             (int)s[1][1], (int)s[1][2]);
+    int (*reserve)(ih_model *, int, int, int, int, int, int, int) = for_training ? ih_model_reserve2 : ih_model_reserve2_eval;
+    if (!two) return reserve(m, max_structs, (int)s[0][0], (int)s[0][1], (int)s[0][2], 0, 0, 0);
+    return reserve(m, max_structs, (int)s[0][0], (int)s[0][1], (int)s[0][2], (int)s[1][0], (int)s[1][1], (int)s[1][2]);
+}
+
+int ih_dataset_reserve(ih_model *m, const ih_dataset *d, int max_structs, long budget_t) {
+    return dataset_reserve(m, d, max_structs, budget_t, 1);
+}
+
+int ih_dataset_reserve_eval(ih_model *m, const ih_dataset *d, int max_structs, long budget_t) {
+    return dataset_reserve(m, d, max_structs, budget_t, 0);
 }
 
 /* The micro-batch of records idx: G1 into out, G2 (two-graph datasets) into out2. */

@@ -15,10 +15,13 @@ static _Thread_local char last_error[1024];
 const char *ih_last_error(void) { return last_error; }
 
 int ih_set_error(const char *fmt, ...) {
+    /* formatted aside first: callers prefix the previous message ("%s: %s", path, ih_last_error()) */
+    char msg[sizeof last_error];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(last_error, msg, sizeof msg);
     /* keep it one line: a message is printed as "ionhop: <message>" */
     for (char *p = last_error; *p; p++)
         if (*p == '\n' || *p == '\r') *p = ' ';

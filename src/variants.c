@@ -48,10 +48,23 @@ const attn_acts *variants_attn(const ih_model *m, int k) {
     return m->cfg.arch == IH_ARCH_ATTN && m->var && (k == 0 || k == 1) ? &m->var->att[k] : NULL;
 }
 
+static int model_reserve_all(ih_model *m, int max_structs, int atoms1, int edges1, int triplets1,
+                             int atoms2, int edges2, int triplets2, int for_training);
+
 int ih_model_reserve2(ih_model *m, int max_structs, int atoms1, int edges1, int triplets1,
                       int atoms2, int edges2, int triplets2) {
+    return model_reserve_all(m, max_structs, atoms1, edges1, triplets1, atoms2, edges2, triplets2, 1);
+}
+
+int ih_model_reserve2_eval(ih_model *m, int max_structs, int atoms1, int edges1, int triplets1,
+                           int atoms2, int edges2, int triplets2) {
+    return model_reserve_all(m, max_structs, atoms1, edges1, triplets1, atoms2, edges2, triplets2, 0);
+}
+
+static int model_reserve_all(ih_model *m, int max_structs, int atoms1, int edges1, int triplets1,
+                             int atoms2, int edges2, int triplets2, int for_training) {
     int arch = m->cfg.arch, H = m->H;
-    if (ih_model_reserve(m, max_structs, atoms1, edges1, triplets1) != 0) return -1;
+    if (model_reserve_main(m, max_structs, atoms1, edges1, triplets1, for_training) != 0) return -1;
     if (arch == IH_ARCH_MODEL3) return 0;
     variants_free(m);
     struct variant_state *v = calloc(1, sizeof *v);
@@ -61,11 +74,11 @@ int ih_model_reserve2(ih_model *m, int max_structs, int atoms1, int edges1, int 
     if (arch_is_path(arch)) {
         /* one graph: the main arena only */
     } else if (arch == IH_ARCH_DELTA) {
-        v->dacts1 = trunk_acts_create(m, 1, 1, m->n_eggc, max_structs, atoms1, edges1, triplets1, 1);
-        v->dacts2 = trunk_acts_create(m, 1, 1, m->n_eggc, max_structs, atoms2, edges2, triplets2, 1);
+        v->dacts1 = trunk_acts_create(m, 1, 1, m->n_eggc, max_structs, atoms1, edges1, triplets1, for_training);
+        v->dacts2 = trunk_acts_create(m, 1, 1, m->n_eggc, max_structs, atoms2, edges2, triplets2, for_training);
         if (!v->dacts1 || !v->dacts2) goto fail;
     } else {
-        v->acts2 = ih_acts_create(m, max_structs, atoms2, edges2, triplets2, 1);
+        v->acts2 = ih_acts_create(m, max_structs, atoms2, edges2, triplets2, for_training);
         if (!v->acts2) goto fail;
     }
     size_t row = ((size_t)max_structs * H + 15) & ~(size_t)15, n = 7 * row + 2 * (3 * row);

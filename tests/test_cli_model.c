@@ -1,5 +1,6 @@
 /* train / predict / evaluate / finetune / pretrain / info end to end on tiny models, and the exit
  * codes and one-line messages for bad input. Runs $IONHOP_CLI (make test sets it). */
+#include <math.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -51,6 +52,59 @@ int main(void) {
     CHECK_INT(run(cmd, out, sizeof out), 0);
     CHECK_MSG(strstr(out, "passes 0.00 Å from O (atom 95)") && strstr(out, "warning: the straight path passes within"),
               "%s", out);
+
+    /* every distinct Li vacancy hop: listed, written as CSV, and each the same barrier as the hop
+     * predicted on its own from its two end points */
+    snprintf(path, sizeof path, "%s/hops.csv", dir);
+    snprintf(cmd, sizeof cmd, "%s predict --model %s examples/LiFePO4_hop/initial.vasp --ion Li --max-hop 4 --out %s",
+             cli(), model, path);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    CHECK_MSG(strstr(out, "15 sites, space group P-1 (2)") && strstr(out, "symmetry classes") && strstr(out, "hops ->"),
+              "%s", out);
+    {
+        char *hcsv = ih_read_file(path, NULL);
+        int from = 0, to_site = 0, count = 0;
+        double len = 0, appr = 0, em = NAN;
+        const char *row = hcsv ? strchr(hcsv, '\n') : NULL;
+        CHECK(hcsv && !strncmp(hcsv, "from,to,length,closest_approach,count,em,spread\n", 47));
+        CHECK(row && sscanf(row + 1, "%d,%d,%lf,%lf,%d,%lf", &from, &to_site, &len, &appr, &count, &em) == 6);
+        free(hcsv);
+        ih_structure host, ini, fin;
+        ih_hop *hops;
+        int nh, ion = -1;
+        ih_hops_info info;
+        double dest[3];
+        CHECK(ih_read_structure("examples/LiFePO4_hop/initial.vasp", IH_FMT_UNKNOWN, &host) == 0);
+        CHECK(ih_hops_enumerate(&host, 3, 4.0, 0.01, &hops, &nh, &info) == 0);
+        int pick = -1;
+        for (int k = 0; k < nh; k++)
+            if (hops[k].from + 1 == from && hops[k].to + 1 == to_site) pick = k;
+        CHECK(pick >= 0 && fabs(hops[pick].length - len) < 1e-3);
+        if (pick >= 0 && ih_hop_initial(&host, &hops[pick], &ini, &ion, dest) == 0) {
+            CHECK(ih_structure_copy(&fin, &ini) == 0);
+            memcpy(fin.frac + 3 * ion, dest, sizeof dest);
+            char pa[256], pb[256];
+            snprintf(pa, sizeof pa, "%s/hop_a.json", dir), snprintf(pb, sizeof pb, "%s/hop_b.json", dir);
+            CHECK(ih_write_json(pa, &ini, 1) == 0 && ih_write_json(pb, &fin, 1) == 0);
+            snprintf(cmd, sizeof cmd, "%s predict --model %s --initial %s --final %s", cli(), model, pa, pb);
+            CHECK_INT(run(cmd, out, sizeof out), 0);
+            const char *e2 = strstr(out, "Em:");
+            double em2 = NAN;
+            CHECK(e2 && sscanf(e2, "Em: %lf", &em2) == 1 && fabs(em2 - em) < 1.1e-3);
+            ih_structure_free(&ini), ih_structure_free(&fin);
+        }
+        free(hops);
+        ih_structure_free(&host);
+    }
+    snprintf(cmd, sizeof cmd, "%s predict --model %s examples/LiFePO4_hop/initial.vasp --ion F", cli(), model);
+    CHECK_INT(run(cmd, out, sizeof out), 1);
+    CHECK_MSG(one_line_error(out, "initial.vasp: only 0 F sites"), "%s", out);
+    snprintf(cmd, sizeof cmd, "%s predict --model %s examples/LiFePO4_hop/initial.vasp --ion Li --max-hop 1", cli(), model);
+    CHECK_INT(run(cmd, out, sizeof out), 1);
+    CHECK_MSG(one_line_error(out, "no Li-Li hop up to 1.0"), "%s", out);
+    snprintf(cmd, sizeof cmd, "%s predict --model %s examples/LiFePO4_hop/initial.vasp --ion 1 --to \"0 0 0\" --max-hop 3",
+             cli(), model);
+    CHECK_INT(run(cmd, out, sizeof out), 2);
 
     snprintf(path, sizeof path, "%s/p.csv", dir);
     snprintf(cmd, sizeof cmd, "%s predict --model %s --data %s --out %s", cli(), model, data, path);

@@ -735,5 +735,9 @@ int main(void) {
     robustness();
     printf("bad-input cases: %d\n", n_bad);
     rmdir(tmpdir);
+    /* a message prefixed with a file name from the previous message (the pattern the library uses) */
+    ih_set_error("only 1 F site");
+    ih_set_error("%s: %s", "a.vasp", ih_last_error());
+    CHECK(strcmp(ih_last_error(), "a.vasp: only 1 F site") == 0);
     return test_summary("test_io");
 }

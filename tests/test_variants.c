@@ -898,6 +898,10 @@ static void test_training(void) {
             CHECK(ih_dataset_reserve(back, d, 4, 1 << 16) == 0);
             CHECK(ih_predict_dataset(back, d, idx, 4, 4, 1 << 16, p2) == 0);
             CHECK(memcmp(p1, p2, sizeof p1) == 0);
+            /* evaluation-only arenas (what `ionhop predict` reserves) give the same predictions */
+            CHECK(ih_dataset_reserve_eval(back, d, 4, 1 << 16) == 0);
+            CHECK(ih_predict_dataset(back, d, idx, 4, 4, 1 << 16, p2) == 0);
+            for (int i = 0; i < 4; i++) CHECK_NEAR(p2[i], p1[i], 1e-6);
         }
         free(meta);
         ih_model_free(back);

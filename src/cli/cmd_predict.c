@@ -15,9 +15,13 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: ionhop predict [--model MODEL] --initial FILE --final FILE\n"
             "       ionhop predict [--model MODEL] STRUCTURE --ion INDEX --to \"x y z\"\n"
+            "       ionhop predict [--model MODEL] STRUCTURE --ion ELEMENT [--max-hop 5.0] [--out hops.csv]\n"
             "       ionhop predict [--model MODEL] --data FILE.json [--out preds.csv]\n"
             "End points and structures: POSCAR/CONTCAR, CIF, extended XYZ or a JSON record.\n"
             "INDEX counts atoms from 1 in file order; x y z is the fractional destination.\n"
+            "--ion ELEMENT (e.g. Li): every symmetry-distinct vacancy hop of that element between its\n"
+            "own sites up to --max-hop Å (the destination site is emptied), lowest barrier first;\n"
+            "give a supercell large enough that a hop spans at most half of it.\n"
             "Without --model the bundled default model (models/default.ionhop) is used.\n");
 }
 
@@ -59,29 +63,46 @@ static int hop_graphs(const ih_config *cfg, const ih_structure *ini, const ih_st
     return rc;
 }
 
-/* One hop as a one-record dataset, through every ensemble member. */
-static int predict_hop(cli_model *cm, const ih_structure *ini, const ih_structure *fin, int ion,
-                       const double to[3], double *em, double *spread) {
+/* Hops as one dataset through every ensemble member: hop k starts from structure ini[k] with atom
+ * ion[k] moving to to[k]; fin (NULL, or the user's final structure) only with n == 1. */
+static int predict_hops(cli_model *cm, int n, const ih_structure *ini, const ih_structure *fin, const int *ion,
+                        const double (*to)[3], double *em, double *spread) {
     const ih_config *cfg = ih_model_config(cm->m);
-    ih_graph g[2];
-    if (hop_graphs(cfg, ini, fin, ion, to, g) != 0) return -1;
+    ih_graph *g = calloc(2 * (size_t)n, sizeof *g);
+    long *n_trip = calloc(2 * (size_t)n, sizeof *n_trip);
+    float *zero = calloc((size_t)n * cm->n_tasks, sizeof *zero);
+    int *idx = malloc((size_t)n * sizeof *idx);
+    double *mean = malloc((size_t)n * cm->n_tasks * sizeof *mean), *sd = malloc((size_t)n * cm->n_tasks * sizeof *sd);
+    int rc = g && n_trip && zero && idx && mean && sd ? 0 : ih_set_error("out of memory"), built = 0;
     ih_dataset d;
     memset(&d, 0, sizeof d);
-    long n_trip[2] = {ih_graph_count_triplets(&g[0]), ih_graph_count_triplets(&g[1])};
-    float zero = 0;
-    d.n = 1, d.n_tasks = cm->n_tasks, d.graphs = &g[0], d.n_triplets = &n_trip[0];
     d.input = ih_arch_input(cfg->arch);
-    if (d.input != IH_INPUT_SINGLE) d.graphs2 = &g[1], d.n_triplets2 = &n_trip[1];
-    d.targets = d.mask = &zero;
-    int idx = 0;
-    double mean[IH_MAX_TASKS], sd[IH_MAX_TASKS];
-    int rc = cli_model_predict(cm, &d, &idx, 1, mean, sd);
-    ih_graph_free(&g[0]);
-    ih_graph_free(&g[1]);
-    if (rc != 0) return -1;
-    *em = mean[0];
-    *spread = sd[0];
-    return 0;
+    /* graphs2 holds the second graph of each hop (the hop's end point or local sub-graph) */
+    for (; built < n && rc == 0; built++) {
+        ih_graph pair[2];
+        rc = hop_graphs(cfg, &ini[built], fin, ion[built], to[built], pair);
+        if (rc != 0) break;
+        g[built] = pair[0], g[n + built] = pair[1];
+        n_trip[built] = ih_graph_count_triplets(&pair[0]);
+        n_trip[n + built] = ih_graph_count_triplets(&pair[1]);
+        idx[built] = built;
+    }
+    if (rc == 0) {
+        d.n = n, d.n_tasks = cm->n_tasks, d.graphs = g, d.n_triplets = n_trip;
+        if (d.input != IH_INPUT_SINGLE) d.graphs2 = g + n, d.n_triplets2 = n_trip + n;
+        d.targets = d.mask = zero;
+        rc = cli_model_predict(cm, &d, idx, n, mean, sd);
+    }
+    for (int k = 0; k < built; k++) ih_graph_free(&g[k]), ih_graph_free(&g[n + k]);
+    for (int k = 0; rc == 0 && k < n; k++) em[k] = mean[(size_t)k * cm->n_tasks], spread[k] = sd[(size_t)k * cm->n_tasks];
+    free(g), free(n_trip), free(zero), free(idx), free(mean), free(sd);
+    return rc;
+}
+
+static int predict_hop(cli_model *cm, const ih_structure *ini, const ih_structure *fin, int ion,
+                       const double to[3], double *em, double *spread) {
+    const double(*one)[3] = (const double(*)[3])to;
+    return predict_hops(cm, 1, ini, fin, &ion, one, em, spread);
 }
 
 static void report_hop(const char *model, int n_members, const ih_structure *ini, int ion,
@@ -162,9 +183,92 @@ static int predict_file(cli_model *cm, const char *data, const char *out_path) {
     return rc == 0 ? 0 : cli_fail();
 }
 
+/* Every symmetry-distinct vacancy hop of one element (STRUCTURE --ion ELEMENT): predicted as one
+ * batch, listed from the lowest barrier up; --out writes them as CSV. */
+static int predict_scan(cli_model *cm, const char *model, const char *path, const ih_structure *s, int z,
+                        double max_hop, const char *out_path) {
+    ih_hop *hops;
+    int n;
+    ih_hops_info info;
+    if (ih_hops_enumerate(s, z, max_hop, 0.01, &hops, &n, &info) != 0) return ih_set_error("%s: %s", path, ih_last_error());
+    if (n == 0) {
+        free(hops);
+        return ih_set_error("%s: no %s-%s hop up to %.1f Å%s", path, ih_element_symbol(z), ih_element_symbol(z),
+                            max_hop, info.n_too_long ? " within half the cell (use a supercell)" : " (raise --max-hop)");
+    }
+    ih_structure *ini = calloc((size_t)n, sizeof *ini);
+    int *ion = malloc((size_t)n * sizeof *ion), *order = malloc((size_t)n * sizeof *order), made = 0;
+    double(*to)[3] = malloc((size_t)n * sizeof *to);
+    double *em = malloc((size_t)n * sizeof *em), *sd = malloc((size_t)n * sizeof *sd);
+    double *approach = malloc((size_t)n * sizeof *approach);
+    int rc = ini && ion && order && to && em && sd && approach ? 0 : ih_set_error("out of memory");
+    while (rc == 0 && made < n) {
+        rc = ih_hop_initial(s, &hops[made], &ini[made], &ion[made], to[made]);
+        if (rc == 0) made++;
+    }
+    for (int k = 0; rc == 0 && k < n; k++) {
+        ih_structure five;
+        rc = ih_path_5image(&ini[k], ion[k], to[k], &five);
+        if (rc == 0) approach[k] = ih_path_closest_approach(&five, NULL), ih_structure_free(&five);
+    }
+    if (rc == 0) rc = predict_hops(cm, n, ini, NULL, ion, (const double(*)[3])to, em, sd);
+    if (rc == 0) {
+        for (int k = 0; k < n; k++) order[k] = k;
+        for (int i = 1; i < n; i++) /* lowest barrier first (stable: equal barriers keep length order) */
+            for (int j = i; j > 0 && em[order[j - 1]] > em[order[j]]; j--) {
+                int t = order[j];
+                order[j] = order[j - 1], order[j - 1] = t;
+            }
+        const char *el = ih_element_symbol(z);
+        printf("model:  %s\n", model);
+        printf("hops:   %s in %s: %d sites, space group %s (%d); %d hops up to %.1f Å in %d symmetry classes\n", el,
+               path, info.n_sites, info.spacegroup ? info.spacegroup_symbol : "none found", info.spacegroup,
+               info.n_hops, max_hop, n);
+        if (info.n_too_long)
+            printf("note:   %d more hops up to %.1f Å span over half the cell and are left out (use a supercell)\n",
+                   info.n_too_long, max_hop);
+        printf("   from     to   length  closest  count  Em (eV)  %s verdict\n", cm->n_members > 1 ? "spread" : "");
+        int close = 0;
+        for (int r = 0; r < n; r++) {
+            int k = order[r];
+            char spread[16] = "";
+            if (cm->n_members > 1) snprintf(spread, sizeof spread, " %6.3f", sd[k]);
+            printf("  %2s %-4d %2s %-4d %5.2f Å  %5.2f Å%s %5d  %7.3f%s  %s\n", el, hops[k].from + 1, el, hops[k].to + 1,
+                   hops[k].length, approach[k], approach[k] < IH_CLOSE_APPROACH_WARN ? "!" : " ", hops[k].multiplicity,
+                   em[k], spread, em[k] < IH_GOOD_CONDUCTOR_EV ? "good" : "poor");
+            close += approach[k] < IH_CLOSE_APPROACH_WARN;
+        }
+        printf("Each hop: the ion moves from site `from` into a vacancy at site `to` (removed), straight line; count = "
+               "equivalent hops in the cell; good conductor: Em < %.2f eV.\n", IH_GOOD_CONDUCTOR_EV);
+        if (close)
+            printf("warning: %d hop%s (!) pass within %.1f Å of a host atom; such paths were predicted with about 1 eV "
+                   "mean error in cross-validation, mostly too low (docs/results.md)\n",
+                   close, close > 1 ? "s" : "", IH_CLOSE_APPROACH_WARN);
+        if (out_path) {
+            size_t cap = 128 + (size_t)n * 160, len = 0;
+            char *csv = malloc(cap);
+            if (!csv) rc = ih_set_error("out of memory");
+            else {
+                len += (size_t)snprintf(csv, cap, "from,to,length,closest_approach,count,em,spread\n");
+                for (int r = 0; r < n; r++) {
+                    int k = order[r];
+                    len += (size_t)snprintf(csv + len, cap - len, "%d,%d,%.4f,%.4f,%d,%.6f,%.6f\n", hops[k].from + 1,
+                                            hops[k].to + 1, hops[k].length, approach[k], hops[k].multiplicity, em[k], sd[k]);
+                }
+                rc = ih_write_file_atomic(out_path, csv, len);
+                free(csv);
+                if (rc == 0) printf("%d hops -> %s\n", n, out_path);
+            }
+        }
+    }
+    for (int k = 0; k < made; k++) ih_structure_free(&ini[k]);
+    free(ini), free(ion), free(order), free(to), free(em), free(sd), free(approach), free(hops);
+    return rc;
+}
+
 int cmd_predict(int argc, char **argv) {
     const char *model = NULL, *ini_path = NULL, *fin_path = NULL, *data = NULL, *out = NULL;
-    const char *structure = NULL, *ion_s = NULL, *to_s = NULL;
+    const char *structure = NULL, *ion_s = NULL, *to_s = NULL, *max_hop_s = NULL;
     for (int i = 1; i < argc; i++) {
         int r;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -176,7 +280,8 @@ int cmd_predict(int argc, char **argv) {
                    (r = cli_take(argc, argv, &i, "--data", &data)) ||
                    (r = cli_take(argc, argv, &i, "--out", &out)) ||
                    (r = cli_take(argc, argv, &i, "--ion", &ion_s)) ||
-                   (r = cli_take(argc, argv, &i, "--to", &to_s))) {
+                   (r = cli_take(argc, argv, &i, "--to", &to_s)) ||
+                   (r = cli_take(argc, argv, &i, "--max-hop", &max_hop_s))) {
             if (r < 0) return cli_usage_error("%s needs a value", argv[i]);
         } else if (argv[i][0] == '-' && argv[i][1]) {
             usage(stderr);
@@ -192,6 +297,11 @@ int cmd_predict(int argc, char **argv) {
         usage(stderr);
         return cli_usage_error("give exactly one of --data, --initial/--final, or STRUCTURE --ion --to");
     }
+    int scan = structure && ion_s && !to_s && ih_element_z(ion_s) > 0;
+    double max_hop = 5.0;
+    if (max_hop_s && (!scan || cli_parse_double("--max-hop", max_hop_s, 0.5, 20.0, &max_hop)))
+        return scan ? 2 : cli_usage_error("--max-hop goes with STRUCTURE --ion ELEMENT");
+    if (out && !data && !scan) return cli_usage_error("--out goes with --data or STRUCTURE --ion ELEMENT");
     if (!model) model = default_model();
     cli_model cm;
     if (cli_model_load(model, &cm) != 0) return cli_fail();
@@ -230,13 +340,19 @@ int cmd_predict(int argc, char **argv) {
             }
             have_fin = 1;
         } else {
-            if (!ion_s || !to_s) {
+            if (!ion_s || (!to_s && !scan)) {
                 cli_model_free(&cm);
-                return cli_usage_error("STRUCTURE needs --ion INDEX and --to \"x y z\"");
+                return cli_usage_error("STRUCTURE needs --ion INDEX and --to \"x y z\", or --ion ELEMENT");
             }
             if (ih_read_structure(structure, IH_FMT_UNKNOWN, &ini) != 0) {
                 cli_model_free(&cm);
                 return cli_fail();
+            }
+            if (scan) {
+                rc = predict_scan(&cm, model, structure, &ini, ih_element_z(ion_s), max_hop, out);
+                ih_structure_free(&ini);
+                cli_model_free(&cm);
+                return rc == 0 ? 0 : cli_fail();
             }
             long k;
             char tail;

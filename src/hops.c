@@ -1,0 +1,174 @@
+/* Candidate vacancy hops of one mobile species in a user's structure: every hop from a site of the
+ * element to the nearest image of another of its sites, up to a length, grouped into classes that
+ * the crystal's symmetry operations (spglib) map onto each other. One representative per class is
+ * what `ionhop predict STRUCTURE --ion Li` predicts. */
+#include "ionhop.h"
+
+#include <math.h>
+#include <spglib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void frac_cart(const double (*L)[3], const double *f, double *x) {
+    for (int k = 0; k < 3; k++) x[k] = f[0] * L[0][k] + f[1] * L[1][k] + f[2] * L[2][k];
+}
+
+static double norm3(const double x[3]) { return sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2]); }
+
+/* Cartesian length of the fractional difference d after removing whole lattice vectors
+ * component-wise (enough for a tolerance test on near-zero differences). */
+static double wrapped_length(const double (*L)[3], const double *d) {
+    double w[3], x[3];
+    for (int c = 0; c < 3; c++) w[c] = d[c] - nearbyint(d[c]);
+    frac_cart(L, w, x);
+    return norm3(x);
+}
+
+/* Does operation (R, t) map hop a (start fa, step sa) onto hop b? The start must land on b's start
+ * modulo the lattice, and the rotated step must equal b's step exactly (same image, same direction). */
+static int op_maps(const double (*L)[3], const int (*R)[3], const double *t, const double *fa,
+                   const double *sa, const double *fb, const double *sb, double tol) {
+    double d[3], ds[3];
+    for (int i = 0; i < 3; i++) {
+        double rf = 0, rs = 0;
+        for (int j = 0; j < 3; j++) rf += R[i][j] * fa[j], rs += R[i][j] * sa[j];
+        d[i] = rf + t[i] - fb[i];
+        ds[i] = rs - sb[i];
+    }
+    double x[3];
+    frac_cart(L, ds, x);
+    return norm3(x) < tol && wrapped_length(L, d) < tol;
+}
+
+int ih_hops_enumerate(const ih_structure *s, int z, double max_length, double symprec, ih_hop **hops_out,
+                      int *n_out, ih_hops_info *info) {
+    *hops_out = NULL;
+    *n_out = 0;
+    memset(info, 0, sizeof *info);
+    int n_sites = 0;
+    for (int i = 0; i < s->n_atoms; i++) n_sites += s->z[i] == z;
+    info->n_sites = n_sites;
+    if (n_sites < 2)
+        return ih_set_error("only %d %s site%s: a vacancy hop needs two (give a destination with --to)", n_sites,
+                            ih_element_symbol(z), n_sites == 1 ? "" : "s");
+    /* spglib takes lattice vectors as columns */
+    double lat[3][3], (*pos)[3] = malloc((size_t)s->n_atoms * sizeof *pos);
+    if (!pos) return ih_set_error("out of memory");
+    for (int r = 0; r < 3; r++)
+        for (int c = 0; c < 3; c++) lat[c][r] = s->lattice[r][c];
+    for (int i = 0; i < s->n_atoms; i++)
+        for (int c = 0; c < 3; c++) pos[i][c] = s->frac[3 * i + c];
+    SpglibDataset *sym = spg_get_dataset(lat, pos, s->z, s->n_atoms, symprec);
+    free(pos);
+    static const int identity[1][3][3] = {{{1, 0, 0}, {0, 1, 0}, {0, 0, 1}}};
+    static const double no_shift[1][3] = {{0, 0, 0}};
+    const int(*rot)[3][3] = identity;
+    const double(*tra)[3] = no_shift;
+    int n_ops = 1;
+    if (sym) {
+        rot = (const int(*)[3][3])sym->rotations;
+        tra = (const double(*)[3])sym->translations;
+        n_ops = sym->n_operations;
+        info->spacegroup = sym->spacegroup_number;
+        snprintf(info->spacegroup_symbol, sizeof info->spacegroup_symbol, "%s", sym->international_symbol);
+    }
+    /* how many lattice translations a hop of max_length can span along each axis */
+    double cross[3][3], volume;
+    for (int k = 0; k < 3; k++) {
+        const double *a = s->lattice[(k + 1) % 3], *b = s->lattice[(k + 2) % 3];
+        cross[k][0] = a[1] * b[2] - a[2] * b[1];
+        cross[k][1] = a[2] * b[0] - a[0] * b[2];
+        cross[k][2] = a[0] * b[1] - a[1] * b[0];
+    }
+    volume = fabs(s->lattice[0][0] * cross[0][0] + s->lattice[0][1] * cross[0][1] + s->lattice[0][2] * cross[0][2]);
+    int span[3];
+    for (int k = 0; k < 3; k++) span[k] = 1 + (int)ceil(max_length * norm3(cross[k]) / volume);
+    int cap = 64, n = 0, rc = 0;
+    ih_hop *hops = malloc((size_t)cap * sizeof *hops);
+    if (!hops) rc = ih_set_error("out of memory");
+    for (int a = 0; a < s->n_atoms && rc == 0; a++) {
+        if (s->z[a] != z) continue;
+        for (int b = 0; b < s->n_atoms && rc == 0; b++) {
+            if (b == a || s->z[b] != z) continue;
+            double d0[3];
+            for (int c = 0; c < 3; c++) d0[c] = s->frac[3 * b + c] - s->frac[3 * a + c] - nearbyint(s->frac[3 * b + c] - s->frac[3 * a + c]);
+            for (int i = -span[0]; i <= span[0] && rc == 0; i++)
+                for (int j = -span[1]; j <= span[1] && rc == 0; j++)
+                    for (int k = -span[2]; k <= span[2] && rc == 0; k++) {
+                        double step[3] = {d0[0] + i, d0[1] + j, d0[2] + k}, x[3];
+                        frac_cart(s->lattice, step, x);
+                        double len = norm3(x);
+                        if (len > max_length || len < 0.5) continue;
+                        int nearest = 1;
+                        /* the 5-image structure takes each step component within [-0.5, 0.5] (a
+                         * component of exactly ±0.5 either way), as ih_path_5image does */
+                        for (int c = 0; c < 3; c++) nearest &= fabs(step[c]) <= 0.5;
+                        if (!nearest) {
+                            info->n_too_long++;
+                            continue;
+                        }
+                        info->n_hops++;
+                        int cls = -1;
+                        for (int h = 0; h < n && cls < 0; h++) {
+                            if (fabs(hops[h].length - len) > symprec) continue;
+                            const double *fh = s->frac + 3 * hops[h].from;
+                            for (int o = 0; o < n_ops && cls < 0; o++)
+                                if (op_maps(s->lattice, rot[o], tra[o], fh, hops[h].step, s->frac + 3 * a, step, symprec))
+                                    cls = h;
+                        }
+                        if (cls >= 0) {
+                            hops[cls].multiplicity++;
+                            continue;
+                        }
+                        if (n == cap) {
+                            ih_hop *grown = realloc(hops, 2 * (size_t)cap * sizeof *hops);
+                            if (!grown) {
+                                rc = ih_set_error("out of memory");
+                                break;
+                            }
+                            hops = grown, cap *= 2;
+                        }
+                        hops[n].from = a, hops[n].to = b, hops[n].length = len, hops[n].multiplicity = 1;
+                        memcpy(hops[n].step, step, sizeof step);
+                        n++;
+                    }
+        }
+    }
+    if (sym) spg_free_dataset(sym);
+    if (rc != 0) {
+        free(hops);
+        return rc;
+    }
+    /* shortest first; ties by site order keep the output deterministic */
+    for (int i = 1; i < n; i++) {
+        ih_hop h = hops[i];
+        int j = i;
+        while (j > 0 && (hops[j - 1].length > h.length + 1e-9 ||
+                         (fabs(hops[j - 1].length - h.length) <= 1e-9 &&
+                          (hops[j - 1].from > h.from || (hops[j - 1].from == h.from && hops[j - 1].to > h.to))))) {
+            hops[j] = hops[j - 1];
+            j--;
+        }
+        hops[j] = h;
+    }
+    *hops_out = hops;
+    *n_out = n;
+    return 0;
+}
+
+int ih_hop_initial(const ih_structure *s, const ih_hop *h, ih_structure *ini, int *ion, double to[3]) {
+    if (ih_structure_init(ini, s->n_atoms - 1) != 0) return -1;
+    memcpy(ini->lattice, s->lattice, sizeof ini->lattice);
+    snprintf(ini->jid, sizeof ini->jid, "%s", s->jid);
+    int m = 0;
+    for (int i = 0; i < s->n_atoms; i++) {
+        if (i == h->to) continue; /* the destination becomes the vacancy */
+        ini->z[m] = s->z[i];
+        memcpy(ini->frac + 3 * m, s->frac + 3 * i, 3 * sizeof(double));
+        m++;
+    }
+    *ion = h->from - (h->to < h->from);
+    for (int c = 0; c < 3; c++) to[c] = s->frac[3 * h->from + c] + h->step[c];
+    return 0;
+}

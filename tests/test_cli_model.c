@@ -96,6 +96,16 @@ int main(void) {
         free(hops);
         ih_structure_free(&host);
     }
+    /* the pristine cell: Pnma; hops through or past another site are listed only with --all */
+    snprintf(cmd, sizeof cmd, "%s predict --model %s examples/LiFePO4/LiFePO4.vasp --ion Li --max-hop 6", cli(), model);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    CHECK_MSG(strstr(out, "space group Pnma (62); 224 hops up to 6.0 Å in 7 symmetry classes") &&
+              strstr(out, "2.99 Å   1.42 Å     32") && strstr(out, "4.65 Å   1.56 Å     32") &&
+              strstr(out, "5 more hop classes pass within 1.0 Å") && !strstr(out, "Å!"), "%s", out);
+    snprintf(cmd, sizeof cmd, "%s predict --model %s examples/LiFePO4/LiFePO4.vasp --ion Li --max-hop 6 --all", cli(), model);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    CHECK_MSG(strstr(out, "5.97 Å   0.00 Å!") && strstr(out, "warning: 5 hops (!) pass within 1.0 Å") &&
+              !strstr(out, "more hop class"), "%s", out);
     snprintf(cmd, sizeof cmd, "%s predict --model %s examples/LiFePO4_hop/initial.vasp --ion F", cli(), model);
     CHECK_INT(run(cmd, out, sizeof out), 1);
     CHECK_MSG(one_line_error(out, "initial.vasp: only 0 F sites"), "%s", out);

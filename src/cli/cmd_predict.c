@@ -15,12 +15,14 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: ionhop predict [--model MODEL] --initial FILE --final FILE\n"
             "       ionhop predict [--model MODEL] STRUCTURE --ion INDEX --to \"x y z\"\n"
-            "       ionhop predict [--model MODEL] STRUCTURE --ion ELEMENT [--max-hop 5.0] [--out hops.csv]\n"
+            "       ionhop predict [--model MODEL] STRUCTURE --ion ELEMENT [--max-hop 5.0] [--all] [--out hops.csv]\n"
             "       ionhop predict [--model MODEL] --data FILE.json [--out preds.csv]\n"
             "End points and structures: POSCAR/CONTCAR, CIF, extended XYZ or a JSON record.\n"
             "INDEX counts atoms from 1 in file order; x y z is the fractional destination.\n"
             "--ion ELEMENT (e.g. Li): every symmetry-distinct vacancy hop of that element between its\n"
             "own sites up to --max-hop Å (the destination site is emptied), lowest barrier first;\n"
+            "hops passing within 1 Å of a host atom are left out of the list unless --all (the CSV\n"
+            "of --out holds every hop);\n"
             "give a supercell large enough that a hop spans at most half of it.\n"
             "Without --model the bundled default model (models/default.ionhop) is used.\n");
 }
@@ -186,7 +188,7 @@ static int predict_file(cli_model *cm, const char *data, const char *out_path) {
 /* Every symmetry-distinct vacancy hop of one element (STRUCTURE --ion ELEMENT): predicted as one
  * batch, listed from the lowest barrier up; --out writes them as CSV. */
 static int predict_scan(cli_model *cm, const char *model, const char *path, const ih_structure *s, int z,
-                        double max_hop, const char *out_path) {
+                        double max_hop, int all, const char *out_path) {
     ih_hop *hops;
     int n;
     ih_hops_info info;
@@ -228,9 +230,13 @@ static int predict_scan(cli_model *cm, const char *model, const char *path, cons
             printf("note:   %d more hops up to %.1f Å span over half the cell and are left out (use a supercell)\n",
                    info.n_too_long, max_hop);
         printf("   from     to   length  closest  count  Em (eV)  %s verdict\n", cm->n_members > 1 ? "spread" : "");
-        int close = 0;
+        int close = 0, hidden = 0;
         for (int r = 0; r < n; r++) {
             int k = order[r];
+            if (!all && approach[k] < IH_CLOSE_APPROACH_WARN) {
+                hidden++;
+                continue;
+            }
             char spread[16] = "";
             if (cm->n_members > 1) snprintf(spread, sizeof spread, " %6.3f", sd[k]);
             printf("  %2s %-4d %2s %-4d %5.2f Å  %5.2f Å%s %5d  %7.3f%s  %s\n", el, hops[k].from + 1, el, hops[k].to + 1,
@@ -244,6 +250,10 @@ static int predict_scan(cli_model *cm, const char *model, const char *path, cons
             printf("warning: %d hop%s (!) pass within %.1f Å of a host atom; such paths were predicted with about 1 eV "
                    "mean error in cross-validation, mostly too low (docs/results.md)\n",
                    close, close > 1 ? "s" : "", IH_CLOSE_APPROACH_WARN);
+        if (hidden)
+            printf("%d more hop class%s pass%s within %.1f Å of a host atom (through or past another site: the model "
+                   "is unreliable there); --all lists them\n",
+                   hidden, hidden > 1 ? "es" : "", hidden > 1 ? "" : "es", IH_CLOSE_APPROACH_WARN);
         if (out_path) {
             size_t cap = 128 + (size_t)n * 160, len = 0;
             char *csv = malloc(cap);
@@ -269,6 +279,7 @@ static int predict_scan(cli_model *cm, const char *model, const char *path, cons
 int cmd_predict(int argc, char **argv) {
     const char *model = NULL, *ini_path = NULL, *fin_path = NULL, *data = NULL, *out = NULL;
     const char *structure = NULL, *ion_s = NULL, *to_s = NULL, *max_hop_s = NULL;
+    int all = 0;
     for (int i = 1; i < argc; i++) {
         int r;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -283,6 +294,8 @@ int cmd_predict(int argc, char **argv) {
                    (r = cli_take(argc, argv, &i, "--to", &to_s)) ||
                    (r = cli_take(argc, argv, &i, "--max-hop", &max_hop_s))) {
             if (r < 0) return cli_usage_error("%s needs a value", argv[i]);
+        } else if (!strcmp(argv[i], "--all")) {
+            all = 1;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             usage(stderr);
             return cli_usage_error("unknown option '%s'", argv[i]);
@@ -298,6 +311,7 @@ int cmd_predict(int argc, char **argv) {
         return cli_usage_error("give exactly one of --data, --initial/--final, or STRUCTURE --ion --to");
     }
     int scan = structure && ion_s && !to_s && ih_element_z(ion_s) > 0;
+    if (all && !scan) return cli_usage_error("--all goes with STRUCTURE --ion ELEMENT");
     double max_hop = 5.0;
     if (max_hop_s && (!scan || cli_parse_double("--max-hop", max_hop_s, 0.5, 20.0, &max_hop)))
         return scan ? 2 : cli_usage_error("--max-hop goes with STRUCTURE --ion ELEMENT");
@@ -349,7 +363,7 @@ int cmd_predict(int argc, char **argv) {
                 return cli_fail();
             }
             if (scan) {
-                rc = predict_scan(&cm, model, structure, &ini, ih_element_z(ion_s), max_hop, out);
+                rc = predict_scan(&cm, model, structure, &ini, ih_element_z(ion_s), max_hop, all, out);
                 ih_structure_free(&ini);
                 cli_model_free(&cm);
                 return rc == 0 ? 0 : cli_fail();

@@ -86,6 +86,9 @@ int ih_structure_is_5image(const ih_structure *s);
 /* Cartesian position of atom i (x = f·L, the lattice as stored). */
 void ih_structure_cart(const ih_structure *s, int i, double out[3]);
 double ih_structure_volume(const ih_structure *s);
+/* Distance between neighbouring lattice planes of each family (planes spanned by the other two
+ * lattice vectors), Å: a point r Å away is at most r / spacing[k] translations away along k. */
+void ih_lattice_plane_spacings(const double L[3][3], double spacing[3]);
 /* Inverse of a 3×3 matrix (rows = lattice vectors); -1 if singular or not finite. det may be NULL. */
 int ih_mat3_inverse(const double L[3][3], double inv[3][3], double *det);
 /* frac = cart · L⁻¹ for a structure read in Cartesian coordinates; errors name `name`. */

@@ -74,16 +74,10 @@ int ih_hops_enumerate(const ih_structure *s, int z, double max_length, double sy
         snprintf(info->spacegroup_symbol, sizeof info->spacegroup_symbol, "%s", sym->international_symbol);
     }
     /* how many lattice translations a hop of max_length can span along each axis */
-    double cross[3][3], volume;
-    for (int k = 0; k < 3; k++) {
-        const double *a = s->lattice[(k + 1) % 3], *b = s->lattice[(k + 2) % 3];
-        cross[k][0] = a[1] * b[2] - a[2] * b[1];
-        cross[k][1] = a[2] * b[0] - a[0] * b[2];
-        cross[k][2] = a[0] * b[1] - a[1] * b[0];
-    }
-    volume = fabs(s->lattice[0][0] * cross[0][0] + s->lattice[0][1] * cross[0][1] + s->lattice[0][2] * cross[0][2]);
+    double spacing[3];
+    ih_lattice_plane_spacings(s->lattice, spacing);
     int span[3];
-    for (int k = 0; k < 3; k++) span[k] = 1 + (int)ceil(max_length * norm3(cross[k]) / volume);
+    for (int k = 0; k < 3; k++) span[k] = 1 + (int)ceil(max_length / spacing[k]);
     int cap = 64, n = 0, rc = 0;
     ih_hop *hops = malloc((size_t)cap * sizeof *hops);
     if (!hops) rc = ih_set_error("out of memory");

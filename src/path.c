@@ -181,18 +181,9 @@ double ih_path_closest_approach(const ih_structure *five, int *site) {
      * distance R from the midpoint is at most R / spacing_k lattice planes away along axis k */
     int near[3] = {1, 1, 1};
     double bound = closest_within(five, mid_frac, p, v, near, site);
-    double reach = bound + 0.5 * sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]), cross[3][3];
-    for (int k = 0; k < 3; k++) {
-        const double *a = L[(k + 1) % 3], *b = L[(k + 2) % 3];
-        cross[k][0] = a[1] * b[2] - a[2] * b[1];
-        cross[k][1] = a[2] * b[0] - a[0] * b[2];
-        cross[k][2] = a[0] * b[1] - a[1] * b[0];
-    }
-    double volume = fabs(L[0][0] * cross[0][0] + L[0][1] * cross[0][1] + L[0][2] * cross[0][2]);
+    double reach = bound + 0.5 * sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]), spacing[3];
+    ih_lattice_plane_spacings(L, spacing);
     int wide[3];
-    for (int k = 0; k < 3; k++) {
-        double spacing = volume / sqrt(cross[k][0] * cross[k][0] + cross[k][1] * cross[k][1] + cross[k][2] * cross[k][2]);
-        wide[k] = 1 + (int)ceil(reach / spacing);
-    }
+    for (int k = 0; k < 3; k++) wide[k] = 1 + (int)ceil(reach / spacing[k]);
     return closest_within(five, mid_frac, p, v, wide, site);
 }

@@ -105,6 +105,17 @@ double ih_structure_volume(const ih_structure *s) {
            L[0][2] * (L[1][0] * L[2][1] - L[1][1] * L[2][0]);
 }
 
+void ih_lattice_plane_spacings(const double L[3][3], double spacing[3]) {
+    double volume = fabs(L[0][0] * (L[1][1] * L[2][2] - L[1][2] * L[2][1]) -
+                         L[0][1] * (L[1][0] * L[2][2] - L[1][2] * L[2][0]) +
+                         L[0][2] * (L[1][0] * L[2][1] - L[1][1] * L[2][0]));
+    for (int k = 0; k < 3; k++) {
+        const double *a = L[(k + 1) % 3], *b = L[(k + 2) % 3];
+        double c[3] = {a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]};
+        spacing[k] = volume / sqrt(c[0] * c[0] + c[1] * c[1] + c[2] * c[2]);
+    }
+}
+
 int ih_structure_is_5image(const ih_structure *s) {
     if (s->n_atoms < 6) return 0;
     for (int k = 1; k < 5; k++) {

@@ -505,6 +505,8 @@ typedef struct ih_train_opts {
     const char *checkpoint; /* base path of the resume checkpoint (.model, .state), or NULL */
     int resume;
     int stop_after;        /* > 0: return after this many epochs in total (interruption tests) */
+    double trunk_lr_scale; /* learning-rate factor of the trunk's parameters (1; below 1: the
+                            * pre-trained features move less than the new head) */
     int quiet;
     /* writes the model file `path` with the caller's metadata; val_mae per task or NULL */
     int (*save_model)(void *ctx, ih_model *m, const char *path, long epoch, const double *val_mae);
@@ -569,12 +571,17 @@ void ih_rng_shuffle(ih_rng *r, int *a, int n);
 typedef struct ih_param_range {
     size_t offset, count;
     int decay;
+    double lr_scale; /* this range's learning rate = lr × lr_scale (decay too): 1 normally */
 } ih_param_range;
 
 /* The decay group of a parameter from its PyTorch-style name (spec §5.3): 0 if the name
  * contains "bias", "bn" or "norm", else 1 (so BatchNorm weights inside the embedding MLPs,
  * "…layer.1.weight", are decayed, as in the reference). */
 int ih_param_decays(const char *name);
+/* 1 if a parameter belongs to the trunk (embeddings, ALIGNN and GCN layers: what a pre-trained
+ * model hands to fine-tuning), 0 for heads and the archs' own modules. */
+int ih_param_is_trunk(const char *name);
+extern const char *const ih_trunk_prefixes[5];
 
 /* AdamW (PyTorch semantics, spec §5.3) over a flat float block of n parameters. */
 typedef struct ih_adamw {

@@ -10,6 +10,15 @@ int ih_param_decays(const char *name) {
     return !(strstr(name, "bias") || strstr(name, "bn") || strstr(name, "norm"));
 }
 
+const char *const ih_trunk_prefixes[5] = {"atom_embedding.", "edge_embedding.", "angle_embedding.", "alignn_layers.",
+                                          "gcn_layers."};
+
+int ih_param_is_trunk(const char *name) {
+    for (int k = 0; k < 5; k++)
+        if (!strncmp(name, ih_trunk_prefixes[k], strlen(ih_trunk_prefixes[k]))) return 1;
+    return 0;
+}
+
 int ih_adamw_init(ih_adamw *o, size_t n, double weight_decay) {
     memset(o, 0, sizeof *o);
     if (n == 0) return ih_set_error("AdamW: no parameters");
@@ -42,6 +51,8 @@ static int check_ranges(const ih_adamw *o, const ih_param_range *r, int n_ranges
         if (r[i].offset > o->n || r[i].count > o->n - r[i].offset)
             return ih_set_error("AdamW: range %d (offset %zu, %zu values) exceeds the %zu parameters",
                                 i, r[i].offset, r[i].count, o->n);
+        if (!(r[i].lr_scale >= 0) || !isfinite(r[i].lr_scale))
+            return ih_set_error("AdamW: range %d has learning-rate scale %g", i, r[i].lr_scale);
         if (r[i].offset < end)
             return ih_set_error("AdamW: range %d (offset %zu) overlaps or precedes range %d", i,
                                 r[i].offset, i - 1);
@@ -62,11 +73,9 @@ int ih_adamw_step(ih_adamw *o, float *params, const float *grads, const ih_param
     double t = (double)o->step;
     double bias1 = 1.0 - pow(beta1, t);
     double bias2_sqrt = sqrt(1.0 - pow(o->beta2, t));
-    const float decay_mul = (float)(1.0 - lr * o->weight_decay);
     const float b1 = (float)beta1, one_minus_b1 = (float)(1.0 - beta1);
     const float b2 = (float)o->beta2, one_minus_b2 = (float)(1.0 - o->beta2);
     const float bc2 = (float)bias2_sqrt, eps = (float)o->eps;
-    const float neg_step = (float)(-(lr / bias1));
     float *m = o->m, *v = o->v;
     size_t total = 0;
     for (int r = 0; r < n_ranges; r++) total += ranges[r].count;
@@ -74,8 +83,11 @@ int ih_adamw_step(ih_adamw *o, float *params, const float *grads, const ih_param
 #pragma omp parallel if (total > 32768)
     for (int r = 0; r < n_ranges; r++) {
         const long lo = (long)ranges[r].offset, hi = lo + (long)ranges[r].count;
-        /* ×1 is exact, so one branch-free loop serves both groups */
-        const float dm = ranges[r].decay ? decay_mul : 1.0f;
+        /* lr × 1 is exact, so ranges at scale 1 step exactly as without scales; ×1 is exact too,
+         * so one branch-free loop serves both decay groups */
+        const double lr_r = lr * ranges[r].lr_scale;
+        const float dm = ranges[r].decay ? (float)(1.0 - lr_r * o->weight_decay) : 1.0f;
+        const float neg_step = (float)(-(lr_r / bias1));
 #pragma omp for schedule(static) nowait
         for (long i = lo; i < hi; i++) {
             const float g = grads[i];

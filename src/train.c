@@ -23,6 +23,7 @@ void ih_train_opts_default(ih_train_opts *o) {
     o->loss = IH_LOSS_L1;
     o->seed = 123;
     o->micro_triplets = 1 << 20;
+    o->trunk_lr_scale = 1.0;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -189,7 +190,7 @@ static double task_maes(const ih_dataset *d, const int *idx, int n, const float 
     return used ? score / used : NAN;
 }
 
-static int param_ranges(const ih_model *m, ih_param_range **out) {
+static int param_ranges(const ih_model *m, double trunk_lr_scale, ih_param_range **out) {
     int n = ih_model_n_tensors(m);
     ih_param_range *r = malloc((size_t)(n > 0 ? n : 1) * sizeof *r);
     if (!r) return ih_set_error("out of memory");
@@ -199,6 +200,7 @@ static int param_ranges(const ih_model *m, ih_param_range **out) {
         r[k].offset = t->offset;
         r[k].count = t->numel;
         r[k].decay = t->decay;
+        r[k].lr_scale = ih_param_is_trunk(t->name) ? trunk_lr_scale : 1.0;
         k++;
     }
     /* ascending offsets, as ih_adamw_step wants */
@@ -241,7 +243,7 @@ int ih_train(ih_model *m, const ih_dataset *d, const int *train_idx, int n_train
 
     size_t np = ih_model_n_params(m);
     ih_param_range *ranges = NULL;
-    int n_ranges = param_ranges(m, &ranges);
+    int n_ranges = param_ranges(m, o->trunk_lr_scale, &ranges);
     if (n_ranges < 0) return -1;
     long steps_per_epoch = (n_train + B - 1) / B;
     ih_adamw adam;

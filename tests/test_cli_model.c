@@ -245,6 +245,35 @@ int main(void) {
              cli(), path);
     CHECK_INT(run(cmd, out, sizeof out), 0);
     CHECK_MSG(strstr(out, "spread of 2 ensemble members"), "%s", out);
+    /* --trunk-lr 0: the trunk keeps the pre-trained weights; 0.5 moves it */
+    for (int q = 0; q < 2; q++) {
+        snprintf(path, sizeof path, "%s/ft_trunk%d.ionhop", dir, q);
+        snprintf(cmd, sizeof cmd, "%s finetune --init %s --data %s --out %s --epochs 2 --batch 4 --trunk-lr %s", cli(),
+                 mpt, data, path, q ? "0.5" : "0");
+        CHECK_INT(run(cmd, out, sizeof out), 0);
+        ih_model *pre = ih_model_load(mpt, NULL), *ft = ih_model_load(path, NULL);
+        CHECK(pre && ft);
+        int same_trunk = 0, trunk = 0, has_head = 0;
+        for (int i = 0; pre && ft && i < ih_model_n_tensors(ft); i++) {
+            const ih_tensor_info *t = ih_model_tensor(ft, i);
+            int j = ih_model_find_tensor(pre, t->name);
+            if (ih_param_is_trunk(t->name)) {
+                const ih_tensor_info *u = j >= 0 ? ih_model_tensor(pre, j) : NULL;
+                trunk++;
+                same_trunk += u && u->numel == t->numel &&
+                              !memcmp(ih_model_params(ft) + t->offset, ih_model_params(pre) + u->offset,
+                                      t->numel * sizeof(float));
+            } else if (!strncmp(t->name, "fc_out", 6) || !strncmp(t->name, "fc.", 3)) {
+                has_head = 1; /* the new head: only in the fine-tuned model */
+            }
+        }
+        CHECK(trunk > 20 && has_head);
+        if (q == 0) CHECK_INT(same_trunk, trunk);
+        else CHECK(same_trunk < trunk);
+        ih_model_free(pre), ih_model_free(ft);
+    }
+    snprintf(cmd, sizeof cmd, "%s finetune --data %s --out %s/x.ionhop --trunk-lr 0.1", cli(), data, dir);
+    CHECK_INT(run(cmd, out, sizeof out), 2);
 
     /* bad input: exit 1 with one line naming the file */
     snprintf(cmd, sizeof cmd, "%s predict --model %s --initial examples/LiFePO4_hop/initial.vasp --final examples/LiFePO4_hop/initial.vasp", cli(), model);

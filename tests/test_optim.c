@@ -94,7 +94,7 @@ static void test_adamw_hand(void) {
     ih_adamw o;
     CHECK(ih_adamw_init(&o, 2, 0.01) == 0);
     float p[2] = {0.5f, -2.0f}, g1[2] = {0.2f, -0.3f}, g2[2] = {-0.1f, 0.4f};
-    ih_param_range r[2] = {{0, 1, 1}, {1, 1, 0}};
+    ih_param_range r[2] = {{0, 1, 1, 1}, {1, 1, 0, 1}};
     const double lr1 = 1e-3, b1a = 0.95, lr2 = 2e-3, b1b = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.01;
     CHECK(ih_adamw_step(&o, p, g1, r, 2, lr1, b1a) == 0);
     CHECK_INT(o.step, 1);
@@ -124,17 +124,36 @@ static void test_adamw_hand(void) {
     float q[3] = {1.0f, 7.0f, 1.0f}, gq[3] = {1.0f, 1.0f, 1.0f};
     ih_adamw o3;
     CHECK(ih_adamw_init(&o3, 3, 0.5) == 0);
-    ih_param_range r3[2] = {{0, 1, 1}, {2, 1, 1}};
+    ih_param_range r3[2] = {{0, 1, 1, 1}, {2, 1, 1, 1}};
     CHECK(ih_adamw_step(&o3, q, gq, r3, 2, 0.1, 0.9) == 0);
     CHECK(q[1] == 7.0f && o3.m[1] == 0.0f && o3.v[1] == 0.0f);
     CHECK(q[0] < 1.0f && q[0] == q[2]);
     ih_adamw_free(&o3);
 
+    /* a range's learning-rate scale: 0.5 steps exactly as half the rate, 0 leaves it alone
+     * (decay included); a negative scale is refused */
+    {
+        float a[2] = {0.5f, -2.0f}, b[2] = {0.5f, -2.0f};
+        ih_adamw oa, ob;
+        CHECK(ih_adamw_init(&oa, 2, 0.01) == 0 && ih_adamw_init(&ob, 2, 0.01) == 0);
+        ih_param_range half[2] = {{0, 1, 1, 0.5}, {1, 1, 1, 0}}, full[1] = {{0, 1, 1, 1}};
+        for (int k = 0; k < 3; k++) {
+            CHECK(ih_adamw_step(&oa, a, g1, half, 2, 2e-3, 0.9) == 0);
+            CHECK(ih_adamw_step(&ob, b, g1, full, 1, 1e-3, 0.9) == 0);
+        }
+        CHECK(a[0] == b[0] && a[0] != 0.5f);
+        CHECK(a[1] == -2.0f);
+        half[0].lr_scale = -1;
+        CHECK(ih_adamw_step(&oa, a, g1, half, 2, 2e-3, 0.9) == -1);
+        CHECK(strstr(ih_last_error(), "learning-rate scale") != NULL);
+        ih_adamw_free(&oa), ih_adamw_free(&ob);
+    }
+
     /* invalid ranges: refused, nothing changes, the step count stays */
     float before[2] = {p[0], p[1]};
-    ih_param_range overlap[2] = {{0, 2, 1}, {1, 1, 0}};
-    ih_param_range outside[1] = {{1, 2, 1}};
-    ih_param_range descending[2] = {{1, 1, 1}, {0, 1, 0}};
+    ih_param_range overlap[2] = {{0, 2, 1, 1}, {1, 1, 0, 1}};
+    ih_param_range outside[1] = {{1, 2, 1, 1}};
+    ih_param_range descending[2] = {{1, 1, 1, 1}, {0, 1, 0, 1}};
     long step = o.step;
     CHECK(ih_adamw_step(&o, p, g1, overlap, 2, lr1, b1a) == -1);
     CHECK(strstr(ih_last_error(), "overlap") != NULL);
@@ -187,6 +206,7 @@ static void test_adamw_torch(void) {
         ranges[r].offset = (size_t)cJSON_GetArrayItem(e, 0)->valuedouble;
         ranges[r].count = (size_t)cJSON_GetArrayItem(e, 1)->valuedouble;
         ranges[r].decay = (int)cJSON_GetArrayItem(e, 2)->valuedouble;
+        ranges[r].lr_scale = 1;
     }
     float p[64], p0[64], g[64], want[64];
     CHECK(read_floats(init, p, n) == 0);
@@ -262,7 +282,7 @@ static void test_adamw_threads(void) {
         p1[i] = p2[i] = (float)(ih_rng_uniform(&rng) - 0.5);
         g[i] = (float)(ih_rng_uniform(&rng) - 0.5);
     }
-    ih_param_range r[3] = {{0, 40000, 1}, {40000, 100, 0}, {40200, 59800, 1}};
+    ih_param_range r[3] = {{0, 40000, 1, 1}, {40000, 100, 0, 1}, {40200, 59800, 1, 1}};
     ih_adamw a, b;
     ih_adamw_init(&a, n, 0.01);
     ih_adamw_init(&b, n, 0.01);
@@ -293,7 +313,7 @@ static void test_state_file(const char *dir) {
     CHECK(ih_adamw_init(&o, 10, 0.01) == 0);
     float p[10], g[10];
     for (int i = 0; i < 10; i++) p[i] = (float)i, g[i] = (float)(i % 3) - 1.0f;
-    ih_param_range r = {0, 10, 1};
+    ih_param_range r = {0, 10, 1, 1};
     for (int k = 0; k < 3; k++) ih_adamw_step(&o, p, g, &r, 1, 1e-3, 0.9 - 0.01 * k);
     ih_train_state ts = {.epoch = 12, .sched_step = 48, .best_val = 0.1234567890123456789,
                          .best_epoch = 9};

@@ -191,7 +191,7 @@ int bench_train(int argc, char **argv) {
         ih_param_range *ranges = malloc(sizeof *ranges * (size_t)ntens);
         for (int i = 0; i < ntens; i++) {
             const ih_tensor_info *t = ih_model_tensor(m, i);
-            ranges[i] = (ih_param_range){t->offset, t->numel, t->decay};
+            ranges[i] = (ih_param_range){t->offset, t->numel, t->decay, 1};
         }
         int total = warmup + steps;
         double prof_best[8] = {0}, best_t = INFINITY;

@@ -36,14 +36,14 @@ static void usage(FILE *f) {
             "  --group-by host|record  (host) what the folds and the validation split keep together;\n"
             "                     record: a random split by record, as the published reference's\n"
             "                     (sister pathways of a host may then sit on both sides)\n"
+            "  --trunk-lr F (1)   the pre-trained trunk's learning rate as a fraction of the head's\n"
+            "                     (with --init; 0 freezes the trunk's weights)\n"
             "  --ensemble M (1)   M models from seeds S..S+M-1; prediction = mean, spread = std\n"
             "  --val F (0.1)  --epochs N (100)  --batch B (16)  --lr MAX_LR (1e-3)  --wd (0.01)\n"
             "  --seed S (123)  --micro-triplets N  --loss l1|mse\n"
             "  --hidden H --alignn-layers A --gcn-layers G --neighbors K --cutoff R --edges full|canonical\n");
 }
 
-static const char *const trunk_prefixes[] = {"atom_embedding.", "edge_embedding.", "angle_embedding.",
-                                             "alignn_layers.", "gcn_layers."};
 
 typedef struct ft {
     ih_config cfg;
@@ -94,7 +94,7 @@ static ih_model *fit_member(ft *f, ih_dataset *d, const int *pool, int n_pool, u
         return NULL;
     }
     if (f->init) {
-        ih_model_copy_matching(m, f->init, trunk_prefixes, 5);
+        ih_model_copy_matching(m, f->init, ih_trunk_prefixes, 5);
         ih_model_copy_matching(best, m, NULL, 0);
     }
     keep_best kb = {best};
@@ -181,6 +181,8 @@ static uint64_t cv_key(const ft *f, long folds, const ih_dataset *d) {
              f->cfg.neighbors, f->cfg.cutoff, f->cfg.canonical);
     /* appended only when set, so that progress files of host-grouped runs keep their key */
     if (f->by_record) snprintf(text + strlen(text), sizeof text - strlen(text), " groups=record");
+    if (f->o.trunk_lr_scale != 1.0)
+        snprintf(text + strlen(text), sizeof text - strlen(text), " trunk_lr=%.9g", f->o.trunk_lr_scale);
     uint64_t h = ih_fnv1a(IH_FNV1A_START, text, strlen(text));
     /* the records themselves: an edited data file under the same name is another run */
     for (int i = 0; i < d->n; i++) {
@@ -436,6 +438,8 @@ int cmd_finetune(int argc, char **argv) {
             f.o.batch = (int)n;
         } else if ((r = cli_take(argc, argv, &i, "--lr", &v))) {
             if (r < 0 || cli_parse_double("--lr", v, 1e-8, 1.0, &f.o.max_lr)) return 2;
+        } else if ((r = cli_take(argc, argv, &i, "--trunk-lr", &v))) {
+            if (r < 0 || cli_parse_double("--trunk-lr", v, 0.0, 10.0, &f.o.trunk_lr_scale)) return 2;
         } else if ((r = cli_take(argc, argv, &i, "--wd", &v))) {
             if (r < 0 || cli_parse_double("--wd", v, 0.0, 10.0, &f.o.weight_decay)) return 2;
         } else if ((r = cli_take(argc, argv, &i, "--seed", &v))) {
@@ -470,6 +474,8 @@ int cmd_finetune(int argc, char **argv) {
     snprintf(f.command, sizeof f.command, "ionhop");
     for (int i = 0; i < argc; i++)
         snprintf(f.command + strlen(f.command), sizeof f.command - strlen(f.command), " %s", argv[i]);
+    if (f.o.trunk_lr_scale != 1.0 && !f.init_path)
+        return cli_usage_error("--trunk-lr goes with --init (a pre-trained trunk)");
     if (f.init_path && scratch_head)
         return cli_usage_error("--arch %s: SCRATCH models start from random weights (drop --init)", f.arch);
     if (f.init_path) {

@@ -106,6 +106,17 @@ int main(void) {
     CHECK_INT(run(cmd, out, sizeof out), 0);
     CHECK_MSG(strstr(out, "5.97 Å   0.00 Å!") && strstr(out, "warning: 5 hops (!) pass within 1.0 Å") &&
               !strstr(out, "more hop class"), "%s", out);
+    /* a 5-image path record is not a host structure */
+    {
+        char rec[256];
+        snprintf(rec, sizeof rec, "%s/one_record.json", dir);
+        CHECK(ih_write_json(rec, sub, 1) == 0);
+        for (int q = 0; q < 2; q++) {
+            snprintf(cmd, sizeof cmd, "%s predict --model %s %s --ion %s", cli(), model, rec, q ? "1 --to \"0 0 0\"" : "Li");
+            CHECK_INT(run(cmd, out, sizeof out), 1);
+            CHECK_MSG(one_line_error(out, "one_record.json: a 5-image path record"), "%s", out);
+        }
+    }
     snprintf(cmd, sizeof cmd, "%s predict --model %s examples/LiFePO4_hop/initial.vasp --ion F", cli(), model);
     CHECK_INT(run(cmd, out, sizeof out), 1);
     CHECK_MSG(one_line_error(out, "initial.vasp: only 0 F sites"), "%s", out);

@@ -185,6 +185,19 @@ static int predict_file(cli_model *cm, const char *data, const char *out_path) {
     return rc == 0 ? 0 : cli_fail();
 }
 
+/* A 5-image record read as a structure: one element on five evenly spaced collinear sites first,
+ * either from a labelled record (a target or a sys_name) or spaced closer than atoms of one element
+ * sit in a crystal (the records' images are 0.38-2.24 Å apart; mobile ions of one kind in a
+ * crystal stay beyond ~2.2 Å). */
+static int is_path_record(const ih_structure *s) {
+    if (!ih_structure_is_5image(s)) return 0;
+    if (s->has_target || s->sys_name[0]) return 1;
+    double d[3], x[3];
+    for (int c = 0; c < 3; c++) d[c] = s->frac[3 + c] - s->frac[c];
+    for (int c = 0; c < 3; c++) x[c] = d[0] * s->lattice[0][c] + d[1] * s->lattice[1][c] + d[2] * s->lattice[2][c];
+    return sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2]) < 2.0;
+}
+
 /* Every symmetry-distinct vacancy hop of one element (STRUCTURE --ion ELEMENT): predicted as one
  * batch, listed from the lowest barrier up; --out writes them as CSV. */
 static int predict_scan(cli_model *cm, const char *model, const char *path, const ih_structure *s, int z,
@@ -360,6 +373,14 @@ int cmd_predict(int argc, char **argv) {
             }
             if (ih_read_structure(structure, IH_FMT_UNKNOWN, &ini) != 0) {
                 cli_model_free(&cm);
+                return cli_fail();
+            }
+            if (is_path_record(&ini)) {
+                ih_structure_free(&ini);
+                cli_model_free(&cm);
+                ih_set_error("%s: a 5-image path record (sites 1-5: one ion at five points of its hop), not a "
+                             "host structure; predict it with --data, or give the host",
+                             structure);
                 return cli_fail();
             }
             if (scan) {

@@ -84,6 +84,8 @@ int ih_structure_validate(const ih_structure *s, const char *what, double min_se
 /* 1 if sites 0-4 are one element on a straight, evenly spaced line (the 5-image layout). */
 int ih_structure_is_5image(const ih_structure *s);
 /* Cartesian position of atom i (x = f·L, the lattice as stored). */
+/* Cartesian position (Å) of fractional coordinates f in the lattice whose rows are L. */
+void ih_frac_to_cart(const double L[3][3], const double f[3], double x[3]);
 void ih_structure_cart(const ih_structure *s, int i, double out[3]);
 double ih_structure_volume(const ih_structure *s);
 /* Distance between neighbouring lattice planes of each family (planes spanned by the other two

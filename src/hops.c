@@ -10,10 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void frac_cart(const double (*L)[3], const double *f, double *x) {
-    for (int k = 0; k < 3; k++) x[k] = f[0] * L[0][k] + f[1] * L[1][k] + f[2] * L[2][k];
-}
-
 static double norm3(const double x[3]) { return sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2]); }
 
 /* Cartesian length of the fractional difference d after removing whole lattice vectors
@@ -21,7 +17,7 @@ static double norm3(const double x[3]) { return sqrt(x[0] * x[0] + x[1] * x[1] +
 static double wrapped_length(const double (*L)[3], const double *d) {
     double w[3], x[3];
     for (int c = 0; c < 3; c++) w[c] = d[c] - nearbyint(d[c]);
-    frac_cart(L, w, x);
+    ih_frac_to_cart(L, w, x);
     return norm3(x);
 }
 
@@ -37,7 +33,7 @@ static int op_maps(const double (*L)[3], const int (*R)[3], const double *t, con
         ds[i] = rs - sb[i];
     }
     double x[3];
-    frac_cart(L, ds, x);
+    ih_frac_to_cart(L, ds, x);
     return norm3(x) < tol && wrapped_length(L, d) < tol;
 }
 
@@ -91,7 +87,7 @@ int ih_hops_enumerate(const ih_structure *s, int z, double max_length, double sy
                 for (int j = -span[1]; j <= span[1] && rc == 0; j++)
                     for (int k = -span[2]; k <= span[2] && rc == 0; k++) {
                         double step[3] = {d0[0] + i, d0[1] + j, d0[2] + k}, x[3];
-                        frac_cart(s->lattice, step, x);
+                        ih_frac_to_cart(s->lattice, step, x);
                         double len = norm3(x);
                         if (len > max_length || len < 0.5) continue;
                         int nearest = 1;

@@ -28,7 +28,7 @@ static double min_image_length(const double L[3][3], const double df[3]) {
                 double f[3] = {min_image_frac(df[0]) + a, min_image_frac(df[1]) + b,
                                min_image_frac(df[2]) + c};
                 double x[3];
-                for (int k = 0; k < 3; k++) x[k] = f[0] * L[0][k] + f[1] * L[1][k] + f[2] * L[2][k];
+                ih_frac_to_cart(L, f, x);
                 double r = sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2]);
                 if (r < best) best = r;
             }
@@ -129,10 +129,6 @@ int ih_path_endpoints(const ih_structure *five, ih_structure *ini, ih_structure 
     return 0;
 }
 
-static void frac_to_cart(const double L[3][3], const double f[3], double x[3]) {
-    for (int k = 0; k < 3; k++) x[k] = f[0] * L[0][k] + f[1] * L[1][k] + f[2] * L[2][k];
-}
-
 /* Distance from x to the segment p + t·v, t in [0, 1]. */
 static double segment_distance(const double p[3], const double v[3], double vv, const double x[3]) {
     double w[3] = {x[0] - p[0], x[1] - p[1], x[2] - p[2]};
@@ -148,7 +144,7 @@ static double closest_within(const ih_structure *five, const double mid_frac[3],
                              const double v[3], const int shift[3], int *site) {
     const double(*L)[3] = five->lattice;
     double vv = v[0] * v[0] + v[1] * v[1] + v[2] * v[2], best = INFINITY, mid[3];
-    frac_to_cart(L, mid_frac, mid);
+    ih_frac_to_cart(L, mid_frac, mid);
     for (int j = 5; j < five->n_atoms; j++) {
         double df[3];
         for (int c = 0; c < 3; c++) df[c] = min_image_frac(five->frac[3 * j + c] - mid_frac[c]);
@@ -156,7 +152,7 @@ static double closest_within(const ih_structure *five, const double mid_frac[3],
             for (int b = -shift[1]; b <= shift[1]; b++)
                 for (int c = -shift[2]; c <= shift[2]; c++) {
                     double f[3] = {df[0] + a, df[1] + b, df[2] + c}, x[3];
-                    frac_to_cart(L, f, x);
+                    ih_frac_to_cart(L, f, x);
                     for (int k = 0; k < 3; k++) x[k] += mid[k];
                     double r = segment_distance(p, v, vv, x);
                     if (r < best) best = r, *site = j;
@@ -173,8 +169,8 @@ double ih_path_closest_approach(const ih_structure *five, int *site) {
     if (five->n_atoms < 6) return INFINITY;
     double mid_frac[3], p[3], q[3], v[3];
     for (int c = 0; c < 3; c++) mid_frac[c] = 0.5 * (five->frac[c] + five->frac[12 + c]);
-    frac_to_cart(L, five->frac, p);
-    frac_to_cart(L, five->frac + 12, q);
+    ih_frac_to_cart(L, five->frac, p);
+    ih_frac_to_cart(L, five->frac + 12, q);
     for (int k = 0; k < 3; k++) v[k] = q[k] - p[k];
     /* a first bound from the 27 nearest translations, then every translation that could beat it:
      * a site within d of the segment is within d + half its length of the midpoint, and a point at

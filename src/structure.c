@@ -60,16 +60,23 @@ int ih_structure_copy(ih_structure *dst, const ih_structure *src) {
     return 0;
 }
 
+void ih_frac_to_cart(const double L[3][3], const double f[3], double x[3]) {
+    for (int c = 0; c < 3; c++) x[c] = f[0] * L[0][c] + f[1] * L[1][c] + f[2] * L[2][c];
+}
+
 void ih_structure_cart(const ih_structure *s, int i, double out[3]) {
-    const double *f = s->frac + 3 * (size_t)i;
-    for (int c = 0; c < 3; c++)
-        out[c] = f[0] * s->lattice[0][c] + f[1] * s->lattice[1][c] + f[2] * s->lattice[2][c];
+    ih_frac_to_cart(s->lattice, s->frac + 3 * (size_t)i, out);
+}
+
+/* signed volume of the cell spanned by the rows of L */
+static double det3(const double L[3][3]) {
+    return L[0][0] * (L[1][1] * L[2][2] - L[1][2] * L[2][1]) -
+           L[0][1] * (L[1][0] * L[2][2] - L[1][2] * L[2][0]) +
+           L[0][2] * (L[1][0] * L[2][1] - L[1][1] * L[2][0]);
 }
 
 int ih_mat3_inverse(const double L[3][3], double inv[3][3], double *det_out) {
-    double det = L[0][0] * (L[1][1] * L[2][2] - L[1][2] * L[2][1]) -
-                 L[0][1] * (L[1][0] * L[2][2] - L[1][2] * L[2][0]) +
-                 L[0][2] * (L[1][0] * L[2][1] - L[1][1] * L[2][0]);
+    double det = det3(L);
     if (det_out) *det_out = det;
     if (!isfinite(det) || !(fabs(det) > 1e-12)) return -1;
     inv[0][0] = (L[1][1] * L[2][2] - L[1][2] * L[2][1]) / det;
@@ -98,17 +105,10 @@ int ih_frac_from_cart(ih_structure *s, const char *name) {
     return 0;
 }
 
-double ih_structure_volume(const ih_structure *s) {
-    const double(*L)[3] = s->lattice;
-    return L[0][0] * (L[1][1] * L[2][2] - L[1][2] * L[2][1]) -
-           L[0][1] * (L[1][0] * L[2][2] - L[1][2] * L[2][0]) +
-           L[0][2] * (L[1][0] * L[2][1] - L[1][1] * L[2][0]);
-}
+double ih_structure_volume(const ih_structure *s) { return det3(s->lattice); }
 
 void ih_lattice_plane_spacings(const double L[3][3], double spacing[3]) {
-    double volume = fabs(L[0][0] * (L[1][1] * L[2][2] - L[1][2] * L[2][1]) -
-                         L[0][1] * (L[1][0] * L[2][2] - L[1][2] * L[2][0]) +
-                         L[0][2] * (L[1][0] * L[2][1] - L[1][1] * L[2][0]));
+    double volume = fabs(det3(L));
     for (int k = 0; k < 3; k++) {
         const double *a = L[(k + 1) % 3], *b = L[(k + 2) % 3];
         double c[3] = {a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]};

@@ -79,9 +79,9 @@ static int dataset_reserve(ih_model *m, const ih_dataset *d, int max_structs, lo
     long s[2][3];
     for (int k = 0; k <= two; k++)
         for (int q = 0; q < 3; q++) s[k][q] = arena_size(budget[q], max_one[k][q], share[k][q], max_structs);
-    int (*reserve)(ih_model *, int, int, int, int, int, int, int) = for_training ? ih_model_reserve2 : ih_model_reserve2_eval;
-    if (!two) return reserve(m, max_structs, (int)s[0][0], (int)s[0][1], (int)s[0][2], 0, 0, 0);
-    return reserve(m, max_structs, (int)s[0][0], (int)s[0][1], (int)s[0][2], (int)s[1][0], (int)s[1][1], (int)s[1][2]);
+    if (!two) s[1][0] = s[1][1] = s[1][2] = 0;
+    return (for_training ? ih_model_reserve2 : ih_model_reserve2_eval)(
+        m, max_structs, (int)s[0][0], (int)s[0][1], (int)s[0][2], (int)s[1][0], (int)s[1][1], (int)s[1][2]);
 }
 
 int ih_dataset_reserve(ih_model *m, const ih_dataset *d, int max_structs, long budget_t) {

@@ -44,7 +44,6 @@ static void usage(FILE *f) {
             "  --hidden H --alignn-layers A --gcn-layers G --neighbors K --cutoff R --edges full|canonical\n");
 }
 
-
 typedef struct ft {
     ih_config cfg;
     ih_model *init;

@@ -137,7 +137,7 @@ static double hop_geometry(const ih_structure *s, int ion, const double to[3], d
     if (ih_path_5image(s, ion, to, &five) != 0) return NAN;
     double d[3], x[3];
     for (int c = 0; c < 3; c++) d[c] = five.frac[12 + c] - five.frac[c];
-    for (int c = 0; c < 3; c++) x[c] = d[0] * s->lattice[0][c] + d[1] * s->lattice[1][c] + d[2] * s->lattice[2][c];
+    ih_frac_to_cart(s->lattice, d, x);
     int site;
     *approach = ih_path_closest_approach(&five, &site);
     /* the 5-image structure holds the other atoms from site 5 on, in order, without the ion */
@@ -194,7 +194,7 @@ static int is_path_record(const ih_structure *s) {
     if (s->has_target || s->sys_name[0]) return 1;
     double d[3], x[3];
     for (int c = 0; c < 3; c++) d[c] = s->frac[3 + c] - s->frac[c];
-    for (int c = 0; c < 3; c++) x[c] = d[0] * s->lattice[0][c] + d[1] * s->lattice[1][c] + d[2] * s->lattice[2][c];
+    ih_frac_to_cart(s->lattice, d, x);
     return sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2]) < 2.0;
 }
 

@@ -298,8 +298,34 @@ int main(void) {
     snprintf(cmd, sizeof cmd, "%s evaluate --model %s --data %s/nothing.json", cli(), model, dir);
     CHECK_INT(run(cmd, out, sizeof out), 1);
     CHECK_MSG(one_line_error(out, "nothing.json"), "%s", out);
-    snprintf(cmd, sizeof cmd, "%s predict --model %s examples/LiFePO4_hop/initial.vasp --ion 500 --to \"0 0 0\"", cli(), model);
-    CHECK_INT(run(cmd, out, sizeof out), 2);
+    /* --ion/--to mistakes: one line each, naming the option and the bad value */
+    {
+        static const struct {
+            const char *args, *needle;
+        } bad[] = {
+            {"--ion 500 --to \"0 0 0\"", "--ion 500: examples/LiFePO4_hop/initial.vasp has atoms 1..111"},
+            {"--ion 0 --to \"0 0 0\"", "has atoms 1..111"},
+            {"--ion Xx", "'Xx' is neither an atom number nor an element symbol"},
+            {"--ion 3", "--ion 3 (an atom number) needs its destination"},
+            {"--ion Li --to \"0 0 0\"", "--to goes with --ion INDEX"},
+            {"--ion 1 --to \"0.5 0.5\"", "--to needs three finite fractional coordinates"},
+            {"--ion 1 --to \"0.5 nan 0\"", "not '0.5 nan 0'"},
+        };
+        /* an occupied destination: atom 2's own site */
+        snprintf(cmd, sizeof cmd, "%s predict --model %s examples/LiFePO4/LiFePO4.vasp --ion 1 --to \"0 0 0\"",
+                 cli(), model);
+        CHECK_INT(run(cmd, out, sizeof out), 1);
+        CHECK_MSG(one_line_error(out, "LiFePO4.vasp with atom 1 moved to (0 0 0): atoms 1 (Li) and 2 (Li) overlap"),
+                  "%s", out);
+        for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+            snprintf(cmd, sizeof cmd, "%s predict --model %s examples/LiFePO4_hop/initial.vasp %s", cli(), model, bad[k].args);
+            CHECK_INT(run(cmd, out, sizeof out), 2);
+            CHECK_MSG(one_line_error(out, bad[k].needle), "%s -> %s", bad[k].args, out);
+        }
+        snprintf(cmd, sizeof cmd, "%s predict --model %s --data %s --ion 1", cli(), model, data);
+        CHECK_INT(run(cmd, out, sizeof out), 2);
+        CHECK_MSG(one_line_error(out, "--ion and --to go with STRUCTURE"), "%s", out);
+    }
     snprintf(cmd, sizeof cmd, "%s train --data %s --out %s/x.ionhop --epochs 0", cli(), data, dir);
     CHECK_INT(run(cmd, out, sizeof out), 2);
     snprintf(cmd, sizeof cmd, "%s finetune --data %s --out %s/x.ionhop --arch model9", cli(), data, dir);

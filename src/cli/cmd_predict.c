@@ -146,6 +146,21 @@ static double hop_geometry(const ih_structure *s, int ion, const double to[3], d
     return sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2]);
 }
 
+/* The final state of STRUCTURE --ion I --to "x y z" must not put the ion onto another atom (the
+ * usual slip: a neighbouring site given as the destination without emptying it first). */
+static int check_destination(const ih_structure *s, const char *path, int ion, const char *to_s,
+                             const double to[3]) {
+    ih_structure moved;
+    if (ih_structure_copy(&moved, s) != 0) return -1;
+    memcpy(moved.frac + 3 * ion, to, 3 * sizeof(double));
+    if (moved.cart) ih_structure_cart(&moved, ion, moved.cart + 3 * ion);
+    char what[512];
+    snprintf(what, sizeof what, "%s with atom %d moved to (%s)", path, ion + 1, to_s);
+    int rc = ih_structure_validate(&moved, what, IH_MIN_SEPARATION, 0);
+    ih_structure_free(&moved);
+    return rc;
+}
+
 static int predict_file(cli_model *cm, const char *data, const char *out_path) {
     ih_graph_opts go;
     cli_graph_opts(ih_model_config(cm->m), &go, 0);
@@ -323,7 +338,31 @@ int cmd_predict(int argc, char **argv) {
         usage(stderr);
         return cli_usage_error("give exactly one of --data, --initial/--final, or STRUCTURE --ion --to");
     }
-    int scan = structure && ion_s && !to_s && ih_element_z(ion_s) > 0;
+    /* STRUCTURE --ion: an atom number (with --to) or an element symbol (a hop listing); checked
+     * before the model is loaded, so that a typo costs nothing */
+    long ion_number = 0;
+    double to[3];
+    int scan = 0;
+    if (structure) {
+        char *end, tail;
+        if (!ion_s) return cli_usage_error("STRUCTURE needs --ion INDEX and --to \"x y z\", or --ion ELEMENT");
+        ion_number = strtol(ion_s, &end, 10);
+        int is_number = end != ion_s && *end == '\0';
+        scan = !is_number && ih_element_z(ion_s) > 0;
+        if (!is_number && !scan)
+            return cli_usage_error("--ion: '%s' is neither an atom number nor an element symbol", ion_s);
+        if (scan && to_s)
+            return cli_usage_error("--to goes with --ion INDEX (an atom number), not with an element symbol");
+        if (is_number && !to_s)
+            return cli_usage_error("--ion %s (an atom number) needs its destination: --to \"x y z\"; "
+                                   "give an element symbol (e.g. --ion Li) to list hops",
+                                   ion_s);
+        if (is_number && (sscanf(to_s, "%lf %lf %lf %c", &to[0], &to[1], &to[2], &tail) != 3 ||
+                          !isfinite(to[0] + to[1] + to[2])))
+            return cli_usage_error("--to needs three finite fractional coordinates \"x y z\", not '%s'", to_s);
+    } else if (ion_s || to_s) {
+        return cli_usage_error("--ion and --to go with STRUCTURE (a structure file as the first argument)");
+    }
     if (all && !scan) return cli_usage_error("--all goes with STRUCTURE --ion ELEMENT");
     double max_hop = 5.0;
     if (max_hop_s && (!scan || cli_parse_double("--max-hop", max_hop_s, 0.5, 20.0, &max_hop)))
@@ -344,7 +383,7 @@ int cmd_predict(int argc, char **argv) {
         }
         ih_structure ini, fin;
         int ion = -1, have_fin = 0;
-        double to[3], em, spread, len = NAN, approach = NAN;
+        double em, spread, len = NAN, approach = NAN;
         int near_atom = -1;
         if (ini_path || fin_path) {
             if (!ini_path || !fin_path) {
@@ -367,10 +406,6 @@ int cmd_predict(int argc, char **argv) {
             }
             have_fin = 1;
         } else {
-            if (!ion_s || (!to_s && !scan)) {
-                cli_model_free(&cm);
-                return cli_usage_error("STRUCTURE needs --ion INDEX and --to \"x y z\", or --ion ELEMENT");
-            }
             if (ih_read_structure(structure, IH_FMT_UNKNOWN, &ini) != 0) {
                 cli_model_free(&cm);
                 return cli_fail();
@@ -389,19 +424,18 @@ int cmd_predict(int argc, char **argv) {
                 cli_model_free(&cm);
                 return rc == 0 ? 0 : cli_fail();
             }
-            long k;
-            char tail;
-            if (cli_parse_long("--ion", ion_s, 1, ini.n_atoms, &k) ||
-                sscanf(to_s, "%lf %lf %lf %c", &to[0], &to[1], &to[2], &tail) != 3 ||
-                !isfinite(to[0] + to[1] + to[2])) {
+            if (ion_number < 1 || ion_number > ini.n_atoms) {
+                int n_atoms = ini.n_atoms;
                 ih_structure_free(&ini);
                 cli_model_free(&cm);
-                return cli_usage_error("--ion expects 1..%d and --to three fractional coordinates", ini.n_atoms);
+                return cli_usage_error("--ion %s: %s has atoms 1..%d", ion_s, structure, n_atoms);
             }
-            ion = (int)k - 1;
+            ion = (int)ion_number - 1;
             len = hop_geometry(&ini, ion, to, &approach, &near_atom);
             if (!(len > 0.3)) {
                 rc = ih_set_error("%s: the destination is where atom %d already is", structure, ion + 1);
+            } else {
+                rc = check_destination(&ini, structure, ion, to_s, to);
             }
         }
         if (rc == 0) rc = predict_hop(&cm, &ini, have_fin ? &fin : NULL, ion, to, &em, &spread);

@@ -183,8 +183,8 @@ int cli_model_predict(cli_model *cm, const ih_dataset *d, const int *idx, int n,
     for (size_t q = 0; q < (size_t)n * P; q++) mean[q] = spread[q] = 0;
     /* mean and (population) standard deviation over the ensemble, in original units */
     for (int k = 0; k < cm->n_members; k++) {
-        if (ih_dataset_reserve_eval(cm->members[k], d, 64, budget) != 0 ||
-            ih_predict_dataset(cm->members[k], d, idx, n, 64, budget, out) != 0) {
+        if (ih_dataset_reserve_eval(cm->members[k], d, IH_PREDICT_BATCH, budget) != 0 ||
+            ih_predict_dataset(cm->members[k], d, idx, n, IH_PREDICT_BATCH, budget, out) != 0) {
             free(out);
             return -1;
         }

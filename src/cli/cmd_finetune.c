@@ -316,8 +316,8 @@ static int run_cv(ft *f, ih_dataset *d, int folds, const char *out, const char *
             double s1;
             size_t q0 = (size_t)fo * M + k;
             ih_model *m = fit_member(f, d, pool, np, f->o.seed + 1000 * fo + k, &sc, &val_mae[q0], &s1);
-            if (!m || ih_dataset_reserve_eval(m, d, 64, f->o.micro_triplets) != 0 ||
-                ih_predict_dataset(m, d, held, nh, 64, f->o.micro_triplets, out_f) != 0) {
+            if (!m || ih_dataset_reserve_eval(m, d, IH_PREDICT_BATCH, f->o.micro_triplets) != 0 ||
+                ih_predict_dataset(m, d, held, nh, IH_PREDICT_BATCH, f->o.micro_triplets, out_f) != 0) {
                 rc = -1;
             } else {
                 for (int q = 0; q < nh; q++) {

@@ -180,6 +180,9 @@ typedef struct ih_graph_opts {
     int k;          /* neighbours per atom, ties at the k-th kept (12) */
     int canonical;  /* 0: non-canonical keys (paper's models), 1: canonical (spec §2.4) */
     int line_graph; /* build the line graph and angle cosines (1) */
+    int n_apart;    /* the first n_apart sites do not bond to each other (only to the other atoms
+                       and to their own periodic images): 5 keeps a path's images from taking
+                       each other's neighbour slots (ih_config.path_apart); 0, the spec's rule */
 } ih_graph_opts;
 
 void ih_graph_opts_default(ih_graph_opts *o);
@@ -192,9 +195,10 @@ typedef struct ih_neighbor {
 } ih_neighbor;
 
 /* Spec §2.1-2.3 with a cell list. On success *out is malloc'ed (n_out entries, grouped by centre
- * i ascending) and *final_cutoff holds the cutoff after retries. */
-int ih_neighbors(const ih_structure *s, double cutoff, int k, ih_neighbor **out, int *n_out,
-                 double *final_cutoff);
+ * i ascending) and *final_cutoff holds the cutoff after retries. n_apart: sites i ≠ j both below
+ * it are never neighbours (ih_graph_opts.n_apart; 0 for the spec's rule). */
+int ih_neighbors(const ih_structure *s, double cutoff, int k, int n_apart, ih_neighbor **out,
+                 int *n_out, double *final_cutoff);
 
 /* A crystal graph with its line graph, possibly the disjoint union of several structures.
  * Edges are sorted by destination atom (CSR dst_ptr); triplets (line-graph edges e1 -> e2,
@@ -314,6 +318,9 @@ typedef struct ih_config {
     int canonical;     /* graph edge keys: 0 = non-canonical (paper), 1 = canonical */
     int arch;          /* IH_ARCH_* (0: MODEL-3). With head_hidden 0 and a fusion "fc", the
                           head's Linear(H→P) is named "fc_final" (SCRATCH-CC of §7.6) */
+    int path_apart;    /* 5-image inputs only: 1 = the five path images do not bond to each other
+                          (graph n_apart 5), so each image's k neighbours are host atoms; 0 = the
+                          spec's graph, where an image's nearest neighbours are its sibling images */
 } ih_config;
 
 /* ALIGNN_ft of §4: H 256, 4 + 4 layers, head (c) with 2 hidden Linears, 1 output. */

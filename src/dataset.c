@@ -59,6 +59,8 @@ static int cache_path(const char *data_path, const ih_graph_opts *go, int input,
     free(text);
     int settings[3] = {go->k, go->canonical, input};
     h = ih_fnv1a(h, settings, sizeof settings);
+    /* hashed only when set, so caches of the spec's graphs keep their keys */
+    if (go->n_apart) h = ih_fnv1a(h, &go->n_apart, sizeof go->n_apart);
     h = ih_fnv1a(h, &go->cutoff, sizeof go->cutoff);
     const char *base = strrchr(data_path, '/');
     base = base ? base + 1 : data_path;
@@ -109,6 +111,10 @@ static void cache_store(const char *cpath, uint64_t key, int n, const ih_graph *
 /* The graphs of one record for `input` (IH_INPUT_*): G1, and G2 for the two-graph inputs. */
 static int build_record(const ih_structure *s, const ih_graph_opts *go, int input, ih_graph *g1,
                         ih_graph *g2) {
+    if (go->n_apart > 0 && !ih_structure_is_5image(s))
+        return ih_set_error("not a 5-image path structure (its first %d sites are kept apart as path "
+                            "images)",
+                            go->n_apart);
     if (input == IH_INPUT_SINGLE) return ih_graph_build(s, go, g1);
     if (!ih_structure_is_5image(s))
         return ih_set_error("not a 5-image path structure (needed to derive the %s)",
@@ -116,9 +122,11 @@ static int build_record(const ih_structure *s, const ih_graph_opts *go, int inpu
                                                         : "local sub-graph");
     if (input == IH_INPUT_ENDPOINTS) {
         ih_structure ini, fin;
+        ih_graph_opts eo = *go;
+        eo.n_apart = 0; /* the end points hold the ion once: nothing to keep apart */
         if (ih_path_endpoints(s, &ini, &fin) != 0) return -1;
-        int rc = ih_graph_build(&ini, go, g1);
-        if (rc == 0) rc = ih_graph_build(&fin, go, g2);
+        int rc = ih_graph_build(&ini, &eo, g1);
+        if (rc == 0) rc = ih_graph_build(&fin, &eo, g2);
         ih_structure_free(&ini);
         ih_structure_free(&fin);
         return rc;

@@ -15,6 +15,7 @@ void ih_graph_opts_default(ih_graph_opts *o) {
     o->k = 12;
     o->canonical = 0;
     o->line_graph = 1;
+    o->n_apart = 0;
 }
 
 void ih_graph_opts_local(ih_graph_opts *o) {
@@ -22,6 +23,7 @@ void ih_graph_opts_local(ih_graph_opts *o) {
     o->k = 6;
     o->canonical = 0;
     o->line_graph = 1;
+    o->n_apart = 0;
 }
 
 void *ih_graph_alloc(size_t n, size_t size) { return malloc((n ? n : 1) * size); }
@@ -316,7 +318,7 @@ int ih_graph_build(const ih_structure *s, const ih_graph_opts *o, ih_graph *g) {
     double cut = 0;
     bond_key *keys = NULL;
     size_t nk = 0;
-    int rc = ih_neighbors_geom(&geo, what, o->cutoff, o->k, &nb, &m, &cut, NULL);
+    int rc = ih_neighbors_geom(&geo, what, o->cutoff, o->k, o->n_apart, &nb, &m, &cut, NULL);
     if (rc == 0) {
         keys = make_keys(nb, m, s->n_atoms, o->canonical, &nk);
         if (!keys) rc = ih_set_error("%s: out of memory", what);
@@ -349,7 +351,7 @@ int ih_graph_build_local(const ih_structure *s, const ih_graph_opts *o, int n_im
     bond_key *keys = NULL;
     size_t nk = 0;
     int *node_of = NULL, *sites = NULL, n_nodes = 0;
-    int rc = ih_neighbors_geom(&geo, what, o->cutoff, o->k, &nb, &m, &cut, NULL);
+    int rc = ih_neighbors_geom(&geo, what, o->cutoff, o->k, o->n_apart, &nb, &m, &cut, NULL);
     if (rc == 0) {
         keys = make_keys(nb, m, s->n_atoms, o->canonical, &nk);
         node_of = malloc((size_t)s->n_atoms * sizeof *node_of);
@@ -397,7 +399,7 @@ int ih_graph_count(const ih_structure *s, const ih_graph_opts *o, int *n_atoms, 
     int m = 0;
     bond_key *keys = NULL;
     size_t nk = 0;
-    int rc = ih_neighbors_geom(&geo, what, o->cutoff, o->k, &nb, &m, NULL, NULL);
+    int rc = ih_neighbors_geom(&geo, what, o->cutoff, o->k, o->n_apart, &nb, &m, NULL, NULL);
     ih_geom_free(&geo);
     if (rc == 0) {
         keys = make_keys(nb, m, s->n_atoms, o->canonical, &nk);

@@ -40,6 +40,11 @@ int ih_config_check(const ih_config *c) {
         return ih_set_error("model: neighbours %d / cutoff %g invalid", c->neighbors, c->cutoff);
     if (c->arch < 0 || c->arch >= IH_N_ARCH)
         return ih_set_error("model: unknown arch %d", c->arch);
+    if (c->path_apart != 0 && c->path_apart != 1)
+        return ih_set_error("model: path_apart %d is not 0 or 1", c->path_apart);
+    if (c->path_apart && ih_arch_input(c->arch) == IH_INPUT_ENDPOINTS)
+        return ih_set_error("model: path bonds 'apart' need a 5-image arch (model3, model3-path, "
+                            "model3-saddle, model4), not %s", ih_arch_name(c->arch));
     return 0;
 }
 

@@ -24,6 +24,8 @@ static cJSON *config_to_json(const ih_config *c) {
     cJSON_AddNumberToObject(j, "cutoff", c->cutoff);
     cJSON_AddStringToObject(j, "edges", c->canonical ? "canonical" : "full");
     cJSON_AddStringToObject(j, "arch", ih_arch_name(c->arch));
+    /* written only when set, so files of the spec's graph stay as they were */
+    if (c->path_apart) cJSON_AddStringToObject(j, "path_bonds", "apart");
     return j;
 }
 
@@ -57,6 +59,10 @@ static int config_from_json(const cJSON *j, ih_config *c, const char *path) {
     if (arch && (!cJSON_IsString(arch) || (c->arch = ih_arch_parse(arch->valuestring)) < 0))
         return ih_set_error("%s: model configuration: unknown \"arch\" %s", path,
                             cJSON_IsString(arch) ? arch->valuestring : "(not a string)");
+    const cJSON *pb = cJSON_GetObjectItemCaseSensitive(j, "path_bonds");
+    if (pb && (!cJSON_IsString(pb) || (strcmp(pb->valuestring, "all") && strcmp(pb->valuestring, "apart"))))
+        return ih_set_error("%s: model configuration: \"path_bonds\" must be \"all\" or \"apart\"", path);
+    c->path_apart = pb && !strcmp(pb->valuestring, "apart");
     if (ih_config_check(c) != 0) return ih_set_error("%s: %s", path, ih_last_error());
     return 0;
 }

@@ -274,10 +274,11 @@ static void sort_neighbors(ih_neighbor *v, size_t n) {
     }
 }
 
-/* Every (j, n) of centre i with 0.15 < d ≤ rho appended to b (d exactly as the reference).
- * Returns -1 if the scan would be absurdly large (degenerate cell). */
-static int scan_radius(const ih_geom *geo, const cell_list *cl, int i, double rho, nbuf *b,
-                       int *oom) {
+/* Every (j, n) of centre i with 0.15 < d ≤ rho appended to b (d exactly as the reference),
+ * except, for i < n_apart, the other sites below n_apart (a path's images do not bond to each
+ * other). Returns -1 if the scan would be absurdly large (degenerate cell). */
+static int scan_radius(const ih_geom *geo, const cell_list *cl, int i, double rho, int n_apart,
+                       nbuf *b, int *oom) {
     int lo[3], hi[3];
     /* an image n strays from n·Lr by n·(Lraw − Lr) (up to ~1e-5 Å per cell); bound |n| by the
      * scanned extent plus the spread of the integer parts of the coordinates */
@@ -349,9 +350,10 @@ static int scan_radius(const ih_geom *geo, const cell_list *cl, int i, double rh
     size_t kept = first;
     for (size_t q = first; q < b->n; q++) {
         double d = sqrt(b->v[q].dist);
+        int j = b->v[q].j;
         b->v[kept] = b->v[q];
         b->v[kept].dist = d;
-        kept += (d > MIN_DIST) & (d <= rho);
+        kept += (d > MIN_DIST) & (d <= rho) & !(i < n_apart && j < n_apart && j != i);
     }
     b->n = kept;
     return 0;
@@ -383,8 +385,8 @@ static double kth_distance(const ih_neighbor *v, size_t n, int k, double *a) {
 
 /* ---------------------------------------------------------------------------------------------- */
 
-int ih_neighbors_geom(const ih_geom *geo, const char *what, double cutoff, int k, ih_neighbor **out,
-                      int *n_out, double *final_cutoff, int *retries) {
+int ih_neighbors_geom(const ih_geom *geo, const char *what, double cutoff, int k, int n_apart,
+                      ih_neighbor **out, int *n_out, double *final_cutoff, int *retries) {
     *out = NULL;
     *n_out = 0;
     if (!(cutoff > 0) || !isfinite(cutoff))
@@ -430,7 +432,7 @@ int ih_neighbors_geom(const ih_geom *geo, const char *what, double cutoff, int k
             int bad = 0, my_oom = 0;
             for (;;) {
                 cand.n = 0;
-                if (!(rho < 1e5) || scan_radius(geo, &cl, i, rho, &cand, &my_oom) != 0) {
+                if (!(rho < 1e5) || scan_radius(geo, &cl, i, rho, n_apart, &cand, &my_oom) != 0) {
                     bad = 1;
                     break;
                 }
@@ -515,15 +517,15 @@ int ih_neighbors_geom(const ih_geom *geo, const char *what, double cutoff, int k
     return rc;
 }
 
-int ih_neighbors(const ih_structure *s, double cutoff, int k, ih_neighbor **out, int *n_out,
-                 double *final_cutoff) {
+int ih_neighbors(const ih_structure *s, double cutoff, int k, int n_apart, ih_neighbor **out,
+                 int *n_out, double *final_cutoff) {
     char what[96];
     ih_structure_name(s, what, sizeof what);
     ih_geom geo;
     *out = NULL;
     *n_out = 0;
     if (ih_geom_init(&geo, s, what) != 0) return -1;
-    int rc = ih_neighbors_geom(&geo, what, cutoff, k, out, n_out, final_cutoff, NULL);
+    int rc = ih_neighbors_geom(&geo, what, cutoff, k, n_apart, out, n_out, final_cutoff, NULL);
     ih_geom_free(&geo);
     return rc;
 }

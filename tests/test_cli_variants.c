@@ -131,6 +131,57 @@ int main(void) {
     CHECK_INT(run(cmd, out, sizeof out), 0);
     CHECK_MSG(strstr(out, "2-fold grouped cross-validation"), "%s", out);
 
+    /* --path-bonds apart: allowed with --init, stored in the model, used by predict */
+    snprintf(model, sizeof model, "%s/apart.ionhop", dir);
+    snprintf(cmd, sizeof cmd, "%s finetune --init %s --data %s --arch model3-path --path-bonds apart --out %s --epochs 1 "
+             "--batch 2 --val 0.34", cli(), mpt, data, model);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    snprintf(cmd, sizeof cmd, "%s info %s", cli(), model);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    CHECK_MSG(strstr(out, "\"path_bonds\": \"apart\""), "%s", out);
+    snprintf(cmd, sizeof cmd, "%s predict --model %s --initial " INI " --final " FIN, cli(), model);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    double ea = predicted_em(out);
+    snprintf(cmd, sizeof cmd, "%s predict --model %s " INI " --ion 1 --to \"0.75 0.75 0.5\"", cli(), model);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    CHECK_NEAR(predicted_em(out), ea, 0.0);
+    {
+        /* the same weights with the spec's graph (the flag edited in the file's header, same
+         * length) predict a different barrier: predict builds the graph the model was trained on */
+        char big_all[300];
+        snprintf(big, sizeof big, "%s/apart.big.ionhop", dir);
+        snprintf(big_all, sizeof big_all, "%s/apart.big.all.ionhop", dir);
+        CHECK(amplify(model, big) == 0);
+        size_t len = 0;
+        char *bytes = ih_read_file(big, &len);
+        const char *key = "path_bonds\\\":\\\"apart";
+        char *at = NULL;
+        for (size_t q = 0; bytes && q + strlen(key) <= len && !at; q++)
+            if (!memcmp(bytes + q, key, strlen(key))) at = bytes + q;
+        CHECK_MSG(at != NULL, "no %s in the header", key);
+        if (at) {
+            /* apart\" -> all\" plus two spaces outside the inner JSON string */
+            memcpy(at + strlen(key) - 5, "all\\\"  ", 7);
+            FILE *f = fopen(big_all, "wb");
+            CHECK(f && fwrite(bytes, 1, len, f) == len && fclose(f) == 0);
+        }
+        free(bytes);
+        snprintf(cmd, sizeof cmd, "%s predict --model %s --initial " INI " --final " FIN, cli(), big);
+        CHECK_INT(run(cmd, out, sizeof out), 0);
+        double b_apart = predicted_em(out);
+        snprintf(cmd, sizeof cmd, "%s predict --model %s --initial " INI " --final " FIN, cli(), big_all);
+        CHECK_MSG(run(cmd, out, sizeof out) == 0, "%s", out);
+        double b_all = predicted_em(out);
+        CHECK_MSG(isfinite(b_apart) && isfinite(b_all) && b_apart != b_all, "%g vs %g", b_apart, b_all);
+    }
+    snprintf(cmd, sizeof cmd, "%s finetune --data %s --arch model1-cc --path-bonds apart --out %s/x.ionhop --epochs 1 " TINY,
+             cli(), data, dir);
+    CHECK_INT(run(cmd, out, sizeof out), 1);
+    CHECK_MSG(one_line_error(out, "need a 5-image arch"), "%s", out);
+    snprintf(cmd, sizeof cmd, "%s finetune --data %s --arch model3-path --path-bonds some --out %s/x.ionhop", cli(), data, dir);
+    CHECK_INT(run(cmd, out, sizeof out), 2);
+    CHECK_MSG(one_line_error(out, "--path-bonds expects all or apart"), "%s", out);
+
     /* bad input: usage errors exit 2, data errors 1, each one line */
     snprintf(cmd, sizeof cmd, "%s finetune --data %s --arch model5 --out %s/x.ionhop", cli(), data, dir);
     CHECK_INT(run(cmd, out, sizeof out), 2);
@@ -147,6 +198,10 @@ int main(void) {
     snprintf(cmd, sizeof cmd, "%s finetune --data %s --arch model1-cc --out %s/x.ionhop --epochs 1 " TINY, cli(), path, dir);
     CHECK_INT(run(cmd, out, sizeof out), 1);
     CHECK_MSG(one_line_error(out, "bulk.json") && strstr(out, "5-image"), "%s", out);
+    snprintf(cmd, sizeof cmd, "%s finetune --data %s --arch model3-path --path-bonds apart --out %s/x.ionhop --epochs 1 " TINY,
+             cli(), path, dir);
+    CHECK_INT(run(cmd, out, sizeof out), 1);
+    CHECK_MSG(one_line_error(out, "bulk.json") && strstr(out, "not a 5-image path structure"), "%s", out);
 
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     CHECK(system(cmd) == 0);

@@ -48,7 +48,7 @@ static void test_cscl(void) {
     ih_neighbor *nb;
     int n;
     double cut;
-    CHECK(ih_neighbors(&s, 8.0, 12, &nb, &n, &cut) == 0);
+    CHECK(ih_neighbors(&s, 8.0, 12, 0, &nb, &n, &cut) == 0);
     CHECK_INT(n, 28);
     CHECK_NEAR(cut, 8.0, 0);
     int n_self = 0, n_short = 0;
@@ -439,6 +439,57 @@ static void test_bad_input(void) {
     ih_structure_free(&s);
 }
 
+/* Path images kept apart (ih_graph_opts.n_apart 5): no bond joins two different images, each
+ * image still has its k nearest host neighbours (the images' own edges are exactly the
+ * host-only k-NN), host atoms keep theirs, and n_apart 0 is the spec's graph. */
+static void test_path_apart(const ih_structure_set *set) {
+    const int jids[3] = {7, 0, 357};
+    for (int q = 0; q < 3; q++) {
+        const ih_structure *s = &set->items[jids[q]];
+        for (int canonical = 0; canonical < 2; canonical++) {
+            ih_graph_opts o = opts(canonical, 8.0, 12), oa = o;
+            oa.n_apart = 5;
+            ih_graph g, ga;
+            CHECK(ih_graph_build(s, &o, &g) == 0);
+            CHECK(ih_graph_build(s, &oa, &ga) == 0);
+            int sib = 0, sib_apart = 0;
+            for (int e = 0; e < g.n_edges; e++)
+                sib += g.edge_src[e] < 5 && g.edge_dst[e] < 5 && g.edge_src[e] != g.edge_dst[e];
+            for (int e = 0; e < ga.n_edges; e++)
+                sib_apart += ga.edge_src[e] < 5 && ga.edge_dst[e] < 5 && ga.edge_src[e] != ga.edge_dst[e];
+            CHECK_MSG(sib > 0, "jid %d: the spec's graph bonds sibling images (%d edges)", jids[q], sib);
+            CHECK_INT(sib_apart, 0);
+            CHECK_INT(graph_invariants(&ga), 0);
+            /* every node still has at least k incoming edges */
+            for (int a = 0; a < ga.n_atoms; a++)
+                CHECK_MSG(ga.dst_ptr[a + 1] - ga.dst_ptr[a] >= 12, "jid %d atom %d: in-degree %d", jids[q], a,
+                          ga.dst_ptr[a + 1] - ga.dst_ptr[a]);
+            /* an image's nearest bond is now to a host atom: no shorter than its host-only k-NN */
+            ih_neighbor *nb = NULL;
+            int n = 0;
+            double cut;
+            CHECK(ih_neighbors(s, 8.0, 12, 5, &nb, &n, &cut) == 0);
+            for (int img = 0; img < 5; img++) {
+                double dmin = INFINITY, emin = INFINITY;
+                for (int k = 0; k < n; k++)
+                    if (nb[k].i == img) {
+                        CHECK(nb[k].j >= 5 || nb[k].j == img);
+                        dmin = fmin(dmin, nb[k].dist);
+                    }
+                for (int e = ga.dst_ptr[img]; e < ga.dst_ptr[img + 1]; e++) emin = fmin(emin, ga.edge_len[e]);
+                CHECK_NEAR(emin, dmin, 1e-5);
+            }
+            free(nb);
+            int cn, ce;
+            int64_t ct;
+            CHECK(ih_graph_count(s, &oa, &cn, &ce, &ct) == 0);
+            CHECK(cn == ga.n_atoms && ce == ga.n_edges && ct == ga.n_triplets);
+            ih_graph_free(&g);
+            ih_graph_free(&ga);
+        }
+    }
+}
+
 int main(void) {
     test_cscl();
     test_bad_input();
@@ -448,6 +499,7 @@ int main(void) {
         test_em(&set);
         test_batch_and_cache(&set);
         test_options_and_threads(&set);
+        test_path_apart(&set);
     }
     ih_structure_set_free(&set);
     return test_summary("test_graph");

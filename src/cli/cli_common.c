@@ -58,6 +58,10 @@ int cli_graph_option(int argc, char **argv, int *i, ih_graph_opts *o) {
         o->canonical = 1;
         return 1;
     }
+    if (!strcmp(a, "--path-apart")) {
+        o->n_apart = 5;
+        return 1;
+    }
     if (!strcmp(a, "--k") || !strcmp(a, "--cutoff")) {
         const char *v = *i + 1 < argc ? argv[++*i] : NULL;
         if (!strcmp(a, "--k")) return cli_parse_int(a, v, 1, 1000, &o->k) ? -1 : 1;
@@ -110,6 +114,7 @@ void cli_graph_opts(const ih_config *c, ih_graph_opts *go, int line_graph) {
     go->k = c->neighbors;
     go->canonical = c->canonical;
     go->line_graph = line_graph;
+    go->n_apart = c->path_apart ? 5 : 0;
 }
 
 void cli_model_free(cli_model *cm) {

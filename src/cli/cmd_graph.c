@@ -10,12 +10,14 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: ionhop graph FILE [--canonical] [--k K] [--cutoff R] [--all]\n\n"
+            "usage: ionhop graph FILE [--canonical] [--k K] [--cutoff R] [--path-apart] [--all]\n\n"
             "Builds the crystal graph (k nearest neighbours with ties, default k 12, starting cutoff\n"
             "8 Å) and its line graph for every structure of FILE (JSON records, POSCAR, CIF, XYZ)\n"
             "and prints atoms, directed edges, triplets, self-loop edges, bond lengths, in-degrees\n"
             "and the cutoff after retries. Many structures: the first 10 and totals (--all: every one).\n"
-            "  --canonical  canonical edge keys (SCRATCH models) instead of non-canonical\n");
+            "  --canonical  canonical edge keys (SCRATCH models) instead of non-canonical\n"
+            "  --path-apart 5-image path records: the five images do not bond to each other\n"
+            "               (finetune --path-bonds apart)\n");
 }
 
 typedef struct row {
@@ -65,7 +67,9 @@ int cmd_graph(int argc, char **argv) {
 #pragma omp parallel for schedule(dynamic, 1)
     for (int s = 0; s < set.n; s++) {
         ih_graph g;
-        if (ih_graph_build(&set.items[s], &o, &g) != 0) {
+        int not_path = o.n_apart && !ih_structure_is_5image(&set.items[s]);
+        if (not_path) ih_set_error("structure %d: not a 5-image path structure (--path-apart)", s + 1);
+        if (not_path || ih_graph_build(&set.items[s], &o, &g) != 0) {
 #pragma omp critical(graph_cli_error)
             if (failed < 0 || s < failed) {
                 failed = s;
@@ -84,8 +88,9 @@ int cmd_graph(int argc, char **argv) {
         ih_structure_set_free(&set);
         return 1;
     }
-    printf("%s: %d structure%s, %s keys, k %d, starting cutoff %g Å\n", path, set.n,
-           set.n == 1 ? "" : "s", o.canonical ? "canonical" : "non-canonical", o.k, o.cutoff);
+    printf("%s: %d structure%s, %s keys, k %d, starting cutoff %g Å%s\n", path, set.n,
+           set.n == 1 ? "" : "s", o.canonical ? "canonical" : "non-canonical", o.k, o.cutoff,
+           o.n_apart ? ", path images apart" : "");
     printf("%-16s %6s %8s %10s %6s  %-28s %9s %9s %10s\n", "structure", "atoms", "edges", "triplets",
            "loops", "bond min / mean / max (Å)", "mean cos", "in-deg", "cutoff (Å)");
     int shown = all || set.n <= 12 ? set.n : 10;

@@ -458,6 +458,11 @@ int ih_dataset_load(ih_dataset *d, const char *const *paths, int n_paths, const 
 int ih_dataset_load_input(ih_dataset *d, const char *const *paths, int n_paths,
                           const ih_graph_opts *go, int input, int keep_structures,
                           const char *cache_dir);
+/* A one-task dataset of records first .. first+n-1 of a structure set already read (for the
+ * inputs of an arch, no cache): to predict a large file a chunk at a time. `what` names the
+ * records in errors ("what: record K (jid J): …", K counted in the whole set). */
+int ih_dataset_from_structures(ih_dataset *d, const ih_structure_set *set, int first, int n,
+                               const ih_graph_opts *go, int input, const char *what);
 void ih_dataset_free(ih_dataset *d);
 /* Keep one task's target column (n_tasks becomes 1); records stay, those without a label for
  * the task keep a zero mask. For single-task runs split exactly like a multi-task run. */

@@ -138,13 +138,12 @@ static int build_record(const ih_structure *s, const ih_graph_opts *go, int inpu
     return ih_graph_build_local(s, &lo, 5, g2, NULL);
 }
 
-/* Append the records of one file as task `task`. */
-static int append_file(ih_dataset *d, const char *path, int task, const ih_graph_opts *go,
-                       int keep_structures, const char *cache_dir) {
+/* Append records items[first .. first+n) of `path` (named so in errors) as task `task`; their
+ * graphs come from the cache file cpath (NULL: none) when it holds them under key. */
+static int append_records(ih_dataset *d, const char *path, const ih_structure *items, int first, int n,
+                          int task, const ih_graph_opts *go, const char *cpath, uint64_t key) {
     int two = d->input != IH_INPUT_SINGLE;
-    ih_structure_set set;
-    if (ih_read_structures(path, IH_FMT_UNKNOWN, &set) != 0) return -1;
-    int n0 = d->n, n1 = d->n + set.n, P = d->n_tasks;
+    int n0 = d->n, n1 = d->n + n, P = d->n_tasks;
     ih_graph *graphs = realloc(d->graphs, (size_t)n1 * sizeof *graphs);
     if (graphs) d->graphs = graphs;
     float *targets = realloc(d->targets, (size_t)n1 * P * sizeof *targets);
@@ -167,32 +166,19 @@ static int append_file(ih_dataset *d, const char *path, int task, const ih_graph
         ntrip2 = realloc(d->n_triplets2, (size_t)n1 * sizeof *ntrip2);
         if (ntrip2) d->n_triplets2 = ntrip2;
     }
-    ih_structure *structs = NULL;
-    if (keep_structures) {
-        structs = realloc(d->structures, (size_t)n1 * sizeof *structs);
-        if (structs) d->structures = structs;
-    }
-    if (!graphs || !targets || !mask || !jid || !group || !ntrip || !five || (keep_structures && !structs) ||
-        (two && (!graphs2 || !ntrip2))) {
-        ih_structure_set_free(&set);
+    if (!graphs || !targets || !mask || !jid || !group || !ntrip || !five || (two && (!graphs2 || !ntrip2)))
         return ih_set_error("%s: out of memory", path);
-    }
-    memset(d->graphs + n0, 0, (size_t)set.n * sizeof *d->graphs);
+    memset(d->graphs + n0, 0, (size_t)n * sizeof *d->graphs);
     ih_graph *g2s = two ? d->graphs2 + n0 : NULL;
-    if (two) memset(g2s, 0, (size_t)set.n * sizeof *g2s);
-    char cpath[4096];
-    uint64_t key = 0;
-    int cached = 0, use_cache = cache_dir && !go->line_graph &&
-                                cache_path(path, go, d->input, cache_dir, cpath, sizeof cpath, &key) == 0;
-    if (use_cache) cached = cache_load(cpath, key, set.n, d->graphs + n0, g2s);
+    if (two) memset(g2s, 0, (size_t)n * sizeof *g2s);
+    int cached = cpath ? cache_load(cpath, key, n, d->graphs + n0, g2s) : 0;
     d->from_cache += cached;
     int failed = -1;
     char err[1024] = "";
 #pragma omp parallel for schedule(dynamic, 1)
-    for (int i = 0; i < set.n; i++) {
+    for (int i = 0; i < n; i++) {
         if (failed >= 0) continue;
-        if (!cached && build_record(&set.items[i], go, d->input, &d->graphs[n0 + i],
-                                    two ? &g2s[i] : NULL) != 0) {
+        if (!cached && build_record(&items[first + i], go, d->input, &d->graphs[n0 + i], two ? &g2s[i] : NULL) != 0) {
 #pragma omp critical(ih_dataset_err)
             if (failed < 0) {
                 failed = i;
@@ -204,15 +190,13 @@ static int append_file(ih_dataset *d, const char *path, int task, const ih_graph
         if (two) d->n_triplets2[n0 + i] = ih_graph_count_triplets(&g2s[i]);
     }
     if (failed >= 0) {
-        for (int i = 0; i < set.n; i++) ih_graph_free(&d->graphs[n0 + i]);
-        for (int i = 0; two && i < set.n; i++) ih_graph_free(&g2s[i]);
-        ih_set_error("%s: record %d (jid %s): %s", path, failed + 1, set.items[failed].jid, err);
-        ih_structure_set_free(&set);
-        return -1;
+        for (int i = 0; i < n; i++) ih_graph_free(&d->graphs[n0 + i]);
+        for (int i = 0; two && i < n; i++) ih_graph_free(&g2s[i]);
+        return ih_set_error("%s: record %d (jid %s): %s", path, first + failed + 1, items[first + failed].jid, err);
     }
-    if (use_cache && !cached) cache_store(cpath, key, set.n, d->graphs + n0, g2s);
-    for (int i = 0; i < set.n; i++) {
-        const ih_structure *s = &set.items[i];
+    if (cpath && !cached) cache_store(cpath, key, n, d->graphs + n0, g2s);
+    for (int i = 0; i < n; i++) {
+        const ih_structure *s = &items[first + i];
         int r = n0 + i;
         for (int p = 0; p < P; p++) {
             d->targets[(size_t)r * P + p] = 0.0f;
@@ -226,14 +210,34 @@ static int append_file(ih_dataset *d, const char *path, int task, const ih_graph
         d->five_image[r] = (unsigned char)ih_structure_is_5image(s);
         ih_host_group(s->sys_name, s->jid, d->group[r], sizeof d->group[r]);
     }
-    if (keep_structures) {
-        memcpy(d->structures + n0, set.items, (size_t)set.n * sizeof *set.items);
-        free(set.items); /* ownership of the atom arrays moved to the dataset */
-    } else {
-        ih_structure_set_free(&set);
-    }
     d->n = n1;
     return 0;
+}
+
+/* Append the records of one file as task `task`. */
+static int append_file(ih_dataset *d, const char *path, int task, const ih_graph_opts *go,
+                       int keep_structures, const char *cache_dir) {
+    ih_structure_set set;
+    if (ih_read_structures(path, IH_FMT_UNKNOWN, &set) != 0) return -1;
+    char cpath[4096];
+    uint64_t key = 0;
+    int use_cache = cache_dir && !go->line_graph &&
+                    cache_path(path, go, d->input, cache_dir, cpath, sizeof cpath, &key) == 0;
+    int n0 = d->n;
+    int rc = append_records(d, path, set.items, 0, set.n, task, go, use_cache ? cpath : NULL, key);
+    if (rc == 0 && keep_structures) {
+        ih_structure *structs = realloc(d->structures, (size_t)d->n * sizeof *structs);
+        if (!structs) {
+            rc = ih_set_error("%s: out of memory", path);
+        } else {
+            d->structures = structs;
+            memcpy(d->structures + n0, set.items, (size_t)set.n * sizeof *set.items);
+            free(set.items); /* ownership of the atom arrays moved to the dataset */
+            return 0;
+        }
+    }
+    ih_structure_set_free(&set);
+    return rc;
 }
 
 int ih_dataset_keep_task(ih_dataset *d, int task) {
@@ -266,5 +270,21 @@ int ih_dataset_load_input(ih_dataset *d, const char *const *paths, int n_paths,
             ih_dataset_free(d);
             return -1;
         }
+    return 0;
+}
+
+int ih_dataset_from_structures(ih_dataset *d, const ih_structure_set *set, int first, int n,
+                               const ih_graph_opts *go, int input, const char *what) {
+    memset(d, 0, sizeof *d);
+    if (first < 0 || n < 0 || first + n > set->n)
+        return ih_set_error("%s: records %d..%d of %d requested", what, first + 1, first + n, set->n);
+    if (input < IH_INPUT_SINGLE || input > IH_INPUT_LOCAL)
+        return ih_set_error("unknown dataset input kind %d", input);
+    d->n_tasks = 1;
+    d->input = input;
+    if (append_records(d, what, set->items, first, n, 0, go, NULL, 0) != 0) {
+        ih_dataset_free(d);
+        return -1;
+    }
     return 0;
 }

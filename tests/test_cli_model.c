@@ -137,6 +137,42 @@ int main(void) {
     CHECK_INT(lines, k + 1);
     free(csv);
 
+    /* more records than one prediction chunk (CLI_PREDICT_CHUNK = 128): the file repeated; every
+     * copy of a record gets the same line, across the chunk boundary too */
+    {
+        enum { COPIES = 11 };
+        static ih_structure rep[12 * COPIES];
+        for (int c = 0; c < COPIES; c++)
+            for (int i = 0; i < k; i++) rep[c * k + i] = sub[i];
+        char big[256], big_csv[256];
+        snprintf(big, sizeof big, "%s/repeated.json", dir);
+        snprintf(big_csv, sizeof big_csv, "%s/repeated.csv", dir);
+        CHECK(ih_write_json(big, rep, COPIES * k) == 0);
+        CHECK(COPIES * k > 128);
+        snprintf(cmd, sizeof cmd, "%s predict --model %s --data %s --out %s", cli(), model, big, big_csv);
+        CHECK_INT(run(cmd, out, sizeof out), 0);
+        char *text = ih_read_file(big_csv, NULL);
+        const char *row[12 * COPIES + 1];
+        int n_rows = 0;
+        for (char *p = text; p && *p && n_rows <= COPIES * k;) {
+            char *nl = strchr(p, '\n');
+            if (!nl) break;
+            *nl = '\0';
+            row[n_rows++] = p;
+            p = nl + 1;
+        }
+        CHECK_INT(n_rows, COPIES * k + 1);
+        for (int r = 1 + k; r < n_rows; r++) CHECK_MSG(!strcmp(row[r], row[1 + (r - 1) % k]), "row %d: %s vs %s", r, row[r], row[1 + (r - 1) % k]);
+        free(text);
+        char one[4096];
+        snprintf(cmd, sizeof cmd, "%s evaluate --model %s --data %s", cli(), model, data);
+        CHECK_INT(run(cmd, one, sizeof one), 0);
+        snprintf(cmd, sizeof cmd, "%s evaluate --model %s --data %s", cli(), model, big);
+        CHECK_INT(run(cmd, out, sizeof out), 0);
+        const char *m1 = strstr(one, "MAE"), *m2 = strstr(out, "MAE");
+        CHECK_MSG(m1 && m2 && !strncmp(m1, m2, 40), "%s\nvs\n%s", one, out);
+    }
+
     snprintf(path, sizeof path, "%s/parity.svg", dir);
     snprintf(cmd, sizeof cmd, "%s evaluate --model %s --data %s --plot %s", cli(), model, data, path);
     CHECK_INT(run(cmd, out, sizeof out), 0);
@@ -173,6 +209,25 @@ int main(void) {
     snprintf(cmd, sizeof cmd, "%s info %s", cli(), path);
     CHECK_INT(run(cmd, out, sizeof out), 0);
     CHECK_MSG(strstr(out, "\"name\": \"b\"") && !strstr(out, "\"name\": \"a\""), "%s", out);
+    /* a two-property model: predict --data gives one column per property (no target column: the
+     * file's target belongs to neither), evaluate refuses it */
+    snprintf(cmd, sizeof cmd, "%s predict --model %s --data %s", cli(), mpt, data);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    CHECK_MSG(!strncmp(out, "jid,a,b\n", 8), "%s", out);
+    {
+        int rows = 0, cols_ok = 1;
+        for (const char *p = strchr(out, '\n'); p && p[1]; p = strchr(p + 1, '\n')) {
+            int commas = 0;
+            for (const char *q = p + 1; *q && *q != '\n'; q++) commas += *q == ',';
+            cols_ok &= commas == 2;
+            rows++;
+        }
+        CHECK_INT(rows, k);
+        CHECK(cols_ok);
+    }
+    snprintf(cmd, sizeof cmd, "%s evaluate --model %s --data %s", cli(), mpt, data);
+    CHECK_INT(run(cmd, out, sizeof out), 2);
+    CHECK_MSG(one_line_error(out, "predicts 2 properties: evaluate scores one-target models"), "%s", out);
     snprintf(cmd, sizeof cmd, "%s pretrain --task a=%s --only c --out %s --epochs 1", cli(), data, path);
     CHECK_INT(run(cmd, out, sizeof out), 2);
     snprintf(cmd, sizeof cmd, "%s finetune --init %s --data %s --folds 2 --ensemble 2 --epochs 1 --batch 4 --cv-out %s/cv.csv",

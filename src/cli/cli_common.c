@@ -182,7 +182,7 @@ int cli_model_load(const char *path, cli_model *cm) {
 int cli_model_predict(cli_model *cm, const ih_dataset *d, const int *idx, int n, double *mean,
                       double *spread) {
     int P = cm->n_tasks;
-    long budget = 1 << 20;
+    long budget = CLI_PREDICT_TRIPLETS;
     float *out = malloc((size_t)(n > 0 ? n : 1) * P * sizeof *out);
     if (!out) return ih_set_error("out of memory");
     for (size_t q = 0; q < (size_t)n * P; q++) mean[q] = spread[q] = 0;
@@ -209,6 +209,45 @@ int cli_model_predict(cli_model *cm, const ih_dataset *d, const int *idx, int n,
     }
     free(out);
     return 0;
+}
+
+void cli_file_preds_free(cli_file_preds *p) {
+    free(p->jid), free(p->target), free(p->mean), free(p->spread);
+    memset(p, 0, sizeof *p);
+}
+
+int cli_predict_file(cli_model *cm, const char *path, cli_file_preds *out) {
+    memset(out, 0, sizeof *out);
+    ih_structure_set set;
+    if (ih_read_structures(path, IH_FMT_UNKNOWN, &set) != 0) return -1;
+    int n = set.n, P = cm->n_tasks, rc = 0;
+    out->n = n, out->P = P;
+    out->jid = malloc((size_t)(n ? n : 1) * sizeof *out->jid);
+    out->target = malloc((size_t)(n ? n : 1) * sizeof *out->target);
+    out->mean = malloc((size_t)(n ? n : 1) * P * sizeof *out->mean);
+    out->spread = malloc((size_t)(n ? n : 1) * P * sizeof *out->spread);
+    int *idx = malloc(CLI_PREDICT_CHUNK * sizeof *idx);
+    if (!out->jid || !out->target || !out->mean || !out->spread || !idx) rc = ih_set_error("out of memory");
+    for (int q = 0; q < CLI_PREDICT_CHUNK && idx; q++) idx[q] = q;
+    ih_graph_opts go;
+    cli_graph_opts(ih_model_config(cm->m), &go, 0);
+    int input = ih_arch_input(ih_model_config(cm->m)->arch);
+    for (int first = 0; rc == 0 && first < n; first += CLI_PREDICT_CHUNK) {
+        int cnt = n - first < CLI_PREDICT_CHUNK ? n - first : CLI_PREDICT_CHUNK;
+        ih_dataset d;
+        rc = ih_dataset_from_structures(&d, &set, first, cnt, &go, input, path);
+        if (rc != 0) break;
+        rc = cli_model_predict(cm, &d, idx, cnt, out->mean + (size_t)first * P, out->spread + (size_t)first * P);
+        for (int i = 0; i < cnt; i++) {
+            snprintf(out->jid[first + i], sizeof out->jid[0], "%s", d.jid[i]);
+            out->target[first + i] = d.mask[i] != 0.0f ? d.targets[i] : NAN;
+        }
+        ih_dataset_free(&d);
+    }
+    free(idx);
+    ih_structure_set_free(&set);
+    if (rc != 0) cli_file_preds_free(out);
+    return rc;
 }
 
 int cli_print_metrics(FILE *f, const double *truth, const double *pred, int n, const char *label) {

@@ -78,30 +78,30 @@ int cmd_evaluate(int argc, char **argv) {
     if (!model) model = cli_repo_path("models/default.ionhop");
     cli_model cm;
     if (cli_model_load(model, &cm) != 0) return cli_fail();
-    ih_graph_opts go;
-    cli_graph_opts(ih_model_config(cm.m), &go, 0);
-    ih_dataset d;
-    if (ih_dataset_load_input(&d, &data, 1, &go, ih_arch_input(ih_model_config(cm.m)->arch), 0, NULL) != 0) {
+    if (cm.n_tasks != 1) {
+        int n_tasks = cm.n_tasks;
+        cli_model_free(&cm);
+        return cli_usage_error("%s predicts %d properties: evaluate scores one-target models (use "
+                               "predict --data for the properties)",
+                               model, n_tasks);
+    }
+    cli_file_preds fp;
+    if (cli_predict_file(&cm, data, &fp) != 0) {
         cli_model_free(&cm);
         return cli_fail();
     }
-    int P = cm.n_tasks, n = 0;
-    int *idx = malloc((size_t)d.n * sizeof *idx);
-    double *mean = malloc((size_t)d.n * P * sizeof *mean), *sd = malloc((size_t)d.n * P * sizeof *sd);
-    double *truth = malloc((size_t)d.n * sizeof *truth), *pred = malloc((size_t)d.n * sizeof *pred);
-    double *spr = malloc((size_t)d.n * sizeof *spr);
-    for (int i = 0; i < d.n; i++) idx[i] = i;
-    int rc = cli_model_predict(&cm, &d, idx, d.n, mean, sd);
-    if (rc == 0) {
-        for (int i = 0; i < d.n; i++)
-            if (d.mask[(size_t)i * P] != 0.0f) {
-                truth[n] = d.targets[(size_t)i * P];
-                pred[n] = mean[(size_t)i * P];
-                spr[n] = sd[(size_t)i * P];
-                n++;
-            }
-        if (n == 0) rc = ih_set_error("%s: no record has a target", data);
-    }
+    int n = 0, rc = 0;
+    double *truth = malloc((size_t)(fp.n ? fp.n : 1) * sizeof *truth), *pred = malloc((size_t)(fp.n ? fp.n : 1) * sizeof *pred);
+    double *spr = malloc((size_t)(fp.n ? fp.n : 1) * sizeof *spr);
+    if (!truth || !pred || !spr) rc = ih_set_error("out of memory");
+    for (int i = 0; rc == 0 && i < fp.n; i++)
+        if (!isnan(fp.target[i])) {
+            truth[n] = fp.target[i];
+            pred[n] = fp.mean[i];
+            spr[n] = fp.spread[i];
+            n++;
+        }
+    if (rc == 0 && n == 0) rc = ih_set_error("%s: no record has a target", data);
     if (rc == 0) {
         char label[256];
         snprintf(label, sizeof label, "%s on %s", model, data);
@@ -111,8 +111,8 @@ int cmd_evaluate(int argc, char **argv) {
         rc = cli_parity_svg(plot, truth, pred, cm.n_members > 1 ? spr : NULL, n, data);
         if (rc == 0) printf("parity plot -> %s\n", plot);
     }
-    free(idx), free(mean), free(sd), free(truth), free(pred), free(spr);
-    ih_dataset_free(&d);
+    free(truth), free(pred), free(spr);
+    cli_file_preds_free(&fp);
     cli_model_free(&cm);
     return rc == 0 ? 0 : cli_fail();
 }

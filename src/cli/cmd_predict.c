@@ -161,42 +161,43 @@ static int check_destination(const ih_structure *s, const char *path, int ion, c
     return rc;
 }
 
+/* --data FILE: jid,target,prediction[,spread] for a one-target model (target empty where a record
+ * has none); a multi-property model (MPT) gives jid and one column per property instead, since the
+ * file's target belongs to no particular one of them. */
 static int predict_file(cli_model *cm, const char *data, const char *out_path) {
-    ih_graph_opts go;
-    cli_graph_opts(ih_model_config(cm->m), &go, 0);
-    ih_dataset d;
-    /* records are 5-image structures; a two-graph model derives its inputs from them */
-    if (ih_dataset_load_input(&d, &data, 1, &go, ih_arch_input(ih_model_config(cm->m)->arch), 0, NULL) != 0)
-        return cli_fail();
-    int P = cm->n_tasks;
-    int *idx = malloc((size_t)d.n * sizeof *idx);
-    double *mean = malloc((size_t)d.n * P * sizeof *mean), *sd = malloc((size_t)d.n * P * sizeof *sd);
-    size_t cap = 64 + (size_t)d.n * (128 + 40 * P), len = 0;
+    cli_file_preds fp;
+    if (cli_predict_file(cm, data, &fp) != 0) return cli_fail();
+    int P = fp.P, ens = cm->n_members > 1;
+    size_t cap = 256 + (size_t)P * 80 + (size_t)fp.n * (96 + 32 * P * (ens + 1)), len = 0;
     char *csv = malloc(cap);
-    if (!idx || !mean || !sd || !csv) {
-        free(idx), free(mean), free(sd), free(csv);
-        ih_dataset_free(&d);
+    if (!csv) {
+        cli_file_preds_free(&fp);
         return cli_usage_error("out of memory");
     }
-    for (int i = 0; i < d.n; i++) idx[i] = i;
-    int rc = cli_model_predict(cm, &d, idx, d.n, mean, sd);
-    if (rc == 0) {
-        /* jid,target,prediction[,spread] (target empty when a record has none) */
-        len += (size_t)snprintf(csv + len, cap - len, "jid,target,prediction%s\n",
-                                cm->n_members > 1 ? ",spread" : "");
-        for (int i = 0; i < d.n; i++) {
-            len += (size_t)snprintf(csv + len, cap - len, "%s,", d.jid[i]);
-            if (d.mask[(size_t)i * P]) len += (size_t)snprintf(csv + len, cap - len, "%.6g", d.targets[(size_t)i * P]);
-            len += (size_t)snprintf(csv + len, cap - len, ",%.6f", mean[(size_t)i * P]);
-            if (cm->n_members > 1) len += (size_t)snprintf(csv + len, cap - len, ",%.6f", sd[(size_t)i * P]);
-            len += (size_t)snprintf(csv + len, cap - len, "\n");
-        }
-        rc = out_path ? ih_write_file_atomic(out_path, csv, len)
-                      : (fwrite(csv, 1, len, stdout) == len ? 0 : ih_set_error("cannot write output"));
-        if (rc == 0 && out_path) printf("%d predictions -> %s\n", d.n, out_path);
+    if (P == 1) {
+        len += (size_t)snprintf(csv + len, cap - len, "jid,target,prediction%s\n", ens ? ",spread" : "");
+    } else {
+        len += (size_t)snprintf(csv + len, cap - len, "jid");
+        for (int p = 0; p < P; p++) len += (size_t)snprintf(csv + len, cap - len, ",%s", cm->sc[p].name);
+        for (int p = 0; p < P && ens; p++) len += (size_t)snprintf(csv + len, cap - len, ",%s_spread", cm->sc[p].name);
+        len += (size_t)snprintf(csv + len, cap - len, "\n");
     }
-    free(csv), free(idx), free(mean), free(sd);
-    ih_dataset_free(&d);
+    for (int i = 0; i < fp.n; i++) {
+        len += (size_t)snprintf(csv + len, cap - len, "%s", fp.jid[i]);
+        if (P == 1) {
+            len += (size_t)snprintf(csv + len, cap - len, ",");
+            if (!isnan(fp.target[i])) len += (size_t)snprintf(csv + len, cap - len, "%.6g", fp.target[i]);
+        }
+        for (int p = 0; p < P; p++) len += (size_t)snprintf(csv + len, cap - len, ",%.6f", fp.mean[(size_t)i * P + p]);
+        for (int p = 0; p < P && ens; p++)
+            len += (size_t)snprintf(csv + len, cap - len, ",%.6f", fp.spread[(size_t)i * P + p]);
+        len += (size_t)snprintf(csv + len, cap - len, "\n");
+    }
+    int rc = out_path ? ih_write_file_atomic(out_path, csv, len)
+                      : (fwrite(csv, 1, len, stdout) == len ? 0 : ih_set_error("cannot write output"));
+    if (rc == 0 && out_path) printf("%d predictions -> %s\n", fp.n, out_path);
+    free(csv);
+    cli_file_preds_free(&fp);
     return rc == 0 ? 0 : cli_fail();
 }
 

@@ -183,6 +183,8 @@ typedef struct ih_graph_opts {
     int n_apart;    /* the first n_apart sites do not bond to each other (only to the other atoms
                        and to their own periodic images): 5 keeps a path's images from taking
                        each other's neighbour slots (ih_config.path_apart); 0, the spec's rule */
+    int path_chain; /* with n_apart: consecutive apart sites (0-1, 1-2, …) bonded to each other at
+                       their nearest periodic image, so the images keep the step between them */
 } ih_graph_opts;
 
 void ih_graph_opts_default(ih_graph_opts *o);
@@ -303,6 +305,9 @@ const char *ih_arch_name(int arch);
 int ih_arch_parse(const char *name);
 /* IH_INPUT_* the arch takes. */
 int ih_arch_input(int arch);
+/* ih_config.path_apart as a name ("all", "apart", "chain") and back (-1 if unknown). */
+const char *ih_path_bonds_name(int path_apart);
+int ih_path_bonds_parse(const char *name);
 
 typedef struct ih_config {
     int hidden;        /* H, 256 */
@@ -319,8 +324,9 @@ typedef struct ih_config {
     int arch;          /* IH_ARCH_* (0: MODEL-3). With head_hidden 0 and a fusion "fc", the
                           head's Linear(H→P) is named "fc_final" (SCRATCH-CC of §7.6) */
     int path_apart;    /* 5-image inputs only: 1 = the five path images do not bond to each other
-                          (graph n_apart 5), so each image's k neighbours are host atoms; 0 = the
-                          spec's graph, where an image's nearest neighbours are its sibling images */
+                          (graph n_apart 5), so each image's k neighbours are host atoms; 2 = the
+                          same plus a bond between consecutive images (path_chain); 0 = the spec's
+                          graph, where an image's nearest neighbours are its sibling images */
 } ih_config;
 
 /* ALIGNN_ft of §4: H 256, 4 + 4 layers, head (c) with 2 hidden Linears, 1 output. */

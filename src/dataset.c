@@ -61,6 +61,7 @@ static int cache_path(const char *data_path, const ih_graph_opts *go, int input,
     h = ih_fnv1a(h, settings, sizeof settings);
     /* hashed only when set, so caches of the spec's graphs keep their keys */
     if (go->n_apart) h = ih_fnv1a(h, &go->n_apart, sizeof go->n_apart);
+    if (go->path_chain) h = ih_fnv1a(h, &go->path_chain, sizeof go->path_chain);
     h = ih_fnv1a(h, &go->cutoff, sizeof go->cutoff);
     const char *base = strrchr(data_path, '/');
     base = base ? base + 1 : data_path;

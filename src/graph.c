@@ -16,6 +16,7 @@ void ih_graph_opts_default(ih_graph_opts *o) {
     o->canonical = 0;
     o->line_graph = 1;
     o->n_apart = 0;
+    o->path_chain = 0;
 }
 
 void ih_graph_opts_local(ih_graph_opts *o) {
@@ -24,6 +25,7 @@ void ih_graph_opts_local(ih_graph_opts *o) {
     o->canonical = 0;
     o->line_graph = 1;
     o->n_apart = 0;
+    o->path_chain = 0;
 }
 
 void *ih_graph_alloc(size_t n, size_t size) { return malloc((n ? n : 1) * size); }
@@ -285,6 +287,30 @@ int64_t ih_graph_count_triplets(const ih_graph *g) {
 
 /* ---------------------------------------------------------------------------------------------- */
 
+/* The neighbour list of a structure under o: the k-NN rule (with the path images kept apart if
+ * o->n_apart), then, with o->path_chain, a bond between each pair of consecutive images (sites
+ * 0-1, 1-2, …), both directions, at the periodic image nearest in fractional coordinates: the
+ * images see their host neighbours and still the step between them (hop length / 4). */
+static int graph_neighbors(const ih_geom *geo, const ih_graph_opts *o, const char *what, ih_neighbor **nb,
+                           int *m, double *cut) {
+    int rc = ih_neighbors_geom(geo, what, o->cutoff, o->k, o->n_apart, nb, m, cut, NULL);
+    if (rc != 0 || !o->path_chain || o->n_apart < 2) return rc;
+    int extra = 2 * (o->n_apart - 1);
+    ih_neighbor *grown = realloc(*nb, (size_t)(*m + extra) * sizeof *grown);
+    if (!grown) return ih_set_error("%s: out of memory", what);
+    *nb = grown;
+    for (int a = 0; a + 1 < o->n_apart; a++) {
+        int img[3];
+        double v[3];
+        for (int c = 0; c < 3; c++) img[c] = -(int)nearbyint(geo->f[3 * (a + 1) + c] - geo->f[3 * a + c]);
+        ih_geom_bond_vector(geo, a, a + 1, img, v);
+        double d = sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
+        grown[(*m)++] = (ih_neighbor){a, a + 1, {img[0], img[1], img[2]}, d};
+        grown[(*m)++] = (ih_neighbor){a + 1, a, {-img[0], -img[1], -img[2]}, d};
+    }
+    return 0;
+}
+
 /* Shared tail of the builders: one structure whose nodes are `sites` of s (NULL: all), keys in
  * the original numbering. */
 static int build_from_keys(const ih_structure *s, const ih_geom *geo, const bond_key *keys,
@@ -318,7 +344,7 @@ int ih_graph_build(const ih_structure *s, const ih_graph_opts *o, ih_graph *g) {
     double cut = 0;
     bond_key *keys = NULL;
     size_t nk = 0;
-    int rc = ih_neighbors_geom(&geo, what, o->cutoff, o->k, o->n_apart, &nb, &m, &cut, NULL);
+    int rc = graph_neighbors(&geo, o, what, &nb, &m, &cut);
     if (rc == 0) {
         keys = make_keys(nb, m, s->n_atoms, o->canonical, &nk);
         if (!keys) rc = ih_set_error("%s: out of memory", what);
@@ -351,7 +377,7 @@ int ih_graph_build_local(const ih_structure *s, const ih_graph_opts *o, int n_im
     bond_key *keys = NULL;
     size_t nk = 0;
     int *node_of = NULL, *sites = NULL, n_nodes = 0;
-    int rc = ih_neighbors_geom(&geo, what, o->cutoff, o->k, o->n_apart, &nb, &m, &cut, NULL);
+    int rc = graph_neighbors(&geo, o, what, &nb, &m, &cut);
     if (rc == 0) {
         keys = make_keys(nb, m, s->n_atoms, o->canonical, &nk);
         node_of = malloc((size_t)s->n_atoms * sizeof *node_of);
@@ -399,7 +425,7 @@ int ih_graph_count(const ih_structure *s, const ih_graph_opts *o, int *n_atoms, 
     int m = 0;
     bond_key *keys = NULL;
     size_t nk = 0;
-    int rc = ih_neighbors_geom(&geo, what, o->cutoff, o->k, o->n_apart, &nb, &m, NULL, NULL);
+    int rc = graph_neighbors(&geo, o, what, &nb, &m, NULL);
     ih_geom_free(&geo);
     if (rc == 0) {
         keys = make_keys(nb, m, s->n_atoms, o->canonical, &nk);

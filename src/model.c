@@ -40,16 +40,28 @@ int ih_config_check(const ih_config *c) {
         return ih_set_error("model: neighbours %d / cutoff %g invalid", c->neighbors, c->cutoff);
     if (c->arch < 0 || c->arch >= IH_N_ARCH)
         return ih_set_error("model: unknown arch %d", c->arch);
-    if (c->path_apart != 0 && c->path_apart != 1)
-        return ih_set_error("model: path_apart %d is not 0 or 1", c->path_apart);
+    if (c->path_apart < 0 || c->path_apart > 2)
+        return ih_set_error("model: path_apart %d is not 0, 1 or 2", c->path_apart);
     if (c->path_apart && ih_arch_input(c->arch) == IH_INPUT_ENDPOINTS)
-        return ih_set_error("model: path bonds 'apart' need a 5-image arch (model3, model3-path, "
+        return ih_set_error("model: path bonds 'apart' or 'chain' need a 5-image arch (model3, model3-path, "
                             "model3-saddle, model4), not %s", ih_arch_name(c->arch));
     return 0;
 }
 
 static const char *const arch_names[IH_N_ARCH] = {"model3", "model1-add", "model1-sub", "model1-cc",
                                                   "model2", "model4", "model3-path", "model3-saddle"};
+
+static const char *const path_bonds_names[3] = {"all", "apart", "chain"};
+
+const char *ih_path_bonds_name(int path_apart) {
+    return path_apart >= 0 && path_apart < 3 ? path_bonds_names[path_apart] : NULL;
+}
+
+int ih_path_bonds_parse(const char *name) {
+    for (int k = 0; name && k < 3; k++)
+        if (!strcmp(name, path_bonds_names[k])) return k;
+    return -1;
+}
 
 const char *ih_arch_name(int arch) { return arch >= 0 && arch < IH_N_ARCH ? arch_names[arch] : NULL; }
 

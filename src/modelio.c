@@ -25,7 +25,7 @@ static cJSON *config_to_json(const ih_config *c) {
     cJSON_AddStringToObject(j, "edges", c->canonical ? "canonical" : "full");
     cJSON_AddStringToObject(j, "arch", ih_arch_name(c->arch));
     /* written only when set, so files of the spec's graph stay as they were */
-    if (c->path_apart) cJSON_AddStringToObject(j, "path_bonds", "apart");
+    if (c->path_apart) cJSON_AddStringToObject(j, "path_bonds", c->path_apart == 2 ? "chain" : "apart");
     return j;
 }
 
@@ -60,9 +60,9 @@ static int config_from_json(const cJSON *j, ih_config *c, const char *path) {
         return ih_set_error("%s: model configuration: unknown \"arch\" %s", path,
                             cJSON_IsString(arch) ? arch->valuestring : "(not a string)");
     const cJSON *pb = cJSON_GetObjectItemCaseSensitive(j, "path_bonds");
-    if (pb && (!cJSON_IsString(pb) || (strcmp(pb->valuestring, "all") && strcmp(pb->valuestring, "apart"))))
-        return ih_set_error("%s: model configuration: \"path_bonds\" must be \"all\" or \"apart\"", path);
-    c->path_apart = pb && !strcmp(pb->valuestring, "apart");
+    c->path_apart = !pb ? 0 : !cJSON_IsString(pb) ? -1 : ih_path_bonds_parse(pb->valuestring);
+    if (c->path_apart < 0)
+        return ih_set_error("%s: model configuration: \"path_bonds\" must be \"all\", \"apart\" or \"chain\"", path);
     if (ih_config_check(c) != 0) return ih_set_error("%s: %s", path, ih_last_error());
     return 0;
 }

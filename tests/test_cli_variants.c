@@ -174,13 +174,26 @@ int main(void) {
         double b_all = predicted_em(out);
         CHECK_MSG(isfinite(b_apart) && isfinite(b_all) && b_apart != b_all, "%g vs %g", b_apart, b_all);
     }
+    snprintf(model, sizeof model, "%s/chain.ionhop", dir);
+    snprintf(cmd, sizeof cmd, "%s finetune --data %s --arch model4 --path-bonds chain --out %s --epochs 1 --batch 2 "
+             "--val 0.34 " TINY, cli(), data, model);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    snprintf(cmd, sizeof cmd, "%s info %s", cli(), model);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    CHECK_MSG(strstr(out, "\"path_bonds\": \"chain\""), "%s", out);
+    snprintf(cmd, sizeof cmd, "%s predict --model %s --initial " INI " --final " FIN, cli(), model);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    ea = predicted_em(out);
+    snprintf(cmd, sizeof cmd, "%s predict --model %s " INI " --ion 1 --to \"0.75 0.75 0.5\"", cli(), model);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    CHECK_NEAR(predicted_em(out), ea, 0.0);
     snprintf(cmd, sizeof cmd, "%s finetune --data %s --arch model1-cc --path-bonds apart --out %s/x.ionhop --epochs 1 " TINY,
              cli(), data, dir);
     CHECK_INT(run(cmd, out, sizeof out), 1);
     CHECK_MSG(one_line_error(out, "need a 5-image arch"), "%s", out);
     snprintf(cmd, sizeof cmd, "%s finetune --data %s --arch model3-path --path-bonds some --out %s/x.ionhop", cli(), data, dir);
     CHECK_INT(run(cmd, out, sizeof out), 2);
-    CHECK_MSG(one_line_error(out, "--path-bonds expects all or apart"), "%s", out);
+    CHECK_MSG(one_line_error(out, "--path-bonds expects all, apart or chain"), "%s", out);
 
     /* bad input: usage errors exit 2, data errors 1, each one line */
     snprintf(cmd, sizeof cmd, "%s finetune --data %s --arch model5 --out %s/x.ionhop", cli(), data, dir);

@@ -484,6 +484,35 @@ static void test_path_apart(const ih_structure_set *set) {
             int64_t ct;
             CHECK(ih_graph_count(s, &oa, &cn, &ce, &ct) == 0);
             CHECK(cn == ga.n_atoms && ce == ga.n_edges && ct == ga.n_triplets);
+            /* chained: the apart graph plus consecutive images bonded at the step length (a
+             * quarter of the hop), 4 directed edges per pair (2 keys) with full keys, 2 canonical */
+            ih_graph gc;
+            ih_graph_opts oc = oa;
+            oc.path_chain = 1;
+            CHECK(ih_graph_build(s, &oc, &gc) == 0);
+            CHECK_INT(gc.n_edges, ga.n_edges + 4 * (canonical ? 2 : 4));
+            double hop[3], step;
+            for (int c = 0; c < 3; c++) hop[c] = s->frac[12 + c] - s->frac[c];
+            double x[3];
+            ih_frac_to_cart(s->lattice, hop, x);
+            step = sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2]) / 4;
+            int chain = 0, other = 0;
+            for (int e = 0; e < gc.n_edges; e++) {
+                int a = gc.edge_src[e], b = gc.edge_dst[e];
+                if (a >= 5 || b >= 5 || a == b) continue;
+                if (abs(a - b) == 1) {
+                    chain++;
+                    CHECK_NEAR(gc.edge_len[e], step, 1e-4);
+                } else {
+                    other++;
+                }
+            }
+            CHECK_INT(chain, canonical ? 8 : 16);
+            CHECK_INT(other, 0);
+            CHECK_INT(graph_invariants(&gc), 0);
+            CHECK(ih_graph_count(s, &oc, &cn, &ce, &ct) == 0);
+            CHECK(cn == gc.n_atoms && ce == gc.n_edges && ct == gc.n_triplets);
+            ih_graph_free(&gc);
             ih_graph_free(&g);
             ih_graph_free(&ga);
         }

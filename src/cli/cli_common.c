@@ -58,8 +58,9 @@ int cli_graph_option(int argc, char **argv, int *i, ih_graph_opts *o) {
         o->canonical = 1;
         return 1;
     }
-    if (!strcmp(a, "--path-apart")) {
+    if (!strcmp(a, "--path-apart") || !strcmp(a, "--path-chain")) {
         o->n_apart = 5;
+        o->path_chain = !strcmp(a, "--path-chain");
         return 1;
     }
     if (!strcmp(a, "--k") || !strcmp(a, "--cutoff")) {
@@ -115,6 +116,7 @@ void cli_graph_opts(const ih_config *c, ih_graph_opts *go, int line_graph) {
     go->canonical = c->canonical;
     go->line_graph = line_graph;
     go->n_apart = c->path_apart ? 5 : 0;
+    go->path_chain = c->path_apart == 2;
 }
 
 void cli_model_free(cli_model *cm) {

@@ -39,8 +39,9 @@ static void usage(FILE *f) {
             "  --trunk-lr F (1)   the pre-trained trunk's learning rate as a fraction of the head's\n"
             "                     (with --init; 0 freezes the trunk's weights)\n"
             "  --ensemble M (1)   M models from seeds S..S+M-1; prediction = mean, spread = std\n"
-            "  --path-bonds all|apart (all)  5-image archs: apart = the five path images do not\n"
-            "                     bond to each other, so each image's neighbours are host atoms\n"
+            "  --path-bonds all|apart|chain (all)  5-image archs: apart = the five path images do\n"
+            "                     not bond to each other, so each image's neighbours are host\n"
+            "                     atoms; chain = apart plus a bond between consecutive images\n"
             "                     (stored in the model; allowed with --init)\n"
             "  --val F (0.1)  --epochs N (100)  --batch B (16)  --lr MAX_LR (1e-3)  --wd (0.01)\n"
             "  --seed S (123)  --micro-triplets N  --loss l1|mse\n"
@@ -55,7 +56,7 @@ typedef struct ft {
     double val;
     int ensemble;
     int by_record; /* --group-by record */
-    int path_apart; /* --path-bonds apart */
+    int path_apart; /* --path-bonds: ih_config.path_apart */
     char command[2048];
 } ft;
 
@@ -184,7 +185,8 @@ static uint64_t cv_key(const ft *f, long folds, const ih_dataset *d) {
              f->cfg.neighbors, f->cfg.cutoff, f->cfg.canonical);
     /* appended only when set, so that progress files of host-grouped runs keep their key */
     if (f->by_record) snprintf(text + strlen(text), sizeof text - strlen(text), " groups=record");
-    if (f->path_apart) snprintf(text + strlen(text), sizeof text - strlen(text), " path_bonds=apart");
+    if (f->path_apart)
+        snprintf(text + strlen(text), sizeof text - strlen(text), " path_bonds=%s", ih_path_bonds_name(f->path_apart));
     if (f->o.trunk_lr_scale != 1.0)
         snprintf(text + strlen(text), sizeof text - strlen(text), " trunk_lr=%.9g", f->o.trunk_lr_scale);
     uint64_t h = ih_fnv1a(IH_FNV1A_START, text, strlen(text));
@@ -420,9 +422,8 @@ int cmd_finetune(int argc, char **argv) {
                    (r = cli_take(argc, argv, &i, "--cv-out", &cv_out))) {
             if (r < 0) return cli_usage_error("%s needs a value", argv[i]);
         } else if ((r = cli_take(argc, argv, &i, "--path-bonds", &v))) {
-            if (r < 0 || (strcmp(v, "all") && strcmp(v, "apart")))
-                return cli_usage_error("--path-bonds expects all or apart");
-            f.path_apart = !strcmp(v, "apart");
+            if (r < 0 || (f.path_apart = ih_path_bonds_parse(v)) < 0)
+                return cli_usage_error("--path-bonds expects all, apart or chain");
         } else if ((r = cli_take(argc, argv, &i, "--group-by", &v))) {
             if (r < 0 || (strcmp(v, "host") && strcmp(v, "record")))
                 return cli_usage_error("--group-by expects host or record");

@@ -10,14 +10,15 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: ionhop graph FILE [--canonical] [--k K] [--cutoff R] [--path-apart] [--all]\n\n"
+            "usage: ionhop graph FILE [--canonical] [--k K] [--cutoff R] [--path-apart|--path-chain] [--all]\n\n"
             "Builds the crystal graph (k nearest neighbours with ties, default k 12, starting cutoff\n"
             "8 Å) and its line graph for every structure of FILE (JSON records, POSCAR, CIF, XYZ)\n"
             "and prints atoms, directed edges, triplets, self-loop edges, bond lengths, in-degrees\n"
             "and the cutoff after retries. Many structures: the first 10 and totals (--all: every one).\n"
             "  --canonical  canonical edge keys (SCRATCH models) instead of non-canonical\n"
             "  --path-apart 5-image path records: the five images do not bond to each other\n"
-            "               (finetune --path-bonds apart)\n");
+            "               (finetune --path-bonds apart)\n"
+            "  --path-chain the same plus a bond between consecutive images (--path-bonds chain)\n");
 }
 
 typedef struct row {
@@ -68,7 +69,7 @@ int cmd_graph(int argc, char **argv) {
     for (int s = 0; s < set.n; s++) {
         ih_graph g;
         int not_path = o.n_apart && !ih_structure_is_5image(&set.items[s]);
-        if (not_path) ih_set_error("structure %d: not a 5-image path structure (--path-apart)", s + 1);
+        if (not_path) ih_set_error("structure %d: not a 5-image path structure (--path-apart, --path-chain)", s + 1);
         if (not_path || ih_graph_build(&set.items[s], &o, &g) != 0) {
 #pragma omp critical(graph_cli_error)
             if (failed < 0 || s < failed) {
@@ -90,7 +91,7 @@ int cmd_graph(int argc, char **argv) {
     }
     printf("%s: %d structure%s, %s keys, k %d, starting cutoff %g Å%s\n", path, set.n,
            set.n == 1 ? "" : "s", o.canonical ? "canonical" : "non-canonical", o.k, o.cutoff,
-           o.n_apart ? ", path images apart" : "");
+           o.path_chain ? ", path images apart and chained" : o.n_apart ? ", path images apart" : "");
     printf("%-16s %6s %8s %10s %6s  %-28s %9s %9s %10s\n", "structure", "atoms", "edges", "triplets",
            "loops", "bond min / mean / max (Å)", "mean cos", "in-deg", "cutoff (Å)");
     int shown = all || set.n <= 12 ? set.n : 10;

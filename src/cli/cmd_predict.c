@@ -29,6 +29,14 @@ static void usage(FILE *f) {
 
 static const char *default_model(void) { return cli_repo_path("models/default.ionhop"); }
 
+/* A copy of s with atom `ion` at fractional position `to`: the final state of a hop. */
+static int moved_copy(const ih_structure *s, int ion, const double to[3], ih_structure *out) {
+    if (ih_structure_copy(out, s) != 0) return -1;
+    memcpy(out->frac + 3 * ion, to, 3 * sizeof(double));
+    if (out->cart) ih_structure_cart(out, ion, out->cart + 3 * ion);
+    return 0;
+}
+
 /* The graphs of one hop for the model's arch: the 5-image structure (MODEL-3), with its local
  * sub-graph (MODEL-4), or the end points themselves (MODEL-1/2): the user's final structure if
  * given (the physically meaningful input: its host may be relaxed differently), else the initial
@@ -41,11 +49,7 @@ static int hop_graphs(const ih_config *cfg, const ih_structure *ini, const ih_st
     int input = ih_arch_input(cfg->arch), rc;
     if (input == IH_INPUT_ENDPOINTS) {
         ih_structure moved;
-        if (!fin) {
-            if (ih_structure_copy(&moved, ini) != 0) return -1;
-            memcpy(moved.frac + 3 * ion, to, 3 * sizeof(double));
-            if (moved.cart) ih_structure_cart(&moved, ion, moved.cart + 3 * ion);
-        }
+        if (!fin && moved_copy(ini, ion, to, &moved) != 0) return -1;
         rc = ih_graph_build(ini, &go, &g[0]);
         if (rc == 0) rc = ih_graph_build(fin ? fin : &moved, &go, &g[1]);
         if (!fin) ih_structure_free(&moved);
@@ -151,9 +155,7 @@ static double hop_geometry(const ih_structure *s, int ion, const double to[3], d
 static int check_destination(const ih_structure *s, const char *path, int ion, const char *to_s,
                              const double to[3]) {
     ih_structure moved;
-    if (ih_structure_copy(&moved, s) != 0) return -1;
-    memcpy(moved.frac + 3 * ion, to, 3 * sizeof(double));
-    if (moved.cart) ih_structure_cart(&moved, ion, moved.cart + 3 * ion);
+    if (moved_copy(s, ion, to, &moved) != 0) return -1;
     char what[512];
     snprintf(what, sizeof what, "%s with atom %d moved to (%s)", path, ion + 1, to_s);
     int rc = ih_structure_validate(&moved, what, IH_MIN_SEPARATION, 0);

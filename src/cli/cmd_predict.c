@@ -307,148 +307,151 @@ static int predict_scan(cli_model *cm, const char *model, const char *path, cons
     return rc;
 }
 
-int cmd_predict(int argc, char **argv) {
-    const char *model = NULL, *ini_path = NULL, *fin_path = NULL, *data = NULL, *out = NULL;
-    const char *structure = NULL, *ion_s = NULL, *to_s = NULL, *max_hop_s = NULL;
-    int all = 0;
+typedef struct predict_args {
+    const char *model, *ini_path, *fin_path, *data, *out;
+    const char *structure, *ion_s, *to_s; /* STRUCTURE --ion … [--to …] */
+    long ion_number;                      /* --ion INDEX (1-based), with to[] */
+    double to[3];
+    int scan, all; /* --ion ELEMENT: the hop listing */
+    double max_hop;
+} predict_args;
+
+/* Options into *a; every combination checked before the model loads, so that a typo costs
+ * nothing. Returns -1 to go on, else the exit code. */
+static int parse_args(int argc, char **argv, predict_args *a) {
+    memset(a, 0, sizeof *a);
+    a->max_hop = 5.0;
+    const char *max_hop_s = NULL;
     for (int i = 1; i < argc; i++) {
         int r;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return 0;
-        } else if ((r = cli_take(argc, argv, &i, "--model", &model)) ||
-                   (r = cli_take(argc, argv, &i, "--initial", &ini_path)) ||
-                   (r = cli_take(argc, argv, &i, "--final", &fin_path)) ||
-                   (r = cli_take(argc, argv, &i, "--data", &data)) ||
-                   (r = cli_take(argc, argv, &i, "--out", &out)) ||
-                   (r = cli_take(argc, argv, &i, "--ion", &ion_s)) ||
-                   (r = cli_take(argc, argv, &i, "--to", &to_s)) ||
+        } else if ((r = cli_take(argc, argv, &i, "--model", &a->model)) ||
+                   (r = cli_take(argc, argv, &i, "--initial", &a->ini_path)) ||
+                   (r = cli_take(argc, argv, &i, "--final", &a->fin_path)) ||
+                   (r = cli_take(argc, argv, &i, "--data", &a->data)) ||
+                   (r = cli_take(argc, argv, &i, "--out", &a->out)) ||
+                   (r = cli_take(argc, argv, &i, "--ion", &a->ion_s)) ||
+                   (r = cli_take(argc, argv, &i, "--to", &a->to_s)) ||
                    (r = cli_take(argc, argv, &i, "--max-hop", &max_hop_s))) {
             if (r < 0) return cli_usage_error("%s needs a value", argv[i]);
         } else if (!strcmp(argv[i], "--all")) {
-            all = 1;
+            a->all = 1;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             usage(stderr);
             return cli_usage_error("unknown option '%s'", argv[i]);
-        } else if (!structure) {
-            structure = argv[i];
+        } else if (!a->structure) {
+            a->structure = argv[i];
         } else {
             return cli_usage_error("unexpected argument '%s'", argv[i]);
         }
     }
-    int modes = !!data + !!(ini_path || fin_path) + !!structure;
-    if (modes != 1) {
+    if (!!a->data + !!(a->ini_path || a->fin_path) + !!a->structure != 1) {
         usage(stderr);
         return cli_usage_error("give exactly one of --data, --initial/--final, or STRUCTURE --ion --to");
     }
-    /* STRUCTURE --ion: an atom number (with --to) or an element symbol (a hop listing); checked
-     * before the model is loaded, so that a typo costs nothing */
-    long ion_number = 0;
-    double to[3];
-    int scan = 0;
-    if (structure) {
+    if ((a->ini_path || a->fin_path) && (!a->ini_path || !a->fin_path))
+        return cli_usage_error("--initial and --final go together");
+    /* STRUCTURE --ion: an atom number (with --to) or an element symbol (a hop listing) */
+    if (a->structure) {
         char *end, tail;
+        const char *ion_s = a->ion_s, *to_s = a->to_s;
         if (!ion_s) return cli_usage_error("STRUCTURE needs --ion INDEX and --to \"x y z\", or --ion ELEMENT");
-        ion_number = strtol(ion_s, &end, 10);
+        a->ion_number = strtol(ion_s, &end, 10);
         int is_number = end != ion_s && *end == '\0';
-        scan = !is_number && ih_element_z(ion_s) > 0;
-        if (!is_number && !scan)
+        a->scan = !is_number && ih_element_z(ion_s) > 0;
+        if (!is_number && !a->scan)
             return cli_usage_error("--ion: '%s' is neither an atom number nor an element symbol", ion_s);
-        if (scan && to_s)
+        if (a->scan && to_s)
             return cli_usage_error("--to goes with --ion INDEX (an atom number), not with an element symbol");
         if (is_number && !to_s)
             return cli_usage_error("--ion %s (an atom number) needs its destination: --to \"x y z\"; "
                                    "give an element symbol (e.g. --ion Li) to list hops",
                                    ion_s);
+        double *to = a->to;
         if (is_number && (sscanf(to_s, "%lf %lf %lf %c", &to[0], &to[1], &to[2], &tail) != 3 ||
                           !isfinite(to[0] + to[1] + to[2])))
             return cli_usage_error("--to needs three finite fractional coordinates \"x y z\", not '%s'", to_s);
-    } else if (ion_s || to_s) {
+    } else if (a->ion_s || a->to_s) {
         return cli_usage_error("--ion and --to go with STRUCTURE (a structure file as the first argument)");
     }
-    if (all && !scan) return cli_usage_error("--all goes with STRUCTURE --ion ELEMENT");
-    double max_hop = 5.0;
-    if (max_hop_s && (!scan || cli_parse_double("--max-hop", max_hop_s, 0.5, 20.0, &max_hop)))
-        return scan ? 2 : cli_usage_error("--max-hop goes with STRUCTURE --ion ELEMENT");
-    if (out && !data && !scan) return cli_usage_error("--out goes with --data or STRUCTURE --ion ELEMENT");
-    if (!model) model = default_model();
-    cli_model cm;
-    if (cli_model_load(model, &cm) != 0) return cli_fail();
-    int rc = 0;
-    if (data) {
-        rc = predict_file(&cm, data, out);
-    } else {
-        if (!cm.five_image) {
-            cli_model_free(&cm);
-            return cli_usage_error("%s: not a migration-barrier model (it was not trained on 5-image "
-                                   "path structures); use --data",
-                                   model);
-        }
-        ih_structure ini, fin;
-        int ion = -1, have_fin = 0;
-        double em, spread, len = NAN, approach = NAN;
-        int near_atom = -1;
-        if (ini_path || fin_path) {
-            if (!ini_path || !fin_path) {
-                cli_model_free(&cm);
-                return cli_usage_error("--initial and --final go together");
-            }
-            if (ih_read_structure(ini_path, IH_FMT_UNKNOWN, &ini) != 0) {
-                cli_model_free(&cm);
-                return cli_fail();
-            }
-            if (ih_read_structure(fin_path, IH_FMT_UNKNOWN, &fin) != 0) {
-                ih_structure_free(&ini);
-                cli_model_free(&cm);
-                return cli_fail();
-            }
-            rc = ih_path_find_ion(&ini, &fin, ini_path, fin_path, &ion, NULL);
-            if (rc == 0) {
-                memcpy(to, fin.frac + 3 * ion, sizeof to);
-                len = hop_geometry(&ini, ion, to, &approach, &near_atom);
-            }
-            have_fin = 1;
-        } else {
-            if (ih_read_structure(structure, IH_FMT_UNKNOWN, &ini) != 0) {
-                cli_model_free(&cm);
-                return cli_fail();
-            }
-            if (is_path_record(&ini)) {
-                ih_structure_free(&ini);
-                cli_model_free(&cm);
-                ih_set_error("%s: a 5-image path record (sites 1-5: one ion at five points of its hop), not a "
-                             "host structure; predict it with --data, or give the host",
-                             structure);
-                return cli_fail();
-            }
-            if (scan) {
-                rc = predict_scan(&cm, model, structure, &ini, ih_element_z(ion_s), max_hop, all, out);
-                ih_structure_free(&ini);
-                cli_model_free(&cm);
-                return rc == 0 ? 0 : cli_fail();
-            }
-            if (ion_number < 1 || ion_number > ini.n_atoms) {
-                int n_atoms = ini.n_atoms;
-                ih_structure_free(&ini);
-                cli_model_free(&cm);
-                return cli_usage_error("--ion %s: %s has atoms 1..%d", ion_s, structure, n_atoms);
-            }
-            ion = (int)ion_number - 1;
-            len = hop_geometry(&ini, ion, to, &approach, &near_atom);
-            if (!(len > 0.3)) {
-                rc = ih_set_error("%s: the destination is where atom %d already is", structure, ion + 1);
-            } else {
-                rc = check_destination(&ini, structure, ion, to_s, to);
-            }
-        }
-        if (rc == 0) rc = predict_hop(&cm, &ini, have_fin ? &fin : NULL, ion, to, &em, &spread);
-        if (rc == 0) report_hop(model, cm.n_members, &ini, ion, to, len, approach, near_atom, em, spread);
+    if (a->all && !a->scan) return cli_usage_error("--all goes with STRUCTURE --ion ELEMENT");
+    if (max_hop_s && (!a->scan || cli_parse_double("--max-hop", max_hop_s, 0.5, 20.0, &a->max_hop)))
+        return a->scan ? 2 : cli_usage_error("--max-hop goes with STRUCTURE --ion ELEMENT");
+    if (a->out && !a->data && !a->scan)
+        return cli_usage_error("--out goes with --data or STRUCTURE --ion ELEMENT");
+    return -1;
+}
+
+/* One hop of `ion` in ini to `to` (fin: the user's final structure, or NULL): its geometry,
+ * the prediction and the report. */
+static int predict_and_report(cli_model *cm, const char *model, const ih_structure *ini,
+                              const ih_structure *fin, int ion, const double to[3], const char *where) {
+    double em, spread, approach = NAN;
+    int near_atom = -1;
+    double len = hop_geometry(ini, ion, to, &approach, &near_atom);
+    if (!(len > 0.3)) return ih_set_error("%s: the destination is where atom %d already is", where, ion + 1);
+    if (predict_hop(cm, ini, fin, ion, to, &em, &spread) != 0) return -1;
+    report_hop(model, cm->n_members, ini, ion, to, len, approach, near_atom, em, spread);
+    return 0;
+}
+
+/* --initial A --final B: the ion is the one atom that moved (minimum-image aware). */
+static int predict_endpoints(cli_model *cm, const predict_args *a) {
+    ih_structure ini, fin;
+    if (ih_read_structure(a->ini_path, IH_FMT_UNKNOWN, &ini) != 0) return cli_fail();
+    if (ih_read_structure(a->fin_path, IH_FMT_UNKNOWN, &fin) != 0) {
         ih_structure_free(&ini);
-        if (have_fin) ih_structure_free(&fin);
-        if (rc != 0) {
-            cli_model_free(&cm);
-            return cli_fail();
-        }
+        return cli_fail();
+    }
+    int ion = -1;
+    int rc = ih_path_find_ion(&ini, &fin, a->ini_path, a->fin_path, &ion, NULL);
+    if (rc == 0) rc = predict_and_report(cm, a->model, &ini, &fin, ion, fin.frac + 3 * ion, a->ini_path);
+    ih_structure_free(&ini);
+    ih_structure_free(&fin);
+    return rc == 0 ? 0 : cli_fail();
+}
+
+/* STRUCTURE --ion INDEX --to "x y z", or STRUCTURE --ion ELEMENT (the hop listing). */
+static int predict_structure(cli_model *cm, const predict_args *a) {
+    ih_structure ini;
+    if (ih_read_structure(a->structure, IH_FMT_UNKNOWN, &ini) != 0) return cli_fail();
+    int rc = 0;
+    if (is_path_record(&ini)) {
+        rc = ih_set_error("%s: a 5-image path record (sites 1-5: one ion at five points of its hop), not a "
+                          "host structure; predict it with --data, or give the host",
+                          a->structure);
+    } else if (a->scan) {
+        rc = predict_scan(cm, a->model, a->structure, &ini, ih_element_z(a->ion_s), a->max_hop, a->all, a->out);
+    } else if (a->ion_number < 1 || a->ion_number > ini.n_atoms) {
+        int n_atoms = ini.n_atoms;
+        ih_structure_free(&ini);
+        return cli_usage_error("--ion %s: %s has atoms 1..%d", a->ion_s, a->structure, n_atoms);
+    } else {
+        int ion = (int)a->ion_number - 1;
+        rc = check_destination(&ini, a->structure, ion, a->to_s, a->to);
+        if (rc == 0) rc = predict_and_report(cm, a->model, &ini, NULL, ion, a->to, a->structure);
+    }
+    ih_structure_free(&ini);
+    return rc == 0 ? 0 : cli_fail();
+}
+
+int cmd_predict(int argc, char **argv) {
+    predict_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0) return rc;
+    if (!a.model) a.model = default_model();
+    cli_model cm;
+    if (cli_model_load(a.model, &cm) != 0) return cli_fail();
+    if (a.data) {
+        rc = predict_file(&cm, a.data, a.out);
+    } else if (!cm.five_image) {
+        rc = cli_usage_error("%s: not a migration-barrier model (it was not trained on 5-image path "
+                             "structures); use --data",
+                             a.model);
+    } else {
+        rc = a.structure ? predict_structure(&cm, &a) : predict_endpoints(&cm, &a);
     }
     cli_model_free(&cm);
     return rc;

@@ -173,6 +173,14 @@ int main(void) {
         CHECK_MSG(m1 && m2 && !strncmp(m1, m2, 40), "%s\nvs\n%s", one, out);
     }
 
+    /* a host structure is not a hop: predict --data and evaluate refuse it */
+    for (int q = 0; q < 2; q++) {
+        snprintf(cmd, sizeof cmd, "%s %s --model %s --data examples/LiFePO4/LiFePO4.vasp", cli(), q ? "evaluate" : "predict",
+                 model);
+        CHECK_INT(run(cmd, out, sizeof out), 1);
+        CHECK_MSG(one_line_error(out, "LiFePO4.vasp: record 1 is not a 5-image path structure"), "%s", out);
+    }
+
     snprintf(path, sizeof path, "%s/parity.svg", dir);
     snprintf(cmd, sizeof cmd, "%s evaluate --model %s --data %s --plot %s", cli(), model, data, path);
     CHECK_INT(run(cmd, out, sizeof out), 0);

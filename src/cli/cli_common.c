@@ -231,6 +231,13 @@ int cli_predict_file(cli_model *cm, const char *path, cli_file_preds *out) {
     int *idx = malloc(CLI_PREDICT_CHUNK * sizeof *idx);
     if (!out->jid || !out->target || !out->mean || !out->spread || !idx) rc = ih_set_error("out of memory");
     for (int q = 0; q < CLI_PREDICT_CHUNK && idx; q++) idx[q] = q;
+    /* a barrier model reads hops: a host structure would be "predicted" as if it were a path */
+    for (int i = 0; rc == 0 && cm->five_image && i < n; i++)
+        if (!ih_structure_is_5image(&set.items[i]))
+            rc = ih_set_error("%s: record %d%s%s%s is not a 5-image path structure (sites 1-5: one ion at five "
+                              "points of its hop); for a host structure use predict STRUCTURE --ion",
+                              path, i + 1, set.items[i].jid[0] ? " (jid " : "", set.items[i].jid,
+                              set.items[i].jid[0] ? ")" : "");
     ih_graph_opts go;
     cli_graph_opts(ih_model_config(cm->m), &go, 0);
     int input = ih_arch_input(ih_model_config(cm->m)->arch);

@@ -135,10 +135,12 @@ int ih_write_json(const char *path, const ih_structure *items, int n);
  * points from its initial position to final_frac (moved by a lattice vector so every component of
  * the fractional step lies in [-0.5, 0.5]), followed by the other sites of `ini` in order. */
 int ih_path_5image(const ih_structure *ini, int ion, const double final_frac[3], ih_structure *out);
-/* The one ion that moves between two NEB end points (same atoms in the same order, same lattice),
- * minimum-image aware; ambiguous or inconsistent end points are an error naming both files. */
+/* The one ion that moves between two NEB end points (same atoms, same lattice), minimum-image
+ * aware: *ion is its index in ini, final_frac (may be NULL) its position in fin. Atoms listed in a
+ * different order in the two files are matched by position (closest same-element pairs first).
+ * Ambiguous or inconsistent end points are an error naming both files. */
 int ih_path_find_ion(const ih_structure *ini, const ih_structure *fin, const char *ini_name,
-                     const char *fin_name, int *ion, double *hop_length);
+                     const char *fin_name, int *ion, double final_frac[3], double *hop_length);
 /* Initial (site 0 + host) and final (site 4 + host) structures of a 5-image structure (§1.4). */
 int ih_path_endpoints(const ih_structure *five, ih_structure *ini, ih_structure *fin);
 /* How close the straight path of a 5-image structure (the segment from image 0 to image 4) comes

@@ -57,27 +57,21 @@ int ih_path_5image(const ih_structure *ini, int ion, const double final_frac[3],
     return 0;
 }
 
-int ih_path_find_ion(const ih_structure *ini, const ih_structure *fin, const char *ini_name,
-                     const char *fin_name, int *ion, double *hop_length) {
-    if (ini->n_atoms != fin->n_atoms)
-        return ih_set_error("%s, %s: end points have different atom counts (%d vs %d)", ini_name,
-                            fin_name, ini->n_atoms, fin->n_atoms);
-    for (int r = 0; r < 3; r++)
-        for (int c = 0; c < 3; c++)
-            if (fabs(ini->lattice[r][c] - fin->lattice[r][c]) >
-                1e-2 * (1.0 + fabs(ini->lattice[r][c])))
-                return ih_set_error("%s, %s: end points have different lattices (row %d)", ini_name,
-                                    fin_name, r + 1);
+/* The largest and second-largest displacement between ini atom i and fin atom match[i] (NULL:
+ * the same index): the moving ion, or an error naming both files. */
+static int find_mover(const ih_structure *ini, const ih_structure *fin, const int *match, const char *ini_name,
+                      const char *fin_name, int *ion, int *fin_site, double *hop_length) {
     int first = -1, second = -1;
     double d1 = -1, d2 = -1;
     for (int i = 0; i < ini->n_atoms; i++) {
-        if (ini->z[i] != fin->z[i])
+        int j = match ? match[i] : i;
+        if (ini->z[i] != fin->z[j])
             return ih_set_error("%s, %s: site %d is %s in one end point and %s in the other (end "
-                                "points must list the same atoms in the same order)",
+                                "points must hold the same atoms)",
                                 ini_name, fin_name, i + 1, ih_element_symbol(ini->z[i]),
-                                ih_element_symbol(fin->z[i]));
+                                ih_element_symbol(fin->z[j]));
         double df[3];
-        for (int c = 0; c < 3; c++) df[c] = fin->frac[3 * i + c] - ini->frac[3 * i + c];
+        for (int c = 0; c < 3; c++) df[c] = fin->frac[3 * j + c] - ini->frac[3 * i + c];
         double d = min_image_length(ini->lattice, df);
         if (d > d1) {
             second = first;
@@ -98,7 +92,81 @@ int ih_path_find_ion(const ih_structure *ini, const ih_structure *fin, const cha
                             ini_name, fin_name, first + 1, ih_element_symbol(ini->z[first]), d1,
                             second + 1, ih_element_symbol(ini->z[second]), d2);
     *ion = first;
+    *fin_site = match ? match[first] : first;
     if (hop_length) *hop_length = d1;
+    return 0;
+}
+
+typedef struct pair_dist {
+    double d;
+    int i, j;
+} pair_dist;
+
+static int cmp_pair_dist(const void *a, const void *b) {
+    const pair_dist *x = a, *y = b;
+    if (x->d != y->d) return x->d < y->d ? -1 : 1;
+    if (x->i != y->i) return x->i < y->i ? -1 : 1;
+    return (x->j > y->j) - (x->j < y->j);
+}
+
+/* Atoms of the final structure matched to the initial one's by position, for files that list
+ * them in different orders: same-element pairs taken closest first (minimum image), each atom
+ * once, so every host atom finds itself and the ion's two sites pair up last. */
+static int match_by_position(const ih_structure *ini, const ih_structure *fin, int *match) {
+    int n = ini->n_atoms;
+    size_t n_pairs = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) n_pairs += ini->z[i] == fin->z[j];
+    pair_dist *pairs = malloc((n_pairs ? n_pairs : 1) * sizeof *pairs);
+    char *fin_used = calloc((size_t)n, 1);
+    if (!pairs || !fin_used) {
+        free(pairs), free(fin_used);
+        return ih_set_error("out of memory");
+    }
+    size_t q = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++)
+            if (ini->z[i] == fin->z[j]) {
+                double df[3];
+                for (int c = 0; c < 3; c++) df[c] = fin->frac[3 * j + c] - ini->frac[3 * i + c];
+                pairs[q++] = (pair_dist){min_image_length(ini->lattice, df), i, j};
+            }
+    qsort(pairs, n_pairs, sizeof *pairs, cmp_pair_dist);
+    for (int i = 0; i < n; i++) match[i] = -1;
+    int matched = 0;
+    for (size_t k = 0; k < n_pairs && matched < n; k++)
+        if (match[pairs[k].i] < 0 && !fin_used[pairs[k].j]) {
+            match[pairs[k].i] = pairs[k].j;
+            fin_used[pairs[k].j] = 1;
+            matched++;
+        }
+    free(pairs), free(fin_used);
+    return matched == n ? 0 : -1; /* short only if the compositions differ */
+}
+
+int ih_path_find_ion(const ih_structure *ini, const ih_structure *fin, const char *ini_name,
+                     const char *fin_name, int *ion, double final_frac[3], double *hop_length) {
+    if (ini->n_atoms != fin->n_atoms)
+        return ih_set_error("%s, %s: end points have different atom counts (%d vs %d)", ini_name,
+                            fin_name, ini->n_atoms, fin->n_atoms);
+    for (int r = 0; r < 3; r++)
+        for (int c = 0; c < 3; c++)
+            if (fabs(ini->lattice[r][c] - fin->lattice[r][c]) >
+                1e-2 * (1.0 + fabs(ini->lattice[r][c])))
+                return ih_set_error("%s, %s: end points have different lattices (row %d)", ini_name,
+                                    fin_name, r + 1);
+    int site = -1;
+    if (find_mover(ini, fin, NULL, ini_name, fin_name, ion, &site, hop_length) != 0) {
+        /* the same atoms listed in another order? then match them by position */
+        char same_order_error[1024];
+        snprintf(same_order_error, sizeof same_order_error, "%s", ih_last_error());
+        int *match = malloc((size_t)ini->n_atoms * sizeof *match);
+        int rc = match ? match_by_position(ini, fin, match) : ih_set_error("out of memory");
+        if (rc == 0) rc = find_mover(ini, fin, match, ini_name, fin_name, ion, &site, hop_length);
+        free(match);
+        if (rc != 0) return ih_set_error("%s", same_order_error);
+    }
+    if (final_frac) memcpy(final_frac, fin->frac + 3 * site, 3 * sizeof(double));
     return 0;
 }
 

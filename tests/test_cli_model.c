@@ -44,6 +44,29 @@ int main(void) {
     e = strstr(out, "Em:");
     if (e) sscanf(e, "Em: %63s", em2);
     CHECK_MSG(em1[0] && strcmp(em1, em2) == 0, "%s vs %s", em1, em2);
+    {
+        /* the final state written with its atoms in reverse order (another tool's ordering):
+         * matched by position, the same hop and barrier */
+        ih_structure fin, rev;
+        CHECK(ih_read_structure("examples/LiFePO4_hop/final.vasp", IH_FMT_UNKNOWN, &fin) == 0);
+        CHECK(ih_structure_init(&rev, fin.n_atoms) == 0);
+        memcpy(rev.lattice, fin.lattice, sizeof rev.lattice);
+        for (int i = 0; i < fin.n_atoms; i++) {
+            rev.z[i] = fin.z[fin.n_atoms - 1 - i];
+            memcpy(rev.frac + 3 * i, fin.frac + 3 * (fin.n_atoms - 1 - i), 3 * sizeof(double));
+        }
+        snprintf(path, sizeof path, "%s/final_reversed.vasp", dir);
+        CHECK(ih_write_poscar(path, &rev) == 0);
+        ih_structure_free(&fin);
+        ih_structure_free(&rev);
+        snprintf(cmd, sizeof cmd, "%s predict --model %s --initial examples/LiFePO4_hop/initial.vasp --final %s", cli(),
+                 model, path);
+        CHECK_INT(run(cmd, out, sizeof out), 0);
+        char em3[64] = "";
+        e = strstr(out, "Em:");
+        if (e) sscanf(e, "Em: %63s", em3);
+        CHECK_MSG(strcmp(em1, em3) == 0 && strstr(out, "Li (atom 1)"), "%s vs %s", em1, out);
+    }
     /* the path's closest approach (1.42 Å from O 95, as an independent pymatgen check finds), and
      * the warning for a path straight through that O (destination = its mirror image of the Li) */
     CHECK_MSG(strstr(out, "passes 1.42 Å from O (atom 95)") && !strstr(out, "warning"), "%s", out);

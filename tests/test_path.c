@@ -3,6 +3,8 @@
 #include "ionhop.h"
 
 int main(void) {
+    ih_rng rng;
+    ih_rng_seed(&rng, 20261122);
     ih_structure_set set;
     CHECK(ih_read_json(shared_path("data/em/train.json"), &set) == 0);
     int worst_site = -1;
@@ -14,10 +16,34 @@ int main(void) {
         CHECK_INT(ini.n_atoms, five->n_atoms - 4);
         int ion = -1;
         double hop = 0;
-        CHECK_MSG(ih_path_find_ion(&ini, &fin, "ini", "fin", &ion, &hop) == 0, "jid %s: %s",
+        CHECK_MSG(ih_path_find_ion(&ini, &fin, "ini", "fin", &ion, NULL, &hop) == 0, "jid %s: %s",
                   five->jid, ih_last_error());
         CHECK_INT(ion, 0);
         CHECK(hop >= 1.0 && hop <= 9.0);
+        /* the final structure's atoms in another order (as a different tool might write them):
+         * matched by position, the same ion and destination */
+        {
+            ih_structure shuffled;
+            CHECK(ih_structure_copy(&shuffled, &fin) == 0);
+            int n = fin.n_atoms;
+            int *perm = malloc((size_t)n * sizeof *perm);
+            for (int i = 0; i < n; i++) perm[i] = i;
+            ih_rng_shuffle(&rng, perm, n);
+            for (int i = 0; i < n; i++) {
+                shuffled.z[i] = fin.z[perm[i]];
+                memcpy(shuffled.frac + 3 * i, fin.frac + 3 * perm[i], 3 * sizeof(double));
+            }
+            if (shuffled.cart) for (int i = 0; i < n; i++) ih_structure_cart(&shuffled, i, shuffled.cart + 3 * i);
+            int ion2 = -1;
+            double to[3], hop2 = 0;
+            CHECK_MSG(ih_path_find_ion(&ini, &shuffled, "ini", "fin", &ion2, to, &hop2) == 0, "jid %s: %s", five->jid,
+                      ih_last_error());
+            CHECK_INT(ion2, 0);
+            CHECK_NEAR(hop2, hop, 1e-9);
+            for (int c = 0; c < 3; c++) CHECK_NEAR(to[c], fin.frac[c], 0);
+            free(perm);
+            ih_structure_free(&shuffled);
+        }
         CHECK(ih_path_5image(&ini, ion, fin.frac, &back) == 0);
         CHECK_INT(back.n_atoms, five->n_atoms);
         for (int i = 0; i < five->n_atoms; i++) {
@@ -57,20 +83,20 @@ int main(void) {
         saved[c] = fin.frac[15 + c];
         fin.frac[15 + c] += fin.frac[c] - ini.frac[c];
     }
-    CHECK(ih_path_find_ion(&ini, &fin, "a.vasp", "b.vasp", &ion, NULL) == -1);
+    CHECK(ih_path_find_ion(&ini, &fin, "a.vasp", "b.vasp", &ion, NULL, NULL) == -1);
     CHECK(strstr(ih_last_error(), "ambiguous") && strstr(ih_last_error(), "a.vasp"));
     for (int c = 0; c < 3; c++) fin.frac[15 + c] = saved[c];
-    CHECK(ih_path_find_ion(&ini, &fin, "a.vasp", "b.vasp", &ion, NULL) == 0);
+    CHECK(ih_path_find_ion(&ini, &fin, "a.vasp", "b.vasp", &ion, NULL, NULL) == 0);
     fin.z[3] = 8 == fin.z[3] ? 9 : 8;
-    CHECK(ih_path_find_ion(&ini, &fin, "a.vasp", "b.vasp", &ion, NULL) == -1);
+    CHECK(ih_path_find_ion(&ini, &fin, "a.vasp", "b.vasp", &ion, NULL, NULL) == -1);
     CHECK(strstr(ih_last_error(), "site 4") != NULL);
     ih_structure_free(&fin);
     CHECK(ih_structure_copy(&fin, &ini) == 0);
-    CHECK(ih_path_find_ion(&ini, &fin, "a.vasp", "b.vasp", &ion, NULL) == -1);
+    CHECK(ih_path_find_ion(&ini, &fin, "a.vasp", "b.vasp", &ion, NULL, NULL) == -1);
     CHECK(strstr(ih_last_error(), "no atom moves") != NULL);
     /* a move by exactly one lattice vector is no move */
     fin.frac[0] += 1.0;
-    CHECK(ih_path_find_ion(&ini, &fin, "a.vasp", "b.vasp", &ion, NULL) == -1);
+    CHECK(ih_path_find_ion(&ini, &fin, "a.vasp", "b.vasp", &ion, NULL, NULL) == -1);
     ih_structure_free(&fin);
     ih_structure_free(&ini);
     CHECK(ih_path_endpoints(&set.items[7], &ini, &fin) == 0);
@@ -95,7 +121,6 @@ int main(void) {
     }
     /* against a brute force over sampled points of the path and many more lattice translations,
      * in skewed cells with long hops (where the 27 nearest translations are not enough) */
-    ih_rng rng;
     ih_rng_seed(&rng, 12345);
     double worst_gap = 0;
     for (int trial = 0; trial < 20; trial++) {

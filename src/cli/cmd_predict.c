@@ -406,8 +406,9 @@ static int predict_endpoints(cli_model *cm, const predict_args *a) {
         return cli_fail();
     }
     int ion = -1;
-    int rc = ih_path_find_ion(&ini, &fin, a->ini_path, a->fin_path, &ion, NULL);
-    if (rc == 0) rc = predict_and_report(cm, a->model, &ini, &fin, ion, fin.frac + 3 * ion, a->ini_path);
+    double to[3];
+    int rc = ih_path_find_ion(&ini, &fin, a->ini_path, a->fin_path, &ion, to, NULL);
+    if (rc == 0) rc = predict_and_report(cm, a->model, &ini, &fin, ion, to, a->ini_path);
     ih_structure_free(&ini);
     ih_structure_free(&fin);
     return rc == 0 ? 0 : cli_fail();

@@ -46,8 +46,10 @@ int ih_hops_enumerate(const ih_structure *s, int z, double max_length, double sy
     for (int i = 0; i < s->n_atoms; i++) n_sites += s->z[i] == z;
     info->n_sites = n_sites;
     if (n_sites < 2)
-        return ih_set_error("only %d %s site%s: a vacancy hop needs two (give a destination with --to)", n_sites,
-                            ih_element_symbol(z), n_sites == 1 ? "" : "s");
+        return ih_set_error("only %d %s site%s: a vacancy hop needs two (%s)", n_sites, ih_element_symbol(z),
+                            n_sites == 1 ? "" : "s",
+                            n_sites == 1 ? "give a supercell, or a destination with --ion INDEX --to"
+                                         : "no such atom in the structure");
     /* spglib takes lattice vectors as columns */
     double lat[3][3], (*pos)[3] = malloc((size_t)s->n_atoms * sizeof *pos);
     if (!pos) return ih_set_error("out of memory");

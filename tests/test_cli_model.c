@@ -142,7 +142,7 @@ int main(void) {
     }
     snprintf(cmd, sizeof cmd, "%s predict --model %s examples/LiFePO4_hop/initial.vasp --ion F", cli(), model);
     CHECK_INT(run(cmd, out, sizeof out), 1);
-    CHECK_MSG(one_line_error(out, "initial.vasp: only 0 F sites"), "%s", out);
+    CHECK_MSG(one_line_error(out, "initial.vasp: only 0 F sites: a vacancy hop needs two (no such atom"), "%s", out);
     snprintf(cmd, sizeof cmd, "%s predict --model %s examples/LiFePO4_hop/initial.vasp --ion Li --max-hop 1", cli(), model);
     CHECK_INT(run(cmd, out, sizeof out), 1);
     CHECK_MSG(one_line_error(out, "no Li-Li hop up to 1.0"), "%s", out);

@@ -184,7 +184,8 @@ typedef struct ih_graph_opts {
     int line_graph; /* build the line graph and angle cosines (1) */
     int n_apart;    /* the first n_apart sites do not bond to each other (only to the other atoms
                        and to their own periodic images): 5 keeps a path's images from taking
-                       each other's neighbour slots (ih_config.path_apart); 0, the spec's rule */
+                       each other's neighbour slots (ih_config.path_apart); 0, the spec's rule.
+                       The graph builders refuse a structure that is not a 5-image path then */
     int path_chain; /* with n_apart: consecutive apart sites (0-1, 1-2, …) bonded to each other at
                        their nearest periodic image, so the images keep the step between them */
 } ih_graph_opts;

@@ -112,10 +112,6 @@ static void cache_store(const char *cpath, uint64_t key, int n, const ih_graph *
 /* The graphs of one record for `input` (IH_INPUT_*): G1, and G2 for the two-graph inputs. */
 static int build_record(const ih_structure *s, const ih_graph_opts *go, int input, ih_graph *g1,
                         ih_graph *g2) {
-    if (go->n_apart > 0 && !ih_structure_is_5image(s))
-        return ih_set_error("not a 5-image path structure (its first %d sites are kept apart as path "
-                            "images)",
-                            go->n_apart);
     if (input == IH_INPUT_SINGLE) return ih_graph_build(s, go, g1);
     if (!ih_structure_is_5image(s))
         return ih_set_error("not a 5-image path structure (needed to derive the %s)",

@@ -291,8 +291,11 @@ int64_t ih_graph_count_triplets(const ih_graph *g) {
  * o->n_apart), then, with o->path_chain, a bond between each pair of consecutive images (sites
  * 0-1, 1-2, …), both directions, at the periodic image nearest in fractional coordinates: the
  * images see their host neighbours and still the step between them (hop length / 4). */
-static int graph_neighbors(const ih_geom *geo, const ih_graph_opts *o, const char *what, ih_neighbor **nb,
-                           int *m, double *cut) {
+static int graph_neighbors(const ih_structure *s, const ih_geom *geo, const ih_graph_opts *o, const char *what,
+                           ih_neighbor **nb, int *m, double *cut) {
+    if (o->n_apart > 0 && !ih_structure_is_5image(s))
+        return ih_set_error("%s: not a 5-image path structure (its first %d sites are kept apart as path images)",
+                            what, o->n_apart);
     int rc = ih_neighbors_geom(geo, what, o->cutoff, o->k, o->n_apart, nb, m, cut, NULL);
     if (rc != 0 || !o->path_chain || o->n_apart < 2) return rc;
     int extra = 2 * (o->n_apart - 1);
@@ -344,7 +347,7 @@ int ih_graph_build(const ih_structure *s, const ih_graph_opts *o, ih_graph *g) {
     double cut = 0;
     bond_key *keys = NULL;
     size_t nk = 0;
-    int rc = graph_neighbors(&geo, o, what, &nb, &m, &cut);
+    int rc = graph_neighbors(s, &geo, o, what, &nb, &m, &cut);
     if (rc == 0) {
         keys = make_keys(nb, m, s->n_atoms, o->canonical, &nk);
         if (!keys) rc = ih_set_error("%s: out of memory", what);
@@ -377,7 +380,7 @@ int ih_graph_build_local(const ih_structure *s, const ih_graph_opts *o, int n_im
     bond_key *keys = NULL;
     size_t nk = 0;
     int *node_of = NULL, *sites = NULL, n_nodes = 0;
-    int rc = graph_neighbors(&geo, o, what, &nb, &m, &cut);
+    int rc = graph_neighbors(s, &geo, o, what, &nb, &m, &cut);
     if (rc == 0) {
         keys = make_keys(nb, m, s->n_atoms, o->canonical, &nk);
         node_of = malloc((size_t)s->n_atoms * sizeof *node_of);
@@ -425,7 +428,7 @@ int ih_graph_count(const ih_structure *s, const ih_graph_opts *o, int *n_atoms, 
     int m = 0;
     bond_key *keys = NULL;
     size_t nk = 0;
-    int rc = graph_neighbors(&geo, o, what, &nb, &m, NULL);
+    int rc = graph_neighbors(s, &geo, o, what, &nb, &m, NULL);
     ih_geom_free(&geo);
     if (rc == 0) {
         keys = make_keys(nb, m, s->n_atoms, o->canonical, &nk);

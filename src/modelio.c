@@ -25,7 +25,7 @@ static cJSON *config_to_json(const ih_config *c) {
     cJSON_AddStringToObject(j, "edges", c->canonical ? "canonical" : "full");
     cJSON_AddStringToObject(j, "arch", ih_arch_name(c->arch));
     /* written only when set, so files of the spec's graph stay as they were */
-    if (c->path_apart) cJSON_AddStringToObject(j, "path_bonds", c->path_apart == 2 ? "chain" : "apart");
+    if (c->path_apart) cJSON_AddStringToObject(j, "path_bonds", ih_path_bonds_name(c->path_apart));
     return j;
 }
 

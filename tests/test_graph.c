@@ -515,6 +515,13 @@ static void test_path_apart(const ih_structure_set *set) {
             ih_graph_free(&gc);
             ih_graph_free(&g);
             ih_graph_free(&ga);
+            /* an end point holds the ion once: nothing to keep apart, refused by the builders */
+            ih_structure ini, fin;
+            CHECK(ih_path_endpoints(s, &ini, &fin) == 0);
+            CHECK(ih_graph_build(&ini, &oa, &ga) == -1 && strstr(ih_last_error(), "not a 5-image path structure"));
+            CHECK(ih_graph_count(&ini, &oc, &cn, &ce, &ct) == -1);
+            ih_structure_free(&ini);
+            ih_structure_free(&fin);
         }
     }
 }

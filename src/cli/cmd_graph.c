@@ -68,9 +68,7 @@ int cmd_graph(int argc, char **argv) {
 #pragma omp parallel for schedule(dynamic, 1)
     for (int s = 0; s < set.n; s++) {
         ih_graph g;
-        int not_path = o.n_apart && !ih_structure_is_5image(&set.items[s]);
-        if (not_path) ih_set_error("structure %d: not a 5-image path structure (--path-apart, --path-chain)", s + 1);
-        if (not_path || ih_graph_build(&set.items[s], &o, &g) != 0) {
+        if (ih_graph_build(&set.items[s], &o, &g) != 0) {
 #pragma omp critical(graph_cli_error)
             if (failed < 0 || s < failed) {
                 failed = s;

@@ -7,6 +7,8 @@ usage: tools/cv_summary.py CV.csv[,CV2.csv,...] [DATA.json]   (DATA: the records
 Several CSVs (comma-separated): the mean of their held-out predictions, i.e. the cross-validation
 of an ensemble of those recipes. Their fold assignments must be identical (same records and
 --seed), so no member saw a record it predicts; the script checks this.
+With an ensemble (an --ensemble run's spread column, or several CSVs) it also says how well the
+spread ranks the errors and how often the error lies within one and two spreads.
 Plain Python (no numpy); for docs/results.md, never needed by the build or the tests."""
 import csv
 import json
@@ -76,11 +78,15 @@ def main():
             fold = {r["jid"]: r["fold"] for r in run}
             if len(run) != len(rows) or any(fold.get(r["jid"]) != r["fold"] for r in rows):
                 sys.exit("cv_summary: the CSVs do not hold the same records in the same folds")
-        pred = {}
+        pred, sq = {}, {}
         for run in runs:
             for r in run:
-                pred[r["jid"]] = pred.get(r["jid"], 0.0) + float(r["prediction"]) / len(runs)
-        rows = [dict(r, prediction=str(pred[r["jid"]]), single=str(pred[r["jid"]])) for r in rows]
+                y = float(r["prediction"])
+                pred[r["jid"]] = pred.get(r["jid"], 0.0) + y / len(runs)
+                sq[r["jid"]] = sq.get(r["jid"], 0.0) + y * y / len(runs)
+        spread = {j: math.sqrt(max(0.0, sq[j] - pred[j] ** 2)) for j in pred}
+        rows = [dict(r, prediction=str(pred[r["jid"]]), single=str(pred[r["jid"]]), spread=str(spread[r["jid"]]))
+                for r in rows]
     ion, approach = {}, {}
     if len(sys.argv) > 2:
         for r in json.load(open(sys.argv[2])):
@@ -106,6 +112,49 @@ def main():
             line(f"path within {hi} Å of an atom" if lo == 0 else
                  f"closest approach {lo}–{hi} Å" if hi < 100 else f"closest approach ≥ {lo} Å",
                  metrics([(a, b) for a, b, j in data if lo <= approach[j] < hi]))
+    spread_report(rows)
+
+
+def ranks(v):
+    order = sorted(range(len(v)), key=lambda i: v[i])
+    r = [0.0] * len(v)
+    i = 0
+    while i < len(order):  # ties share their mean rank
+        j = i
+        while j + 1 < len(order) and v[order[j + 1]] == v[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            r[order[k]] = (i + j) / 2
+        i = j + 1
+    return r
+
+
+def spearman(a, b):
+    ra, rb = ranks(a), ranks(b)
+    n = len(a)
+    ma, mb = sum(ra) / n, sum(rb) / n
+    cov = sum((x - ma) * (y - mb) for x, y in zip(ra, rb))
+    va = math.sqrt(sum((x - ma) ** 2 for x in ra))
+    vb = math.sqrt(sum((y - mb) ** 2 for y in rb))
+    return cov / (va * vb) if va > 0 and vb > 0 else float("nan")
+
+
+def spread_report(rows):
+    """Is the ensemble spread worth printing? Its rank correlation with the error, the error by
+    spread tercile, and how often the error lies within one and two spreads."""
+    sp = [float(r.get("spread") or 0) for r in rows]
+    if not any(s > 0 for s in sp):
+        return
+    err = [abs(float(r["prediction"]) - float(r["target"])) for r in rows]
+    n = len(rows)
+    print(f"\nspread vs |error| ({n} records): Spearman {spearman(sp, err):.2f}; "
+          f"|error| <= spread {100 * sum(e <= s for e, s in zip(err, sp)) / n:.0f} %, "
+          f"<= 2 spread {100 * sum(e <= 2 * s for e, s in zip(err, sp)) / n:.0f} %")
+    order = sorted(range(n), key=lambda i: sp[i])
+    for t, name in enumerate(["lowest", "middle", "highest"]):
+        part = order[t * n // 3:(t + 1) * n // 3]
+        print(f"  {name} third of spread ({sp[part[0]]:.3f}-{sp[part[-1]]:.3f} eV): "
+              f"MAE {sum(err[i] for i in part) / len(part):.3f} eV")
 
 
 if __name__ == "__main__":

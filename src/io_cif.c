@@ -494,172 +494,171 @@ static void site_name(const cif *c, ccol label, int row, char *buf, size_t cap) 
     }
 }
 
+/* The atom-site loop's columns (type, label and occupancy only where they sit in the coordinates'
+ * loop) and the expanded sites gathered so far. */
+typedef struct {
+    ccol fc[3], type, label, occ;
+    int n_rows;
+    double *pos; /* cap × 3 fractional, wrapped to [0, 1) */
+    int *zs;
+    size_t n, cap;
+} sites;
+
+static int site_columns(const cif *c, sites *S) {
+    const char *name = c->name;
+    static const char *const fract[3] = {"_atom_site_fract_x", "_atom_site_fract_y", "_atom_site_fract_z"};
+    for (int k = 0; k < 3; k++) S->fc[k] = find_col(c, fract[k]);
+    const ccol fx = S->fc[0];
+    if (!fx.found) {
+        if (find_col(c, "_atom_site_cartn_x").found)
+            return ih_set_error("%s: atom sites are given only as Cartesian _atom_site_Cartn_x/y/z; "
+                                "fractional _atom_site_fract_x/y/z are needed",
+                                name);
+        return ih_set_error("%s: no atoms (no _atom_site_fract_x loop)", name);
+    }
+    if (!S->fc[1].found || !S->fc[2].found || S->fc[1].loop != fx.loop || S->fc[2].loop != fx.loop)
+        return ih_set_error("%s: _atom_site_fract_x, _y and _z are not given together", name);
+    S->n_rows = col_rows(c, fx);
+    if (S->n_rows == 0) return ih_set_error("%s: no atoms (the _atom_site loop is empty)", name);
+    S->type = find_col(c, "_atom_site_type_symbol");
+    S->label = find_col(c, "_atom_site_label");
+    S->occ = find_col(c, "_atom_site_occupancy");
+    /* only columns of the same loop as the coordinates describe these sites */
+    if (S->type.found && S->type.loop != fx.loop) S->type.found = 0;
+    if (S->label.found && S->label.loop != fx.loop) S->label.found = 0;
+    if (S->occ.found && S->occ.loop != fx.loop) S->occ.found = 0;
+    if (!S->type.found && !S->label.found)
+        return ih_set_error("%s: the atom sites have neither _atom_site_type_symbol nor _atom_site_label", name);
+    return 0;
+}
+
+/* the element of a row: its type symbol, else its label ("Fe1", "O2-") */
+static int site_element(const cif *c, const sites *S, int row, const char *sname, int *z) {
+    const ctok *st = NULL;
+    if (S->type.found && !is_unknown(col_val(c, S->type, row))) st = col_val(c, S->type, row);
+    else if (S->label.found) st = col_val(c, S->label, row);
+    *z = st ? ih_element_from_label((ih_span){st->p, st->len}) : 0;
+    if (*z) return 0;
+    return ih_set_error("%s: line %d: %s: unknown element %s", c->name, st ? st->line : 0, sname,
+                        st ? ih_excerpt((ih_span){st->p, st->len}) : "'?'");
+}
+
+/* ionhop models ordered crystals: every given occupancy must be 1 (within 1 %) */
+static int check_occupancy(const cif *c, const sites *S, int row, const char *sname) {
+    if (!S->occ.found) return 0;
+    const ctok *t = col_val(c, S->occ, row);
+    if (is_unknown(t)) return 0;
+    double o;
+    int r = cif_number(t, &o);
+    if (r != 0)
+        return ih_set_error("%s: line %d: %s: occupancy %s is not a %snumber", c->name, t->line, sname,
+                            ih_excerpt((ih_span){t->p, t->len}), r == -2 ? "finite " : "");
+    if (o < 0.99)
+        return ih_set_error("%s: line %d: %s has fractional occupancy %g: ionhop needs an "
+                            "ordered structure (every occupancy 1)",
+                            c->name, t->line, sname, o);
+    if (o > 1.01)
+        return ih_set_error("%s: line %d: %s has occupancy %g, more than 1", c->name, t->line, sname, o);
+    return 0;
+}
+
+static int site_coords(const cif *c, const sites *S, int row, const char *sname, int snap, double f[3]) {
+    const char *name = c->name;
+    for (int k = 0; k < 3; k++) {
+        const ctok *t = col_val(c, S->fc[k], row);
+        if (is_unknown(t))
+            return ih_set_error("%s: line %d: %s has an unknown coordinate (%.*s)", name, t->line, sname, t->len,
+                                t->p);
+        int r = cif_number(t, &f[k]);
+        if (r != 0)
+            return ih_set_error("%s: line %d: %s: coordinate %s is not a %snumber", name, t->line, sname,
+                                ih_excerpt((ih_span){t->p, t->len}), r == -2 ? "finite " : "");
+        if (fabs(f[k]) > 1e6)
+            return ih_set_error("%s: line %d: %s: coordinate %g is absurd", name, t->line, sname, f[k]);
+        if (snap) f[k] = snap_third(f[k]);
+    }
+    return 0;
+}
+
+/* the images of one site under the symmetry operations, each distinct one added once */
+static int expand_site(const char *name, sites *S, const symop *ops, int n_ops, int z, const double f[3]) {
+    for (int o = 0; o < n_ops; o++) {
+        double g[3];
+        for (int k = 0; k < 3; k++)
+            g[k] = wrap01(ops[o].r[k][0] * f[0] + ops[o].r[k][1] * f[1] + ops[o].r[k][2] * f[2] + ops[o].t[k]);
+        int dup = 0;
+        for (size_t j = 0; j < S->n && !dup; j++) {
+            if (S->zs[j] != z) continue;
+            int same = 1;
+            for (int k = 0; k < 3 && same; k++) {
+                double d = g[k] - S->pos[3 * j + k];
+                d -= floor(d + 0.5);
+                same = fabs(d) < SITE_TOL;
+            }
+            dup = same;
+        }
+        if (dup) continue;
+        if (S->n >= S->cap) return ih_set_error("%s: symmetry expansion gives more than %zu atoms", name, S->cap);
+        memcpy(S->pos + 3 * S->n, g, sizeof g);
+        S->zs[S->n++] = z;
+    }
+    return 0;
+}
+
+static int all_blank(const char *p) {
+    while (*p && isspace((unsigned char)*p)) p++;
+    return !*p;
+}
+
+static int read_sites(const cif *c, sites *S, const symop *ops, int n_ops) {
+    S->cap = (size_t)S->n_rows * (size_t)n_ops;
+    if (S->cap > IH_MAX_ATOMS) S->cap = IH_MAX_ATOMS;
+    S->pos = malloc(3 * S->cap * sizeof *S->pos);
+    S->zs = malloc(S->cap * sizeof *S->zs);
+    if (!S->pos || !S->zs) return ih_set_error("%s: out of memory", c->name);
+    for (int row = 0; row < S->n_rows; row++) {
+        char sname[64];
+        site_name(c, S->label, row, sname, sizeof sname);
+        int z;
+        double f[3];
+        if (site_element(c, S, row, sname, &z) != 0 || check_occupancy(c, S, row, sname) != 0 ||
+            site_coords(c, S, row, sname, n_ops > 1, f) != 0 || expand_site(c->name, S, ops, n_ops, z, f) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 int ih_parse_cif(const char *text, const char *name, ih_structure *out) {
     memset(out, 0, sizeof *out);
-    if (!name) name = "structure.cif";
     cif c = {0};
-    c.name = name;
+    c.name = name ? name : "structure.cif";
+    name = c.name;
+    sites S = {0};
     symop *ops = NULL;
     int n_ops = 0;
-    double *pos = NULL;
-    int *zs = NULL;
-    int rc = -1;
-    {
-        const char *p = text;
-        while (*p && isspace((unsigned char)*p)) p++;
-        if (!*p) {
-            ih_set_error("%s: empty file", name);
-            goto done;
-        }
+    double prm[6], lattice[3][3];
+    static const char *const cell_tags[6] = {"_cell_length_a",    "_cell_length_b",   "_cell_length_c",
+                                             "_cell_angle_alpha", "_cell_angle_beta", "_cell_angle_gamma"};
+    int rc = all_blank(text) ? ih_set_error("%s: empty file", name) : 0;
+    if (rc == 0 && (cif_tokenize(&c, text) != 0 || cif_structure(&c) != 0)) rc = -1;
+    for (int k = 0; k < 6 && rc == 0; k++) rc = cell_param(&c, cell_tags[k], cell_tags[k], &prm[k]);
+    if (rc == 0) rc = lattice_from_parameters(&c, prm, lattice);
+    if (rc == 0) rc = site_columns(&c, &S);
+    if (rc == 0) rc = read_symops(&c, &ops, &n_ops);
+    if (rc == 0) rc = read_sites(&c, &S, ops, n_ops);
+    if (rc == 0) rc = ih_structure_init(out, (int)S.n);
+    if (rc == 0) {
+        memcpy(out->lattice, lattice, sizeof lattice);
+        memcpy(out->frac, S.pos, 3 * S.n * sizeof *S.pos);
+        memcpy(out->z, S.zs, S.n * sizeof *S.zs);
+        rc = ih_structure_validate(out, name, IH_MIN_SEPARATION, 0);
     }
-    if (cif_tokenize(&c, text) != 0 || cif_structure(&c) != 0) goto done;
-    double prm[6];
-    static const char *const cell_tags[6] = {"_cell_length_a",    "_cell_length_b",
-                                             "_cell_length_c",    "_cell_angle_alpha",
-                                             "_cell_angle_beta",  "_cell_angle_gamma"};
-    for (int k = 0; k < 6; k++)
-        if (cell_param(&c, cell_tags[k], cell_tags[k], &prm[k]) != 0) goto done;
-    double lattice[3][3];
-    if (lattice_from_parameters(&c, prm, lattice) != 0) goto done;
-
-    ccol fx = find_col(&c, "_atom_site_fract_x"), fy = find_col(&c, "_atom_site_fract_y"),
-         fz = find_col(&c, "_atom_site_fract_z");
-    if (!fx.found) {
-        if (find_col(&c, "_atom_site_cartn_x").found)
-            ih_set_error("%s: atom sites are given only as Cartesian _atom_site_Cartn_x/y/z; "
-                         "fractional _atom_site_fract_x/y/z are needed",
-                         name);
-        else
-            ih_set_error("%s: no atoms (no _atom_site_fract_x loop)", name);
-        goto done;
-    }
-    if (!fy.found || !fz.found || fy.loop != fx.loop || fz.loop != fx.loop) {
-        ih_set_error("%s: _atom_site_fract_x, _y and _z are not given together", name);
-        goto done;
-    }
-    int n_rows = col_rows(&c, fx);
-    if (n_rows == 0) {
-        ih_set_error("%s: no atoms (the _atom_site loop is empty)", name);
-        goto done;
-    }
-    ccol type = find_col(&c, "_atom_site_type_symbol"), label = find_col(&c, "_atom_site_label"),
-         occ = find_col(&c, "_atom_site_occupancy");
-    /* only columns of the same loop as the coordinates describe these sites */
-    if (type.found && type.loop != fx.loop) type.found = 0;
-    if (label.found && label.loop != fx.loop) label.found = 0;
-    if (occ.found && occ.loop != fx.loop) occ.found = 0;
-    if (!type.found && !label.found) {
-        ih_set_error("%s: the atom sites have neither _atom_site_type_symbol nor _atom_site_label",
-                     name);
-        goto done;
-    }
-    if (read_symops(&c, &ops, &n_ops) != 0) goto done;
-
-    size_t cap = (size_t)n_rows * (size_t)n_ops;
-    if (cap > IH_MAX_ATOMS) cap = IH_MAX_ATOMS;
-    pos = malloc(3 * cap * sizeof *pos);
-    zs = malloc(cap * sizeof *zs);
-    if (!pos || !zs) {
-        ih_set_error("%s: out of memory", name);
-        goto done;
-    }
-    size_t n = 0;
-    for (int row = 0; row < n_rows; row++) {
-        char sname[64];
-        site_name(&c, label, row, sname, sizeof sname);
-        int z = 0;
-        const ctok *st = NULL;
-        if (type.found && !is_unknown(col_val(&c, type, row))) st = col_val(&c, type, row);
-        else if (label.found) st = col_val(&c, label, row);
-        if (st) z = ih_element_from_label((ih_span){st->p, st->len});
-        if (!z) {
-            ih_set_error("%s: line %d: %s: unknown element %s", name, st ? st->line : 0, sname,
-                         st ? ih_excerpt((ih_span){st->p, st->len}) : "'?'");
-            goto done;
-        }
-        if (occ.found) {
-            const ctok *t = col_val(&c, occ, row);
-            double o;
-            if (!is_unknown(t)) {
-                int r = cif_number(t, &o);
-                if (r != 0) {
-                    ih_set_error("%s: line %d: %s: occupancy %s is not a %snumber", name, t->line,
-                                 sname, ih_excerpt((ih_span){t->p, t->len}),
-                                 r == -2 ? "finite " : "");
-                    goto done;
-                }
-                if (o < 0.99) {
-                    ih_set_error("%s: line %d: %s has fractional occupancy %g: ionhop needs an "
-                                 "ordered structure (every occupancy 1)",
-                                 name, t->line, sname, o);
-                    goto done;
-                }
-                if (o > 1.01) {
-                    ih_set_error("%s: line %d: %s has occupancy %g, more than 1", name, t->line,
-                                 sname, o);
-                    goto done;
-                }
-            }
-        }
-        double f[3];
-        const ccol fc[3] = {fx, fy, fz};
-        for (int k = 0; k < 3; k++) {
-            const ctok *t = col_val(&c, fc[k], row);
-            if (is_unknown(t)) {
-                ih_set_error("%s: line %d: %s has an unknown coordinate (%.*s)", name, t->line,
-                             sname, t->len, t->p);
-                goto done;
-            }
-            int r = cif_number(t, &f[k]);
-            if (r != 0) {
-                ih_set_error("%s: line %d: %s: coordinate %s is not a %snumber", name, t->line,
-                             sname, ih_excerpt((ih_span){t->p, t->len}), r == -2 ? "finite " : "");
-                goto done;
-            }
-            if (fabs(f[k]) > 1e6) {
-                ih_set_error("%s: line %d: %s: coordinate %g is absurd", name, t->line, sname, f[k]);
-                goto done;
-            }
-            if (n_ops > 1) f[k] = snap_third(f[k]);
-        }
-        for (int o = 0; o < n_ops; o++) {
-            double g[3];
-            for (int k = 0; k < 3; k++)
-                g[k] = wrap01(ops[o].r[k][0] * f[0] + ops[o].r[k][1] * f[1] +
-                              ops[o].r[k][2] * f[2] + ops[o].t[k]);
-            int dup = 0;
-            for (size_t j = 0; j < n && !dup; j++) {
-                if (zs[j] != z) continue;
-                int same = 1;
-                for (int k = 0; k < 3 && same; k++) {
-                    double d = g[k] - pos[3 * j + k];
-                    d -= floor(d + 0.5);
-                    same = fabs(d) < SITE_TOL;
-                }
-                dup = same;
-            }
-            if (dup) continue;
-            if (n >= cap) {
-                ih_set_error("%s: symmetry expansion gives more than %zu atoms", name, cap);
-                goto done;
-            }
-            memcpy(pos + 3 * n, g, sizeof g);
-            zs[n++] = z;
-        }
-    }
-    if (ih_structure_init(out, (int)n) != 0) goto done;
-    memcpy(out->lattice, lattice, sizeof lattice);
-    memcpy(out->frac, pos, 3 * n * sizeof *pos);
-    memcpy(out->z, zs, n * sizeof *zs);
-    if (ih_structure_validate(out, name, IH_MIN_SEPARATION, 0) != 0) goto done;
-    rc = 0;
-done:
     if (rc != 0) ih_structure_free(out);
     free(ops);
-    free(pos);
-    free(zs);
+    free(S.pos);
+    free(S.zs);
     cif_free(&c);
-    return rc;
+    return rc != 0 ? -1 : 0;
 }
 
 int ih_read_cif(const char *path, ih_structure *out) {

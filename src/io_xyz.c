@@ -107,143 +107,130 @@ static int parse_properties(ih_span v, const char *name, int *species_col, int *
     return 0;
 }
 
-int ih_parse_xyz(const char *text, const char *name, ih_structure *out) {
-    memset(out, 0, sizeof *out);
-    if (!name) name = "structure.xyz";
+/* One frame: count line, comment line (its key=value pairs), atom lines. */
+typedef struct {
+    const char *name;
     ih_lines L;
-    if (ih_lines_split(text, name, &L) != 0) return -1;
-    int rc = -1;
-    kv *pairs = NULL;
-    ih_span *tok = NULL;
-    int first = 0;
-    while (first < L.n && ih_span_blank(L.line[first])) first++;
-    if (first >= L.n) {
-        ih_set_error("%s: empty file", name);
-        goto done;
-    }
+    int first; /* line index of the atom count */
     long n_atoms;
-    {
-        ih_span t[2];
-        int nt = ih_tokens(L.line[first], t, 2);
-        if (nt != 1 || ih_parse_count(t[0], IH_MAX_ATOMS, &n_atoms) != 0 || n_atoms == 0) {
-            ih_set_error("%s: line %d: expected the atom count (a positive integer), found %s", name,
-                         first + 1, ih_excerpt(L.line[first]));
-            goto done;
-        }
-    }
-    int cl = first + 1; /* comment line index */
-    if (cl >= L.n) {
-        ih_set_error("%s: truncated XYZ: no comment line with Lattice= after the atom count", name);
-        goto done;
-    }
-    int max_pairs = L.line[cl].len / 2 + 2;
-    pairs = malloc((size_t)max_pairs * sizeof *pairs);
-    if (!pairs) {
-        ih_set_error("%s: out of memory", name);
-        goto done;
-    }
-    int np = parse_kv(L.line[cl], pairs, max_pairs);
-    if (np < 0) {
-        ih_set_error("%s: line %d: unterminated quoted value", name, cl + 1);
-        goto done;
-    }
-    const ih_span *lattice = NULL, *props = NULL;
+    kv *pairs;
+    const ih_span *lattice, *props;
+    double cell[9];
+    int species_col, pos_col, n_cols;
+} xyz;
+
+static int parse_count_line(xyz *x) {
+    const ih_lines *L = &x->L;
+    while (x->first < L->n && ih_span_blank(L->line[x->first])) x->first++;
+    if (x->first >= L->n) return ih_set_error("%s: empty file", x->name);
+    ih_span t[2];
+    int nt = ih_tokens(L->line[x->first], t, 2);
+    if (nt != 1 || ih_parse_count(t[0], IH_MAX_ATOMS, &x->n_atoms) != 0 || x->n_atoms == 0)
+        return ih_set_error("%s: line %d: expected the atom count (a positive integer), found %s", x->name,
+                            x->first + 1, ih_excerpt(L->line[x->first]));
+    return 0;
+}
+
+/* the comment line: Lattice= (required, 9 numbers) and Properties= (optional) */
+static int parse_comment(xyz *x) {
+    const char *name = x->name;
+    int cl = x->first + 1;
+    if (cl >= x->L.n) return ih_set_error("%s: truncated XYZ: no comment line with Lattice= after the atom count", name);
+    int max_pairs = x->L.line[cl].len / 2 + 2;
+    x->pairs = malloc((size_t)max_pairs * sizeof *x->pairs);
+    if (!x->pairs) return ih_set_error("%s: out of memory", name);
+    int np = parse_kv(x->L.line[cl], x->pairs, max_pairs);
+    if (np < 0) return ih_set_error("%s: line %d: unterminated quoted value", name, cl + 1);
     for (int k = 0; k < np; k++) {
-        if (span_is(pairs[k].key, "Lattice")) lattice = &pairs[k].val;
-        if (span_is(pairs[k].key, "Properties")) props = &pairs[k].val;
+        if (span_is(x->pairs[k].key, "Lattice")) x->lattice = &x->pairs[k].val;
+        if (span_is(x->pairs[k].key, "Properties")) x->props = &x->pairs[k].val;
     }
-    if (!lattice) {
-        ih_set_error("%s: line %d: no Lattice=\"ax ay az bx by bz cx cy cz\" (ionhop needs a "
-                     "periodic extended XYZ file)",
-                     name, cl + 1);
-        goto done;
+    if (!x->lattice)
+        return ih_set_error("%s: line %d: no Lattice=\"ax ay az bx by bz cx cy cz\" (ionhop needs a "
+                            "periodic extended XYZ file)",
+                            name, cl + 1);
+    ih_span t[10];
+    int nt = ih_tokens(*x->lattice, t, 10);
+    if (nt != 9) return ih_set_error("%s: line %d: Lattice= holds %d numbers, expected 9", name, cl + 1, nt);
+    for (int k = 0; k < 9; k++) {
+        int r = ih_parse_real(t[k], &x->cell[k]);
+        if (r != 0)
+            return ih_set_error("%s: line %d: Lattice=: %s is not a %snumber", name, cl + 1, ih_excerpt(t[k]),
+                                r == -2 ? "finite " : "");
     }
-    {
-        ih_span t[10];
-        int nt = ih_tokens(*lattice, t, 10);
-        if (nt != 9) {
-            ih_set_error("%s: line %d: Lattice= holds %d numbers, expected 9", name, cl + 1, nt);
-            goto done;
-        }
-        double v[9];
-        for (int k = 0; k < 9; k++) {
-            int r = ih_parse_real(t[k], &v[k]);
-            if (r != 0) {
-                ih_set_error("%s: line %d: Lattice=: %s is not a %snumber", name, cl + 1,
-                             ih_excerpt(t[k]), r == -2 ? "finite " : "");
-                goto done;
-            }
-        }
-        if (L.n - cl - 1 < n_atoms) {
-            ih_set_error("%s: truncated XYZ: line 1 declares %ld atoms but only %d lines follow",
-                         name, n_atoms, L.n - cl - 1);
-            goto done;
-        }
-        if (ih_structure_init(out, (int)n_atoms) != 0) goto done;
-        for (int r = 0; r < 3; r++)
-            for (int c = 0; c < 3; c++) out->lattice[r][c] = v[3 * r + c];
+    if (x->L.n - cl - 1 < x->n_atoms)
+        return ih_set_error("%s: truncated XYZ: line 1 declares %ld atoms but only %d lines follow", name,
+                            x->n_atoms, x->L.n - cl - 1);
+    x->species_col = 0, x->pos_col = 1, x->n_cols = 4;
+    if (x->props && parse_properties(*x->props, name, &x->species_col, &x->pos_col, &x->n_cols) != 0) return -1;
+    return 0;
+}
+
+static int read_atom(const xyz *x, ih_structure *out, long a, ih_span *tok) {
+    const char *name = x->name;
+    int ln = (int)(x->first + 2 + a);
+    int nt = ih_tokens(x->L.line[ln], tok, x->n_cols + 1);
+    if (nt < x->n_cols)
+        return ih_set_error("%s: line %d: atom %ld of %ld has %d columns, expected %d%s", name, ln + 1, a + 1,
+                            x->n_atoms, nt, x->n_cols, nt == 0 ? " (wrong atom count?)" : "");
+    if (x->props && nt > x->n_cols)
+        return ih_set_error("%s: line %d: atom %ld has %d columns but Properties declares %d", name, ln + 1,
+                            a + 1, nt, x->n_cols);
+    out->z[a] = ih_element_from_symbol(tok[x->species_col]);
+    if (!out->z[a]) return ih_set_error("%s: line %d: unknown element %s", name, ln + 1, ih_excerpt(tok[x->species_col]));
+    for (int c = 0; c < 3; c++) {
+        int r = ih_parse_real(tok[x->pos_col + c], &out->cart[3 * a + c]);
+        if (r != 0)
+            return ih_set_error("%s: line %d: position of atom %ld: %s is not a %snumber", name, ln + 1, a + 1,
+                                ih_excerpt(tok[x->pos_col + c]), r == -2 ? "finite " : "");
     }
-    int species_col = 0, pos_col = 1, n_cols = 4;
-    if (props && parse_properties(*props, name, &species_col, &pos_col, &n_cols) != 0) goto done;
-    out->cart = malloc(3 * (size_t)n_atoms * sizeof *out->cart);
-    tok = malloc((size_t)(n_cols + 1) * sizeof *tok);
-    if (!out->cart || !tok) {
-        ih_set_error("%s: out of memory", name);
-        goto done;
-    }
-    for (long a = 0; a < n_atoms; a++) {
-        int ln = (int)(cl + 1 + a);
-        int nt = ih_tokens(L.line[ln], tok, n_cols + 1);
-        if (nt < n_cols) {
-            ih_set_error("%s: line %d: atom %ld of %ld has %d columns, expected %d%s", name, ln + 1,
-                         a + 1, n_atoms, nt, n_cols, nt == 0 ? " (wrong atom count?)" : "");
-            goto done;
-        }
-        if (props && nt > n_cols) {
-            ih_set_error("%s: line %d: atom %ld has %d columns but Properties declares %d", name,
-                         ln + 1, a + 1, nt, n_cols);
-            goto done;
-        }
-        out->z[a] = ih_element_from_symbol(tok[species_col]);
-        if (!out->z[a]) {
-            ih_set_error("%s: line %d: unknown element %s", name, ln + 1,
-                         ih_excerpt(tok[species_col]));
-            goto done;
-        }
-        for (int c = 0; c < 3; c++) {
-            int r = ih_parse_real(tok[pos_col + c], &out->cart[3 * a + c]);
-            if (r != 0) {
-                ih_set_error("%s: line %d: position of atom %ld: %s is not a %snumber", name, ln + 1,
-                             a + 1, ih_excerpt(tok[pos_col + c]), r == -2 ? "finite " : "");
-                goto done;
-            }
-        }
-    }
-    /* Anything after the frame must be blank: another atom line means the count is short, an
-     * integer a second frame (not supported: ionhop reads one structure per XYZ file). */
-    for (int ln = (int)(cl + 1 + n_atoms); ln < L.n; ln++) {
-        if (ih_span_blank(L.line[ln])) continue;
+    return 0;
+}
+
+static int read_atoms(const xyz *x, ih_structure *out) {
+    if (ih_structure_init(out, (int)x->n_atoms) != 0) return -1;
+    for (int r = 0; r < 3; r++)
+        for (int c = 0; c < 3; c++) out->lattice[r][c] = x->cell[3 * r + c];
+    out->cart = malloc(3 * (size_t)x->n_atoms * sizeof *out->cart);
+    ih_span *tok = malloc((size_t)(x->n_cols + 1) * sizeof *tok);
+    int rc = !out->cart || !tok ? ih_set_error("%s: out of memory", x->name) : 0;
+    for (long a = 0; a < x->n_atoms && rc == 0; a++) rc = read_atom(x, out, a, tok);
+    free(tok);
+    return rc;
+}
+
+/* Anything after the frame must be blank: another atom line means the count is short, an
+ * integer a second frame (not supported: ionhop reads one structure per XYZ file). */
+static int check_after_frame(const xyz *x) {
+    for (int ln = (int)(x->first + 2 + x->n_atoms); ln < x->L.n; ln++) {
+        if (ih_span_blank(x->L.line[ln])) continue;
         ih_span t[2];
         long cnt;
-        int nt = ih_tokens(L.line[ln], t, 2);
+        int nt = ih_tokens(x->L.line[ln], t, 2);
         if (nt == 1 && ih_parse_count(t[0], IH_MAX_ATOMS, &cnt) == 0)
-            ih_set_error("%s: line %d: a second frame follows; ionhop reads single-frame XYZ files "
-                         "(split the trajectory)",
-                         name, ln + 1);
-        else
-            ih_set_error("%s: line %d: more atom lines than the %ld declared on line %d", name,
-                         ln + 1, n_atoms, first + 1);
-        goto done;
+            return ih_set_error("%s: line %d: a second frame follows; ionhop reads single-frame XYZ files "
+                                "(split the trajectory)",
+                                x->name, ln + 1);
+        return ih_set_error("%s: line %d: more atom lines than the %ld declared on line %d", x->name, ln + 1,
+                            x->n_atoms, x->first + 1);
     }
-    if (ih_frac_from_cart(out, name) != 0) goto done;
-    if (ih_structure_validate(out, name, IH_MIN_SEPARATION, 0) != 0) goto done;
-    rc = 0;
-done:
+    return 0;
+}
+
+int ih_parse_xyz(const char *text, const char *name, ih_structure *out) {
+    memset(out, 0, sizeof *out);
+    xyz x = {.name = name ? name : "structure.xyz"};
+    if (ih_lines_split(text, x.name, &x.L) != 0) return -1;
+    int rc = parse_count_line(&x);
+    if (rc == 0) rc = parse_comment(&x);
+    if (rc == 0) rc = read_atoms(&x, out);
+    if (rc == 0) rc = check_after_frame(&x);
+    if (rc == 0) rc = ih_frac_from_cart(out, x.name);
+    if (rc == 0) rc = ih_structure_validate(out, x.name, IH_MIN_SEPARATION, 0);
     if (rc != 0) ih_structure_free(out);
-    free(pairs);
-    free(tok);
-    ih_lines_free(&L);
-    return rc;
+    free(x.pairs);
+    ih_lines_free(&x.L);
+    return rc != 0 ? -1 : 0;
 }
 
 int ih_read_xyz(const char *path, ih_structure *out) {

@@ -394,6 +394,168 @@ static int run_cv(ft *f, ih_dataset *d, int folds, const char *out, const char *
     return rc;
 }
 
+/* what the command line asks for beyond the ft settings */
+typedef struct {
+    const char *out, *cv_out;
+    long folds, stop_after_fold;
+    int config_given, resume;
+} ft_args;
+
+/* Numeric and named options; 1 when argv[*i] was one of them (consumed), 0 when not, -1 bad value. */
+static int take_training_option(int argc, char **argv, int *i, ft *f) {
+    const char *v;
+    long n;
+    int r;
+    if ((r = cli_take(argc, argv, i, "--val", &v)))
+        return r < 0 || cli_parse_double("--val", v, 0.0, 0.9, &f->val) ? -1 : 1;
+    if ((r = cli_take(argc, argv, i, "--ensemble", &v))) {
+        if (r < 0 || cli_parse_long("--ensemble", v, 1, 100, &n)) return -1;
+        f->ensemble = (int)n;
+    } else if ((r = cli_take(argc, argv, i, "--epochs", &v))) {
+        if (r < 0 || cli_parse_long("--epochs", v, 1, 100000, &n)) return -1;
+        f->o.epochs = (int)n;
+    } else if ((r = cli_take(argc, argv, i, "--batch", &v))) {
+        if (r < 0 || cli_parse_long("--batch", v, 1, 100000, &n)) return -1;
+        f->o.batch = (int)n;
+    } else if ((r = cli_take(argc, argv, i, "--lr", &v))) {
+        if (r < 0 || cli_parse_double("--lr", v, 1e-8, 1.0, &f->o.max_lr)) return -1;
+    } else if ((r = cli_take(argc, argv, i, "--trunk-lr", &v))) {
+        if (r < 0 || cli_parse_double("--trunk-lr", v, 0.0, 10.0, &f->o.trunk_lr_scale)) return -1;
+    } else if ((r = cli_take(argc, argv, i, "--wd", &v))) {
+        if (r < 0 || cli_parse_double("--wd", v, 0.0, 10.0, &f->o.weight_decay)) return -1;
+    } else if ((r = cli_take(argc, argv, i, "--seed", &v))) {
+        if (r < 0 || cli_parse_long("--seed", v, 0, 2147483647L, &n)) return -1;
+        f->o.seed = (uint64_t)n;
+    } else if ((r = cli_take(argc, argv, i, "--micro-triplets", &v))) {
+        if (r < 0 || cli_parse_long("--micro-triplets", v, 1000, 1L << 30, &n)) return -1;
+        f->o.micro_triplets = n;
+    } else if ((r = cli_take(argc, argv, i, "--loss", &v))) {
+        if (r < 0 || (strcmp(v, "l1") && strcmp(v, "mse"))) return cli_usage_error("--loss expects l1 or mse"), -1;
+        f->o.loss = strcmp(v, "mse") ? IH_LOSS_L1 : IH_LOSS_MSE;
+    }
+    return r ? 1 : 0;
+}
+
+/* -1: go on; otherwise the exit status (0 after --help) */
+static int parse_args(int argc, char **argv, ft *f, ft_args *a) {
+    const char *v;
+    for (int i = 1; i < argc; i++) {
+        int r = cli_config_flag(argc, argv, &i, &f->cfg);
+        if (r == 2) return 2;
+        if (r == 1) {
+            a->config_given = 1;
+            continue;
+        }
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        } else if ((r = cli_take(argc, argv, &i, "--init", &f->init_path)) ||
+                   (r = cli_take(argc, argv, &i, "--data", &f->data)) ||
+                   (r = cli_take(argc, argv, &i, "--arch", &f->arch)) ||
+                   (r = cli_take(argc, argv, &i, "--out", &a->out)) ||
+                   (r = cli_take(argc, argv, &i, "--cv-out", &a->cv_out))) {
+            if (r < 0) return cli_usage_error("%s needs a value", argv[i]);
+        } else if ((r = cli_take(argc, argv, &i, "--path-bonds", &v))) {
+            if (r < 0 || (f->path_apart = ih_path_bonds_parse(v)) < 0)
+                return cli_usage_error("--path-bonds expects all, apart or chain");
+        } else if ((r = cli_take(argc, argv, &i, "--group-by", &v))) {
+            if (r < 0 || (strcmp(v, "host") && strcmp(v, "record")))
+                return cli_usage_error("--group-by expects host or record");
+            f->by_record = !strcmp(v, "record");
+        } else if (!strcmp(argv[i], "--resume")) {
+            a->resume = 1;
+        } else if ((r = cli_take(argc, argv, &i, "--stop-after-fold", &v))) {
+            if (r < 0 || cli_parse_long("--stop-after-fold", v, 1, 100, &a->stop_after_fold)) return 2;
+        } else if ((r = cli_take(argc, argv, &i, "--folds", &v))) {
+            if (r < 0 || cli_parse_long("--folds", v, 2, 100, &a->folds)) return 2;
+        } else if ((r = take_training_option(argc, argv, &i, f))) {
+            if (r < 0) return 2;
+        } else {
+            usage(stderr);
+            return cli_usage_error("unknown option '%s'", argv[i]);
+        }
+    }
+    if (!f->data || (!a->out && !a->folds)) {
+        usage(stderr);
+        return cli_usage_error("finetune needs --data, and --out unless --folds is given");
+    }
+    if ((a->resume || a->stop_after_fold) && !a->folds)
+        return cli_usage_error("--resume and --stop-after-fold go with --folds");
+    if (f->o.trunk_lr_scale != 1.0 && !f->init_path)
+        return cli_usage_error("--trunk-lr goes with --init (a pre-trained trunk)");
+    return -1;
+}
+
+/* The network to train: --arch (scratch-X: the model1-X network with the plain Linear(H→1) head
+ * of spec §7.6), the configuration from --init or from the flags. */
+static int set_config(ft *f, int config_given) {
+    static const char *const scratch[3][2] = {
+        {"scratch-add", "model1-add"}, {"scratch-sub", "model1-sub"}, {"scratch-cc", "model1-cc"}};
+    int scratch_head = 0, arch = ih_arch_parse(f->arch);
+    for (int k = 0; k < 3 && arch < 0; k++)
+        if (!strcmp(f->arch, scratch[k][0])) arch = ih_arch_parse(scratch[k][1]), scratch_head = 1;
+    if (arch < 0)
+        return cli_usage_error("--arch %s: expected model1-add, model1-sub, model1-cc, model2, model3, model4, "
+                               "model3-path, model3-saddle, scratch-add, scratch-sub or scratch-cc", f->arch);
+    if (f->init_path && scratch_head)
+        return cli_usage_error("--arch %s: SCRATCH models start from random weights (drop --init)", f->arch);
+    if (f->init_path) {
+        if (config_given) return cli_usage_error("with --init the configuration comes from the pre-trained model");
+        f->init = ih_model_load(f->init_path, NULL);
+        if (!f->init) return cli_fail();
+        f->cfg = *ih_model_config(f->init);
+    }
+    f->cfg.n_outputs = 1;
+    f->cfg.head_hidden = scratch_head ? 0 : 2;
+    f->cfg.arch = arch;
+    f->cfg.path_apart = f->path_apart;
+    return ih_config_check(&f->cfg) != 0 ? cli_fail() : 0;
+}
+
+/* the records with the graphs the arch reads; every one must be a labelled 5-image path */
+static int load_records(ft *f, ih_dataset *d) {
+    ih_graph_opts go;
+    cli_graph_opts(&f->cfg, &go, 0);
+    double t0 = ih_now();
+    if (ih_dataset_load_input(d, &f->data, 1, &go, ih_arch_input(f->cfg.arch), 0, NULL) != 0) return -1;
+    for (int i = 0; i < d->n; i++)
+        if (!d->five_image[i] || d->mask[i] == 0.0f) {
+            ih_set_error("%s: record %d (jid %s) is not a labelled 5-image path structure", f->data, i + 1,
+                         d->jid[i]);
+            ih_dataset_free(d);
+            return -1;
+        }
+    if (f->by_record) ih_dataset_group_by_record(d);
+    printf("%s: %d records, graphs in %.1f s; %s, %s, hidden %d, %s edges%s\n", f->data, d->n, ih_now() - t0,
+           f->arch, f->init_path ? f->init_path : "SCRATCH", f->cfg.hidden, f->cfg.canonical ? "canonical" : "full",
+           f->by_record ? "; split by record, not by host" : "");
+    return 0;
+}
+
+/* --ensemble M on every record (no held-out fold): M members from seeds S..S+M-1 -> out */
+static int fit_ensemble(ft *f, ih_dataset *d, const char *out) {
+    double t0 = ih_now();
+    int M = f->ensemble, rc = 0;
+    ih_model **members = calloc((size_t)M, sizeof *members);
+    double *val_mae = calloc((size_t)M, sizeof *val_mae);
+    int *all = malloc((size_t)d->n * sizeof *all);
+    if (!members || !val_mae || !all) rc = ih_set_error("out of memory");
+    ih_task_scaling sc = {"em", 0, 1};
+    double secs = 0, s1;
+    for (int i = 0; rc == 0 && i < d->n; i++) all[i] = i;
+    for (int k = 0; k < M && rc == 0; k++) {
+        printf("member %d/%d (seed %llu)\n", k + 1, M, (unsigned long long)(f->o.seed + k));
+        members[k] = fit_member(f, d, all, d->n, f->o.seed + k, &sc, &val_mae[k], &s1);
+        secs += s1;
+        if (!members[k]) rc = -1;
+    }
+    if (rc == 0) rc = write_model(f, out, members, M, &sc, NULL, val_mae, secs, d->n);
+    if (rc == 0) printf("done in %.0f s -> %s\n", ih_now() - t0, out);
+    for (int k = 0; members && k < M; k++) ih_model_free(members[k]);
+    free(members), free(val_mae), free(all);
+    return rc;
+}
+
 int cmd_finetune(int argc, char **argv) {
     ft f;
     memset(&f, 0, sizeof f);
@@ -402,150 +564,23 @@ int cmd_finetune(int argc, char **argv) {
     f.val = 0.1;
     f.ensemble = 1;
     f.arch = "model3";
-    const char *out = NULL, *cv_out = NULL, *v;
-    long n, folds = 0, stop_after_fold = 0;
-    int config_given = 0, resume = 0;
-    for (int i = 1; i < argc; i++) {
-        int r = cli_config_flag(argc, argv, &i, &f.cfg);
-        if (r == 2) return 2;
-        if (r == 1) {
-            config_given = 1;
-            continue;
-        }
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        } else if ((r = cli_take(argc, argv, &i, "--init", &f.init_path)) ||
-                   (r = cli_take(argc, argv, &i, "--data", &f.data)) ||
-                   (r = cli_take(argc, argv, &i, "--arch", &f.arch)) ||
-                   (r = cli_take(argc, argv, &i, "--out", &out)) ||
-                   (r = cli_take(argc, argv, &i, "--cv-out", &cv_out))) {
-            if (r < 0) return cli_usage_error("%s needs a value", argv[i]);
-        } else if ((r = cli_take(argc, argv, &i, "--path-bonds", &v))) {
-            if (r < 0 || (f.path_apart = ih_path_bonds_parse(v)) < 0)
-                return cli_usage_error("--path-bonds expects all, apart or chain");
-        } else if ((r = cli_take(argc, argv, &i, "--group-by", &v))) {
-            if (r < 0 || (strcmp(v, "host") && strcmp(v, "record")))
-                return cli_usage_error("--group-by expects host or record");
-            f.by_record = !strcmp(v, "record");
-        } else if (!strcmp(argv[i], "--resume")) {
-            resume = 1;
-        } else if ((r = cli_take(argc, argv, &i, "--stop-after-fold", &v))) {
-            if (r < 0 || cli_parse_long("--stop-after-fold", v, 1, 100, &stop_after_fold)) return 2;
-        } else if ((r = cli_take(argc, argv, &i, "--folds", &v))) {
-            if (r < 0 || cli_parse_long("--folds", v, 2, 100, &folds)) return 2;
-        } else if ((r = cli_take(argc, argv, &i, "--ensemble", &v))) {
-            if (r < 0 || cli_parse_long("--ensemble", v, 1, 100, &n)) return 2;
-            f.ensemble = (int)n;
-        } else if ((r = cli_take(argc, argv, &i, "--val", &v))) {
-            if (r < 0 || cli_parse_double("--val", v, 0.0, 0.9, &f.val)) return 2;
-        } else if ((r = cli_take(argc, argv, &i, "--epochs", &v))) {
-            if (r < 0 || cli_parse_long("--epochs", v, 1, 100000, &n)) return 2;
-            f.o.epochs = (int)n;
-        } else if ((r = cli_take(argc, argv, &i, "--batch", &v))) {
-            if (r < 0 || cli_parse_long("--batch", v, 1, 100000, &n)) return 2;
-            f.o.batch = (int)n;
-        } else if ((r = cli_take(argc, argv, &i, "--lr", &v))) {
-            if (r < 0 || cli_parse_double("--lr", v, 1e-8, 1.0, &f.o.max_lr)) return 2;
-        } else if ((r = cli_take(argc, argv, &i, "--trunk-lr", &v))) {
-            if (r < 0 || cli_parse_double("--trunk-lr", v, 0.0, 10.0, &f.o.trunk_lr_scale)) return 2;
-        } else if ((r = cli_take(argc, argv, &i, "--wd", &v))) {
-            if (r < 0 || cli_parse_double("--wd", v, 0.0, 10.0, &f.o.weight_decay)) return 2;
-        } else if ((r = cli_take(argc, argv, &i, "--seed", &v))) {
-            if (r < 0 || cli_parse_long("--seed", v, 0, 2147483647L, &n)) return 2;
-            f.o.seed = (uint64_t)n;
-        } else if ((r = cli_take(argc, argv, &i, "--micro-triplets", &v))) {
-            if (r < 0 || cli_parse_long("--micro-triplets", v, 1000, 1L << 30, &n)) return 2;
-            f.o.micro_triplets = n;
-        } else if ((r = cli_take(argc, argv, &i, "--loss", &v))) {
-            if (r < 0 || (strcmp(v, "l1") && strcmp(v, "mse"))) return cli_usage_error("--loss expects l1 or mse");
-            f.o.loss = strcmp(v, "mse") ? IH_LOSS_L1 : IH_LOSS_MSE;
-        } else {
-            usage(stderr);
-            return cli_usage_error("unknown option '%s'", argv[i]);
-        }
-    }
-    if (!f.data || (!out && !folds)) {
-        usage(stderr);
-        return cli_usage_error("finetune needs --data, and --out unless --folds is given");
-    }
-    if ((resume || stop_after_fold) && !folds) return cli_usage_error("--resume and --stop-after-fold go with --folds");
-    /* scratch-X: the model1-X network with the plain Linear(H→1) head of spec §7.6 */
-    static const char *const scratch[3][2] = {
-        {"scratch-add", "model1-add"}, {"scratch-sub", "model1-sub"}, {"scratch-cc", "model1-cc"}};
-    int scratch_head = 0, arch = ih_arch_parse(f.arch);
-    for (int k = 0; k < 3 && arch < 0; k++)
-        if (!strcmp(f.arch, scratch[k][0])) arch = ih_arch_parse(scratch[k][1]), scratch_head = 1;
-    if (arch < 0)
-        return cli_usage_error("--arch %s: expected model1-add, model1-sub, model1-cc, model2, model3, model4, "
-                               "model3-path, model3-saddle, scratch-add, scratch-sub or scratch-cc", f.arch);
+    ft_args a = {0};
+    int rc = parse_args(argc, argv, &f, &a);
+    if (rc >= 0) return rc;
     cli_tune_malloc();
     snprintf(f.command, sizeof f.command, "ionhop");
     for (int i = 0; i < argc; i++)
         snprintf(f.command + strlen(f.command), sizeof f.command - strlen(f.command), " %s", argv[i]);
-    if (f.o.trunk_lr_scale != 1.0 && !f.init_path)
-        return cli_usage_error("--trunk-lr goes with --init (a pre-trained trunk)");
-    if (f.init_path && scratch_head)
-        return cli_usage_error("--arch %s: SCRATCH models start from random weights (drop --init)", f.arch);
-    if (f.init_path) {
-        if (config_given)
-            return cli_usage_error("with --init the configuration comes from the pre-trained model");
-        f.init = ih_model_load(f.init_path, NULL);
-        if (!f.init) return cli_fail();
-        f.cfg = *ih_model_config(f.init);
-    }
-    f.cfg.n_outputs = 1;
-    f.cfg.head_hidden = scratch_head ? 0 : 2;
-    f.cfg.arch = arch;
-    f.cfg.path_apart = f.path_apart;
-    if (ih_config_check(&f.cfg) != 0) {
-        ih_model_free(f.init);
-        return cli_fail();
-    }
-    ih_graph_opts go;
-    cli_graph_opts(&f.cfg, &go, 0);
-    double t0 = ih_now();
     ih_dataset d;
-    if (ih_dataset_load_input(&d, &f.data, 1, &go, ih_arch_input(arch), 0, NULL) != 0) {
+    rc = set_config(&f, a.config_given);
+    if (rc == 0 && load_records(&f, &d) != 0) rc = cli_fail();
+    if (rc != 0) {
         ih_model_free(f.init);
-        return cli_fail();
+        return rc;
     }
-    for (int i = 0; i < d.n; i++)
-        if (!d.five_image[i] || d.mask[i] == 0.0f) {
-            ih_set_error("%s: record %d (jid %s) is not a labelled 5-image path structure", f.data, i + 1,
-                         d.jid[i]);
-            ih_dataset_free(&d);
-            ih_model_free(f.init);
-            return cli_fail();
-        }
-    if (f.by_record) ih_dataset_group_by_record(&d);
-    printf("%s: %d records, graphs in %.1f s; %s, %s, hidden %d, %s edges%s\n", f.data, d.n, ih_now() - t0,
-           f.arch, f.init_path ? f.init_path : "SCRATCH", f.cfg.hidden, f.cfg.canonical ? "canonical" : "full",
-           f.by_record ? "; split by record, not by host" : "");
     f.o.quiet = 0;
-    int rc = 0;
-    int M = f.ensemble;
-    ih_model **members = calloc((size_t)M, sizeof *members);
-    double *val_mae = calloc((size_t)M, sizeof *val_mae);
-    ih_task_scaling sc = {"em", 0, 1};
-    if (!folds) {
-        int *all = malloc((size_t)d.n * sizeof *all);
-        double secs = 0, s1;
-        for (int i = 0; i < d.n; i++) all[i] = i;
-        for (int k = 0; k < M && rc == 0; k++) {
-            printf("member %d/%d (seed %llu)\n", k + 1, M, (unsigned long long)(f.o.seed + k));
-            members[k] = fit_member(&f, &d, all, d.n, f.o.seed + k, &sc, &val_mae[k], &s1);
-            secs += s1;
-            if (!members[k]) rc = -1;
-        }
-        if (rc == 0) rc = write_model(&f, out, members, M, &sc, NULL, val_mae, secs, d.n);
-        if (rc == 0) printf("done in %.0f s -> %s\n", ih_now() - t0, out);
-        free(all);
-    } else {
-        rc = run_cv(&f, &d, (int)folds, out, cv_out, resume, (int)stop_after_fold);
-    }
-    for (int k = 0; k < M; k++) ih_model_free(members[k]);
-    free(members), free(val_mae);
+    if (!a.folds) rc = fit_ensemble(&f, &d, a.out);
+    else rc = run_cv(&f, &d, (int)a.folds, a.out, a.cv_out, a.resume, (int)a.stop_after_fold);
     ih_dataset_free(&d);
     ih_model_free(f.init);
     return rc == 0 ? 0 : cli_fail();

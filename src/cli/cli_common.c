@@ -273,3 +273,32 @@ int cli_print_metrics(FILE *f, const double *truth, const double *pred, int n, c
     fprintf(f, "                                   true poor   %9d  %9d\n", cm.fp, cm.tn);
     return 0;
 }
+
+int cli_training_option(int argc, char **argv, int *i, ih_train_opts *o, double *val_fraction) {
+    const char *v;
+    long n = 0;
+    int r;
+    if ((r = cli_take(argc, argv, i, "--val", &v))) {
+        if (r < 0 || cli_parse_double("--val", v, 0.0, 0.9, val_fraction)) return -1;
+    } else if ((r = cli_take(argc, argv, i, "--epochs", &v))) {
+        if (r < 0 || cli_parse_long("--epochs", v, 1, 100000, &n)) return -1;
+        o->epochs = (int)n;
+    } else if ((r = cli_take(argc, argv, i, "--batch", &v))) {
+        if (r < 0 || cli_parse_long("--batch", v, 1, 100000, &n)) return -1;
+        o->batch = (int)n;
+    } else if ((r = cli_take(argc, argv, i, "--lr", &v))) {
+        if (r < 0 || cli_parse_double("--lr", v, 1e-8, 1.0, &o->max_lr)) return -1;
+    } else if ((r = cli_take(argc, argv, i, "--wd", &v))) {
+        if (r < 0 || cli_parse_double("--wd", v, 0.0, 10.0, &o->weight_decay)) return -1;
+    } else if ((r = cli_take(argc, argv, i, "--seed", &v))) {
+        if (r < 0 || cli_parse_long("--seed", v, 0, 2147483647L, &n)) return -1;
+        o->seed = (uint64_t)n;
+    } else if ((r = cli_take(argc, argv, i, "--micro-triplets", &v))) {
+        if (r < 0 || cli_parse_long("--micro-triplets", v, 1000, 1L << 30, &n)) return -1;
+        o->micro_triplets = n;
+    } else if ((r = cli_take(argc, argv, i, "--loss", &v))) {
+        if (r < 0 || (strcmp(v, "l1") && strcmp(v, "mse"))) return cli_usage_error("--loss expects l1 or mse"), -1;
+        o->loss = strcmp(v, "mse") ? IH_LOSS_L1 : IH_LOSS_MSE;
+    }
+    return r ? 1 : 0;
+}

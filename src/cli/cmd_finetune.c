@@ -401,39 +401,19 @@ typedef struct {
     int config_given, resume;
 } ft_args;
 
-/* Numeric and named options; 1 when argv[*i] was one of them (consumed), 0 when not, -1 bad value. */
+/* finetune's own numeric options and the common training ones: 1 consumed, 0 not one, -1 bad value */
 static int take_training_option(int argc, char **argv, int *i, ft *f) {
     const char *v;
     long n;
     int r;
-    if ((r = cli_take(argc, argv, i, "--val", &v)))
-        return r < 0 || cli_parse_double("--val", v, 0.0, 0.9, &f->val) ? -1 : 1;
     if ((r = cli_take(argc, argv, i, "--ensemble", &v))) {
         if (r < 0 || cli_parse_long("--ensemble", v, 1, 100, &n)) return -1;
         f->ensemble = (int)n;
-    } else if ((r = cli_take(argc, argv, i, "--epochs", &v))) {
-        if (r < 0 || cli_parse_long("--epochs", v, 1, 100000, &n)) return -1;
-        f->o.epochs = (int)n;
-    } else if ((r = cli_take(argc, argv, i, "--batch", &v))) {
-        if (r < 0 || cli_parse_long("--batch", v, 1, 100000, &n)) return -1;
-        f->o.batch = (int)n;
-    } else if ((r = cli_take(argc, argv, i, "--lr", &v))) {
-        if (r < 0 || cli_parse_double("--lr", v, 1e-8, 1.0, &f->o.max_lr)) return -1;
-    } else if ((r = cli_take(argc, argv, i, "--trunk-lr", &v))) {
-        if (r < 0 || cli_parse_double("--trunk-lr", v, 0.0, 10.0, &f->o.trunk_lr_scale)) return -1;
-    } else if ((r = cli_take(argc, argv, i, "--wd", &v))) {
-        if (r < 0 || cli_parse_double("--wd", v, 0.0, 10.0, &f->o.weight_decay)) return -1;
-    } else if ((r = cli_take(argc, argv, i, "--seed", &v))) {
-        if (r < 0 || cli_parse_long("--seed", v, 0, 2147483647L, &n)) return -1;
-        f->o.seed = (uint64_t)n;
-    } else if ((r = cli_take(argc, argv, i, "--micro-triplets", &v))) {
-        if (r < 0 || cli_parse_long("--micro-triplets", v, 1000, 1L << 30, &n)) return -1;
-        f->o.micro_triplets = n;
-    } else if ((r = cli_take(argc, argv, i, "--loss", &v))) {
-        if (r < 0 || (strcmp(v, "l1") && strcmp(v, "mse"))) return cli_usage_error("--loss expects l1 or mse"), -1;
-        f->o.loss = strcmp(v, "mse") ? IH_LOSS_L1 : IH_LOSS_MSE;
+        return 1;
     }
-    return r ? 1 : 0;
+    if ((r = cli_take(argc, argv, i, "--trunk-lr", &v)))
+        return r < 0 || cli_parse_double("--trunk-lr", v, 0.0, 10.0, &f->o.trunk_lr_scale) ? -1 : 1;
+    return cli_training_option(argc, argv, i, &f->o, &f->val);
 }
 
 /* -1: go on; otherwise the exit status (0 after --help) */

@@ -101,177 +101,193 @@ static const char *default_cache(const char *data, char *buf, size_t cap) {
     return access(buf, W_OK) == 0 ? buf : NULL;
 }
 
-static int run(int argc, char **argv, int pretrain) {
-    cli_tune_malloc();
-    const char *data = NULL, *out = NULL, *v, *resume_from = NULL, *cache = NULL, *only = NULL;
+/* what train / pretrain were asked for */
+typedef struct {
+    int pretrain;
+    const char *data, *out, *resume_from, *cache, *only;
     const char *task_paths[IH_MAX_TASKS];
     ih_task_scaling sc[IH_MAX_TASKS];
-    int n_tasks = 0;
-    double val = 0.1;
+    int n_tasks, only_task;
+    double val;
     ih_config cfg;
-    ih_config_default(&cfg);
     ih_train_opts o;
-    ih_train_opts_default(&o);
-    if (pretrain) o.epochs = 30;
-    long n;
+} run_args;
+
+/* --task NAME=FILE.json (pretrain); targets used as given, nominal scaling [-1, 1] */
+static int add_task(run_args *a, const char *v) {
+    const char *eq = v ? strchr(v, '=') : NULL;
+    if (!eq || eq == v || !eq[1] || eq - v >= (long)sizeof a->sc[0].name)
+        return cli_usage_error("--task expects NAME=FILE.json");
+    if (a->n_tasks == IH_MAX_TASKS) return cli_usage_error("at most %d tasks", IH_MAX_TASKS);
+    ih_task_scaling *t = &a->sc[a->n_tasks];
+    snprintf(t->name, sizeof t->name, "%.*s", (int)(eq - v), v);
+    t->lo = -1.0, t->hi = 1.0;
+    a->task_paths[a->n_tasks++] = eq + 1;
+    return 0;
+}
+
+/* the tasks named and --only checked; train: one task "target" from --data */
+static int check_tasks(run_args *a) {
+    void (*use)(FILE *) = a->pretrain ? usage_pretrain : usage;
+    if (a->pretrain ? (a->n_tasks == 0 || !a->out) : (!a->data || !a->out)) {
+        use(stderr);
+        return cli_usage_error(a->pretrain ? "pretrain needs --task NAME=FILE (one or more) and --out"
+                                           : "train needs --data and --out");
+    }
+    if (!a->pretrain) {
+        a->task_paths[0] = a->data;
+        a->n_tasks = 1;
+        snprintf(a->sc[0].name, sizeof a->sc[0].name, "target");
+    }
+    for (int p = 0; p < a->n_tasks; p++)
+        for (int q = 0; q < p; q++)
+            if (!strcmp(a->sc[p].name, a->sc[q].name)) return cli_usage_error("task '%s' given twice", a->sc[p].name);
+    a->only_task = -1;
+    for (int p = 0; a->only && p < a->n_tasks; p++)
+        if (!strcmp(a->sc[p].name, a->only)) a->only_task = p;
+    if (a->only && a->only_task < 0) return cli_usage_error("--only %s: no --task of that name", a->only);
+    return 0;
+}
+
+/* -1: go on; otherwise the exit status (0 after --help) */
+static int parse_args(int argc, char **argv, run_args *a) {
+    void (*use)(FILE *) = a->pretrain ? usage_pretrain : usage;
+    const char *v;
     for (int i = 1; i < argc; i++) {
-        int r = cli_config_flag(argc, argv, &i, &cfg);
+        int r = cli_config_flag(argc, argv, &i, &a->cfg);
         if (r == 2) return 2;
         if (r == 1) continue;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            (pretrain ? usage_pretrain : usage)(stdout);
+            use(stdout);
             return 0;
         } else if (!strcmp(argv[i], "--resume")) {
-            o.resume = 1;
-            if (i + 1 < argc && argv[i + 1][0] != '-') resume_from = argv[++i];
-        } else if (pretrain && (r = cli_take(argc, argv, &i, "--task", &v))) {
-            const char *eq = r > 0 ? strchr(v, '=') : NULL;
-            if (!eq || eq == v || !eq[1] || eq - v >= (long)sizeof sc[0].name)
-                return cli_usage_error("--task expects NAME=FILE.json");
-            if (n_tasks == IH_MAX_TASKS) return cli_usage_error("at most %d tasks", IH_MAX_TASKS);
-            snprintf(sc[n_tasks].name, sizeof sc[n_tasks].name, "%.*s", (int)(eq - v), v);
-            sc[n_tasks].lo = -1.0, sc[n_tasks].hi = 1.0;
-            task_paths[n_tasks++] = eq + 1;
-        } else if (pretrain && (r = cli_take(argc, argv, &i, "--only", &only))) {
+            a->o.resume = 1;
+            if (i + 1 < argc && argv[i + 1][0] != '-') a->resume_from = argv[++i];
+        } else if (a->pretrain && (r = cli_take(argc, argv, &i, "--task", &v))) {
+            if (add_task(a, r > 0 ? v : NULL) != 0) return 2;
+        } else if (a->pretrain && (r = cli_take(argc, argv, &i, "--only", &a->only))) {
             if (r < 0) return cli_usage_error("--only needs a task name");
-        } else if ((r = cli_take(argc, argv, &i, "--cache", &cache))) {
+        } else if ((r = cli_take(argc, argv, &i, "--cache", &a->cache))) {
             if (r < 0) return cli_usage_error("--cache needs a directory");
-        } else if (!pretrain && (r = cli_take(argc, argv, &i, "--data", &data))) {
+        } else if (!a->pretrain && (r = cli_take(argc, argv, &i, "--data", &a->data))) {
             if (r < 0) return cli_usage_error("--data needs a file");
-        } else if ((r = cli_take(argc, argv, &i, "--out", &out))) {
+        } else if ((r = cli_take(argc, argv, &i, "--out", &a->out))) {
             if (r < 0) return cli_usage_error("--out needs a file");
-        } else if ((r = cli_take(argc, argv, &i, "--val", &v))) {
-            if (r < 0 || cli_parse_double("--val", v, 0.0, 0.9, &val)) return 2;
-        } else if ((r = cli_take(argc, argv, &i, "--epochs", &v))) {
-            if (r < 0 || cli_parse_long("--epochs", v, 1, 100000, &n)) return 2;
-            o.epochs = (int)n;
-        } else if ((r = cli_take(argc, argv, &i, "--batch", &v))) {
-            if (r < 0 || cli_parse_long("--batch", v, 1, 100000, &n)) return 2;
-            o.batch = (int)n;
-        } else if ((r = cli_take(argc, argv, &i, "--lr", &v))) {
-            if (r < 0 || cli_parse_double("--lr", v, 1e-8, 1.0, &o.max_lr)) return 2;
-        } else if ((r = cli_take(argc, argv, &i, "--wd", &v))) {
-            if (r < 0 || cli_parse_double("--wd", v, 0.0, 10.0, &o.weight_decay)) return 2;
-        } else if ((r = cli_take(argc, argv, &i, "--seed", &v))) {
-            if (r < 0 || cli_parse_long("--seed", v, 0, 2147483647L, &n)) return 2;
-            o.seed = (uint64_t)n;
-        } else if ((r = cli_take(argc, argv, &i, "--micro-triplets", &v))) {
-            if (r < 0 || cli_parse_long("--micro-triplets", v, 1000, 1L << 30, &n)) return 2;
-            o.micro_triplets = n;
-        } else if ((r = cli_take(argc, argv, &i, "--loss", &v))) {
-            if (r < 0 || (strcmp(v, "l1") && strcmp(v, "mse")))
-                return cli_usage_error("--loss expects l1 or mse");
-            o.loss = strcmp(v, "mse") ? IH_LOSS_L1 : IH_LOSS_MSE;
+        } else if ((r = cli_training_option(argc, argv, &i, &a->o, &a->val))) {
+            if (r < 0) return 2;
         } else {
-            (pretrain ? usage_pretrain : usage)(stderr);
+            use(stderr);
             return cli_usage_error("unknown option '%s'", argv[i]);
         }
     }
-    if (pretrain ? (n_tasks == 0 || !out) : (!data || !out)) {
-        (pretrain ? usage_pretrain : usage)(stderr);
-        return cli_usage_error(pretrain ? "pretrain needs --task NAME=FILE (one or more) and --out"
-                                        : "train needs --data and --out");
-    }
-    if (!pretrain) {
-        task_paths[0] = data;
-        n_tasks = 1;
-        snprintf(sc[0].name, sizeof sc[0].name, "target");
-    }
-    for (int a = 0; a < n_tasks; a++)
-        for (int b = 0; b < a; b++)
-            if (!strcmp(sc[a].name, sc[b].name)) return cli_usage_error("task '%s' given twice", sc[a].name);
-    int only_task = -1;
-    for (int p = 0; only && p < n_tasks; p++)
-        if (!strcmp(sc[p].name, only)) only_task = p;
-    if (only && only_task < 0) return cli_usage_error("--only %s: no --task of that name", only);
-    char cache_buf[4096];
-    if (!cache) cache = default_cache(task_paths[0], cache_buf, sizeof cache_buf);
-    if (ih_config_check(&cfg) != 0) return cli_fail();
+    if (check_tasks(a) != 0) return 2;
+    return ih_config_check(&a->cfg) != 0 ? cli_fail() : -1;
+}
 
-    ih_graph_opts go;
-    cli_graph_opts(&cfg, &go, 0);
-    double t0 = ih_now();
-    ih_dataset d;
-    if (ih_dataset_load(&d, task_paths, n_tasks, &go, 0, cache) != 0) return cli_fail();
-    int five = 1;
-    for (int i = 0; i < d.n && five; i++) five = d.graphs[i].n_atoms >= 6 && d.five_image[i];
-    int *tr = NULL, *va = NULL, ntr = 0, nva = 0;
-    if (ih_split_groups(&d, val, o.seed, &tr, &ntr, &va, &nva) != 0) {
-        ih_dataset_free(&d);
-        return cli_fail();
-    }
-    if (!pretrain) {
-        /* min-max scaling from the training part (spec §5.8) */
-        int labelled = ih_scaling_fit(&d, tr, ntr, &sc[0]);
-        if (labelled < 2 || !(sc[0].hi > sc[0].lo)) {
-            free(tr), free(va);
-            ih_dataset_free(&d);
-            return cli_usage_error("%s: need at least two distinct training targets", data);
-        }
-        printf("%s: %d records (%d train, %d validation, split by host), graphs in %.1f s%s; "
-               "targets %.4g..%.4g\n",
-               data, d.n, ntr, nva, ih_now() - t0, d.from_cache ? " (cached)" : "", sc[0].lo, sc[0].hi);
-    } else {
+/* train: min-max scaling from the training part (spec §5.8); both: what the split holds */
+static int report_split(run_args *a, const ih_dataset *d, const int *tr, int ntr, int nva, double t0) {
+    if (a->pretrain) {
         printf("%d tasks, %d records (%d train, %d validation), graphs in %.1f s (%d of %d files cached)\n",
-               n_tasks, d.n, ntr, nva, ih_now() - t0, d.from_cache, n_tasks);
-        for (int p = 0; p < n_tasks; p++) {
+               a->n_tasks, d->n, ntr, nva, ih_now() - t0, d->from_cache, a->n_tasks);
+        for (int p = 0; p < a->n_tasks; p++) {
             int cnt = 0;
-            for (int i = 0; i < d.n; i++) cnt += d.mask[(size_t)i * n_tasks + p] != 0.0f;
-            printf("  task %-6s %6d records  %s\n", sc[p].name, cnt, task_paths[p]);
+            for (int i = 0; i < d->n; i++) cnt += d->mask[(size_t)i * a->n_tasks + p] != 0.0f;
+            printf("  task %-6s %6d records  %s\n", a->sc[p].name, cnt, a->task_paths[p]);
         }
+        return 0;
     }
-    if (only_task >= 0) {
-        /* the multi-task split above, restricted to the task's own records */
-        int P = n_tasks, kt = 0, kv = 0;
-        for (int k = 0; k < ntr; k++)
-            if (d.mask[(size_t)tr[k] * P + only_task] != 0.0f) tr[kt++] = tr[k];
-        for (int k = 0; k < nva; k++)
-            if (d.mask[(size_t)va[k] * P + only_task] != 0.0f) va[kv++] = va[k];
-        printf("--only %s: %d train and %d validation records of the %d-task split\n", only, kt, kv, P);
-        ntr = kt, nva = kv;
-        ih_dataset_keep_task(&d, only_task);
-        sc[0] = sc[only_task];
-        task_paths[0] = task_paths[only_task];
-        n_tasks = 1;
-    }
-    cfg.n_outputs = n_tasks;
-    ih_model *m = ih_model_create(&cfg, o.seed);
-    if (!m) {
-        free(tr), free(va);
-        ih_dataset_free(&d);
-        return cli_fail();
-    }
-    printf("model: hidden %d, %d ALIGNN + %d GCN layers, %s edges, %zu parameters\n", cfg.hidden,
-           cfg.alignn_layers, cfg.gcn_layers, cfg.canonical ? "canonical" : "full", ih_model_n_params(m));
+    int labelled = ih_scaling_fit(d, tr, ntr, &a->sc[0]);
+    if (labelled < 2 || !(a->sc[0].hi > a->sc[0].lo))
+        return cli_usage_error("%s: need at least two distinct training targets", a->data);
+    printf("%s: %d records (%d train, %d validation, split by host), graphs in %.1f s%s; "
+           "targets %.4g..%.4g\n",
+           a->data, d->n, ntr, nva, ih_now() - t0, d->from_cache ? " (cached)" : "", a->sc[0].lo, a->sc[0].hi);
+    return 0;
+}
+
+/* --only: the multi-task split, restricted to the task's own records */
+static void keep_only_task(run_args *a, ih_dataset *d, int *tr, int *ntr, int *va, int *nva) {
+    int P = a->n_tasks, t = a->only_task, kt = 0, kv = 0;
+    for (int k = 0; k < *ntr; k++)
+        if (d->mask[(size_t)tr[k] * P + t] != 0.0f) tr[kt++] = tr[k];
+    for (int k = 0; k < *nva; k++)
+        if (d->mask[(size_t)va[k] * P + t] != 0.0f) va[kv++] = va[k];
+    printf("--only %s: %d train and %d validation records of the %d-task split\n", a->only, kt, kv, P);
+    *ntr = kt, *nva = kv;
+    ih_dataset_keep_task(d, t);
+    a->sc[0] = a->sc[t];
+    a->task_paths[0] = a->task_paths[t];
+    a->n_tasks = 1;
+}
+
+/* the model trained, its best-validation weights saved to --out (checkpoints beside it) */
+static int train_model(run_args *a, int argc, char **argv, ih_dataset *d, const int *tr, int ntr, const int *va,
+                       int nva, double t0) {
+    int five = 1;
+    for (int i = 0; i < d->n && five; i++) five = d->graphs[i].n_atoms >= 6 && d->five_image[i];
+    a->cfg.n_outputs = a->n_tasks;
+    ih_model *m = ih_model_create(&a->cfg, a->o.seed);
+    if (!m) return -1;
+    const ih_config *cfg = &a->cfg;
+    printf("model: hidden %d, %d ALIGNN + %d GCN layers, %s edges, %zu parameters\n", cfg->hidden,
+           cfg->alignn_layers, cfg->gcn_layers, cfg->canonical ? "canonical" : "full", ih_model_n_params(m));
     char command[2048] = "ionhop";
     for (int i = 0; i < argc; i++) {
         size_t len = strlen(command);
         snprintf(command + len, sizeof command - len, " %s", argv[i]);
     }
     char ckpt[4096];
-    snprintf(ckpt, sizeof ckpt, "%s", resume_from ? resume_from : out);
-    if (!resume_from) snprintf(ckpt + strlen(ckpt), sizeof ckpt - strlen(ckpt), ".ckpt");
+    snprintf(ckpt, sizeof ckpt, "%s", a->resume_from ? a->resume_from : a->out);
+    if (!a->resume_from) snprintf(ckpt + strlen(ckpt), sizeof ckpt - strlen(ckpt), ".ckpt");
     char data_desc[4096] = "";
-    for (int p = 0; p < n_tasks; p++)
+    for (int p = 0; p < a->n_tasks; p++)
         snprintf(data_desc + strlen(data_desc), sizeof data_desc - strlen(data_desc), "%s%s", p ? " " : "",
-                 task_paths[p]);
-    save_ctx ctx = {data_desc, pretrain ? "mpt" : "single", sc, five && !pretrain, ntr, nva, t0, &o, command};
-    o.out = out;
+                 a->task_paths[p]);
+    ih_train_opts o = a->o;
+    save_ctx ctx = {data_desc, a->pretrain ? "mpt" : "single", a->sc, five && !a->pretrain, ntr, nva, t0, &o, command};
+    o.out = a->out;
     o.checkpoint = ckpt;
     o.save_model = save_model;
     o.save_ctx = &ctx;
     ih_train_result res;
-    int rc = ih_train(m, &d, tr, ntr, va, nva, sc, &o, &res);
+    int rc = ih_train(m, d, tr, ntr, va, nva, a->sc, &o, &res);
     if (rc == 0) {
-        printf("done: %d epochs in %.0f s; best validation at epoch %d, MAE", res.epochs, res.seconds,
-               res.best_epoch);
-        for (int p = 0; p < n_tasks; p++) printf(" %s %.4f", sc[p].name, res.best_val_mae[p]);
-        printf(" -> %s\n", out);
+        printf("done: %d epochs in %.0f s; best validation at epoch %d, MAE", res.epochs, res.seconds, res.best_epoch);
+        for (int p = 0; p < a->n_tasks; p++) printf(" %s %.4f", a->sc[p].name, res.best_val_mae[p]);
+        printf(" -> %s\n", a->out);
     }
     ih_model_free(m);
+    return rc;
+}
+
+static int run(int argc, char **argv, int pretrain) {
+    cli_tune_malloc();
+    run_args a;
+    memset(&a, 0, sizeof a);
+    a.pretrain = pretrain;
+    a.val = 0.1;
+    ih_config_default(&a.cfg);
+    ih_train_opts_default(&a.o);
+    if (pretrain) a.o.epochs = 30;
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0) return rc;
+    char cache_buf[4096];
+    if (!a.cache) a.cache = default_cache(a.task_paths[0], cache_buf, sizeof cache_buf);
+    ih_graph_opts go;
+    cli_graph_opts(&a.cfg, &go, 0);
+    double t0 = ih_now();
+    ih_dataset d;
+    if (ih_dataset_load(&d, a.task_paths, a.n_tasks, &go, 0, a.cache) != 0) return cli_fail();
+    int *tr = NULL, *va = NULL, ntr = 0, nva = 0;
+    rc = ih_split_groups(&d, a.val, a.o.seed, &tr, &ntr, &va, &nva) != 0 ? cli_fail() : 0;
+    if (rc == 0) rc = report_split(&a, &d, tr, ntr, nva, t0);
+    if (rc == 0) {
+        if (a.only_task >= 0) keep_only_task(&a, &d, tr, &ntr, va, &nva);
+        rc = train_model(&a, argc, argv, &d, tr, ntr, va, nva, t0) != 0 ? cli_fail() : 0;
+    }
     free(tr), free(va);
     ih_dataset_free(&d);
-    return rc == 0 ? 0 : cli_fail();
+    return rc;
 }
 
 int cmd_train(int argc, char **argv) { return run(argc, argv, 0); }

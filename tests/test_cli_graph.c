@@ -1,5 +1,6 @@
-/* `ionhop graph` and `ionhop bench graph` end to end: output on a small record file, and the
- * exit codes and one-line messages for bad input. Runs $IONHOP_CLI (make test sets it). */
+/* `ionhop graph`, `ionhop bench graph` and `ionhop bench train` end to end: output on a small
+ * record file, and the exit codes and one-line messages for bad input. Runs $IONHOP_CLI (make test sets it). */
+#include <math.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -57,6 +58,33 @@ int main(void) {
     CHECK_MSG(strstr(out, "--data"), "%s", out);
     snprintf(cmd, sizeof cmd, "%s bench nosuch", cli());
     CHECK_INT(run(cmd, out, sizeof out), 2);
+
+    /* bench train on two records at a tiny width: timed steps train (the loss of the repeated
+     * batch falls), both inference timings print; bad values are usage errors */
+    snprintf(cmd, sizeof cmd, "OMP_NUM_THREADS=1 %s bench train --data %s --jids 9,22 --hidden 8 --steps 3 --infer 1",
+             cli(), shared_path("data/em/train.json"));
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    CHECK_MSG(strstr(out, "2 structures") && strstr(out, "train step: best") &&
+                  strstr(out, "inference one structure at a time"),
+              "%s", out);
+    {
+        double first = NAN, last = NAN, loss;
+        for (const char *q = strstr(out, "step 0"); q; q = strstr(q + 1, "\nstep ")) {
+            const char *l = strstr(q, "loss ");
+            if (l && sscanf(l, "loss %lf", &loss) == 1) {
+                if (isnan(first)) first = loss;
+                last = loss;
+            }
+        }
+        CHECK_MSG(last < first, "bench train loss %g -> %g", first, last);
+    }
+    snprintf(cmd, sizeof cmd, "%s bench train --steps 300", cli());
+    CHECK_INT(run(cmd, out, sizeof out), 2);
+    CHECK_MSG(strstr(out, "--steps"), "%s", out);
+    snprintf(cmd, sizeof cmd, "%s bench train --data %s --jids 9,nosuch --hidden 8", cli(),
+             shared_path("data/em/train.json"));
+    CHECK_INT(run(cmd, out, sizeof out), 1);
+    CHECK_MSG(strstr(out, "no record with jid nosuch"), "%s", out);
 
     remove(json);
     remove(bad);

@@ -286,93 +286,90 @@ void ih_model_set_deterministic(ih_model *m) {
     init_buffers(m);
 }
 
-ih_model *ih_model_create(const ih_config *c, uint64_t seed) {
-    if (ih_config_check(c)) return NULL;
-    ih_model *m = calloc(1, sizeof *m);
-    if (!m) {
-        ih_set_error("model: out of memory");
-        return NULL;
-    }
-    m->cfg = *c;
+/* embeddings, ALIGNN layers (node and edge update each), GCN layers: the trunk (spec §4) */
+static void add_trunk(builder *b) {
+    ih_model *m = b->m;
+    const ih_config *c = &m->cfg;
     int H = c->hidden, emb = c->embed, L = c->alignn_layers, G = c->gcn_layers;
-    int W = c->head_width, P = c->n_outputs;
-    m->H = H;
-    m->n_eggc = 2 * L + G;
-    m->n_eggc_all = m->n_eggc + (c->arch == IH_ARCH_DELTA ? 3 : 0);
-    m->eggc_p = calloc((size_t)m->n_eggc_all + 1, sizeof(size_t));
-    m->eggc_b = calloc((size_t)m->n_eggc_all + 1, sizeof(size_t));
-    m->head1 = calloc((size_t)P, sizeof(linear_layer));
-    m->head2 = calloc((size_t)P, sizeof(linear_layer));
-    m->head3 = calloc((size_t)P, sizeof(linear_layer));
-    builder b = {m, 0};
-    if (!m->eggc_p || !m->eggc_b || !m->head1 || !m->head2 || !m->head3) b.failed = 1;
-
-    m->atom = add_mlp(&b, "atom_embedding", IH_N_ATOM_FEATURES, H);
-    m->bond1 = add_mlp(&b, "edge_embedding.1", 80, emb);
-    m->bond2 = add_mlp(&b, "edge_embedding.2", emb, H);
-    m->ang1 = add_mlp(&b, "angle_embedding.1", 40, emb);
-    m->ang2 = add_mlp(&b, "angle_embedding.2", emb, H);
+    m->atom = add_mlp(b, "atom_embedding", IH_N_ATOM_FEATURES, H);
+    m->bond1 = add_mlp(b, "edge_embedding.1", 80, emb);
+    m->bond2 = add_mlp(b, "edge_embedding.2", emb, H);
+    m->ang1 = add_mlp(b, "angle_embedding.1", 40, emb);
+    m->ang2 = add_mlp(b, "angle_embedding.2", emb, H);
     char nm[256];
-    for (int l = 0; l < L && !b.failed; l++) {
+    for (int l = 0; l < L && !b->failed; l++) {
         snprintf(nm, sizeof nm, "alignn_layers.%d.node_update", l);
-        add_eggc(&b, nm, H, &m->eggc_p[2 * l], &m->eggc_b[2 * l]);
+        add_eggc(b, nm, H, &m->eggc_p[2 * l], &m->eggc_b[2 * l]);
         snprintf(nm, sizeof nm, "alignn_layers.%d.edge_update", l);
-        add_eggc(&b, nm, H, &m->eggc_p[2 * l + 1], &m->eggc_b[2 * l + 1]);
+        add_eggc(b, nm, H, &m->eggc_p[2 * l + 1], &m->eggc_b[2 * l + 1]);
     }
-    for (int k = 0; k < G && !b.failed; k++) {
+    for (int k = 0; k < G && !b->failed; k++) {
         snprintf(nm, sizeof nm, "gcn_layers.%d", k);
-        add_eggc(&b, nm, H, &m->eggc_p[2 * L + k], &m->eggc_b[2 * L + k]);
+        add_eggc(b, nm, H, &m->eggc_p[2 * L + k], &m->eggc_b[2 * L + k]);
     }
+}
+
+/* one Linear(H→P) (SCRATCH, spec §4.9 (a)), or per task Linear(H→W), [Linear(W→W)], Linear(W→1) */
+static void add_head(builder *b) {
+    ih_model *m = b->m;
+    const ih_config *c = &m->cfg;
+    int H = c->hidden, W = c->head_width, P = c->n_outputs;
+    char nm[256];
     if (c->head_hidden == 0) {
         /* "fc" is the fusion layer's name where there is one (spec §4.9) */
-        m->fc = add_linear(&b, arch_has_fuse(c->arch) ? "fc_final" : "fc", H, P);
-    } else {
-        for (int p = 0; p < P && !b.failed; p++) {
-            snprintf(nm, sizeof nm, "conv_to_fc.%d", p);
-            m->head1[p] = add_linear(&b, nm, H, W);
-        }
-        if (c->head_hidden == 2)
-            for (int p = 0; p < P && !b.failed; p++) {
-                snprintf(nm, sizeof nm, "fc_hp.%d.0", p);
-                m->head2[p] = add_linear(&b, nm, W, W);
-            }
-        for (int p = 0; p < P && !b.failed; p++) {
-            snprintf(nm, sizeof nm, "fc_out.%d", p);
-            m->head3[p] = add_linear(&b, nm, W, 1);
-        }
+        m->fc = add_linear(b, arch_has_fuse(c->arch) ? "fc_final" : "fc", H, P);
+        return;
     }
-    /* the variants' own modules (spec §7), after the head so that the trunk and head get the
-     * same initial weights from a seed whatever the arch */
-    if (c->arch == IH_ARCH_DELTA && !b.failed) {
+    for (int p = 0; p < P && !b->failed; p++) {
+        snprintf(nm, sizeof nm, "conv_to_fc.%d", p);
+        m->head1[p] = add_linear(b, nm, H, W);
+    }
+    if (c->head_hidden == 2)
+        for (int p = 0; p < P && !b->failed; p++) {
+            snprintf(nm, sizeof nm, "fc_hp.%d.0", p);
+            m->head2[p] = add_linear(b, nm, W, W);
+        }
+    for (int p = 0; p < P && !b->failed; p++) {
+        snprintf(nm, sizeof nm, "fc_out.%d", p);
+        m->head3[p] = add_linear(b, nm, W, 1);
+    }
+}
+
+/* the variants' own modules (spec §7): MODEL-2's delta layers, MODEL-4's two attention poolings,
+ * the fusion Linear of the archs that combine pooled vectors */
+static void add_variant_modules(builder *b) {
+    ih_model *m = b->m;
+    const ih_config *c = &m->cfg;
+    int H = c->hidden;
+    char nm[256];
+    if (c->arch == IH_ARCH_DELTA && !b->failed) {
         int q = m->n_eggc;
-        add_eggc(&b, "alignn_layers_1.0.node_update", H, &m->eggc_p[q], &m->eggc_b[q]);
-        add_eggc(&b, "alignn_layers_1.0.edge_update", H, &m->eggc_p[q + 1], &m->eggc_b[q + 1]);
-        add_eggc(&b, "gcn_layers_1.0", H, &m->eggc_p[q + 2], &m->eggc_b[q + 2]);
+        add_eggc(b, "alignn_layers_1.0.node_update", H, &m->eggc_p[q], &m->eggc_b[q]);
+        add_eggc(b, "alignn_layers_1.0.edge_update", H, &m->eggc_p[q + 1], &m->eggc_b[q + 1]);
+        add_eggc(b, "gcn_layers_1.0", H, &m->eggc_p[q + 2], &m->eggc_b[q + 2]);
     }
-    for (int k = 0; k < 2 && c->arch == IH_ARCH_ATTN && !b.failed; k++) {
+    for (int k = 0; k < 2 && c->arch == IH_ARCH_ATTN && !b->failed; k++) {
         const char *pre = k ? "attention1" : "attention";
         attn_layer *al = &m->attn[k];
         snprintf(nm, sizeof nm, "%s.query", pre);
-        al->q = add_linear(&b, nm, H, H);
+        al->q = add_linear(b, nm, H, H);
         snprintf(nm, sizeof nm, "%s.key", pre);
-        al->k = add_linear(&b, nm, H, H);
+        al->k = add_linear(b, nm, H, H);
         snprintf(nm, sizeof nm, "%s.value", pre);
-        al->v = add_linear(&b, nm, H, H);
+        al->v = add_linear(b, nm, H, H);
         snprintf(nm, sizeof nm, "%s.layer_norm.weight", pre);
-        al->ln_g = add_param(&b, nm, 1, H, 0, INIT_ONE, 0);
+        al->ln_g = add_param(b, nm, 1, H, 0, INIT_ONE, 0);
         snprintf(nm, sizeof nm, "%s.layer_norm.bias", pre);
-        al->ln_b = add_param(&b, nm, 1, H, 0, INIT_ZERO, 0);
+        al->ln_b = add_param(b, nm, 1, H, 0, INIT_ZERO, 0);
     }
-    if (arch_has_fuse(c->arch)) m->fuse = add_linear(&b, "fc", arch_fuse_parts(c->arch) * H, H);
-    rbf_init(&m->rbf_bond, 0.0f, 8.0f, 80);
-    rbf_init(&m->rbf_angle, -1.0f, 1.0f, 40);
-    if (!b.failed) {
-        m->params = ops_alloc(sizeof(float) * (m->n_params + 16));
-        m->grads = ops_alloc(sizeof(float) * (m->n_params + 16));
-        m->buffers = ops_alloc(sizeof(float) * (m->n_buffers + 16));
-        if (!m->params || !m->grads || !m->buffers) b.failed = 1;
-    }
-    /* workspace: widest reduction is the 4H columns of the x-maps; largest weight 4H × H */
+    if (arch_has_fuse(c->arch)) m->fuse = add_linear(b, "fc", arch_fuse_parts(c->arch) * H, H);
+}
+
+/* Per-thread workspace for the ops' deterministic reductions and GEMM scratch, sized for the
+ * widest reduction (the 4H columns of the x-maps) and the largest weight (4H × H). */
+static int init_workspace(ih_model *m) {
+    const ih_config *c = &m->cfg;
+    int H = c->hidden, emb = c->embed, W = c->head_width, P = c->n_outputs;
     size_t maxw = (size_t)4 * H * H;
     size_t cand[] = {(size_t)H * IH_N_ATOM_FEATURES, (size_t)emb * 80, (size_t)emb * 40,
                      (size_t)H * emb, (size_t)W * H, (size_t)W * W, (size_t)P * H};
@@ -384,8 +381,41 @@ ih_model *ih_model_create(const ih_config *c, uint64_t seed) {
     size_t fslot = ops_ws_fslot(maxc, maxw);
     if (fslot < eggc_ws_floats(H)) fslot = eggc_ws_floats(H);
     if (fslot < embed_ws_floats(H, emb, 80)) fslot = embed_ws_floats(H, emb, 80);
-    if (!b.failed && ops_ws_init(&m->ws, ops_max_threads(), ops_ws_dslot(maxc), fslot))
-        b.failed = 1;
+    return ops_ws_init(&m->ws, ops_max_threads(), ops_ws_dslot(maxc), fslot);
+}
+
+ih_model *ih_model_create(const ih_config *c, uint64_t seed) {
+    if (ih_config_check(c)) return NULL;
+    ih_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        ih_set_error("model: out of memory");
+        return NULL;
+    }
+    m->cfg = *c;
+    int P = c->n_outputs;
+    m->H = c->hidden;
+    m->n_eggc = 2 * c->alignn_layers + c->gcn_layers;
+    m->n_eggc_all = m->n_eggc + (c->arch == IH_ARCH_DELTA ? 3 : 0);
+    m->eggc_p = calloc((size_t)m->n_eggc_all + 1, sizeof(size_t));
+    m->eggc_b = calloc((size_t)m->n_eggc_all + 1, sizeof(size_t));
+    m->head1 = calloc((size_t)P, sizeof(linear_layer));
+    m->head2 = calloc((size_t)P, sizeof(linear_layer));
+    m->head3 = calloc((size_t)P, sizeof(linear_layer));
+    builder b = {m, 0};
+    if (!m->eggc_p || !m->eggc_b || !m->head1 || !m->head2 || !m->head3) b.failed = 1;
+    /* the variants' modules after the head, so that the trunk and head get the same initial
+     * weights from a seed whatever the arch */
+    add_trunk(&b);
+    add_head(&b);
+    add_variant_modules(&b);
+    rbf_init(&m->rbf_bond, 0.0f, 8.0f, 80);
+    rbf_init(&m->rbf_angle, -1.0f, 1.0f, 40);
+    if (!b.failed) {
+        m->params = ops_alloc(sizeof(float) * (m->n_params + 16));
+        m->grads = ops_alloc(sizeof(float) * (m->n_params + 16));
+        m->buffers = ops_alloc(sizeof(float) * (m->n_buffers + 16));
+        if (!m->params || !m->grads || !m->buffers || init_workspace(m) != 0) b.failed = 1;
+    }
     if (b.failed) {
         ih_model_free(m);
         ih_set_error("model: out of memory");

@@ -188,6 +188,9 @@ typedef struct ih_graph_opts {
                        The graph builders refuse a structure that is not a 5-image path then */
     int path_chain; /* with n_apart: consecutive apart sites (0-1, 1-2, …) bonded to each other at
                        their nearest periodic image, so the images keep the step between them */
+    double tie_tol; /* Å: neighbours within tie_tol of the k-th distance count as ties and are all
+                       kept. 0 (the spec's exact comparison) lets rounding split a degenerate k-th
+                       shell, so a rotated copy of a symmetric cell can get another graph */
 } ih_graph_opts;
 
 void ih_graph_opts_default(ih_graph_opts *o);
@@ -201,9 +204,10 @@ typedef struct ih_neighbor {
 
 /* Spec §2.1-2.3 with a cell list. On success *out is malloc'ed (n_out entries, grouped by centre
  * i ascending) and *final_cutoff holds the cutoff after retries. n_apart: sites i ≠ j both below
- * it are never neighbours (ih_graph_opts.n_apart; 0 for the spec's rule). */
-int ih_neighbors(const ih_structure *s, double cutoff, int k, int n_apart, ih_neighbor **out,
-                 int *n_out, double *final_cutoff);
+ * it are never neighbours (ih_graph_opts.n_apart; 0 for the spec's rule). tie_tol: every
+ * neighbour with d ≤ d_k + tie_tol is kept (ih_graph_opts.tie_tol; 0 for the spec's rule). */
+int ih_neighbors(const ih_structure *s, double cutoff, int k, int n_apart, double tie_tol,
+                 ih_neighbor **out, int *n_out, double *final_cutoff);
 
 /* A crystal graph with its line graph, possibly the disjoint union of several structures.
  * Edges are sorted by destination atom (CSR dst_ptr); triplets (line-graph edges e1 -> e2,
@@ -330,6 +334,7 @@ typedef struct ih_config {
                           (graph n_apart 5), so each image's k neighbours are host atoms; 2 = the
                           same plus a bond between consecutive images (path_chain); 0 = the spec's
                           graph, where an image's nearest neighbours are its sibling images */
+    double tie_tol;    /* graph ih_graph_opts.tie_tol, Å (0: the spec's exact comparison) */
 } ih_config;
 
 /* ALIGNN_ft of §4: H 256, 4 + 4 layers, head (c) with 2 hidden Linears, 1 output. */

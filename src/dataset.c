@@ -62,6 +62,7 @@ static int cache_path(const char *data_path, const ih_graph_opts *go, int input,
     /* hashed only when set, so caches of the spec's graphs keep their keys */
     if (go->n_apart) h = ih_fnv1a(h, &go->n_apart, sizeof go->n_apart);
     if (go->path_chain) h = ih_fnv1a(h, &go->path_chain, sizeof go->path_chain);
+    if (go->tie_tol != 0) h = ih_fnv1a(h, &go->tie_tol, sizeof go->tie_tol);
     h = ih_fnv1a(h, &go->cutoff, sizeof go->cutoff);
     const char *base = strrchr(data_path, '/');
     base = base ? base + 1 : data_path;
@@ -131,6 +132,7 @@ static int build_record(const ih_structure *s, const ih_graph_opts *go, int inpu
     ih_graph_opts lo;
     ih_graph_opts_local(&lo);
     lo.line_graph = go->line_graph;
+    lo.tie_tol = go->tie_tol;
     if (ih_graph_build(s, go, g1) != 0) return -1;
     return ih_graph_build_local(s, &lo, 5, g2, NULL);
 }

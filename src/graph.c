@@ -17,6 +17,7 @@ void ih_graph_opts_default(ih_graph_opts *o) {
     o->line_graph = 1;
     o->n_apart = 0;
     o->path_chain = 0;
+    o->tie_tol = 0;
 }
 
 void ih_graph_opts_local(ih_graph_opts *o) {
@@ -26,6 +27,7 @@ void ih_graph_opts_local(ih_graph_opts *o) {
     o->line_graph = 1;
     o->n_apart = 0;
     o->path_chain = 0;
+    o->tie_tol = 0;
 }
 
 void *ih_graph_alloc(size_t n, size_t size) { return malloc((n ? n : 1) * size); }
@@ -296,7 +298,7 @@ static int graph_neighbors(const ih_structure *s, const ih_geom *geo, const ih_g
     if (o->n_apart > 0 && !ih_structure_is_5image(s))
         return ih_set_error("%s: not a 5-image path structure (its first %d sites are kept apart as path images)",
                             what, o->n_apart);
-    int rc = ih_neighbors_geom(geo, what, o->cutoff, o->k, o->n_apart, nb, m, cut, NULL);
+    int rc = ih_neighbors_geom(geo, what, o->cutoff, o->k, o->n_apart, o->tie_tol, nb, m, cut, NULL);
     if (rc != 0 || !o->path_chain || o->n_apart < 2) return rc;
     int extra = 2 * (o->n_apart - 1);
     ih_neighbor *grown = realloc(*nb, (size_t)(*m + extra) * sizeof *grown);

@@ -29,8 +29,9 @@ int ih_geom_init(ih_geom *g, const ih_structure *s, const char *what);
 void ih_geom_free(ih_geom *g);
 
 /* ih_neighbors on a prepared geometry; *retries receives the number of cutoff enlargements.
- * Sites i, j < n_apart (i ≠ j) are never neighbours (ih_graph_opts.n_apart; 0: the spec's rule). */
-int ih_neighbors_geom(const ih_geom *g, const char *what, double cutoff, int k, int n_apart,
+ * Sites i, j < n_apart (i ≠ j) are never neighbours (ih_graph_opts.n_apart; 0: the spec's rule);
+ * neighbours within tie_tol of the k-th distance are ties (ih_graph_opts.tie_tol). */
+int ih_neighbors_geom(const ih_geom *g, const char *what, double cutoff, int k, int n_apart, double tie_tol,
                       ih_neighbor **out, int *n_out, double *final_cutoff, int *retries);
 
 /* Cartesian vector (f_t + n − f_s)·Lr of spec §2.5, rounded like the reference's BLAS product. */

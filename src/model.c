@@ -19,6 +19,7 @@ void ih_config_default(ih_config *c) {
     c->neighbors = 12;
     c->cutoff = 8.0;
     c->canonical = 0;
+    c->tie_tol = 0;
 }
 
 int ih_config_check(const ih_config *c) {
@@ -42,6 +43,8 @@ int ih_config_check(const ih_config *c) {
         return ih_set_error("model: unknown arch %d", c->arch);
     if (c->path_apart < 0 || c->path_apart > 2)
         return ih_set_error("model: path_apart %d is not 0, 1 or 2", c->path_apart);
+    if (!(c->tie_tol >= 0 && c->tie_tol <= 1.0))
+        return ih_set_error("model: tie tolerance %g Å outside 0..1", c->tie_tol);
     if (c->path_apart && ih_arch_input(c->arch) == IH_INPUT_ENDPOINTS)
         return ih_set_error("model: path bonds 'apart' or 'chain' need a 5-image arch (model3, model3-path, "
                             "model3-saddle, model4), not %s", ih_arch_name(c->arch));

@@ -26,6 +26,7 @@ static cJSON *config_to_json(const ih_config *c) {
     cJSON_AddStringToObject(j, "arch", ih_arch_name(c->arch));
     /* written only when set, so files of the spec's graph stay as they were */
     if (c->path_apart) cJSON_AddStringToObject(j, "path_bonds", ih_path_bonds_name(c->path_apart));
+    if (c->tie_tol != 0) cJSON_AddNumberToObject(j, "tie_tol", c->tie_tol);
     return j;
 }
 
@@ -63,6 +64,9 @@ static int config_from_json(const cJSON *j, ih_config *c, const char *path) {
     c->path_apart = !pb ? 0 : !cJSON_IsString(pb) ? -1 : ih_path_bonds_parse(pb->valuestring);
     if (c->path_apart < 0)
         return ih_set_error("%s: model configuration: \"path_bonds\" must be \"all\", \"apart\" or \"chain\"", path);
+    const cJSON *tt = cJSON_GetObjectItemCaseSensitive(j, "tie_tol");
+    if (tt && !cJSON_IsNumber(tt)) return ih_set_error("%s: model configuration: \"tie_tol\" must be a number", path);
+    c->tie_tol = tt ? tt->valuedouble : 0;
     if (ih_config_check(c) != 0) return ih_set_error("%s: %s", path, ih_last_error());
     return 0;
 }

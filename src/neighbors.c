@@ -8,7 +8,11 @@
  * The selected set "all (j, n) with 0.15 < d ≤ d_k(i)" does not depend on the cutoff once every
  * atom has k candidates (spec §2.3), so each centre searches an adaptive radius that only has to
  * reach its own k-th neighbour; the structure's final cutoff is then replayed from the largest
- * d_k with the retry rule, which gives the same number as the reference's restart loop. */
+ * d_k with the retry rule, which gives the same number as the reference's restart loop.
+ *
+ * With a tie tolerance t > 0 the set is "0.15 < d ≤ d_k(i) + t": a k-th shell that is degenerate
+ * by symmetry is then kept whole, whatever rounding does to its distances (with t = 0 a rotated
+ * copy of the cell can keep another part of it), and the final cutoff covers d_k + t. */
 #include "graph_internal.h"
 
 #include <math.h>
@@ -385,13 +389,15 @@ static double kth_distance(const ih_neighbor *v, size_t n, int k, double *a) {
 
 /* ---------------------------------------------------------------------------------------------- */
 
-int ih_neighbors_geom(const ih_geom *geo, const char *what, double cutoff, int k, int n_apart,
+int ih_neighbors_geom(const ih_geom *geo, const char *what, double cutoff, int k, int n_apart, double tie_tol,
                       ih_neighbor **out, int *n_out, double *final_cutoff, int *retries) {
     *out = NULL;
     *n_out = 0;
     if (!(cutoff > 0) || !isfinite(cutoff))
         return ih_set_error("%s: cutoff must be a positive number (got %g)", what, cutoff);
     if (k < 1) return ih_set_error("%s: k must be at least 1 (got %d)", what, k);
+    if (!(tie_tol >= 0 && tie_tol <= 1.0))
+        return ih_set_error("%s: tie tolerance must be between 0 and 1 Å (got %g)", what, tie_tol);
     int n = geo->n;
     double vol = geo->volume;
     /* start where a uniform density would hold ~1.5k atoms: most centres need one scan, and
@@ -428,7 +434,7 @@ int ih_neighbors_geom(const ih_geom *geo, const char *what, double cutoff, int k
 #pragma omp atomic read
             halt = stop;
             if (halt) continue;
-            double rho = rho0;
+            double rho = rho0, d_k = 0;
             int bad = 0, my_oom = 0;
             for (;;) {
                 cand.n = 0;
@@ -436,25 +442,33 @@ int ih_neighbors_geom(const ih_geom *geo, const char *what, double cutoff, int k
                     bad = 1;
                     break;
                 }
-                if (my_oom || cand.n >= (size_t)k) break;
-                rho *= cand.n > (size_t)k / 2 ? 1.3 : 1.8;
-            }
-            if (!bad && !my_oom && scratch_cap < cand.n) {
-                free(scratch);
-                scratch_cap = 2 * cand.n;
-                scratch = malloc(scratch_cap * sizeof *scratch);
-                if (!scratch) scratch_cap = 0, my_oom = 1;
+                if (my_oom) break;
+                if (cand.n < (size_t)k) {
+                    rho *= cand.n > (size_t)k / 2 ? 1.3 : 1.8;
+                    continue;
+                }
+                if (scratch_cap < cand.n) {
+                    free(scratch);
+                    scratch_cap = 2 * cand.n;
+                    scratch = malloc(scratch_cap * sizeof *scratch);
+                    if (!scratch) scratch_cap = 0, my_oom = 1;
+                    if (my_oom) break;
+                }
+                d_k = kth_distance(cand.v, cand.n, k, scratch);
+                /* ties up to tie_tol beyond the k-th distance may lie just outside the sphere */
+                if (d_k + tie_tol <= rho) break;
+                rho = d_k + tie_tol;
             }
             size_t first = mine->n;
             if (!bad && !my_oom) {
-                double d_k = kth_distance(cand.v, cand.n, k, scratch);
+                double d_sel = d_k + tie_tol; /* exactly d_k when tie_tol is 0: the spec's rule */
                 for (size_t a = 0; a < cand.n && !my_oom; a++)
-                    if (cand.v[a].dist <= d_k && nbuf_push(mine, &cand.v[a]) != 0) my_oom = 1;
+                    if (cand.v[a].dist <= d_sel && nbuf_push(mine, &cand.v[a]) != 0) my_oom = 1;
                 sort_neighbors(mine->v + first, mine->n - first);
                 cnt[i] = (int)(mine->n - first);
                 owner[i] = tid;
                 where[i] = first;
-                dk[i] = d_k;
+                dk[i] = d_sel;
             }
             if (bad || my_oom) {
 #pragma omp critical(ih_neighbors_fail)
@@ -517,15 +531,15 @@ int ih_neighbors_geom(const ih_geom *geo, const char *what, double cutoff, int k
     return rc;
 }
 
-int ih_neighbors(const ih_structure *s, double cutoff, int k, int n_apart, ih_neighbor **out,
-                 int *n_out, double *final_cutoff) {
+int ih_neighbors(const ih_structure *s, double cutoff, int k, int n_apart, double tie_tol,
+                 ih_neighbor **out, int *n_out, double *final_cutoff) {
     char what[96];
     ih_structure_name(s, what, sizeof what);
     ih_geom geo;
     *out = NULL;
     *n_out = 0;
     if (ih_geom_init(&geo, s, what) != 0) return -1;
-    int rc = ih_neighbors_geom(&geo, what, cutoff, k, n_apart, out, n_out, final_cutoff, NULL);
+    int rc = ih_neighbors_geom(&geo, what, cutoff, k, n_apart, tie_tol, out, n_out, final_cutoff, NULL);
     ih_geom_free(&geo);
     return rc;
 }

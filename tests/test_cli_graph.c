@@ -38,6 +38,17 @@ int main(void) {
     CHECK_INT(run(cmd, out, sizeof out), 0);
     CHECK_MSG(strstr(out, "canonical keys") && strstr(out, "776") && strstr(out, "; 1 needed a larger cutoff"), "%s", out);
 
+    /* --tie-tol: the bundled LiFePO4 cell has degenerate 12th shells that the exact comparison
+     * splits; a tolerance keeps them whole (more edges) */
+    snprintf(cmd, sizeof cmd, "%s graph examples/LiFePO4_hop/initial.vasp", cli());
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    CHECK_MSG(strstr(out, " 2676 ") && !strstr(out, "ties within"), "%s", out);
+    snprintf(cmd, sizeof cmd, "%s graph examples/LiFePO4_hop/initial.vasp --tie-tol 1e-3", cli());
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    CHECK_MSG(strstr(out, " 2712 ") && strstr(out, "ties within 0.001 Å"), "%s", out);
+    snprintf(cmd, sizeof cmd, "%s graph examples/LiFePO4_hop/initial.vasp --tie-tol -1", cli());
+    CHECK_INT(run(cmd, out, sizeof out), 2);
+
     snprintf(cmd, sizeof cmd, "%s bench graph --data %s --threads 1", cli(), json);
     CHECK_INT(run(cmd, out, sizeof out), 0);
     CHECK_MSG(strstr(out, "structures/s") && strstr(out, "ΣN 3  ΣE 80  ΣT 2096") && strstr(out, "peak RSS"), "%s", out);

@@ -63,6 +63,50 @@ static void check_path_bonds(const char *model, const char *bonds) {
     CHECK_NEAR(predicted_em(out), em, 0.0);
 }
 
+/* src turned by a rotation about z then x: the same crystal in another frame */
+static void write_rotated(const char *src, const char *dst) {
+    ih_structure s;
+    CHECK(ih_read_structure(src, IH_FMT_UNKNOWN, &s) == 0);
+    double a = 0.7, b = 0.3, R[3][3] = {{cos(a), -sin(a), 0},
+                                        {cos(b) * sin(a), cos(b) * cos(a), -sin(b)},
+                                        {sin(b) * sin(a), sin(b) * cos(a), cos(b)}};
+    double L[3][3] = {{0}};
+    for (int r = 0; r < 3; r++)
+        for (int c = 0; c < 3; c++)
+            for (int k = 0; k < 3; k++) L[r][c] += R[c][k] * s.lattice[r][k];
+    memcpy(s.lattice, L, sizeof L);
+    CHECK(ih_write_poscar(dst, &s) == 0);
+    ih_structure_free(&s);
+}
+
+/* The barrier `predict` prints for a hop given as two end-point files, NAN on failure. */
+static double hop_em(const char *model, const char *ini, const char *fin) {
+    char cmd[1024];
+    static char out[1 << 16];
+    snprintf(cmd, sizeof cmd, "%s predict --model %s --initial %s --final %s", cli(), model, ini, fin);
+    int rc = run(cmd, out, sizeof out);
+    CHECK_MSG(rc == 0, "%s", out);
+    return rc == 0 ? predicted_em(out) : NAN;
+}
+
+/* A copy of a model file with one byte run of its header replaced by another of the same length
+ * (a configuration value edited in place). */
+static int edit_header(const char *in, const char *out, const char *from, const char *to) {
+    size_t len = 0;
+    char *bytes = ih_read_file(in, &len);
+    char *at = NULL;
+    for (size_t q = 0; bytes && q + strlen(from) <= len && !at; q++)
+        if (!memcmp(bytes + q, from, strlen(from))) at = bytes + q;
+    int rc = -1;
+    if (at && strlen(to) == strlen(from)) {
+        memcpy(at, to, strlen(to));
+        FILE *f = fopen(out, "wb");
+        rc = f && fwrite(bytes, 1, len, f) == len && fclose(f) == 0 ? 0 : -1;
+    }
+    free(bytes);
+    return rc;
+}
+
 int main(void) {
     char dir[] = "/tmp/ionhop-cli-variants-XXXXXX";
     CHECK(mkdtemp(dir) != NULL);
@@ -183,6 +227,34 @@ int main(void) {
         CHECK_MSG(run(cmd, out, sizeof out) == 0, "%s", out);
         double b_all = predicted_em(out);
         CHECK_MSG(isfinite(b_apart) && isfinite(b_all) && b_apart != b_all, "%g vs %g", b_apart, b_all);
+    }
+    {
+        /* --tie-tol: stored in the model; the bundled hop turned into another frame gets the same
+         * barrier. With the spec's exact comparison (the value edited out of the same file) the
+         * example's degenerate neighbour shells split differently and the barrier moves. */
+        char ini_rot[300], fin_rot[300], big_exact[300];
+        snprintf(model, sizeof model, "%s/ties.ionhop", dir);
+        snprintf(cmd, sizeof cmd, "%s finetune --init %s --data %s --arch model3-path --tie-tol 1e-3 --out %s --epochs 1 "
+                 "--batch 2 --val 0.34", cli(), mpt, data, model);
+        CHECK_INT(run(cmd, out, sizeof out), 0);
+        snprintf(cmd, sizeof cmd, "%s info %s", cli(), model);
+        CHECK_INT(run(cmd, out, sizeof out), 0);
+        CHECK_MSG(strstr(out, "\"tie_tol\": 0.001"), "%s", out);
+        snprintf(big, sizeof big, "%s/ties.big.ionhop", dir);
+        snprintf(big_exact, sizeof big_exact, "%s/ties.big.exact.ionhop", dir);
+        snprintf(ini_rot, sizeof ini_rot, "%s/initial_rotated.vasp", dir);
+        snprintf(fin_rot, sizeof fin_rot, "%s/final_rotated.vasp", dir);
+        CHECK(amplify(model, big) == 0);
+        CHECK(edit_header(big, big_exact, "tie_tol\\\":0.001", "tie_tol\\\":0    ") == 0);
+        write_rotated(INI, ini_rot);
+        write_rotated(FIN, fin_rot);
+        double e = hop_em(big, INI, FIN), e_rot = hop_em(big, ini_rot, fin_rot);
+        CHECK_MSG(isfinite(e) && e == e_rot, "tie_tol 1e-3: %g, rotated %g", e, e_rot);
+        double x = hop_em(big_exact, INI, FIN), x_rot = hop_em(big_exact, ini_rot, fin_rot);
+        CHECK_MSG(isfinite(x) && isfinite(x_rot) && x != x_rot, "exact ties: %g, rotated %g", x, x_rot);
+        snprintf(cmd, sizeof cmd, "%s finetune --data %s --tie-tol 2 --out %s/x.ionhop", cli(), data, dir);
+        CHECK_INT(run(cmd, out, sizeof out), 2);
+        CHECK_MSG(one_line_error(out, "--tie-tol"), "%s", out);
     }
     snprintf(model, sizeof model, "%s/chain.ionhop", dir);
     snprintf(cmd, sizeof cmd, "%s finetune --data %s --arch model4 --path-bonds chain --out %s --epochs 1 --batch 2 "

@@ -48,7 +48,7 @@ static void test_cscl(void) {
     ih_neighbor *nb;
     int n;
     double cut;
-    CHECK(ih_neighbors(&s, 8.0, 12, 0, &nb, &n, &cut) == 0);
+    CHECK(ih_neighbors(&s, 8.0, 12, 0, 0.0, &nb, &n, &cut) == 0);
     CHECK_INT(n, 28);
     CHECK_NEAR(cut, 8.0, 0);
     int n_self = 0, n_short = 0;
@@ -468,7 +468,7 @@ static void test_path_apart(const ih_structure_set *set) {
             ih_neighbor *nb = NULL;
             int n = 0;
             double cut;
-            CHECK(ih_neighbors(s, 8.0, 12, 5, &nb, &n, &cut) == 0);
+            CHECK(ih_neighbors(s, 8.0, 12, 5, 0.0, &nb, &n, &cut) == 0);
             for (int img = 0; img < 5; img++) {
                 double dmin = INFINITY, emin = INFINITY;
                 for (int k = 0; k < n; k++)

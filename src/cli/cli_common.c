@@ -63,9 +63,10 @@ int cli_graph_option(int argc, char **argv, int *i, ih_graph_opts *o) {
         o->path_chain = !strcmp(a, "--path-chain");
         return 1;
     }
-    if (!strcmp(a, "--k") || !strcmp(a, "--cutoff")) {
+    if (!strcmp(a, "--k") || !strcmp(a, "--cutoff") || !strcmp(a, "--tie-tol")) {
         const char *v = *i + 1 < argc ? argv[++*i] : NULL;
         if (!strcmp(a, "--k")) return cli_parse_int(a, v, 1, 1000, &o->k) ? -1 : 1;
+        if (!strcmp(a, "--tie-tol")) return cli_parse_double(a, v, 0.0, 1.0, &o->tie_tol) ? -1 : 1;
         return cli_parse_double(a, v, 1e-3, 1e4, &o->cutoff) ? -1 : 1;
     }
     return 0;
@@ -100,6 +101,10 @@ int cli_config_flag(int argc, char **argv, int *i, ih_config *c) {
         if (r < 0) return cli_usage_error("--cutoff needs a value"), 2;
         return cli_parse_double("--cutoff", v, 1.0, 50.0, &c->cutoff) ? 2 : 1;
     }
+    if ((r = cli_take(argc, argv, i, "--tie-tol", &v)) != 0) {
+        if (r < 0) return cli_usage_error("--tie-tol needs a value"), 2;
+        return cli_parse_double("--tie-tol", v, 0.0, 1.0, &c->tie_tol) ? 2 : 1;
+    }
     if ((r = cli_take(argc, argv, i, "--edges", &v)) != 0) {
         if (r < 0 || (strcmp(v, "full") && strcmp(v, "canonical")))
             return cli_usage_error("--edges expects 'full' or 'canonical'"), 2;
@@ -117,6 +122,7 @@ void cli_graph_opts(const ih_config *c, ih_graph_opts *go, int line_graph) {
     go->line_graph = line_graph;
     go->n_apart = c->path_apart ? 5 : 0;
     go->path_chain = c->path_apart == 2;
+    go->tie_tol = c->tie_tol;
 }
 
 void cli_model_free(cli_model *cm) {

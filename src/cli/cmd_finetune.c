@@ -43,6 +43,10 @@ static void usage(FILE *f) {
             "                     not bond to each other, so each image's neighbours are host\n"
             "                     atoms; chain = apart plus a bond between consecutive images\n"
             "                     (stored in the model; allowed with --init)\n"
+            "  --tie-tol A (0)    neighbours within A Å of the k-th distance are ties and all kept, so a\n"
+            "                     shell that is degenerate by symmetry is never split by rounding (0:\n"
+            "                     the spec's exact comparison, under which a rotated copy of a cell\n"
+            "                     can get another graph); stored in the model; allowed with --init\n"
             "  --val F (0.1)  --epochs N (100)  --batch B (16)  --lr MAX_LR (1e-3)  --wd (0.01)\n"
             "  --seed S (123)  --micro-triplets N  --loss l1|mse\n"
             "  --hidden H --alignn-layers A --gcn-layers G --neighbors K --cutoff R --edges full|canonical\n");
@@ -57,6 +61,7 @@ typedef struct ft {
     int ensemble;
     int by_record; /* --group-by record */
     int path_apart; /* --path-bonds: ih_config.path_apart */
+    double tie_tol; /* --tie-tol: ih_config.tie_tol */
     char command[2048];
 } ft;
 
@@ -189,6 +194,7 @@ static uint64_t cv_key(const ft *f, long folds, const ih_dataset *d) {
         snprintf(text + strlen(text), sizeof text - strlen(text), " path_bonds=%s", ih_path_bonds_name(f->path_apart));
     if (f->o.trunk_lr_scale != 1.0)
         snprintf(text + strlen(text), sizeof text - strlen(text), " trunk_lr=%.9g", f->o.trunk_lr_scale);
+    if (f->tie_tol != 0) snprintf(text + strlen(text), sizeof text - strlen(text), " tie_tol=%.9g", f->tie_tol);
     uint64_t h = ih_fnv1a(IH_FNV1A_START, text, strlen(text));
     /* the records themselves: an edited data file under the same name is another run */
     for (int i = 0; i < d->n; i++) {
@@ -420,7 +426,13 @@ static int take_training_option(int argc, char **argv, int *i, ft *f) {
 static int parse_args(int argc, char **argv, ft *f, ft_args *a) {
     const char *v;
     for (int i = 1; i < argc; i++) {
-        int r = cli_config_flag(argc, argv, &i, &f->cfg);
+        /* a graph option rather than a network size: allowed with --init, like --path-bonds */
+        int r = cli_take(argc, argv, &i, "--tie-tol", &v);
+        if (r) {
+            if (r < 0 || cli_parse_double("--tie-tol", v, 0.0, 1.0, &f->tie_tol)) return 2;
+            continue;
+        }
+        r = cli_config_flag(argc, argv, &i, &f->cfg);
         if (r == 2) return 2;
         if (r == 1) {
             a->config_given = 1;
@@ -489,6 +501,7 @@ static int set_config(ft *f, int config_given) {
     f->cfg.head_hidden = scratch_head ? 0 : 2;
     f->cfg.arch = arch;
     f->cfg.path_apart = f->path_apart;
+    f->cfg.tie_tol = f->tie_tol;
     return ih_config_check(&f->cfg) != 0 ? cli_fail() : 0;
 }
 

@@ -10,7 +10,8 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: ionhop graph FILE [--canonical] [--k K] [--cutoff R] [--path-apart|--path-chain] [--all]\n\n"
+            "usage: ionhop graph FILE [--canonical] [--k K] [--cutoff R] [--tie-tol A] [--path-apart|--path-chain]\n"
+            "                   [--all]\n\n"
             "Builds the crystal graph (k nearest neighbours with ties, default k 12, starting cutoff\n"
             "8 Å) and its line graph for every structure of FILE (JSON records, POSCAR, CIF, XYZ)\n"
             "and prints atoms, directed edges, triplets, self-loop edges, bond lengths, in-degrees\n"
@@ -18,7 +19,9 @@ static void usage(FILE *f) {
             "  --canonical  canonical edge keys (SCRATCH models) instead of non-canonical\n"
             "  --path-apart 5-image path records: the five images do not bond to each other\n"
             "               (finetune --path-bonds apart)\n"
-            "  --path-chain the same plus a bond between consecutive images (--path-bonds chain)\n");
+            "  --path-chain the same plus a bond between consecutive images (--path-bonds chain)\n"
+            "  --tie-tol A  neighbours within A Å of the k-th distance are ties, all kept (0: the\n"
+            "               spec's exact comparison; finetune --tie-tol)\n");
 }
 
 typedef struct row {
@@ -62,9 +65,11 @@ static int build_rows(const ih_structure_set *set, const ih_graph_opts *o, const
 /* one line per structure (the first 10 of a longer file unless all), then the totals */
 static void print_rows(const ih_structure_set *set, const ih_graph_opts *o, const char *path, const row *rows,
                        int all) {
-    printf("%s: %d structure%s, %s keys, k %d, starting cutoff %g Å%s\n", path, set->n, set->n == 1 ? "" : "s",
+    char ties[48] = "";
+    if (o->tie_tol != 0) snprintf(ties, sizeof ties, ", ties within %g Å", o->tie_tol);
+    printf("%s: %d structure%s, %s keys, k %d, starting cutoff %g Å%s%s\n", path, set->n, set->n == 1 ? "" : "s",
            o->canonical ? "canonical" : "non-canonical", o->k, o->cutoff,
-           o->path_chain ? ", path images apart and chained" : o->n_apart ? ", path images apart" : "");
+           o->path_chain ? ", path images apart and chained" : o->n_apart ? ", path images apart" : "", ties);
     printf("%-16s %6s %8s %10s %6s  %-28s %9s %9s %10s\n", "structure", "atoms", "edges", "triplets", "loops",
            "bond min / mean / max (Å)", "mean cos", "in-deg", "cutoff (Å)");
     int shown = all || set->n <= 12 ? set->n : 10;

@@ -61,6 +61,7 @@ static int hop_graphs(const ih_config *cfg, const ih_structure *ini, const ih_st
             ih_graph_opts lo;
             ih_graph_opts_local(&lo);
             lo.line_graph = 0;
+            lo.tie_tol = go.tie_tol;
             rc = ih_graph_build_local(&five, &lo, 5, &g[1], NULL);
         }
         ih_structure_free(&five);

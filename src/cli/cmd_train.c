@@ -19,7 +19,7 @@ static void usage_pretrain(FILE *f) {
             "  --seed S (123)  --micro-triplets N  --cache DIR (graph cache; default beside the data\n"
             "  or ~/.cache/ionhop)  --resume [CHECKPOINT] (default MODEL.ckpt)\n"
             "  --hidden H --alignn-layers A --gcn-layers G --neighbors K --cutoff R\n"
-            "  --edges full|canonical --head-hidden 1|2 (2)\n"
+            "  --edges full|canonical --head-hidden 1|2 (2) --tie-tol A (0; see ionhop finetune --help)\n"
             "  --only NAME        a single-task trunk on NAME's records, split into train/validation\n"
             "                     exactly as the run with all the --task files (same seed) splits them\n"
             "Prints one line per epoch with the validation MAE of every task.\n");
@@ -34,7 +34,7 @@ static void usage(FILE *f) {
             "  --resume [CKPT]    continue from the checkpoint (MODEL.ckpt) after an interruption\n"
             "  --cache DIR        graph cache directory (default: beside the data, else ~/.cache/ionhop)\n"
             "  --hidden H (256) --alignn-layers A (4) --gcn-layers G (4) --neighbors K (12)\n"
-            "  --cutoff R (8) --edges full|canonical (full)\n"
+            "  --cutoff R (8) --edges full|canonical (full) --tie-tol A (0; see ionhop finetune --help)\n"
             "Prints one line per epoch; MODEL holds the best-validation weights.\n");
 }
 

@@ -206,26 +206,9 @@ int main(void) {
         snprintf(big, sizeof big, "%s/apart.big.ionhop", dir);
         snprintf(big_all, sizeof big_all, "%s/apart.big.all.ionhop", dir);
         CHECK(amplify(model, big) == 0);
-        size_t len = 0;
-        char *bytes = ih_read_file(big, &len);
-        const char *key = "path_bonds\\\":\\\"apart";
-        char *at = NULL;
-        for (size_t q = 0; bytes && q + strlen(key) <= len && !at; q++)
-            if (!memcmp(bytes + q, key, strlen(key))) at = bytes + q;
-        CHECK_MSG(at != NULL, "no %s in the header", key);
-        if (at) {
-            /* apart\" -> all\" plus two spaces outside the inner JSON string */
-            memcpy(at + strlen(key) - 5, "all\\\"  ", 7);
-            FILE *f = fopen(big_all, "wb");
-            CHECK(f && fwrite(bytes, 1, len, f) == len && fclose(f) == 0);
-        }
-        free(bytes);
-        snprintf(cmd, sizeof cmd, "%s predict --model %s --initial " INI " --final " FIN, cli(), big);
-        CHECK_INT(run(cmd, out, sizeof out), 0);
-        double b_apart = predicted_em(out);
-        snprintf(cmd, sizeof cmd, "%s predict --model %s --initial " INI " --final " FIN, cli(), big_all);
-        CHECK_MSG(run(cmd, out, sizeof out) == 0, "%s", out);
-        double b_all = predicted_em(out);
+        /* apart\" -> all\" plus two spaces outside the inner JSON string */
+        CHECK(edit_header(big, big_all, "path_bonds\\\":\\\"apart\\\"", "path_bonds\\\":\\\"all\\\"  ") == 0);
+        double b_apart = hop_em(big, INI, FIN), b_all = hop_em(big_all, INI, FIN);
         CHECK_MSG(isfinite(b_apart) && isfinite(b_all) && b_apart != b_all, "%g vs %g", b_apart, b_all);
     }
     {

@@ -227,210 +227,261 @@ static void fmt_time(double s, char *buf, size_t cap) {
     else snprintf(buf, cap, "%ld:%02ld", t / 60, t % 60);
 }
 
+/* One training run: what ih_train was given, the optimiser and schedule state, and the buffers
+ * it allocates once (no allocation in the epoch loop). */
+typedef struct trainer {
+    ih_model *m;
+    const ih_dataset *d;
+    const int *train_idx, *val_idx;
+    int n_train, n_val, P, eval_structs;
+    const ih_task_scaling *sc;
+    const ih_train_opts *o;
+    ih_param_range *ranges;
+    int n_ranges;
+    long steps_per_epoch;
+    ih_adamw adam;
+    int have_adam;
+    ih_train_state st;
+    char *ck_model, *ck_state;
+    int *order;
+    float *out, *tgt, *msk, *dout, *val_pred; /* eval_structs × P; val_pred n_val × P */
+    double *per_task, *train_abs;             /* P */
+    long *train_cnt;                          /* P */
+} trainer;
+
+static void trainer_free(trainer *t) {
+    if (t->have_adam) ih_adamw_free(&t->adam);
+    free(t->ranges);
+    free(t->order), free(t->out), free(t->tgt), free(t->msk), free(t->dout), free(t->val_pred);
+    free(t->per_task), free(t->train_abs), free(t->train_cnt), free(t->ck_model), free(t->ck_state);
+}
+
+static int trainer_alloc(trainer *t) {
+    const ih_train_opts *o = t->o;
+    int P = t->P, E = t->eval_structs;
+    t->n_ranges = param_ranges(t->m, o->trunk_lr_scale, &t->ranges);
+    if (t->n_ranges < 0) return -1;
+    t->ck_model = o->checkpoint ? ckpt_path(o->checkpoint, ".model") : NULL;
+    t->ck_state = o->checkpoint ? ckpt_path(o->checkpoint, ".state") : NULL;
+    t->order = malloc((size_t)t->n_train * sizeof *t->order);
+    t->out = malloc((size_t)(E > t->n_val ? E : t->n_val + 1) * P * sizeof *t->out);
+    t->tgt = malloc((size_t)E * P * sizeof *t->tgt);
+    t->msk = malloc((size_t)E * P * sizeof *t->msk);
+    t->dout = malloc((size_t)E * P * sizeof *t->dout);
+    t->val_pred = malloc((size_t)(t->n_val + 1) * P * sizeof *t->val_pred);
+    t->per_task = malloc((size_t)P * sizeof *t->per_task);
+    t->train_abs = malloc((size_t)P * sizeof *t->train_abs);
+    t->train_cnt = malloc((size_t)P * sizeof *t->train_cnt);
+    if (!t->order || !t->out || !t->tgt || !t->msk || !t->dout || !t->val_pred || !t->per_task || !t->train_abs ||
+        !t->train_cnt || (o->checkpoint && (!t->ck_model || !t->ck_state)))
+        return ih_set_error("out of memory");
+    return 0;
+}
+
+/* The model and optimiser state of the last finished epoch (o->checkpoint), refused if the two
+ * files disagree or were made with another schedule. */
+static int resume_from_checkpoint(trainer *t) {
+    const ih_train_opts *o = t->o;
+    ih_train_state *st = &t->st;
+    if (ih_adamw_load(t->ck_state, &t->adam, st, ih_model_n_params(t->m)) != 0) return -1;
+    t->have_adam = 1;
+    char *meta = NULL;
+    ih_model *saved = ih_model_load(t->ck_model, &meta);
+    if (!saved) return -1;
+    int want = ih_model_n_tensors(t->m) + ih_model_n_buffer_tensors(t->m);
+    int got = ih_model_copy_matching(t->m, saved, NULL, 0);
+    ih_model_free(saved);
+    long ck_epoch = -1;
+    cJSON *mj = meta ? cJSON_Parse(meta) : NULL;
+    const cJSON *ce = cJSON_GetObjectItemCaseSensitive(mj, "checkpoint_epoch");
+    if (cJSON_IsNumber(ce)) ck_epoch = (long)ce->valuedouble;
+    cJSON_Delete(mj);
+    free(meta);
+    if (got != want || ck_epoch != st->epoch)
+        return ih_set_error("%s: checkpoint does not match %s (model epoch %ld, optimiser epoch %ld)", t->ck_model,
+                            t->ck_state, ck_epoch, st->epoch);
+    if (st->sched.total_steps != t->steps_per_epoch * o->epochs)
+        return ih_set_error("%s: checkpoint was made with another schedule (%ld steps, now %ld): "
+                            "resume with the same --epochs, --batch and data",
+                            t->ck_state, st->sched.total_steps, t->steps_per_epoch * o->epochs);
+    if (!o->quiet)
+        printf("resuming after epoch %ld (best validation %.4f at epoch %ld)\n", st->epoch, st->best_val,
+               st->best_epoch);
+    return 0;
+}
+
+static int start_fresh(trainer *t) {
+    const ih_train_opts *o = t->o;
+    if (ih_adamw_init(&t->adam, ih_model_n_params(t->m), o->weight_decay) != 0) return -1;
+    t->have_adam = 1;
+    ih_onecycle_default(&t->st.sched, t->steps_per_epoch * o->epochs, o->max_lr);
+    ih_rng_seed(&t->st.rng, o->seed ^ 0x5eedf00dULL);
+    t->st.best_val = INFINITY;
+    t->st.best_epoch = -1;
+    return 0;
+}
+
+/* Forward and backward of one micro-batch (len records at idx); the loss gradient weighted by the
+ * micro-batch's share of the nb-record batch. Adds to *loss_sum and the training MAE sums. */
+static int micro_step(trainer *t, const int *idx, int len, int nb, int first_in_batch, double *loss_sum) {
+    const ih_dataset *d = t->d;
+    const ih_task_scaling *sc = t->sc;
+    int P = t->P;
+    ih_graph g, g2;
+    const ih_graph *g2p = d->graphs2 ? &g2 : NULL;
+    if (make_micro(d, idx, len, &g, &g2) != 0) return -1;
+    for (int k = 0; k < len; k++)
+        for (int p = 0; p < P; p++) {
+            size_t r = (size_t)idx[k] * P + p;
+            t->msk[k * P + p] = d->mask[r];
+            t->tgt[k * P + p] = d->mask[r] != 0.0f ? scale_y(&sc[p], d->targets[r]) : 0.0f;
+        }
+    /* MODEL-4's dropout masks: a function of (seed, step, micro-batch), so that a resumed run
+     * repeats an uninterrupted one */
+    ih_model_set_dropout_seed(t->m, t->o->seed ^ ((uint64_t)t->st.sched_step << 20) ^ (uint64_t)first_in_batch);
+    if (ih_model_forward2(t->m, &g, g2p, 1, t->out) != 0) {
+        free_micro(&g, &g2);
+        return -1;
+    }
+    double scale = (double)len / nb;
+    double loss = t->o->loss == IH_LOSS_MSE ? ih_loss_mse(t->out, t->tgt, t->msk, len, P, scale, t->dout)
+                                            : ih_loss_l1(t->out, t->tgt, t->msk, len, P, scale, t->dout);
+    *loss_sum += loss * len;
+    for (int k = 0; k < len; k++)
+        for (int p = 0; p < P; p++)
+            if (t->msk[k * P + p] != 0.0f) {
+                t->train_abs[p] += fabs(t->out[k * P + p] - t->tgt[k * P + p]) * (sc[p].hi - sc[p].lo) / 2;
+                t->train_cnt[p]++;
+            }
+    int rc = ih_model_backward2(t->m, &g, g2p, t->dout);
+    free_micro(&g, &g2);
+    return rc;
+}
+
+/* One pass over the training records in a seeded order, an AdamW step per batch. */
+static int train_epoch(trainer *t, long epoch, double *loss_sum) {
+    int n_train = t->n_train, B = t->o->batch;
+    double t0 = ih_now(), last_progress = t0;
+    /* the order of epoch k is a function of the seed and k alone (resumable) */
+    memcpy(t->order, t->train_idx, (size_t)n_train * sizeof *t->order);
+    ih_rng_shuffle(&t->st.rng, t->order, n_train);
+    *loss_sum = 0;
+    for (int p = 0; p < t->P; p++) t->train_abs[p] = 0, t->train_cnt[p] = 0;
+    for (int b0 = 0; b0 < n_train; b0 += B) {
+        int nb = n_train - b0 < B ? n_train - b0 : B;
+        if (!t->o->quiet && ih_now() - last_progress > 120) {
+            /* long epochs (pre-training): a line every two minutes */
+            double done = (double)b0 / n_train, spent = ih_now() - t0;
+            printf("  epoch %ld: %4.1f %% of the training records, loss %.4f, epoch ETA %.0f s\n", epoch + 1,
+                   100 * done, *loss_sum / (b0 > 0 ? b0 : 1), spent / done * (1 - done));
+            last_progress = ih_now();
+        }
+        ih_model_zero_grad(t->m);
+        for (int s = 0; s < nb;) {
+            int len = micro_len(t->d, t->order + b0 + s, nb - s, t->o->micro_triplets);
+            if (micro_step(t, t->order + b0 + s, len, nb, s, loss_sum) != 0) return -1;
+            s += len;
+        }
+        double lr, beta1;
+        ih_onecycle_at(&t->st.sched, t->st.sched_step, &lr, &beta1);
+        if (ih_adamw_step(&t->adam, ih_model_params(t->m), ih_model_grads(t->m), t->ranges, t->n_ranges, lr, beta1) !=
+            0)
+            return -1;
+        t->st.sched_step++;
+    }
+    if (!isfinite(*loss_sum))
+        return ih_set_error("training diverged at epoch %ld (loss is not finite); try a smaller --lr", epoch + 1);
+    return 0;
+}
+
+/* After epoch (0-based) `epoch`: validation, the best model kept (o->save_model), the checkpoint
+ * written. *improved says whether this epoch is the best so far. */
+static int finish_epoch(trainer *t, long epoch, ih_train_result *res, int *improved) {
+    const ih_train_opts *o = t->o;
+    int n_val = t->n_val;
+    double val_score = NAN;
+    if (n_val > 0) {
+        if (ih_predict_dataset(t->m, t->d, t->val_idx, n_val, t->eval_structs, o->micro_triplets, t->val_pred) != 0)
+            return -1;
+        val_score = task_maes(t->d, t->val_idx, n_val, t->val_pred, t->sc, t->per_task);
+    }
+    t->st.epoch = epoch + 1;
+    *improved = n_val == 0 || val_score < t->st.best_val;
+    if (*improved) {
+        t->st.best_val = n_val ? val_score : NAN;
+        t->st.best_epoch = epoch + 1;
+        res->best_epoch = (int)(epoch + 1);
+        for (int p = 0; p < t->P && p < IH_MAX_TASKS; p++) res->best_val_mae[p] = n_val ? t->per_task[p] : NAN;
+        if (o->out && o->save_model(o->save_ctx, t->m, o->out, epoch + 1, n_val ? t->per_task : NULL) != 0) return -1;
+    }
+    if (o->checkpoint) {
+        /* state first, model second: a kill in between leaves epochs that disagree, which resume
+         * detects */
+        char desc[64];
+        snprintf(desc, sizeof desc, "{\"checkpoint_epoch\":%ld}", epoch + 1);
+        if (ih_adamw_save(t->ck_state, &t->adam, &t->st, NULL) != 0) return -1;
+        if (ih_model_save(t->ck_model, t->m, desc) != 0) return -1;
+    }
+    return 0;
+}
+
+static void print_epoch(const trainer *t, long epoch, double loss_sum, int improved, double epoch_s, double elapsed,
+                        double eta) {
+    int P = t->P;
+    char te[32], tt[32];
+    fmt_time(elapsed, te, sizeof te);
+    fmt_time(eta, tt, sizeof tt);
+    printf("epoch %3ld/%d  loss %.4f  train MAE", epoch + 1, t->o->epochs, loss_sum / t->n_train);
+    for (int p = 0; p < P; p++) printf(" %.4f", t->train_cnt[p] ? t->train_abs[p] / t->train_cnt[p] : NAN);
+    if (t->n_val) {
+        printf("  val MAE");
+        for (int p = 0; p < P; p++) printf(" %.4f", t->per_task[p]);
+    }
+    printf("%s  %.1f s  elapsed %s  ETA %s\n", improved && t->n_val ? " *" : "", epoch_s, te, tt);
+    fflush(stdout);
+}
+
 int ih_train(ih_model *m, const ih_dataset *d, const int *train_idx, int n_train,
              const int *val_idx, int n_val, const ih_task_scaling *sc, const ih_train_opts *o,
              ih_train_result *res) {
-    const ih_config *cfg = ih_model_config(m);
-    int P = cfg->n_outputs;
+    int P = ih_model_config(m)->n_outputs;
     if (P != d->n_tasks) return ih_set_error("model has %d outputs but the data %d tasks", P, d->n_tasks);
     if (n_train < 1) return ih_set_error("no training records");
     if (o->batch < 1 || o->epochs < 1) return ih_set_error("batch and epochs must be positive");
     if (check_input(m, d) != 0) return -1;
     memset(res, 0, sizeof *res);
-    int B = o->batch;
-    int eval_structs = B > 64 ? B : 64;
-    if (ih_dataset_reserve(m, d, eval_structs, o->micro_triplets) != 0) return -1;
-
-    size_t np = ih_model_n_params(m);
-    ih_param_range *ranges = NULL;
-    int n_ranges = param_ranges(m, o->trunk_lr_scale, &ranges);
-    if (n_ranges < 0) return -1;
-    long steps_per_epoch = (n_train + B - 1) / B;
-    ih_adamw adam;
-    ih_train_state st;
-    memset(&st, 0, sizeof st);
-    char *ck_model = o->checkpoint ? ckpt_path(o->checkpoint, ".model") : NULL;
-    char *ck_state = o->checkpoint ? ckpt_path(o->checkpoint, ".state") : NULL;
-    int rc = -1;
-    int *order = malloc((size_t)n_train * sizeof *order);
-    float *out = malloc((size_t)(eval_structs > n_val ? eval_structs : n_val + 1) * P * sizeof *out);
-    float *tgt = malloc((size_t)eval_structs * P * sizeof *tgt);
-    float *msk = malloc((size_t)eval_structs * P * sizeof *msk);
-    float *dout = malloc((size_t)eval_structs * P * sizeof *dout);
-    float *val_pred = malloc((size_t)(n_val + 1) * P * sizeof *val_pred);
-    double *per_task = malloc((size_t)P * sizeof *per_task);
-    double *train_abs = malloc((size_t)P * sizeof *train_abs);
-    long *train_cnt = malloc((size_t)P * sizeof *train_cnt);
-    if (!order || !out || !tgt || !msk || !dout || !val_pred || !per_task || !train_abs || !train_cnt ||
-        (o->checkpoint && (!ck_model || !ck_state))) {
-        ih_set_error("out of memory");
-        goto done;
-    }
-    memcpy(order, train_idx, (size_t)n_train * sizeof *order);
-
-    if (o->resume && o->checkpoint) {
-        if (ih_adamw_load(ck_state, &adam, &st, np) != 0) goto done;
-        char *meta = NULL;
-        ih_model *saved = ih_model_load(ck_model, &meta);
-        if (!saved) {
-            ih_adamw_free(&adam);
-            goto done;
-        }
-        int want = ih_model_n_tensors(m) + ih_model_n_buffer_tensors(m);
-        int got = ih_model_copy_matching(m, saved, NULL, 0);
-        ih_model_free(saved);
-        long ck_epoch = -1;
-        cJSON *mj = meta ? cJSON_Parse(meta) : NULL;
-        const cJSON *ce = cJSON_GetObjectItemCaseSensitive(mj, "checkpoint_epoch");
-        if (cJSON_IsNumber(ce)) ck_epoch = (long)ce->valuedouble;
-        cJSON_Delete(mj);
-        free(meta);
-        if (got != want || ck_epoch != st.epoch) {
-            ih_adamw_free(&adam);
-            ih_set_error("%s: checkpoint does not match %s (model epoch %ld, optimiser epoch %ld)",
-                         ck_model, ck_state, ck_epoch, st.epoch);
-            goto done;
-        }
-        if (st.sched.total_steps != steps_per_epoch * o->epochs) {
-            ih_adamw_free(&adam);
-            ih_set_error("%s: checkpoint was made with another schedule (%ld steps, now %ld): "
-                         "resume with the same --epochs, --batch and data",
-                         ck_state, st.sched.total_steps, steps_per_epoch * o->epochs);
-            goto done;
-        }
-        if (!o->quiet)
-            printf("resuming after epoch %ld (best validation %.4f at epoch %ld)\n", st.epoch,
-                   st.best_val, st.best_epoch);
-    } else {
-        if (ih_adamw_init(&adam, np, o->weight_decay) != 0) goto done;
-        ih_onecycle_default(&st.sched, steps_per_epoch * o->epochs, o->max_lr);
-        ih_rng_seed(&st.rng, o->seed ^ 0x5eedf00dULL);
-        st.best_val = INFINITY;
-        st.best_epoch = -1;
-    }
-
+    /* a resumed run that does not improve on the checkpoint's best does not know its per-task
+     * validation MAE (the state keeps the selection score only) */
+    for (int p = 0; p < IH_MAX_TASKS; p++) res->best_val_mae[p] = NAN;
+    trainer t = {.m = m, .d = d, .train_idx = train_idx, .val_idx = val_idx, .n_train = n_train, .n_val = n_val,
+                 .P = P, .sc = sc, .o = o};
+    t.eval_structs = o->batch > 64 ? o->batch : 64;
+    t.steps_per_epoch = (n_train + o->batch - 1) / o->batch;
+    if (ih_dataset_reserve(m, d, t.eval_structs, o->micro_triplets) != 0) return -1;
+    int rc = trainer_alloc(&t);
+    if (rc == 0) rc = o->resume && o->checkpoint ? resume_from_checkpoint(&t) : start_fresh(&t);
     double t_start = ih_now();
-    int epochs_this_run = 0;
-    for (long epoch = st.epoch; epoch < o->epochs; epoch++) {
-        double t0 = ih_now();
-        /* the order of epoch k is a function of the seed and k alone (resumable) */
-        memcpy(order, train_idx, (size_t)n_train * sizeof *order);
-        ih_rng_shuffle(&st.rng, order, n_train);
-        double loss_sum = 0;
-        for (int p = 0; p < P; p++) train_abs[p] = 0, train_cnt[p] = 0;
-        double last_progress = ih_now();
-        for (int b0 = 0; b0 < n_train; b0 += B) {
-            int nb = n_train - b0 < B ? n_train - b0 : B;
-            if (!o->quiet && ih_now() - last_progress > 120) {
-                /* long epochs (pre-training): a line every two minutes */
-                double done = (double)b0 / n_train, spent = ih_now() - t0;
-                printf("  epoch %ld: %4.1f %% of the training records, loss %.4f, epoch ETA %.0f s\n",
-                       epoch + 1, 100 * done, loss_sum / (b0 > 0 ? b0 : 1), spent / done * (1 - done));
-                last_progress = ih_now();
-            }
-            ih_model_zero_grad(m);
-            for (int s = 0; s < nb;) {
-                int len = micro_len(d, order + b0 + s, nb - s, o->micro_triplets);
-                ih_graph g, g2;
-                const ih_graph *g2p = d->graphs2 ? &g2 : NULL;
-                if (make_micro(d, order + b0 + s, len, &g, &g2) != 0) goto fail;
-                for (int k = 0; k < len; k++)
-                    for (int p = 0; p < P; p++) {
-                        size_t r = (size_t)order[b0 + s + k] * P + p;
-                        msk[k * P + p] = d->mask[r];
-                        tgt[k * P + p] = d->mask[r] != 0.0f ? scale_y(&sc[p], d->targets[r]) : 0.0f;
-                    }
-                /* MODEL-4's dropout masks: a function of (seed, step, micro-batch), so that a
-                 * resumed run repeats an uninterrupted one */
-                ih_model_set_dropout_seed(m, o->seed ^ ((uint64_t)st.sched_step << 20) ^ (uint64_t)s);
-                if (ih_model_forward2(m, &g, g2p, 1, out) != 0) {
-                    free_micro(&g, &g2);
-                    goto fail;
-                }
-                double scale = (double)len / nb;
-                double loss = o->loss == IH_LOSS_MSE
-                                  ? ih_loss_mse(out, tgt, msk, len, P, scale, dout)
-                                  : ih_loss_l1(out, tgt, msk, len, P, scale, dout);
-                loss_sum += loss * len;
-                for (int k = 0; k < len; k++)
-                    for (int p = 0; p < P; p++)
-                        if (msk[k * P + p] != 0.0f) {
-                            train_abs[p] += fabs(out[k * P + p] - tgt[k * P + p]) * (sc[p].hi - sc[p].lo) / 2;
-                            train_cnt[p]++;
-                        }
-                int brc = ih_model_backward2(m, &g, g2p, dout);
-                free_micro(&g, &g2);
-                if (brc != 0) goto fail;
-                s += len;
-            }
-            double lr, beta1;
-            ih_onecycle_at(&st.sched, st.sched_step, &lr, &beta1);
-            if (ih_adamw_step(&adam, ih_model_params(m), ih_model_grads(m), ranges, n_ranges, lr, beta1) != 0)
-                goto fail;
-            st.sched_step++;
-        }
-        if (!isfinite(loss_sum)) {
-            ih_set_error("training diverged at epoch %ld (loss is not finite); try a smaller --lr", epoch + 1);
-            goto fail;
-        }
-        double val_score = NAN;
-        if (n_val > 0) {
-            if (ih_predict_dataset(m, d, val_idx, n_val, eval_structs, o->micro_triplets, val_pred) != 0)
-                goto fail;
-            val_score = task_maes(d, val_idx, n_val, val_pred, sc, per_task);
-        }
-        st.epoch = epoch + 1;
-        int improved = n_val == 0 || val_score < st.best_val;
-        if (improved) {
-            st.best_val = n_val ? val_score : NAN;
-            st.best_epoch = epoch + 1;
-            res->best_epoch = (int)(epoch + 1);
-            for (int p = 0; p < P && p < IH_MAX_TASKS; p++) res->best_val_mae[p] = n_val ? per_task[p] : NAN;
-            if (o->out && o->save_model(o->save_ctx, m, o->out, epoch + 1, n_val ? per_task : NULL) != 0)
-                goto fail;
-        }
-        if (o->checkpoint) {
-            /* state first, model second: a kill in between leaves epochs that disagree, which
-             * resume detects */
-            char desc[64];
-            snprintf(desc, sizeof desc, "{\"checkpoint_epoch\":%ld}", epoch + 1);
-            if (ih_adamw_save(ck_state, &adam, &st, NULL) != 0) goto fail;
-            if (ih_model_save(ck_model, m, desc) != 0) goto fail;
-        }
+    int epochs_this_run = 0, stopped = 0;
+    for (long epoch = t.st.epoch; rc == 0 && !stopped && epoch < o->epochs; epoch++) {
+        double t0 = ih_now(), loss_sum;
+        int improved;
+        rc = train_epoch(&t, epoch, &loss_sum);
+        if (rc == 0) rc = finish_epoch(&t, epoch, res, &improved);
+        if (rc != 0) break;
         epochs_this_run++;
-        if (o->stop_after > 0 && st.epoch >= o->stop_after) {
-            res->seconds = ih_now() - t_start;
-            res->epochs = (int)st.epoch;
-            rc = 0;
-            goto fail;
-        }
+        /* --stop-after (tests of resuming): no epoch line, best epoch as of this run */
+        stopped = o->stop_after > 0 && t.st.epoch >= o->stop_after;
         double now = ih_now(), el = now - t_start;
-        double eta = el / epochs_this_run * (o->epochs - epoch - 1);
-        char te[32], tt[32];
-        fmt_time(el, te, sizeof te);
-        fmt_time(eta, tt, sizeof tt);
-        if (!o->quiet) {
-            printf("epoch %3ld/%d  loss %.4f  train MAE", epoch + 1, o->epochs, loss_sum / n_train);
-            for (int p = 0; p < P; p++) printf(" %.4f", train_cnt[p] ? train_abs[p] / train_cnt[p] : NAN);
-            if (n_val) {
-                printf("  val MAE");
-                for (int p = 0; p < P; p++) printf(" %.4f", per_task[p]);
-            }
-            printf("%s  %.1f s  elapsed %s  ETA %s\n", improved && n_val ? " *" : "", now - t0, te, tt);
-            fflush(stdout);
-        }
+        if (!o->quiet && !stopped)
+            print_epoch(&t, epoch, loss_sum, improved, now - t0, el, el / epochs_this_run * (o->epochs - epoch - 1));
     }
-    res->seconds = ih_now() - t_start;
-    res->epochs = (int)st.epoch;
-    res->best_epoch = (int)st.best_epoch;
-    rc = 0;
-fail:
-    ih_adamw_free(&adam);
-done:
-    free(ranges);
-    free(order), free(out), free(tgt), free(msk), free(dout), free(val_pred), free(per_task);
-    free(train_abs), free(train_cnt), free(ck_model), free(ck_state);
-    return rc;
+    if (rc == 0) {
+        res->seconds = ih_now() - t_start;
+        res->epochs = (int)t.st.epoch;
+        if (!stopped) res->best_epoch = (int)t.st.best_epoch;
+    }
+    trainer_free(&t);
+    return rc != 0 ? -1 : 0;
 }
 
 static const ih_dataset *sort_ds;

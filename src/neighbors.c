@@ -387,6 +387,41 @@ static double kth_distance(const ih_neighbor *v, size_t n, int k, double *a) {
     return a[want];
 }
 
+/* per-thread scratch for kth_distance */
+typedef struct scratch {
+    double *v;
+    size_t cap;
+} scratch;
+
+/* The candidates of centre i (cand: every (j, n) within *rho) and its k-th distance *d_k, the
+ * sphere grown from *rho until it holds k candidates and every tie up to tie_tol beyond the k-th.
+ * Returns 1 if the cell is degenerate (no k neighbours in a sane radius); *oom on failed memory. */
+static int kth_shell(const ih_geom *geo, const cell_list *cl, int i, int k, int n_apart, double tie_tol, nbuf *cand,
+                     scratch *work, double *rho, double *d_k, int *oom) {
+    for (;;) {
+        cand->n = 0;
+        if (!(*rho < 1e5) || scan_radius(geo, cl, i, *rho, n_apart, cand, oom) != 0) return 1;
+        if (*oom) return 0;
+        if (cand->n < (size_t)k) {
+            *rho *= cand->n > (size_t)k / 2 ? 1.3 : 1.8;
+            continue;
+        }
+        if (work->cap < cand->n) {
+            free(work->v);
+            work->cap = 2 * cand->n;
+            work->v = malloc(work->cap * sizeof *work->v);
+            if (!work->v) {
+                work->cap = 0, *oom = 1;
+                return 0;
+            }
+        }
+        *d_k = kth_distance(cand->v, cand->n, k, work->v);
+        /* ties up to tie_tol beyond the k-th distance may lie just outside the sphere */
+        if (*d_k + tie_tol <= *rho) return 0;
+        *rho = *d_k + tie_tol;
+    }
+}
+
 /* ---------------------------------------------------------------------------------------------- */
 
 int ih_neighbors_geom(const ih_geom *geo, const char *what, double cutoff, int k, int n_apart, double tie_tol,
@@ -426,8 +461,7 @@ int ih_neighbors_geom(const ih_geom *geo, const char *what, double cutoff, int k
     {
         int tid = omp_get_thread_num();
         nbuf cand = {0}, *mine = &kept[tid];
-        double *scratch = NULL;
-        size_t scratch_cap = 0;
+        scratch work = {0};
 #pragma omp for schedule(dynamic, 16)
         for (int i = 0; i < n; i++) {
             int halt;
@@ -435,30 +469,7 @@ int ih_neighbors_geom(const ih_geom *geo, const char *what, double cutoff, int k
             halt = stop;
             if (halt) continue;
             double rho = rho0, d_k = 0;
-            int bad = 0, my_oom = 0;
-            for (;;) {
-                cand.n = 0;
-                if (!(rho < 1e5) || scan_radius(geo, &cl, i, rho, n_apart, &cand, &my_oom) != 0) {
-                    bad = 1;
-                    break;
-                }
-                if (my_oom) break;
-                if (cand.n < (size_t)k) {
-                    rho *= cand.n > (size_t)k / 2 ? 1.3 : 1.8;
-                    continue;
-                }
-                if (scratch_cap < cand.n) {
-                    free(scratch);
-                    scratch_cap = 2 * cand.n;
-                    scratch = malloc(scratch_cap * sizeof *scratch);
-                    if (!scratch) scratch_cap = 0, my_oom = 1;
-                    if (my_oom) break;
-                }
-                d_k = kth_distance(cand.v, cand.n, k, scratch);
-                /* ties up to tie_tol beyond the k-th distance may lie just outside the sphere */
-                if (d_k + tie_tol <= rho) break;
-                rho = d_k + tie_tol;
-            }
+            int my_oom = 0, bad = kth_shell(geo, &cl, i, k, n_apart, tie_tol, &cand, &work, &rho, &d_k, &my_oom);
             size_t first = mine->n;
             if (!bad && !my_oom) {
                 double d_sel = d_k + tie_tol; /* exactly d_k when tie_tol is 0: the spec's rule */
@@ -481,7 +492,7 @@ int ih_neighbors_geom(const ih_geom *geo, const char *what, double cutoff, int k
             }
         }
         free(cand.v);
-        free(scratch);
+        free(work.v);
     }
     cell_list_free(&cl);
 

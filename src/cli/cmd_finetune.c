@@ -280,123 +280,187 @@ static int load_fold(const char *path, int M, ih_model **ms, double *lo_hi, doub
     return 0;
 }
 
+/* A cross-validation run: folds, accumulated held-out predictions (cv_state), and the fold
+ * models kept for the ensemble file when there is an --out. */
+typedef struct cv_run {
+    ft *f;
+    ih_dataset *d;
+    int n, folds, M;
+    const char *out, *cv_out;
+    char partial[4200];
+    uint64_t key;
+    cv_state st;
+    int *fold_of, *pool, *held;
+    float *out_f;
+    size_t KM;               /* folds × members */
+    ih_model **keep;         /* KM models (with --out), fold-major */
+    double *lo_hi, *val_mae; /* KM × 2, KM: each member's scaling and validation MAE */
+    ih_task_scaling all_sc;  /* nominal: each member unscales with its own */
+} cv_run;
+
+static void cv_run_free(cv_run *c) {
+    for (size_t q = 0; c->keep && q < c->KM; q++) ih_model_free(c->keep[q]);
+    free(c->keep), free(c->lo_hi), free(c->val_mae), free(c->fold_of), free(c->pool), free(c->held);
+    free(c->st.pred), free(c->st.pred_sq), free(c->st.single), free(c->out_f);
+}
+
+static int cv_run_alloc(cv_run *c) {
+    size_t n = (size_t)c->n;
+    c->KM = (size_t)c->folds * c->M;
+    c->fold_of = malloc(n * sizeof *c->fold_of);
+    c->pool = malloc(n * sizeof *c->pool);
+    c->held = malloc(n * sizeof *c->held);
+    c->st.pred = calloc(n, sizeof *c->st.pred);
+    c->st.pred_sq = calloc(n, sizeof *c->st.pred_sq);
+    c->st.single = calloc(n, sizeof *c->st.single);
+    c->out_f = malloc(n * sizeof *c->out_f);
+    c->keep = c->out ? calloc(c->KM, sizeof *c->keep) : NULL;
+    c->lo_hi = calloc(2 * c->KM, sizeof *c->lo_hi);
+    c->val_mae = calloc(c->KM, sizeof *c->val_mae);
+    if (!c->fold_of || !c->pool || !c->held || !c->st.pred || !c->st.pred_sq || !c->st.single || !c->out_f ||
+        (c->out && !c->keep) || !c->lo_hi || !c->val_mae)
+        return ih_set_error("out of memory");
+    return 0;
+}
+
+/* --resume: the finished folds' predictions from the progress file, their models from MODEL.foldN */
+static int cv_resume(cv_run *c) {
+    int got = cv_load(c->partial, c->key, &c->st, c->fold_of, c->n);
+    if (got < 0) return -1;
+    if (got) printf("resuming: %d of %d folds done (%.0f s) in %s\n", c->st.folds_done, c->folds, c->st.seconds, c->partial);
+    else printf("no %s: starting from the first fold\n", c->partial);
+    char fpath[4200];
+    for (int fo = 0; c->out && fo < c->st.folds_done; fo++) {
+        fold_path(fpath, sizeof fpath, c->out, fo);
+        size_t q = (size_t)fo * c->M;
+        if (load_fold(fpath, c->M, c->keep + q, c->lo_hi + 2 * q, c->val_mae + q) != 0) return -1;
+    }
+    return 0;
+}
+
+/* Fold fo: M members trained on the other folds (seeds S + 1000·fo + k), their mean predicted for
+ * the held-out records; then the fold's model file and the progress file. */
+static int cv_fold(cv_run *c, int fo) {
+    ft *f = c->f;
+    ih_dataset *d = c->d;
+    int M = c->M, np = 0, nh = 0, rc = 0;
+    double tf = ih_now();
+    for (int i = 0; i < c->n; i++) {
+        if (c->fold_of[i] == fo) c->held[nh++] = i;
+        else c->pool[np++] = i;
+    }
+    printf("fold %d/%d: %d train+val, %d held out\n", fo + 1, c->folds, np, nh);
+    for (int k = 0; k < M && rc == 0; k++) {
+        double s1;
+        size_t q0 = (size_t)fo * M + k;
+        ih_task_scaling sc = {"em", 0, 1};
+        ih_model *m = fit_member(f, d, c->pool, np, f->o.seed + 1000 * fo + k, &sc, &c->val_mae[q0], &s1);
+        if (!m || ih_dataset_reserve_eval(m, d, IH_PREDICT_BATCH, f->o.micro_triplets) != 0 ||
+            ih_predict_dataset(m, d, c->held, nh, IH_PREDICT_BATCH, f->o.micro_triplets, c->out_f) != 0) {
+            rc = -1;
+        } else {
+            for (int q = 0; q < nh; q++) {
+                double y = ih_unscale(&sc, c->out_f[q]);
+                c->st.pred[c->held[q]] += y / M;
+                c->st.pred_sq[c->held[q]] += y * y / M;
+                if (k == 0) c->st.single[c->held[q]] = y;
+            }
+            c->lo_hi[2 * q0] = sc.lo, c->lo_hi[2 * q0 + 1] = sc.hi;
+            if (c->keep) { /* a copy without the arenas */
+                c->keep[q0] = ih_model_create(&f->cfg, 1);
+                if (!c->keep[q0] || ih_model_copy_matching(c->keep[q0], m, NULL, 0) < 0) rc = -1;
+            }
+        }
+        ih_model_free(m);
+    }
+    if (rc == 0 && c->keep) {
+        char fpath[4200];
+        size_t q = (size_t)fo * M;
+        fold_path(fpath, sizeof fpath, c->out, fo);
+        rc = write_model(f, fpath, c->keep + q, M, &c->all_sc, c->lo_hi + 2 * q, c->val_mae + q, ih_now() - tf, np);
+    }
+    if (rc == 0) {
+        c->st.folds_done = fo + 1;
+        c->st.seconds += ih_now() - tf;
+        rc = cv_save(c->partial, c->key, &c->st, c->fold_of, c->n);
+    }
+    return rc;
+}
+
+/* every record's held-out prediction, ensemble spread and first member's, as CSV */
+static int cv_write_csv(const cv_run *c) {
+    const ih_dataset *d = c->d;
+    size_t cap = 128 + (size_t)c->n * 160, len = 0;
+    char *csv = malloc(cap);
+    if (!csv) return ih_set_error("out of memory");
+    len += (size_t)snprintf(csv + len, cap - len, "jid,fold,target,prediction,spread,single\n");
+    for (int i = 0; i < c->n; i++) {
+        double var = c->st.pred_sq[i] - c->st.pred[i] * c->st.pred[i];
+        len += (size_t)snprintf(csv + len, cap - len, "%s,%d,%.6g,%.6f,%.6f,%.6f\n", d->jid[i], c->fold_of[i] + 1,
+                                d->targets[i], c->st.pred[i], var > 0 ? sqrt(var) : 0, c->st.single[i]);
+    }
+    int rc = ih_write_file_atomic(c->cv_out, csv, len);
+    free(csv);
+    if (rc == 0) printf("cross-validated predictions -> %s\n", c->cv_out);
+    return rc;
+}
+
+/* All folds done: the metrics, the CSV, the fold models as one ensemble; progress files removed. */
+static int cv_finish(cv_run *c) {
+    int n = c->n, rc = 0;
+    double *truth = malloc((size_t)n * sizeof *truth);
+    if (!truth) return ih_set_error("out of memory");
+    for (int i = 0; i < n; i++) truth[i] = c->d->targets[i];
+    printf("\n%d-fold %s cross-validation, %d records, %.0f s of training and prediction\n", c->folds,
+           c->f->by_record ? "record-split" : "grouped", n, c->st.seconds);
+    if (c->M > 1) cli_print_metrics(stdout, truth, c->st.single, n, "single model (seed S)");
+    cli_print_metrics(stdout, truth, c->st.pred, n, c->M > 1 ? "ensemble mean" : "cross-validated");
+    printf("  MAE per fold (eV):");
+    for (int fo = 0; fo < c->folds; fo++) {
+        double sum = 0;
+        int cnt = 0;
+        for (int i = 0; i < n; i++)
+            if (c->fold_of[i] == fo) sum += fabs(c->st.pred[i] - truth[i]), cnt++;
+        printf(" %.3f", cnt ? sum / cnt : NAN);
+    }
+    printf("\n");
+    free(truth);
+    rc = cv_write_csv(c);
+    if (rc == 0 && c->keep) {
+        rc = write_model(c->f, c->out, c->keep, (int)c->KM, &c->all_sc, c->lo_hi, c->val_mae, c->st.seconds, n);
+        if (rc == 0) printf("the %zu fold models (each trained without its fold) as one ensemble -> %s\n", c->KM, c->out);
+    }
+    if (rc == 0) {
+        char fpath[4200];
+        remove(c->partial);
+        for (int fo = 0; c->keep && fo < c->folds; fo++) fold_path(fpath, sizeof fpath, c->out, fo), remove(fpath);
+    }
+    return rc;
+}
+
 static int run_cv(ft *f, ih_dataset *d, int folds, const char *out, const char *cv_out, int resume,
                   int stop_after_fold) {
-    int n = d->n, M = f->ensemble, rc = 0;
-    int *fold_of = malloc((size_t)n * sizeof *fold_of);
-    int *pool = malloc((size_t)n * sizeof *pool), *held = malloc((size_t)n * sizeof *held);
-    double *pred = calloc((size_t)n, sizeof *pred), *pred_sq = calloc((size_t)n, sizeof *pred_sq);
-    double *truth = malloc((size_t)n * sizeof *truth);
-    double *single = calloc((size_t)n, sizeof *single);
-    float *out_f = malloc((size_t)n * sizeof *out_f);
-    size_t KM = (size_t)folds * M;
-    ih_model **keep = out ? calloc(KM, sizeof *keep) : NULL;
-    double *lo_hi = calloc(2 * KM, sizeof *lo_hi), *val_mae = calloc(KM, sizeof *val_mae);
-    if (!fold_of || !pool || !held || !pred || !pred_sq || !truth || !single || !out_f || (out && !keep) ||
-        !lo_hi || !val_mae)
-        rc = ih_set_error("out of memory");
-    char path[4096], partial[4200], fpath[4200];
+    char path[4096];
     if (!cv_out) snprintf(path, sizeof path, "%s.cv.csv", out ? out : "finetune"), cv_out = path;
-    snprintf(partial, sizeof partial, "%s.partial", cv_out);
-    cv_state st = {0, 0.0, pred, pred_sq, single};
-    uint64_t key = cv_key(f, folds, d);
-    ih_task_scaling sc = {"em", 0, 1}, all_sc = {"em", 0, 1};
-    ih_scaling_fit(d, NULL, n, &all_sc); /* nominal: each member unscales with its own */
-    if (rc == 0) rc = ih_group_folds(d, folds, f->o.seed, fold_of);
-    if (rc == 0 && resume) {
-        int got = cv_load(partial, key, &st, fold_of, n);
-        if (got < 0) rc = -1;
-        else if (got) printf("resuming: %d of %d folds done (%.0f s) in %s\n", st.folds_done, folds, st.seconds, partial);
-        else printf("no %s: starting from the first fold\n", partial);
-        for (int fo = 0; rc == 0 && out && fo < st.folds_done; fo++) {
-            fold_path(fpath, sizeof fpath, out, fo);
-            rc = load_fold(fpath, M, keep + (size_t)fo * M, lo_hi + 2 * (size_t)fo * M, val_mae + (size_t)fo * M);
-        }
+    cv_run c = {.f = f, .d = d, .n = d->n, .folds = folds, .M = f->ensemble, .out = out, .cv_out = cv_out,
+                .all_sc = {"em", 0, 1}};
+    snprintf(c.partial, sizeof c.partial, "%s.partial", cv_out);
+    int rc = cv_run_alloc(&c);
+    if (rc == 0) {
+        c.key = cv_key(f, folds, d);
+        ih_scaling_fit(d, NULL, c.n, &c.all_sc);
+        rc = ih_group_folds(d, folds, f->o.seed, c.fold_of);
     }
-    for (int fo = st.folds_done; fo < folds && rc == 0; fo++) {
+    if (rc == 0 && resume) rc = cv_resume(&c);
+    for (int fo = c.st.folds_done; fo < folds && rc == 0; fo++) {
         if (stop_after_fold && fo >= stop_after_fold) {
             printf("stopped after fold %d (--stop-after-fold); continue with --resume\n", stop_after_fold);
             break;
         }
-        double tf = ih_now();
-        int np = 0, nh = 0;
-        for (int i = 0; i < n; i++) {
-            if (fold_of[i] == fo) held[nh++] = i;
-            else pool[np++] = i;
-        }
-        printf("fold %d/%d: %d train+val, %d held out\n", fo + 1, folds, np, nh);
-        for (int k = 0; k < M && rc == 0; k++) {
-            double s1;
-            size_t q0 = (size_t)fo * M + k;
-            ih_model *m = fit_member(f, d, pool, np, f->o.seed + 1000 * fo + k, &sc, &val_mae[q0], &s1);
-            if (!m || ih_dataset_reserve_eval(m, d, IH_PREDICT_BATCH, f->o.micro_triplets) != 0 ||
-                ih_predict_dataset(m, d, held, nh, IH_PREDICT_BATCH, f->o.micro_triplets, out_f) != 0) {
-                rc = -1;
-            } else {
-                for (int q = 0; q < nh; q++) {
-                    double y = ih_unscale(&sc, out_f[q]);
-                    pred[held[q]] += y / M;
-                    pred_sq[held[q]] += y * y / M;
-                    if (k == 0) single[held[q]] = y;
-                }
-                lo_hi[2 * q0] = sc.lo, lo_hi[2 * q0 + 1] = sc.hi;
-                if (keep) { /* a copy without the arenas */
-                    keep[q0] = ih_model_create(&f->cfg, 1);
-                    if (!keep[q0] || ih_model_copy_matching(keep[q0], m, NULL, 0) < 0) rc = -1;
-                }
-            }
-            ih_model_free(m);
-        }
-        if (rc == 0 && keep) {
-            fold_path(fpath, sizeof fpath, out, fo);
-            rc = write_model(f, fpath, keep + (size_t)fo * M, M, &all_sc, lo_hi + 2 * (size_t)fo * M,
-                             val_mae + (size_t)fo * M, ih_now() - tf, np);
-        }
-        if (rc == 0) {
-            st.folds_done = fo + 1;
-            st.seconds += ih_now() - tf;
-            rc = cv_save(partial, key, &st, fold_of, n);
-        }
+        rc = cv_fold(&c, fo);
     }
-    if (rc == 0 && st.folds_done == folds) {
-        for (int i = 0; i < n; i++) truth[i] = d->targets[i];
-        printf("\n%d-fold %s cross-validation, %d records, %.0f s of training and prediction\n", folds,
-               f->by_record ? "record-split" : "grouped", n, st.seconds);
-        if (M > 1) cli_print_metrics(stdout, truth, single, n, "single model (seed S)");
-        cli_print_metrics(stdout, truth, pred, n, M > 1 ? "ensemble mean" : "cross-validated");
-        printf("  MAE per fold (eV):");
-        for (int fo = 0; fo < folds; fo++) {
-            double sum = 0;
-            int cnt = 0;
-            for (int i = 0; i < n; i++)
-                if (fold_of[i] == fo) sum += fabs(pred[i] - truth[i]), cnt++;
-            printf(" %.3f", cnt ? sum / cnt : NAN);
-        }
-        printf("\n");
-        size_t cap = 128 + (size_t)n * 160, len = 0;
-        char *csv = malloc(cap);
-        len += (size_t)snprintf(csv + len, cap - len, "jid,fold,target,prediction,spread,single\n");
-        for (int i = 0; i < n; i++) {
-            double var = pred_sq[i] - pred[i] * pred[i];
-            len += (size_t)snprintf(csv + len, cap - len, "%s,%d,%.6g,%.6f,%.6f,%.6f\n", d->jid[i], fold_of[i] + 1,
-                                    d->targets[i], pred[i], var > 0 ? sqrt(var) : 0, single[i]);
-        }
-        rc = ih_write_file_atomic(cv_out, csv, len);
-        free(csv);
-        if (rc == 0) printf("cross-validated predictions -> %s\n", cv_out);
-        if (rc == 0 && keep) {
-            rc = write_model(f, out, keep, (int)KM, &all_sc, lo_hi, val_mae, st.seconds, n);
-            if (rc == 0)
-                printf("the %zu fold models (each trained without its fold) as one ensemble -> %s\n", KM, out);
-        }
-        if (rc == 0) {
-            remove(partial);
-            for (int fo = 0; keep && fo < folds; fo++) fold_path(fpath, sizeof fpath, out, fo), remove(fpath);
-        }
-    }
-    for (size_t q = 0; keep && q < KM; q++) ih_model_free(keep[q]);
-    free(keep), free(lo_hi), free(val_mae);
-    free(fold_of), free(pool), free(held), free(pred), free(pred_sq), free(truth), free(single), free(out_f);
+    if (rc == 0 && c.st.folds_done == folds) rc = cv_finish(&c);
+    cv_run_free(&c);
     return rc;
 }
 

@@ -219,92 +219,124 @@ static int is_path_record(const ih_structure *s) {
 
 /* Every symmetry-distinct vacancy hop of one element (STRUCTURE --ion ELEMENT): predicted as one
  * batch, listed from the lowest barrier up; --out writes them as CSV. */
-static int predict_scan(cli_model *cm, const char *model, const char *path, const ih_structure *s, int z,
-                        double max_hop, int all, const char *out_path) {
+/* The symmetry-distinct hops of one element in a structure with their predictions. */
+typedef struct hop_scan {
     ih_hop *hops;
-    int n;
+    int n, made; /* made: initial structures built */
     ih_hops_info info;
-    if (ih_hops_enumerate(s, z, max_hop, 0.01, &hops, &n, &info) != 0) return ih_set_error("%s: %s", path, ih_last_error());
-    if (n == 0) {
-        free(hops);
-        return ih_set_error("%s: no %s-%s hop up to %.1f Å%s", path, ih_element_symbol(z), ih_element_symbol(z),
-                            max_hop, info.n_too_long ? " within half the cell (use a supercell)" : " (raise --max-hop)");
-    }
-    ih_structure *ini = calloc((size_t)n, sizeof *ini);
-    int *ion = malloc((size_t)n * sizeof *ion), *order = malloc((size_t)n * sizeof *order), made = 0;
-    double(*to)[3] = malloc((size_t)n * sizeof *to);
-    double *em = malloc((size_t)n * sizeof *em), *sd = malloc((size_t)n * sizeof *sd);
-    double *approach = malloc((size_t)n * sizeof *approach);
-    int rc = ini && ion && order && to && em && sd && approach ? 0 : ih_set_error("out of memory");
-    while (rc == 0 && made < n) {
-        rc = ih_hop_initial(s, &hops[made], &ini[made], &ion[made], to[made]);
-        if (rc == 0) made++;
+    ih_structure *ini;
+    int *ion, *order; /* order: lowest barrier first */
+    double (*to)[3], *em, *sd, *approach;
+} hop_scan;
+
+static void hop_scan_free(hop_scan *h) {
+    for (int k = 0; k < h->made; k++) ih_structure_free(&h->ini[k]);
+    free(h->ini), free(h->ion), free(h->order), free(h->to), free(h->em), free(h->sd), free(h->approach), free(h->hops);
+}
+
+/* each hop's initial structure (destination site emptied), closest approach, barrier; the order */
+static int scan_predict(cli_model *cm, const ih_structure *s, hop_scan *h) {
+    int n = h->n;
+    h->ini = calloc((size_t)n, sizeof *h->ini);
+    h->ion = malloc((size_t)n * sizeof *h->ion);
+    h->order = malloc((size_t)n * sizeof *h->order);
+    h->to = malloc((size_t)n * sizeof *h->to);
+    h->em = malloc((size_t)n * sizeof *h->em);
+    h->sd = malloc((size_t)n * sizeof *h->sd);
+    h->approach = malloc((size_t)n * sizeof *h->approach);
+    int rc = h->ini && h->ion && h->order && h->to && h->em && h->sd && h->approach ? 0 : ih_set_error("out of memory");
+    while (rc == 0 && h->made < n) {
+        rc = ih_hop_initial(s, &h->hops[h->made], &h->ini[h->made], &h->ion[h->made], h->to[h->made]);
+        if (rc == 0) h->made++;
     }
     for (int k = 0; rc == 0 && k < n; k++) {
         ih_structure five;
-        rc = ih_path_5image(&ini[k], ion[k], to[k], &five);
-        if (rc == 0) approach[k] = ih_path_closest_approach(&five, NULL), ih_structure_free(&five);
+        rc = ih_path_5image(&h->ini[k], h->ion[k], h->to[k], &five);
+        if (rc == 0) h->approach[k] = ih_path_closest_approach(&five, NULL), ih_structure_free(&five);
     }
-    if (rc == 0) rc = predict_hops(cm, n, ini, NULL, ion, (const double(*)[3])to, em, sd);
-    if (rc == 0) {
-        for (int k = 0; k < n; k++) order[k] = k;
-        for (int i = 1; i < n; i++) /* lowest barrier first (stable: equal barriers keep length order) */
-            for (int j = i; j > 0 && em[order[j - 1]] > em[order[j]]; j--) {
-                int t = order[j];
-                order[j] = order[j - 1], order[j - 1] = t;
-            }
-        const char *el = ih_element_symbol(z);
-        printf("model:  %s\n", model);
-        printf("hops:   %s in %s: %d sites, space group %s (%d); %d hops up to %.1f Å in %d symmetry classes\n", el,
-               path, info.n_sites, info.spacegroup ? info.spacegroup_symbol : "none found", info.spacegroup,
-               info.n_hops, max_hop, n);
-        if (info.n_too_long)
-            printf("note:   %d more hops up to %.1f Å span over half the cell and are left out (use a supercell)\n",
-                   info.n_too_long, max_hop);
-        printf("   from     to   length  closest  count  Em (eV)  %s verdict\n", cm->n_members > 1 ? "spread" : "");
-        int close = 0, hidden = 0;
-        for (int r = 0; r < n; r++) {
-            int k = order[r];
-            if (!all && approach[k] < IH_CLOSE_APPROACH_WARN) {
-                hidden++;
-                continue;
-            }
-            char spread[16] = "";
-            if (cm->n_members > 1) snprintf(spread, sizeof spread, " %6.3f", sd[k]);
-            printf("  %2s %-4d %2s %-4d %5.2f Å  %5.2f Å%s %5d  %7.3f%s  %s\n", el, hops[k].from + 1, el, hops[k].to + 1,
-                   hops[k].length, approach[k], approach[k] < IH_CLOSE_APPROACH_WARN ? "!" : " ", hops[k].multiplicity,
-                   em[k], spread, em[k] < IH_GOOD_CONDUCTOR_EV ? "good" : "poor");
-            close += approach[k] < IH_CLOSE_APPROACH_WARN;
+    if (rc == 0) rc = predict_hops(cm, n, h->ini, NULL, h->ion, (const double(*)[3])h->to, h->em, h->sd);
+    if (rc != 0) return rc;
+    for (int k = 0; k < n; k++) h->order[k] = k;
+    for (int i = 1; i < n; i++) /* lowest barrier first (stable: equal barriers keep length order) */
+        for (int j = i; j > 0 && h->em[h->order[j - 1]] > h->em[h->order[j]]; j--) {
+            int t = h->order[j];
+            h->order[j] = h->order[j - 1], h->order[j - 1] = t;
         }
-        printf("Each hop: the ion moves from site `from` into a vacancy at site `to` (removed), straight line; count = "
-               "equivalent hops in the cell; good conductor: Em < %.2f eV.\n", IH_GOOD_CONDUCTOR_EV);
-        if (close)
-            printf("warning: %d hop%s (!) pass within %.1f Å of a host atom; such paths were predicted with about 1 eV "
-                   "mean error in cross-validation, mostly too low (docs/results.md)\n",
-                   close, close > 1 ? "s" : "", IH_CLOSE_APPROACH_WARN);
-        if (hidden)
-            printf("%d more hop class%s pass%s within %.1f Å of a host atom (through or past another site: the model "
-                   "is unreliable there); --all lists them\n",
-                   hidden, hidden > 1 ? "es" : "", hidden > 1 ? "" : "es", IH_CLOSE_APPROACH_WARN);
-        if (out_path) {
-            size_t cap = 128 + (size_t)n * 160, len = 0;
-            char *csv = malloc(cap);
-            if (!csv) rc = ih_set_error("out of memory");
-            else {
-                len += (size_t)snprintf(csv, cap, "from,to,length,closest_approach,count,em,spread\n");
-                for (int r = 0; r < n; r++) {
-                    int k = order[r];
-                    len += (size_t)snprintf(csv + len, cap - len, "%d,%d,%.4f,%.4f,%d,%.6f,%.6f\n", hops[k].from + 1,
-                                            hops[k].to + 1, hops[k].length, approach[k], hops[k].multiplicity, em[k], sd[k]);
-                }
-                rc = ih_write_file_atomic(out_path, csv, len);
-                free(csv);
-                if (rc == 0) printf("%d hops -> %s\n", n, out_path);
-            }
+    return 0;
+}
+
+/* the table, lowest barrier first; paths close to a host atom only with `all` */
+static void print_scan(const cli_model *cm, const char *model, const char *path, int z, double max_hop, int all,
+                       const hop_scan *h) {
+    const char *el = ih_element_symbol(z);
+    const ih_hops_info *info = &h->info;
+    printf("model:  %s\n", model);
+    printf("hops:   %s in %s: %d sites, space group %s (%d); %d hops up to %.1f Å in %d symmetry classes\n", el, path,
+           info->n_sites, info->spacegroup ? info->spacegroup_symbol : "none found", info->spacegroup, info->n_hops,
+           max_hop, h->n);
+    if (info->n_too_long)
+        printf("note:   %d more hops up to %.1f Å span over half the cell and are left out (use a supercell)\n",
+               info->n_too_long, max_hop);
+    printf("   from     to   length  closest  count  Em (eV)  %s verdict\n", cm->n_members > 1 ? "spread" : "");
+    int close = 0, hidden = 0;
+    for (int r = 0; r < h->n; r++) {
+        int k = h->order[r];
+        const ih_hop *hop = &h->hops[k];
+        int near = h->approach[k] < IH_CLOSE_APPROACH_WARN;
+        if (!all && near) {
+            hidden++;
+            continue;
         }
+        char spread[16] = "";
+        if (cm->n_members > 1) snprintf(spread, sizeof spread, " %6.3f", h->sd[k]);
+        printf("  %2s %-4d %2s %-4d %5.2f Å  %5.2f Å%s %5d  %7.3f%s  %s\n", el, hop->from + 1, el, hop->to + 1,
+               hop->length, h->approach[k], near ? "!" : " ", hop->multiplicity, h->em[k], spread,
+               h->em[k] < IH_GOOD_CONDUCTOR_EV ? "good" : "poor");
+        close += near;
     }
-    for (int k = 0; k < made; k++) ih_structure_free(&ini[k]);
-    free(ini), free(ion), free(order), free(to), free(em), free(sd), free(approach), free(hops);
+    printf("Each hop: the ion moves from site `from` into a vacancy at site `to` (removed), straight line; count = "
+           "equivalent hops in the cell; good conductor: Em < %.2f eV.\n", IH_GOOD_CONDUCTOR_EV);
+    if (close)
+        printf("warning: %d hop%s (!) pass within %.1f Å of a host atom; such paths were predicted with about 1 eV "
+               "mean error in cross-validation, mostly too low (docs/results.md)\n",
+               close, close > 1 ? "s" : "", IH_CLOSE_APPROACH_WARN);
+    if (hidden)
+        printf("%d more hop class%s pass%s within %.1f Å of a host atom (through or past another site: the model "
+               "is unreliable there); --all lists them\n",
+               hidden, hidden > 1 ? "es" : "", hidden > 1 ? "" : "es", IH_CLOSE_APPROACH_WARN);
+}
+
+/* every hop class (the close ones too) as CSV, lowest barrier first */
+static int write_scan_csv(const hop_scan *h, const char *out_path) {
+    size_t cap = 128 + (size_t)h->n * 160, len = 0;
+    char *csv = malloc(cap);
+    if (!csv) return ih_set_error("out of memory");
+    len += (size_t)snprintf(csv, cap, "from,to,length,closest_approach,count,em,spread\n");
+    for (int r = 0; r < h->n; r++) {
+        int k = h->order[r];
+        const ih_hop *hop = &h->hops[k];
+        len += (size_t)snprintf(csv + len, cap - len, "%d,%d,%.4f,%.4f,%d,%.6f,%.6f\n", hop->from + 1, hop->to + 1,
+                                hop->length, h->approach[k], hop->multiplicity, h->em[k], h->sd[k]);
+    }
+    int rc = ih_write_file_atomic(out_path, csv, len);
+    free(csv);
+    if (rc == 0) printf("%d hops -> %s\n", h->n, out_path);
+    return rc;
+}
+
+static int predict_scan(cli_model *cm, const char *model, const char *path, const ih_structure *s, int z,
+                        double max_hop, int all, const char *out_path) {
+    hop_scan h = {0};
+    if (ih_hops_enumerate(s, z, max_hop, 0.01, &h.hops, &h.n, &h.info) != 0)
+        return ih_set_error("%s: %s", path, ih_last_error());
+    int rc = 0;
+    if (h.n == 0)
+        rc = ih_set_error("%s: no %s-%s hop up to %.1f Å%s", path, ih_element_symbol(z), ih_element_symbol(z), max_hop,
+                          h.info.n_too_long ? " within half the cell (use a supercell)" : " (raise --max-hop)");
+    if (rc == 0) rc = scan_predict(cm, s, &h);
+    if (rc == 0) print_scan(cm, model, path, z, max_hop, all, &h);
+    if (rc == 0 && out_path) rc = write_scan_csv(&h, out_path);
+    hop_scan_free(&h);
     return rc;
 }
 

@@ -513,11 +513,16 @@ int ih_model_copy_matching(ih_model *dst, ih_model *src, const char *const *pref
 #define IH_MAX_TASKS 16
 enum { IH_LOSS_L1 = 0, IH_LOSS_MSE = 1 };
 
-/* Min-max target scaling to [-1, 1] (spec §5.8): y' = 2(y - lo)/(hi - lo) - 1. */
+/* Min-max target scaling to [-1, 1] (spec §5.8): y' = 2(u(y) - u(lo))/(u(hi) - u(lo)) - 1 with
+ * u(y) = y (log_offset 0, the spec's) or u(y) = log(y + log_offset) (log_offset > 0: barriers
+ * spread over two decades, and a linear scale squeezes the bulk of them into a tenth of [-1, 1]).
+ * lo and hi stay in the target's own units either way. */
 typedef struct ih_task_scaling {
     char name[32];
     double lo, hi;
+    double log_offset;
 } ih_task_scaling;
+double ih_scale(const ih_task_scaling *s, double y);
 double ih_unscale(const ih_task_scaling *s, double y_scaled);
 /* Min–max scaling (spec §5.8) of a one-task dataset's labelled records idx[0..n) (idx NULL: all
  * d->n records): s->lo/hi = their smallest/largest target. Returns how many were labelled. */

@@ -130,11 +130,20 @@ static int check_input(const ih_model *m, const ih_dataset *d) {
 /* ---------------------------------------------------------------------------------------- */
 /* scaling                                                                                  */
 
-static float scale_y(const ih_task_scaling *s, double y) {
-    return (float)(2.0 * (y - s->lo) / (s->hi - s->lo) - 1.0);
+static double scaled_quantity(const ih_task_scaling *s, double y) {
+    return s->log_offset > 0 ? log(y + s->log_offset) : y;
 }
 
-double ih_unscale(const ih_task_scaling *s, double y) { return (y + 1.0) / 2.0 * (s->hi - s->lo) + s->lo; }
+double ih_scale(const ih_task_scaling *s, double y) {
+    double u_lo = scaled_quantity(s, s->lo), u_hi = scaled_quantity(s, s->hi);
+    return 2.0 * (scaled_quantity(s, y) - u_lo) / (u_hi - u_lo) - 1.0;
+}
+
+double ih_unscale(const ih_task_scaling *s, double y) {
+    double u_lo = scaled_quantity(s, s->lo), u_hi = scaled_quantity(s, s->hi);
+    double u = (y + 1.0) / 2.0 * (u_hi - u_lo) + u_lo;
+    return s->log_offset > 0 ? exp(u) - s->log_offset : u;
+}
 
 int ih_scaling_fit(const ih_dataset *d, const int *idx, int n, ih_task_scaling *s) {
     int labelled = 0;
@@ -334,7 +343,7 @@ static int micro_step(trainer *t, const int *idx, int len, int nb, int first_in_
         for (int p = 0; p < P; p++) {
             size_t r = (size_t)idx[k] * P + p;
             t->msk[k * P + p] = d->mask[r];
-            t->tgt[k * P + p] = d->mask[r] != 0.0f ? scale_y(&sc[p], d->targets[r]) : 0.0f;
+            t->tgt[k * P + p] = d->mask[r] != 0.0f ? (float)ih_scale(&sc[p], d->targets[r]) : 0.0f;
         }
     /* MODEL-4's dropout masks: a function of (seed, step, micro-batch), so that a resumed run
      * repeats an uninterrupted one */

@@ -12,6 +12,10 @@
 #include "hop_util.h"
 #include "ionhop.h"
 
+#define TINY "--hidden 8 --alignn-layers 1 --gcn-layers 1 --embed 8 --head-width 8"
+#define INI "examples/LiFePO4_hop/initial.vasp"
+#define FIN "examples/LiFePO4_hop/final.vasp"
+
 /* Em printed by `ionhop predict` for a hop, NAN if none */
 static double predicted_em(const char *out) {
     const char *e = strstr(out, "Em:");
@@ -20,17 +24,19 @@ static double predicted_em(const char *out) {
     return v;
 }
 
-/* A copy of a model file whose target scaling spans 1e5 eV: the tiny untrained networks map
- * different inputs to outputs a few 1e-4 apart, which the 3-decimal report then shows. */
-static int amplify(const char *in, const char *out) {
+/* A copy of a model file with the first task's numbers keys[k] set to vals[k] (NAN: removed). */
+static int set_task_numbers(const char *in, const char *out, int n_keys, const char *const *keys,
+                            const double *vals) {
     char *meta = NULL;
     int n = 0;
     ih_model **ms = ih_ensemble_load(in, &n, &meta);
     if (!ms) return -1;
     cJSON *j = cJSON_Parse(meta);
     cJSON *t = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "tasks"), 0);
-    cJSON_ReplaceItemInObjectCaseSensitive(t, "lo", cJSON_CreateNumber(0));
-    cJSON_ReplaceItemInObjectCaseSensitive(t, "hi", cJSON_CreateNumber(1e5));
+    for (int k = 0; k < n_keys; k++) {
+        cJSON_DeleteItemFromObjectCaseSensitive(t, keys[k]);
+        if (!isnan(vals[k])) cJSON_AddNumberToObject(t, keys[k], vals[k]);
+    }
     char *text = cJSON_PrintUnformatted(j);
     int rc = ih_ensemble_save(out, ms, n, text);
     free(text);
@@ -41,9 +47,77 @@ static int amplify(const char *in, const char *out) {
     return rc;
 }
 
-#define TINY "--hidden 8 --alignn-layers 1 --gcn-layers 1 --embed 8 --head-width 8"
-#define INI "examples/LiFePO4_hop/initial.vasp"
-#define FIN "examples/LiFePO4_hop/final.vasp"
+/* A copy of a model file whose target scaling spans 1e5 eV: the tiny untrained networks map
+ * different inputs to outputs a few 1e-4 apart, which the 3-decimal report then shows. */
+static int amplify(const char *in, const char *out) {
+    static const char *const keys[] = {"lo", "hi"};
+    static const double vals[] = {0, 1e5};
+    return set_task_numbers(in, out, 2, keys, vals);
+}
+
+/* the prediction column of `predict --data --out` (jid,target,prediction); returns how many */
+static int read_predictions(const char *csv, double *pred, int cap) {
+    FILE *f = fopen(csv, "r");
+    char line[512];
+    int n = 0;
+    if (!f) return -1;
+    if (!fgets(line, sizeof line, f)) n = -1;
+    while (n >= 0 && n < cap && fgets(line, sizeof line, f)) {
+        const char *c = strchr(line, ',');
+        c = c ? strchr(c + 1, ',') : NULL;
+        if (!c || sscanf(c + 1, "%lf", &pred[n]) != 1) n = -1;
+        else n++;
+    }
+    fclose(f);
+    return n;
+}
+
+/* --log-target C: the model stores the offset, and the same network output unscales through
+ * log(Em + C) instead of Em. The file's weights are predicted with the offset and with it
+ * removed; the linear predictions give back each raw output y, whose log-scale value is then
+ * exp(u_lo + (y + 1)/2 (u_hi - u_lo)) - C with u = log(Em + C). */
+static void check_log_target(const char *dir, const char *data) {
+    char model[300], lin[300], logm[300], csv[300], cmd[2048];
+    static char out[1 << 16];
+    snprintf(model, sizeof model, "%s/log.ionhop", dir);
+    snprintf(cmd, sizeof cmd, "%s finetune --data %s --arch model3-path --log-target 0.1 --out %s --epochs 1 --batch 2 "
+             "--val 0.34 " TINY, cli(), data, model);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    snprintf(cmd, sizeof cmd, "%s info %s", cli(), model);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    CHECK_MSG(strstr(out, "\"log_offset\": 0.1"), "%s", out);
+    /* a wide range so the two scalings differ everywhere */
+    static const char *const keys[] = {"lo", "hi", "log_offset"};
+    const double lo = 0.05, hi = 8.0, C = 0.1, v_lin[] = {lo, hi, NAN}, v_log[] = {lo, hi, C};
+    snprintf(lin, sizeof lin, "%s/log.lin.ionhop", dir);
+    snprintf(logm, sizeof logm, "%s/log.log.ionhop", dir);
+    CHECK(set_task_numbers(model, lin, 3, keys, v_lin) == 0);
+    CHECK(set_task_numbers(model, logm, 3, keys, v_log) == 0);
+    double p_lin[16], p_log[16];
+    int n_lin = -1, n_log = -1;
+    snprintf(csv, sizeof csv, "%s/log.lin.csv", dir);
+    snprintf(cmd, sizeof cmd, "%s predict --model %s --data %s --out %s", cli(), lin, data, csv);
+    if (run(cmd, out, sizeof out) == 0) n_lin = read_predictions(csv, p_lin, 16);
+    snprintf(csv, sizeof csv, "%s/log.log.csv", dir);
+    snprintf(cmd, sizeof cmd, "%s predict --model %s --data %s --out %s", cli(), logm, data, csv);
+    if (run(cmd, out, sizeof out) == 0) n_log = read_predictions(csv, p_log, 16);
+    CHECK_MSG(n_lin == 6 && n_log == 6, "%d %d: %s", n_lin, n_log, out);
+    double u_lo = log(lo + C), u_hi = log(hi + C);
+    for (int i = 0; i < 6 && n_lin == 6 && n_log == 6; i++) {
+        double y = 2 * (p_lin[i] - lo) / (hi - lo) - 1;
+        CHECK_NEAR(p_log[i], exp(u_lo + (y + 1) / 2 * (u_hi - u_lo)) - C, 1e-5);
+        CHECK_MSG(fabs(p_log[i] - p_lin[i]) > 1e-3, "record %d: %g %g", i, p_log[i], p_lin[i]);
+    }
+    /* an offset that does not lift the range above zero is a damaged file */
+    const double v_bad[] = {lo, hi, -0.01};
+    CHECK(set_task_numbers(model, logm, 3, keys, v_bad) == 0);
+    snprintf(cmd, sizeof cmd, "%s predict --model %s --initial " INI " --final " FIN, cli(), logm);
+    CHECK_INT(run(cmd, out, sizeof out), 1);
+    CHECK_MSG(one_line_error(out, "log_offset"), "%s", out);
+    snprintf(cmd, sizeof cmd, "%s finetune --data %s --log-target -1 --out %s/x.ionhop", cli(), data, dir);
+    CHECK_INT(run(cmd, out, sizeof out), 2);
+    CHECK_MSG(one_line_error(out, "--log-target"), "%s", out);
+}
 
 /* A model trained with --path-bonds: the file says so, and the hop given as end points and as
  * ion + destination gets the same barrier (both build the stored graph). */
@@ -239,6 +313,7 @@ int main(void) {
         CHECK_INT(run(cmd, out, sizeof out), 2);
         CHECK_MSG(one_line_error(out, "--tie-tol"), "%s", out);
     }
+    check_log_target(dir, data);
     snprintf(model, sizeof model, "%s/chain.ionhop", dir);
     snprintf(cmd, sizeof cmd, "%s finetune --data %s --arch model4 --path-bonds chain --out %s --epochs 1 --batch 2 "
              "--val 0.34 " TINY, cli(), data, model);

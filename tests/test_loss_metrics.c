@@ -155,7 +155,27 @@ static void test_metrics(void) {
     CHECK(ih_class_metrics_compute(y, nan_p, 2, 0.65, &c) == -1);
 }
 
+/* Target scaling: the range's ends go to -1 and 1, its middle (arithmetic, or geometric in
+ * y + C with a log offset) to 0, and unscaling inverts scaling. */
+static void test_scaling(void) {
+    ih_task_scaling lin = {"em", 0.05, 8.0, 0}, lg = {"em", 0.05, 8.0, 0.1};
+    CHECK_NEAR(ih_scale(&lin, 0.05), -1, 1e-12);
+    CHECK_NEAR(ih_scale(&lin, 8.0), 1, 1e-12);
+    CHECK_NEAR(ih_unscale(&lin, 0), 4.025, 1e-12);
+    CHECK_NEAR(ih_scale(&lg, 0.05), -1, 1e-12);
+    CHECK_NEAR(ih_scale(&lg, 8.0), 1, 1e-12);
+    CHECK_NEAR(ih_unscale(&lg, 0), sqrt(0.15 * 8.1) - 0.1, 1e-12);
+    /* the bulk of the barriers (0.3-1 eV) spans 0.18 of [-1, 1] linearly, 0.5 with the log */
+    CHECK(ih_scale(&lin, 1.0) - ih_scale(&lin, 0.3) < 0.2);
+    CHECK(ih_scale(&lg, 1.0) - ih_scale(&lg, 0.3) > 0.4);
+    for (double y = 0.0; y < 10; y += 0.37) {
+        CHECK_NEAR(ih_unscale(&lin, ih_scale(&lin, y)), y, 1e-12);
+        CHECK_NEAR(ih_unscale(&lg, ih_scale(&lg, y)), y, 1e-12);
+    }
+}
+
 int main(void) {
+    test_scaling();
     test_losses();
     test_metrics();
     return test_summary("test_loss_metrics");

@@ -160,6 +160,14 @@ int cli_model_load(const char *path, cli_model *cm) {
         snprintf(cm->sc[p].name, sizeof cm->sc[p].name, "%s", name->valuestring);
         cm->sc[p].lo = lo->valuedouble;
         cm->sc[p].hi = hi->valuedouble;
+        const cJSON *log_offset = cJSON_GetObjectItemCaseSensitive(t, "log_offset");
+        cm->sc[p].log_offset = cJSON_IsNumber(log_offset) ? log_offset->valuedouble : 0;
+        if (log_offset && (!cJSON_IsNumber(log_offset) || !(log_offset->valuedouble > 0) ||
+                           !(lo->valuedouble + log_offset->valuedouble > 0))) {
+            cJSON_Delete(j);
+            cli_model_free(cm);
+            return ih_set_error("%s: task %d has a bad \"log_offset\" (must be > 0 and above -lo)", path, p + 1);
+        }
     }
     const cJSON *ms = cJSON_GetObjectItemCaseSensitive(j, "member_scaling");
     if (ms) {

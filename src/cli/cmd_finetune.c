@@ -47,6 +47,8 @@ static void usage(FILE *f) {
             "                     shell that is degenerate by symmetry is never split by rounding (0:\n"
             "                     the spec's exact comparison, under which a rotated copy of a cell\n"
             "                     can get another graph); stored in the model; allowed with --init\n"
+            "  --log-target C (0) scale log(Em + C eV) to [-1, 1] instead of Em itself (0: the spec's\n"
+            "                     linear min-max scaling); stored in the model\n"
             "  --val F (0.1)  --epochs N (100)  --batch B (16)  --lr MAX_LR (1e-3)  --wd (0.01)\n"
             "  --seed S (123)  --micro-triplets N  --loss l1|mse\n"
             "  --hidden H --alignn-layers A --gcn-layers G --neighbors K --cutoff R --edges full|canonical\n");
@@ -62,8 +64,15 @@ typedef struct ft {
     int by_record; /* --group-by record */
     int path_apart; /* --path-bonds: ih_config.path_apart */
     double tie_tol; /* --tie-tol: ih_config.tie_tol */
+    double log_target; /* --log-target: ih_task_scaling.log_offset */
     char command[2048];
 } ft;
+
+/* the Em task's scaling before its range is fitted */
+static ih_task_scaling em_scaling(const ft *f) {
+    ih_task_scaling sc = {"em", 0, 1, f->log_target};
+    return sc;
+}
 
 typedef struct keep_best {
     ih_model *best;
@@ -135,6 +144,7 @@ static int write_model(ft *f, const char *out, ih_model **ms, int n, const ih_ta
     cJSON_AddStringToObject(t, "name", "em");
     cJSON_AddNumberToObject(t, "lo", sc->lo);
     cJSON_AddNumberToObject(t, "hi", sc->hi);
+    if (sc->log_offset > 0) cJSON_AddNumberToObject(t, "log_offset", sc->log_offset);
     cJSON_AddStringToObject(t, "unit", "eV");
     cJSON_AddItemToArray(tasks, t);
     if (member_lo_hi) {
@@ -195,6 +205,8 @@ static uint64_t cv_key(const ft *f, long folds, const ih_dataset *d) {
     if (f->o.trunk_lr_scale != 1.0)
         snprintf(text + strlen(text), sizeof text - strlen(text), " trunk_lr=%.9g", f->o.trunk_lr_scale);
     if (f->tie_tol != 0) snprintf(text + strlen(text), sizeof text - strlen(text), " tie_tol=%.9g", f->tie_tol);
+    if (f->log_target != 0)
+        snprintf(text + strlen(text), sizeof text - strlen(text), " log_target=%.9g", f->log_target);
     uint64_t h = ih_fnv1a(IH_FNV1A_START, text, strlen(text));
     /* the records themselves: an edited data file under the same name is another run */
     for (int i = 0; i < d->n; i++) {
@@ -353,7 +365,7 @@ static int cv_fold(cv_run *c, int fo) {
     for (int k = 0; k < M && rc == 0; k++) {
         double s1;
         size_t q0 = (size_t)fo * M + k;
-        ih_task_scaling sc = {"em", 0, 1};
+        ih_task_scaling sc = em_scaling(f);
         ih_model *m = fit_member(f, d, c->pool, np, f->o.seed + 1000 * fo + k, &sc, &c->val_mae[q0], &s1);
         if (!m || ih_dataset_reserve_eval(m, d, IH_PREDICT_BATCH, f->o.micro_triplets) != 0 ||
             ih_predict_dataset(m, d, c->held, nh, IH_PREDICT_BATCH, f->o.micro_triplets, c->out_f) != 0) {
@@ -443,7 +455,7 @@ static int run_cv(ft *f, ih_dataset *d, int folds, const char *out, const char *
     char path[4096];
     if (!cv_out) snprintf(path, sizeof path, "%s.cv.csv", out ? out : "finetune"), cv_out = path;
     cv_run c = {.f = f, .d = d, .n = d->n, .folds = folds, .M = f->ensemble, .out = out, .cv_out = cv_out,
-                .all_sc = {"em", 0, 1}};
+                .all_sc = em_scaling(f)};
     snprintf(c.partial, sizeof c.partial, "%s.partial", cv_out);
     int rc = cv_run_alloc(&c);
     if (rc == 0) {
@@ -481,6 +493,8 @@ static int take_training_option(int argc, char **argv, int *i, ft *f) {
         f->ensemble = (int)n;
         return 1;
     }
+    if ((r = cli_take(argc, argv, i, "--log-target", &v)))
+        return r < 0 || cli_parse_double("--log-target", v, 0.0, 100.0, &f->log_target) ? -1 : 1;
     if ((r = cli_take(argc, argv, i, "--trunk-lr", &v)))
         return r < 0 || cli_parse_double("--trunk-lr", v, 0.0, 10.0, &f->o.trunk_lr_scale) ? -1 : 1;
     return cli_training_option(argc, argv, i, &f->o, &f->val);
@@ -581,6 +595,11 @@ static int load_records(ft *f, ih_dataset *d) {
                          d->jid[i]);
             ih_dataset_free(d);
             return -1;
+        } else if (f->log_target > 0 && !(d->targets[i] + f->log_target > 0)) {
+            ih_set_error("%s: record %d (jid %s) has target %g, below -%g: --log-target needs Em + C > 0", f->data,
+                         i + 1, d->jid[i], d->targets[i], f->log_target);
+            ih_dataset_free(d);
+            return -1;
         }
     if (f->by_record) ih_dataset_group_by_record(d);
     printf("%s: %d records, graphs in %.1f s; %s, %s, hidden %d, %s edges%s\n", f->data, d->n, ih_now() - t0,
@@ -597,7 +616,7 @@ static int fit_ensemble(ft *f, ih_dataset *d, const char *out) {
     double *val_mae = calloc((size_t)M, sizeof *val_mae);
     int *all = malloc((size_t)d->n * sizeof *all);
     if (!members || !val_mae || !all) rc = ih_set_error("out of memory");
-    ih_task_scaling sc = {"em", 0, 1};
+    ih_task_scaling sc = em_scaling(f);
     double secs = 0, s1;
     for (int i = 0; rc == 0 && i < d->n; i++) all[i] = i;
     for (int k = 0; k < M && rc == 0; k++) {

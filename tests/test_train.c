@@ -32,7 +32,7 @@ static ih_model *train_run(const ih_dataset *d, int epochs, int stop_after, cons
     small_config(&c);
     ih_model *m = ih_model_create(&c, seed);
     int tr[6] = {0, 1, 2, 3, 4, 5}, va[2] = {6, 7};
-    ih_task_scaling sc = {"em", 0.0, 9.0};
+    ih_task_scaling sc = {"em", 0.0, 9.0, 0};
     ih_train_opts o = quiet_train_opts(epochs, 3, seed, ckpt, micro, tmp("best.ionhop"));
     ih_train_result r;
     (void)first_loss;
@@ -227,7 +227,7 @@ int main(void) {
     o.resume = 1;
     o.checkpoint = tmp("ck1");
     int tr[6] = {0, 1, 2, 3, 4, 5};
-    ih_task_scaling sc = {"em", 0.0, 9.0};
+    ih_task_scaling sc = {"em", 0.0, 9.0, 0};
     ih_train_result res;
     CHECK(ih_train(r4, &d, tr, 6, NULL, 0, &sc, &o, &res) == -1);
     CHECK(strstr(ih_last_error(), "schedule") != NULL);

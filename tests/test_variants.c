@@ -850,7 +850,7 @@ static ih_model *train_arch(const ih_dataset *d, int arch, int epochs, int stop_
                             uint64_t seed) {
     ih_model *m = tiny_model(arch, 8, 2, seed);
     int tr[3] = {0, 1, 2}, va[1] = {3};
-    ih_task_scaling sc = {"em", 0.0, 9.0};
+    ih_task_scaling sc = {"em", 0.0, 9.0, 0};
     /* micro-batches of 1 << 16 triplets: small arenas for four small records */
     ih_train_opts o = quiet_train_opts(epochs, 2, seed, ckpt, 1 << 16, tmp("best.ionhop"));
     ih_train_result r;

@@ -265,6 +265,18 @@ int main(void) {
              cli(), mpt, data, dir);
     CHECK_INT(run(cmd, out, sizeof out), 0);
     CHECK_MSG(strstr(out, "2-fold grouped cross-validation") && strstr(out, "ensemble mean") && strstr(out, "MAE per fold"), "%s", out);
+    { /* each fold's line, printed as it ends, agrees with the summary computed from the whole CSV */
+        const char *per = strstr(out, "MAE per fold (eV):");
+        double summary[2] = {-1, -1}, line_mae;
+        CHECK(per && sscanf(per, "MAE per fold (eV): %lf %lf", &summary[0], &summary[1]) == 2);
+        for (int fo = 0; fo < 2; fo++) {
+            char head[64];
+            snprintf(head, sizeof head, "fold %d/2: held-out MAE ", fo + 1);
+            const char *at = strstr(out, head);
+            CHECK_MSG(at && sscanf(at + strlen(head), "%lf", &line_mae) == 1, "%s", out);
+            if (at) CHECK_MSG(fabs(line_mae - summary[fo]) < 1.5e-3, "fold %d: %g vs %g", fo + 1, line_mae, summary[fo]);
+        }
+    }
     /* an interrupted cross-validation resumes after its finished folds with the same result */
     char edited[256]; /* the same records, one target changed */
     snprintf(edited, sizeof edited, "%s/em_edited.json", dir);

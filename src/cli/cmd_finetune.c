@@ -391,7 +391,11 @@ static int cv_fold(cv_run *c, int fo) {
         fold_path(fpath, sizeof fpath, c->out, fo);
         rc = write_model(f, fpath, c->keep + q, M, &c->all_sc, c->lo_hi + 2 * q, c->val_mae + q, ih_now() - tf, np);
     }
-    if (rc == 0) {
+    if (rc == 0) { /* per fold, so that a run stopped early still says how its folds went */
+        double abs_err = 0;
+        for (int q = 0; q < nh; q++) abs_err += fabs(c->st.pred[c->held[q]] - d->targets[c->held[q]]);
+        printf("fold %d/%d: held-out MAE %.3f eV (%d records), %.0f s\n", fo + 1, c->folds, nh ? abs_err / nh : 0.0,
+               nh, ih_now() - tf);
         c->st.folds_done = fo + 1;
         c->st.seconds += ih_now() - tf;
         rc = cv_save(c->partial, c->key, &c->st, c->fold_of, c->n);

@@ -11,6 +11,26 @@ import math
 import sys
 
 
+def paired_report(folds, err_a, err_b):
+    """Per-fold MAEs of A and B and their paired difference; folds maps fold -> record ids."""
+    print("fold | n | MAE A | MAE B")
+    for f, ids in folds.items():
+        print(f"{f} | {len(ids)} | {sum(map(err_a, ids)) / len(ids):.3f} | {sum(map(err_b, ids)) / len(ids):.3f}")
+    ids = [j for f in folds for j in folds[f]]
+    d = [err_a(j) - err_b(j) for j in ids]
+    n = len(d)
+    mean = sum(d) / n
+    se = math.sqrt(sum((x - mean) ** 2 for x in d) / (n - 1) / n)
+    print(f"all | {n} | {sum(map(err_a, ids)) / n:.3f} | {sum(map(err_b, ids)) / n:.3f}")
+    print(f"paired MAE(A) - MAE(B) = {mean:.4f} ± {se:.4f} eV (standard error); B closer on "
+          f"{sum(x > 0 for x in d)} of {n} records")
+
+
+def folds_of(rows, ids):
+    """fold -> the ids in it, folds in ascending order"""
+    return {f: [j for j in ids if int(rows[j]["fold"]) == f] for f in sorted({int(rows[j]["fold"]) for j in ids})}
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
@@ -18,20 +38,8 @@ def main():
     b = {r["jid"]: r for r in csv.DictReader(open(sys.argv[2]))}
     if a.keys() != b.keys() or any(a[j]["fold"] != b[j]["fold"] for j in a):
         sys.exit("cv_compare: the CSVs do not hold the same records in the same folds")
-    err = lambda r: abs(float(r["prediction"]) - float(r["target"]))
-    folds = sorted({int(r["fold"]) for r in a.values()})
-    print("fold | n | MAE A | MAE B")
-    for f in folds:
-        ids = [j for j in a if int(a[j]["fold"]) == f]
-        print(f"{f} | {len(ids)} | {sum(err(a[j]) for j in ids) / len(ids):.3f} | "
-              f"{sum(err(b[j]) for j in ids) / len(ids):.3f}")
-    d = [err(a[j]) - err(b[j]) for j in a]
-    n = len(d)
-    mean = sum(d) / n
-    se = math.sqrt(sum((x - mean) ** 2 for x in d) / (n - 1) / n)
-    print(f"all | {n} | {sum(err(r) for r in a.values()) / n:.3f} | {sum(err(r) for r in b.values()) / n:.3f}")
-    print(f"paired MAE(A) - MAE(B) = {mean:.4f} ± {se:.4f} eV (standard error); B closer on "
-          f"{sum(x > 0 for x in d)} of {n} records")
+    err = lambda rows: lambda j: abs(float(rows[j]["prediction"]) - float(rows[j]["target"]))
+    paired_report(folds_of(a, list(a)), err(a), err(b))
 
 
 if __name__ == "__main__":

@@ -352,6 +352,15 @@ static int cv_resume(cv_run *c) {
 
 /* Fold fo: M members trained on the other folds (seeds S + 1000·fo + k), their mean predicted for
  * the held-out records; then the fold's model file and the progress file. */
+/* MAE of the held-out predictions of fold fo (the ensemble mean; NAN for an empty fold) */
+static double fold_mae(const cv_run *c, int fo) {
+    double sum = 0;
+    int cnt = 0;
+    for (int i = 0; i < c->n; i++)
+        if (c->fold_of[i] == fo) sum += fabs(c->st.pred[i] - c->d->targets[i]), cnt++;
+    return cnt ? sum / cnt : NAN;
+}
+
 static int cv_fold(cv_run *c, int fo) {
     ft *f = c->f;
     ih_dataset *d = c->d;
@@ -392,12 +401,11 @@ static int cv_fold(cv_run *c, int fo) {
         rc = write_model(f, fpath, c->keep + q, M, &c->all_sc, c->lo_hi + 2 * q, c->val_mae + q, ih_now() - tf, np);
     }
     if (rc == 0) { /* per fold, so that a run stopped early still says how its folds went */
-        double abs_err = 0;
-        for (int q = 0; q < nh; q++) abs_err += fabs(c->st.pred[c->held[q]] - d->targets[c->held[q]]);
-        printf("fold %d/%d: held-out MAE %.3f eV (%d records), %.0f s\n", fo + 1, c->folds, nh ? abs_err / nh : 0.0,
-               nh, ih_now() - tf);
+        double seconds = ih_now() - tf;
+        printf("fold %d/%d: held-out MAE %.3f eV (%d records), %.0f s\n", fo + 1, c->folds, fold_mae(c, fo), nh,
+               seconds);
         c->st.folds_done = fo + 1;
-        c->st.seconds += ih_now() - tf;
+        c->st.seconds += seconds;
         rc = cv_save(c->partial, c->key, &c->st, c->fold_of, c->n);
     }
     return rc;
@@ -432,13 +440,7 @@ static int cv_finish(cv_run *c) {
     if (c->M > 1) cli_print_metrics(stdout, truth, c->st.single, n, "single model (seed S)");
     cli_print_metrics(stdout, truth, c->st.pred, n, c->M > 1 ? "ensemble mean" : "cross-validated");
     printf("  MAE per fold (eV):");
-    for (int fo = 0; fo < c->folds; fo++) {
-        double sum = 0;
-        int cnt = 0;
-        for (int i = 0; i < n; i++)
-            if (c->fold_of[i] == fo) sum += fabs(c->st.pred[i] - truth[i]), cnt++;
-        printf(" %.3f", cnt ? sum / cnt : NAN);
-    }
+    for (int fo = 0; fo < c->folds; fo++) printf(" %.3f", fold_mae(c, fo));
     printf("\n");
     free(truth);
     rc = cv_write_csv(c);

@@ -498,8 +498,11 @@ int ih_model_save(const char *path, ih_model *m, const char *extra_json);
  * (free it). A truncated, corrupt, foreign or mismatched file is a one-line error. An ensemble
  * file gives its first member. */
 ih_model *ih_model_load(const char *path, char **meta_json);
-/* Ensembles: n models of one configuration in one file (tensors "member.K.<name>";
- * metadata "ensemble": n). Loading returns a malloc'ed array of *n_members models. */
+/* Ensembles: n models in one file (tensors "member.K.<name>"; metadata "ensemble": n). Members
+ * may differ in arch and size (a mixed ensemble: metadata "member_configs" lists each member's
+ * configuration) but must read the same graphs: k, cutoff, edges, tie tolerance, path bonds,
+ * outputs and input kind equal, else saving (and loading) fails. Loading returns a malloc'ed
+ * array of *n_members models. */
 int ih_ensemble_save(const char *path, ih_model *const *ms, int n_members, const char *extra_json);
 ih_model **ih_ensemble_load(const char *path, int *n_members, char **meta_json);
 /* Copy the tensors (parameters and buffers) of src whose names start with one of the prefixes

@@ -77,8 +77,35 @@ static void member_name(char *buf, size_t cap, int n_members, int k, const char 
     else snprintf(buf, cap, "member.%d.%s", k, name);
 }
 
+/* The members of one ensemble may differ in arch and size (a mixed ensemble) but not in what
+ * they read: callers build one set of graphs of one input kind for all of them. */
+static int same_input(const ih_config *a, const ih_config *b) {
+    return a->n_outputs == b->n_outputs && a->neighbors == b->neighbors && a->cutoff == b->cutoff &&
+           a->canonical == b->canonical && a->path_apart == b->path_apart && a->tie_tol == b->tie_tol &&
+           ih_arch_input(a->arch) == ih_arch_input(b->arch);
+}
+
+static int same_config(const ih_config *a, const ih_config *b) {
+    cJSON *ja = config_to_json(a), *jb = config_to_json(b);
+    int same = ja && jb && cJSON_Compare(ja, jb, 1);
+    cJSON_Delete(ja), cJSON_Delete(jb);
+    return same;
+}
+
+static const char *const INPUT_DIFFERS =
+    "%s: ensemble member %d reads other graphs than member 1 (k, cutoff, edges, tie tolerance, path bonds, "
+    "outputs or input kind differ)";
+
 int ih_ensemble_save(const char *path, ih_model *const *ms, int n_members, const char *extra_json) {
     if (n_members < 1) return ih_set_error("%s: no models to save", path);
+    const ih_config *c0 = ih_model_config(ms[0]);
+    int mixed = 0, total = 0;
+    for (int k = 0; k < n_members; k++) {
+        const ih_config *ck = ih_model_config(ms[k]);
+        if (!same_input(c0, ck)) return ih_set_error(INPUT_DIFFERS, path, k + 1);
+        mixed |= !same_config(c0, ck);
+        total += ih_model_n_tensors(ms[k]) + ih_model_n_buffer_tensors(ms[k]);
+    }
     cJSON *meta = extra_json ? cJSON_Parse(extra_json) : cJSON_CreateObject();
     if (!cJSON_IsObject(meta)) {
         cJSON_Delete(meta);
@@ -86,7 +113,14 @@ int ih_ensemble_save(const char *path, ih_model *const *ms, int n_members, const
     }
     ih_model *m = ms[0];
     cJSON_DeleteItemFromObjectCaseSensitive(meta, "config");
-    cJSON_AddItemToObject(meta, "config", config_to_json(ih_model_config(m)));
+    cJSON_AddItemToObject(meta, "config", config_to_json(c0));
+    /* a mixed ensemble lists every member's configuration; "config" stays member 1's, which is
+     * what a reader of single models (or --init, which takes member 1) needs */
+    cJSON_DeleteItemFromObjectCaseSensitive(meta, "member_configs");
+    if (mixed) {
+        cJSON *mc = cJSON_AddArrayToObject(meta, "member_configs");
+        for (int k = 0; k < n_members; k++) cJSON_AddItemToArray(mc, config_to_json(ih_model_config(ms[k])));
+    }
     cJSON_DeleteItemFromObjectCaseSensitive(meta, "n_params");
     cJSON_AddNumberToObject(meta, "n_params", (double)ih_model_n_params(m));
     cJSON_DeleteItemFromObjectCaseSensitive(meta, "ensemble");
@@ -95,31 +129,28 @@ int ih_ensemble_save(const char *path, ih_model *const *ms, int n_members, const
     cJSON_AddStringToObject(meta, "ionhop_version", IH_VERSION);
     char *meta_text = cJSON_PrintUnformatted(meta);
     cJSON_Delete(meta);
-    int np = ih_model_n_tensors(m), nb = ih_model_n_buffer_tensors(m), per = np + nb;
-    ih_st_tensor *ts = calloc((size_t)per * n_members, sizeof *ts);
-    char(*names)[128] = calloc((size_t)per * n_members, sizeof *names);
+    ih_st_tensor *ts = calloc((size_t)total, sizeof *ts);
+    char(*names)[128] = calloc((size_t)total, sizeof *names);
     if (!meta_text || !ts || !names) {
         free(meta_text), free(ts), free(names);
         return ih_set_error("%s: out of memory", path);
     }
+    int w = 0;
     for (int k = 0; k < n_members; k++) {
-        if (ih_model_n_params(ms[k]) != ih_model_n_params(m)) {
-            free(meta_text), free(ts), free(names);
-            return ih_set_error("%s: ensemble members differ in configuration", path);
-        }
         const float *params = ih_model_params(ms[k]), *bufs = ih_model_buffers(ms[k]);
-        for (int i = 0; i < per; i++) {
-            const ih_tensor_info *t = i < np ? ih_model_tensor(m, i) : ih_model_buffer_tensor(m, i - np);
-            ih_st_tensor *x = &ts[(size_t)k * per + i];
-            member_name(names[(size_t)k * per + i], sizeof names[0], n_members, k, t->name);
-            x->name = names[(size_t)k * per + i];
+        int np = ih_model_n_tensors(ms[k]), per = np + ih_model_n_buffer_tensors(ms[k]);
+        for (int i = 0; i < per; i++, w++) {
+            const ih_tensor_info *t = i < np ? ih_model_tensor(ms[k], i) : ih_model_buffer_tensor(ms[k], i - np);
+            ih_st_tensor *x = &ts[w];
+            member_name(names[w], sizeof names[0], n_members, k, t->name);
+            x->name = names[w];
             x->ndim = t->ndim;
             for (int d = 0; d < t->ndim; d++) x->shape[d] = t->shape[d];
             x->data = (i < np ? params : bufs) + t->offset;
         }
     }
     ih_st_kv kv[2] = {{"format", IH_MODEL_FORMAT}, {"ionhop", meta_text}};
-    int rc = ih_st_write(path, ts, per * n_members, kv, 2);
+    int rc = ih_st_write(path, ts, total, kv, 2);
     free(ts), free(names), free(meta_text);
     return rc;
 }
@@ -150,21 +181,39 @@ ih_model **ih_ensemble_load(const char *path, int *n_members, char **meta_json) 
     }
     const cJSON *ens = cJSON_GetObjectItemCaseSensitive(meta, "ensemble");
     int n = cJSON_IsNumber(ens) ? (int)ens->valuedouble : 1;
-    cJSON_Delete(meta);
     if (n < 1 || n > 1000) {
+        cJSON_Delete(meta);
         ih_st_free(&f);
         ih_set_error("%s: bad ensemble size %d", path, n);
         return NULL;
     }
     ih_model **ms = calloc((size_t)n, sizeof *ms);
-    if (!ms) {
+    ih_config *cfgs = malloc((size_t)n * sizeof *cfgs);
+    if (!ms || !cfgs) {
+        free(ms), free(cfgs);
+        cJSON_Delete(meta);
         ih_st_free(&f);
         ih_set_error("%s: out of memory", path);
         return NULL;
     }
+    const cJSON *mc = cJSON_GetObjectItemCaseSensitive(meta, "member_configs");
+    int bad = mc && (!cJSON_IsArray(mc) || cJSON_GetArraySize(mc) != n);
+    if (bad) ih_set_error("%s: \"member_configs\" does not list the %d members", path, n);
+    for (int k = 0; k < n && !bad; k++) {
+        cfgs[k] = cfg;
+        if (mc && (bad = config_from_json(cJSON_GetArrayItem(mc, k), &cfgs[k], path)) == 0 &&
+            (bad = !same_input(&cfg, &cfgs[k])))
+            ih_set_error(INPUT_DIFFERS, path, k + 1);
+    }
+    cJSON_Delete(meta);
+    if (bad) {
+        free(ms), free(cfgs);
+        ih_st_free(&f);
+        return NULL;
+    }
     int used = 0;
     for (int k = 0; k < n; k++) {
-        ih_model *m = ms[k] = ih_model_create(&cfg, 0);
+        ih_model *m = ms[k] = ih_model_create(&cfgs[k], 0);
         if (!m) {
             ih_set_error("%s: %s", path, ih_last_error());
             goto fail;
@@ -199,11 +248,12 @@ ih_model **ih_ensemble_load(const char *path, int *n_members, char **meta_json) 
     }
     if (meta_json) *meta_json = strdup(text);
     ih_st_free(&f);
+    free(cfgs);
     *n_members = n;
     return ms;
 fail:
     for (int k = 0; k < n; k++) ih_model_free(ms[k]);
-    free(ms);
+    free(ms), free(cfgs);
     ih_st_free(&f);
     return NULL;
 }

@@ -181,6 +181,106 @@ static int edit_header(const char *in, const char *out, const char *from, const 
     return rc;
 }
 
+/* the jid,target,prediction[,spread] rows of `predict --data --out`; returns how many */
+static int read_rows(const char *csv, double (*row)[2], int cap) {
+    FILE *f = fopen(csv, "r");
+    char line[512];
+    int n = 0;
+    if (!f) return -1;
+    if (!fgets(line, sizeof line, f)) n = -1;
+    while (n >= 0 && n < cap && fgets(line, sizeof line, f)) {
+        const char *c = strchr(line, ',');
+        c = c ? strchr(c + 1, ',') : NULL;
+        row[n][1] = NAN;
+        if (!c || sscanf(c + 1, "%lf,%lf", &row[n][0], &row[n][1]) < 1) n = -1;
+        else n++;
+    }
+    fclose(f);
+    return n;
+}
+
+static int predict_rows(const char *model, const char *data, const char *csv, double (*row)[2]) {
+    char cmd[2048], out[4096];
+    snprintf(cmd, sizeof cmd, "%s predict --model %s --data %s --out %s", cli(), model, data, csv);
+    return run(cmd, out, sizeof out) == 0 ? read_rows(csv, row, 16) : -1;
+}
+
+/* ionhop merge: MODEL-3-PATH and MODEL-3-SADDLE (trained above) as one ensemble predict the
+ * mean of the two, spread half their difference, also when the two scale the target
+ * differently; models that read other inputs or graphs are refused with one line. */
+static void check_merge(const char *dir, const char *data, const char *mpt) {
+    char a[300], b[300], a_big[300], b_big[300], merged[300], mixed_scale[300], csv[300], cmd[4096];
+    static char out[1 << 16];
+    double ra[16][2], rb[16][2], rm[16][2];
+    snprintf(a, sizeof a, "%s/model3-path.ionhop", dir);
+    snprintf(b, sizeof b, "%s/model3-saddle.ionhop", dir);
+    snprintf(a_big, sizeof a_big, "%s/merge_a.big.ionhop", dir);
+    snprintf(b_big, sizeof b_big, "%s/merge_b.big.ionhop", dir);
+    snprintf(merged, sizeof merged, "%s/merged.ionhop", dir);
+    snprintf(mixed_scale, sizeof mixed_scale, "%s/merged_scales.ionhop", dir);
+    snprintf(csv, sizeof csv, "%s/merge.csv", dir);
+    CHECK(amplify(a, a_big) == 0 && amplify(b, b_big) == 0);
+    snprintf(cmd, sizeof cmd, "%s merge --out %s %s %s", cli(), merged, a_big, b_big);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    CHECK_MSG(strstr(out, "2 members: 1 × model3-path") && strstr(out, "1 × model3-saddle"), "%s", out);
+    snprintf(cmd, sizeof cmd, "%s info %s", cli(), merged);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    CHECK_MSG(strstr(out, "\"arch\": \"model3-path+model3-saddle\"") && strstr(out, "\"member_configs\"") &&
+                  strstr(out, "\"parts\"") && strstr(out, "\"ensemble\": 2") && !strstr(out, "member_scaling"),
+              "%s", out);
+    int na = predict_rows(a_big, data, csv, ra), nb = predict_rows(b_big, data, csv, rb);
+    int nm = predict_rows(merged, data, csv, rm);
+    CHECK(na == 6 && nb == 6 && nm == 6);
+    int differ = 0;
+    for (int i = 0; i < 6 && nm == 6 && na == 6 && nb == 6; i++) {
+        CHECK_NEAR(rm[i][0], (ra[i][0] + rb[i][0]) / 2, 2e-6);
+        CHECK_NEAR(rm[i][1], fabs(ra[i][0] - rb[i][0]) / 2, 2e-6);
+        differ += fabs(ra[i][0] - rb[i][0]) > 1e-3;
+    }
+    CHECK(differ > 0); /* the two archs do disagree, so the mean says something */
+    double ea = hop_em(a_big, INI, FIN), eb = hop_em(b_big, INI, FIN), em = hop_em(merged, INI, FIN);
+    CHECK_MSG(isfinite(em) && fabs(em - (ea + eb) / 2) < 1.1e-3, "%g vs %g %g", em, ea, eb);
+    /* one part with its own target scaling: written per member */
+    snprintf(cmd, sizeof cmd, "%s merge --out %s %s %s", cli(), mixed_scale, a_big, b);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    snprintf(cmd, sizeof cmd, "%s info %s", cli(), mixed_scale);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    CHECK_MSG(strstr(out, "\"member_scaling\""), "%s", out);
+    nb = predict_rows(b, data, csv, rb);
+    nm = predict_rows(mixed_scale, data, csv, rm);
+    CHECK(nb == 6 && nm == 6);
+    for (int i = 0; i < 6 && nm == 6 && na == 6 && nb == 6; i++) CHECK_NEAR(rm[i][0], (ra[i][0] + rb[i][0]) / 2, 2e-6);
+    /* a merged file merges again: three members */
+    snprintf(cmd, sizeof cmd, "%s merge --out %s %s %s", cli(), mixed_scale, merged, b_big);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    CHECK_MSG(strstr(out, "3 members: 2 × model3-path+model3-saddle"), "%s", out);
+
+    /* refused: another input kind (end points), another graph (tie tolerance), a bulk model */
+    static const char *const others[] = {"model1-cc.ionhop", "ties.ionhop", NULL};
+    static const char *const needles[] = {"member 2 reads other graphs", "member 2 reads other graphs",
+                                          "reads structures"};
+    for (int q = 0; q < 3; q++) {
+        char other[300];
+        snprintf(other, sizeof other, "%s/%s", dir, others[q] ? others[q] : "");
+        snprintf(cmd, sizeof cmd, "%s merge --out %s/x.ionhop %s %s", cli(), dir, a, others[q] ? other : mpt);
+        CHECK_INT(run(cmd, out, sizeof out), 1);
+        CHECK_MSG(one_line_error(out, needles[q]), "%d: %s", q, out);
+    }
+    snprintf(cmd, sizeof cmd, "%s merge --out %s/x.ionhop %s %s/missing.ionhop", cli(), dir, a, dir);
+    CHECK_INT(run(cmd, out, sizeof out), 1);
+    CHECK_MSG(one_line_error(out, "missing.ionhop"), "%s", out);
+    snprintf(cmd, sizeof cmd, "%s merge --out %s/x.ionhop %s %s", cli(), dir, a, data);
+    CHECK_INT(run(cmd, out, sizeof out), 1);
+    CHECK_MSG(one_line_error(out, "hops.json"), "%s", out);
+    snprintf(cmd, sizeof cmd, "%s merge --out %s/x.ionhop %s", cli(), dir, a);
+    CHECK_INT(run(cmd, out, sizeof out), 2);
+    CHECK_MSG(one_line_error(out, "two or more model files"), "%s", out);
+    snprintf(cmd, sizeof cmd, "%s merge %s %s", cli(), a, b);
+    CHECK_INT(run(cmd, out, sizeof out), 2);
+    snprintf(cmd, sizeof cmd, "test -e %s/x.ionhop", dir);
+    CHECK(system(cmd) != 0); /* no file left by a refused merge */
+}
+
 int main(void) {
     char dir[] = "/tmp/ionhop-cli-variants-XXXXXX";
     CHECK(mkdtemp(dir) != NULL);
@@ -313,6 +413,7 @@ int main(void) {
         CHECK_INT(run(cmd, out, sizeof out), 2);
         CHECK_MSG(one_line_error(out, "--tie-tol"), "%s", out);
     }
+    check_merge(dir, data, mpt);
     check_log_target(dir, data);
     snprintf(model, sizeof model, "%s/chain.ionhop", dir);
     snprintf(cmd, sizeof cmd, "%s finetune --data %s --arch model4 --path-bonds chain --out %s --epochs 1 --batch 2 "

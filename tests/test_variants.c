@@ -1143,11 +1143,94 @@ static void test_old_file(void) {
     ih_model_free(m);
 }
 
+/* A mixed ensemble (members of other archs and sizes that read the same graphs) keeps each
+ * member's configuration and weights; members that would need other graphs are refused, on
+ * saving and on loading a file that claims them. */
+static void test_mixed_ensemble(void) {
+    ih_model *e[3] = {tiny_model(IH_ARCH_PATH, 8, 2, 1), tiny_model(IH_ARCH_SADDLE, 6, 1, 2),
+                      tiny_model(IH_ARCH_MODEL3, 8, 2, 3)};
+    CHECK(ih_ensemble_save(tmp("mixed.ionhop"), e, 3, "{\"tasks\":[]}") == 0);
+    int n = 0;
+    char *meta = NULL;
+    ih_model **back = ih_ensemble_load(tmp("mixed.ionhop"), &n, &meta);
+    CHECK(back && n == 3 && meta && strstr(meta, "\"member_configs\":["));
+    for (int k = 0; back && k < n; k++) {
+        CHECK(ih_model_config(back[k])->arch == ih_model_config(e[k])->arch);
+        CHECK(ih_model_config(back[k])->hidden == ih_model_config(e[k])->hidden);
+        CHECK(params_equal(back[k], e[k]));
+        CHECK(!memcmp(ih_model_buffers(back[k]), ih_model_buffers(e[k]), ih_model_n_buffers(e[k]) * sizeof(float)));
+        ih_model_free(back[k]);
+    }
+    free(back);
+    /* --init and single-model readers get member 1, as configured */
+    ih_model *first = ih_model_load(tmp("mixed.ionhop"), NULL);
+    CHECK(first && ih_model_config(first)->arch == IH_ARCH_PATH && params_equal(first, e[0]));
+    ih_model_free(first);
+    /* an ensemble of one configuration lists none */
+    CHECK(ih_ensemble_save(tmp("plain.ionhop"), e, 1, meta) == 0);
+    char *plain = NULL;
+    ih_model *one = ih_model_load(tmp("plain.ionhop"), &plain);
+    CHECK(one && plain && !strstr(plain, "member_configs"));
+    ih_model_free(one), free(plain);
+
+    /* another graph (tie tolerance, cutoff) or another input kind: refused, naming the member */
+    ih_config c = *ih_model_config(e[1]);
+    c.tie_tol = 1e-3;
+    ih_model *other_ties = ih_model_create(&c, 4);
+    c = *ih_model_config(e[1]), c.cutoff = 6;
+    ih_model *other_cutoff = ih_model_create(&c, 5), *pair = tiny_model(IH_ARCH_CC, 8, 2, 6);
+    ih_model *others[3] = {other_ties, other_cutoff, pair};
+    for (int q = 0; q < 3; q++) {
+        ih_model *bad[2] = {e[0], others[q]};
+        CHECK(ih_ensemble_save(tmp("bad.ionhop"), bad, 2, NULL) != 0);
+        CHECK_MSG(strstr(ih_last_error(), "bad.ionhop: ensemble member 2 reads other graphs"), "%s", ih_last_error());
+        ih_model_free(others[q]);
+    }
+    /* a file whose member list disagrees with its members: the same errors on loading */
+    ih_st_file f;
+    CHECK(ih_st_read(tmp("mixed.ionhop"), &f) == 0);
+    ih_st_tensor *ts = calloc((size_t)f.n, sizeof *ts);
+    for (int i = 0; i < f.n; i++) {
+        ts[i].name = f.tensors[i].name;
+        ts[i].ndim = f.tensors[i].ndim;
+        memcpy(ts[i].shape, f.tensors[i].shape, sizeof ts[i].shape);
+        ts[i].data = f.tensors[i].data;
+    }
+    static const struct {
+        const char *from, *to, *needle;
+    } edits[] = {
+        {"\"member_configs\":[", "\"member_configs\":5,\"x\":[", "does not list the 3 members"},
+        {"\"arch\":\"model3-saddle\"}", "\"arch\":\"model3-saddle\",\"tie_tol\":0.5}", "member 2 reads other graphs"},
+        {"\"arch\":\"model3-saddle\"}", "\"arch\":\"model3-path\"}", "the wrong shape"},
+    };
+    for (size_t q = 0; q < sizeof edits / sizeof edits[0]; q++) {
+        const char *m0 = ih_st_meta_get(&f, "ionhop");
+        const char *at = m0 ? strstr(m0, edits[q].from) : NULL;
+        CHECK_MSG(at != NULL, "edit %zu", q);
+        if (!at) continue;
+        size_t len = strlen(m0) + strlen(edits[q].to) + 1;
+        char *edited = malloc(len);
+        snprintf(edited, len, "%.*s%s%s", (int)(at - m0), m0, edits[q].to, at + strlen(edits[q].from));
+        ih_st_kv kv[2] = {{"format", "ionhop-model"}, {"ionhop", edited}};
+        CHECK(ih_st_write(tmp("edited.ionhop"), ts, f.n, kv, 2) == 0);
+        int ne = 0;
+        ih_model **none = ih_ensemble_load(tmp("edited.ionhop"), &ne, NULL);
+        CHECK(none == NULL && ne == 0);
+        CHECK_MSG(strstr(ih_last_error(), "edited.ionhop") && strstr(ih_last_error(), edits[q].needle), "%zu: %s", q,
+                  ih_last_error());
+        free(edited);
+    }
+    free(ts);
+    ih_st_free(&f);
+    free(meta);
+    for (int k = 0; k < 3; k++) ih_model_free(e[k]);
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/ih_test_variants_%d", (int)getpid());
     CHECK(mkdir(tmpdir, 0700) == 0);
     void (*parts[])(void) = {test_counts, test_attention_layer, test_identities, test_variant_gradients,
-                             test_reference, test_datasets, test_training, test_old_file};
+                             test_reference, test_datasets, test_training, test_old_file, test_mixed_ensemble};
     for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
         double t0 = ih_now();
         parts[k]();

@@ -13,6 +13,7 @@ int cmd_info(int argc, char **argv);     /* ionhop info MODEL */
 int cmd_pretrain(int argc, char **argv); /* ionhop pretrain --task name=PATH ... */
 int cmd_finetune(int argc, char **argv); /* ionhop finetune --init MPT --data ... */
 int cmd_evaluate(int argc, char **argv); /* ionhop evaluate --model M --data FILE */
+int cmd_merge(int argc, char **argv);    /* ionhop merge --out MODEL A B ... */
 
 /* Sub-benchmarks of `ionhop bench NAME` (dispatch table in cmd_bench.c; argv[0] is NAME).
  * cmd_bench.c holds weak placeholders, so an entry is provided by defining it in its own file. */

@@ -74,6 +74,7 @@ static const struct {
     {"finetune", cmd_finetune, "fine-tune a migration-barrier model"},
     {"evaluate", cmd_evaluate, "metrics of a model on a record file"},
     {"info", cmd_info, "describe a model file"},
+    {"merge", cmd_merge, "combine model files into one ensemble (e.g. two archs)"},
     {"bench", cmd_bench, "benchmarks: bench graph|train"},
 };
 

@@ -55,8 +55,8 @@ static int amplify(const char *in, const char *out) {
     return set_task_numbers(in, out, 2, keys, vals);
 }
 
-/* the prediction column of `predict --data --out` (jid,target,prediction); returns how many */
-static int read_predictions(const char *csv, double *pred, int cap) {
+/* the jid,target,prediction[,spread] rows of `predict --data --out`; returns how many */
+static int read_rows(const char *csv, double (*row)[2], int cap) {
     FILE *f = fopen(csv, "r");
     char line[512];
     int n = 0;
@@ -65,10 +65,20 @@ static int read_predictions(const char *csv, double *pred, int cap) {
     while (n >= 0 && n < cap && fgets(line, sizeof line, f)) {
         const char *c = strchr(line, ',');
         c = c ? strchr(c + 1, ',') : NULL;
-        if (!c || sscanf(c + 1, "%lf", &pred[n]) != 1) n = -1;
+        row[n][1] = NAN;
+        if (!c || sscanf(c + 1, "%lf,%lf", &row[n][0], &row[n][1]) < 1) n = -1;
         else n++;
     }
     fclose(f);
+    return n;
+}
+
+
+/* the prediction column of `predict --data --out`; returns how many */
+static int read_predictions(const char *csv, double *pred, int cap) {
+    double row[16][2];
+    int n = read_rows(csv, row, cap < 16 ? cap : 16);
+    for (int i = 0; i < n; i++) pred[i] = row[i][0];
     return n;
 }
 
@@ -180,25 +190,6 @@ static int edit_header(const char *in, const char *out, const char *from, const 
     free(bytes);
     return rc;
 }
-
-/* the jid,target,prediction[,spread] rows of `predict --data --out`; returns how many */
-static int read_rows(const char *csv, double (*row)[2], int cap) {
-    FILE *f = fopen(csv, "r");
-    char line[512];
-    int n = 0;
-    if (!f) return -1;
-    if (!fgets(line, sizeof line, f)) n = -1;
-    while (n >= 0 && n < cap && fgets(line, sizeof line, f)) {
-        const char *c = strchr(line, ',');
-        c = c ? strchr(c + 1, ',') : NULL;
-        row[n][1] = NAN;
-        if (!c || sscanf(c + 1, "%lf,%lf", &row[n][0], &row[n][1]) < 1) n = -1;
-        else n++;
-    }
-    fclose(f);
-    return n;
-}
-
 static int predict_rows(const char *model, const char *data, const char *csv, double (*row)[2]) {
     char cmd[2048], out[4096];
     snprintf(cmd, sizeof cmd, "%s predict --model %s --data %s --out %s", cli(), model, data, csv);
@@ -266,17 +257,20 @@ static void check_merge(const char *dir, const char *data, const char *mpt) {
         CHECK_INT(run(cmd, out, sizeof out), 1);
         CHECK_MSG(one_line_error(out, needles[q]), "%d: %s", q, out);
     }
-    snprintf(cmd, sizeof cmd, "%s merge --out %s/x.ionhop %s %s/missing.ionhop", cli(), dir, a, dir);
-    CHECK_INT(run(cmd, out, sizeof out), 1);
-    CHECK_MSG(one_line_error(out, "missing.ionhop"), "%s", out);
-    snprintf(cmd, sizeof cmd, "%s merge --out %s/x.ionhop %s %s", cli(), dir, a, data);
-    CHECK_INT(run(cmd, out, sizeof out), 1);
-    CHECK_MSG(one_line_error(out, "hops.json"), "%s", out);
-    snprintf(cmd, sizeof cmd, "%s merge --out %s/x.ionhop %s", cli(), dir, a);
-    CHECK_INT(run(cmd, out, sizeof out), 2);
-    CHECK_MSG(one_line_error(out, "two or more model files"), "%s", out);
-    snprintf(cmd, sizeof cmd, "%s merge %s %s", cli(), a, b);
-    CHECK_INT(run(cmd, out, sizeof out), 2);
+    /* a missing file, a record file, too few models, no --out: data errors 1, usage errors 2 */
+    char missing[300];
+    snprintf(missing, sizeof missing, "%s/missing.ionhop", dir);
+    const struct {
+        const char *second, *needle;
+        int out, status;
+    } bad[] = {{missing, "missing.ionhop", 1, 1}, {data, "hops.json", 1, 1}, {"", "two or more model files", 1, 2},
+               {b, "needs --out", 0, 2}};
+    for (size_t q = 0; q < sizeof bad / sizeof bad[0]; q++) {
+        snprintf(cmd, sizeof cmd, "%s merge %s%s%s %s %s", cli(), bad[q].out ? "--out " : "", bad[q].out ? dir : "",
+                 bad[q].out ? "/x.ionhop" : "", a, bad[q].second);
+        CHECK_INT(run(cmd, out, sizeof out), bad[q].status);
+        CHECK_MSG(one_line_error(out, bad[q].needle), "%zu: %s", q, out);
+    }
     snprintf(cmd, sizeof cmd, "test -e %s/x.ionhop", dir);
     CHECK(system(cmd) != 0); /* no file left by a refused merge */
 }

@@ -163,13 +163,7 @@ int main(void) {
     /* hand-edit: keep the tensors of `other` but claim hidden 8 */
     ih_st_file f;
     CHECK(ih_st_read(tmp("other.ionhop"), &f) == 0);
-    ih_st_tensor *ts = calloc((size_t)f.n, sizeof *ts);
-    for (int i = 0; i < f.n; i++) {
-        ts[i].name = f.tensors[i].name;
-        ts[i].ndim = f.tensors[i].ndim;
-        memcpy(ts[i].shape, f.tensors[i].shape, sizeof ts[i].shape);
-        ts[i].data = f.tensors[i].data;
-    }
+    ih_st_tensor *ts = st_tensors_of(&f);
     char fake_meta[512];
     snprintf(fake_meta, sizeof fake_meta, "{\"config\":{\"hidden\":8,\"alignn_layers\":1,\"gcn_layers\":1,"
              "\"embed\":8,\"head_width\":8,\"head_hidden\":2,\"n_outputs\":1,\"neighbors\":12,"

@@ -1117,13 +1117,7 @@ static void test_old_file(void) {
     char *p = strstr(old, ",\"arch\":\"model3\"");
     CHECK(p != NULL);
     if (p) memmove(p, p + strlen(",\"arch\":\"model3\""), strlen(p + strlen(",\"arch\":\"model3\"")) + 1);
-    ih_st_tensor *ts = calloc((size_t)f.n, sizeof *ts);
-    for (int i = 0; i < f.n; i++) {
-        ts[i].name = f.tensors[i].name;
-        ts[i].ndim = f.tensors[i].ndim;
-        memcpy(ts[i].shape, f.tensors[i].shape, sizeof ts[i].shape);
-        ts[i].data = f.tensors[i].data;
-    }
+    ih_st_tensor *ts = st_tensors_of(&f);
     ih_st_kv kv[2] = {{"format", "ionhop-model"}, {"ionhop", old}};
     CHECK(ih_st_write(tmp("old.ionhop"), ts, f.n, kv, 2) == 0);
     ih_model *back = ih_model_load(tmp("old.ionhop"), NULL);
@@ -1189,13 +1183,7 @@ static void test_mixed_ensemble(void) {
     /* a file whose member list disagrees with its members: the same errors on loading */
     ih_st_file f;
     CHECK(ih_st_read(tmp("mixed.ionhop"), &f) == 0);
-    ih_st_tensor *ts = calloc((size_t)f.n, sizeof *ts);
-    for (int i = 0; i < f.n; i++) {
-        ts[i].name = f.tensors[i].name;
-        ts[i].ndim = f.tensors[i].ndim;
-        memcpy(ts[i].shape, f.tensors[i].shape, sizeof ts[i].shape);
-        ts[i].data = f.tensors[i].data;
-    }
+    ih_st_tensor *ts = st_tensors_of(&f);
     static const struct {
         const char *from, *to, *needle;
     } edits[] = {

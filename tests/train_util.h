@@ -1,6 +1,7 @@
 /* Helpers of the training tests (test_train, test_variants). */
 #ifndef IH_TEST_TRAIN_UTIL_H
 #define IH_TEST_TRAIN_UTIL_H
+#include <stdlib.h>
 #include <string.h>
 
 #include "ionhop.h"
@@ -25,6 +26,19 @@ static inline ih_train_opts quiet_train_opts(int epochs, int batch, uint64_t see
     o.out = out;
     o.save_model = save_cb;
     return o;
+}
+
+/* The tensor table of a read file, to write it again with edited metadata (calloc'ed; the data
+ * stay f's). */
+static inline ih_st_tensor *st_tensors_of(const ih_st_file *f) {
+    ih_st_tensor *ts = calloc((size_t)(f->n > 0 ? f->n : 1), sizeof *ts);
+    for (int i = 0; ts && i < f->n; i++) {
+        ts[i].name = f->tensors[i].name;
+        ts[i].ndim = f->tensors[i].ndim;
+        memcpy(ts[i].shape, f->tensors[i].shape, sizeof ts[i].shape);
+        ts[i].data = f->tensors[i].data;
+    }
+    return ts;
 }
 
 /* same parameters and buffers, bit for bit */

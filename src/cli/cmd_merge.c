@@ -134,7 +134,8 @@ int cmd_merge(int argc, char **argv) {
     }
     if (!out || n_files < 2) {
         free(paths);
-        return cli_usage_error("merge: needs --out MODEL and two or more model files (try 'ionhop merge --help')");
+        return cli_usage_error("merge: %s (try 'ionhop merge --help')",
+                               out ? "needs two or more model files" : "needs --out MODEL");
     }
     char command[4096];
     size_t len = (size_t)snprintf(command, sizeof command, "ionhop merge --out %s", out);

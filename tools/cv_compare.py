@@ -2,6 +2,8 @@
 """Paired comparison of two cross-validations on the same folds (CSVs of `ionhop finetune --folds K`).
 
 usage: tools/cv_compare.py A.csv B.csv
+A or B may be several CSVs joined by commas (runs on the same folds): their mean prediction, i.e.
+the cross-validation of an ensemble of those runs (what `ionhop merge` builds).
 Prints the MAE of each per fold and overall, and the paired difference of absolute errors
 MAE(A) - MAE(B) with its standard error over records (records treated as independent, which
 sister pathways of one host are not quite), and on how many records B is closer.
@@ -31,11 +33,21 @@ def folds_of(rows, ids):
     return {f: [j for j in ids if int(rows[j]["fold"]) == f] for f in sorted({int(rows[j]["fold"]) for j in ids})}
 
 
+def load(arg):
+    """jid -> row of one CSV, or of several (comma-joined) with the mean of their predictions"""
+    runs = [{r["jid"]: r for r in csv.DictReader(open(f))} for f in arg.split(",")]
+    first = runs[0]
+    if any(r.keys() != first.keys() or any(r[j]["fold"] != first[j]["fold"] for j in first) for r in runs):
+        sys.exit(f"cv_compare: the CSVs of {arg} do not hold the same records in the same folds")
+    for j, row in first.items():
+        row["prediction"] = str(sum(float(r[j]["prediction"]) for r in runs) / len(runs))
+    return first
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
-    a = {r["jid"]: r for r in csv.DictReader(open(sys.argv[1]))}
-    b = {r["jid"]: r for r in csv.DictReader(open(sys.argv[2]))}
+    a, b = load(sys.argv[1]), load(sys.argv[2])
     if a.keys() != b.keys() or any(a[j]["fold"] != b[j]["fold"] for j in a):
         sys.exit("cv_compare: the CSVs do not hold the same records in the same folds")
     err = lambda rows: lambda j: abs(float(rows[j]["prediction"]) - float(rows[j]["target"]))

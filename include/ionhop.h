@@ -244,6 +244,11 @@ int ih_graph_batch(const ih_graph *const *gs, int n, ih_graph *out);
  * only for very large structures (thousands of atoms or millions of triplets). */
 int ih_graph_build_batch(const ih_structure *const *s, int n, const ih_graph_opts *o, ih_graph *out);
 void ih_graph_free(ih_graph *g);
+/* Move atom a of g by disp[3a..3a+2] (Å) keeping the topology: every edge vector gains
+ * disp[dst] − disp[src] and its length is recomputed. Only before the line graph is added
+ * (n_triplets 0), whose angles are then those of the displaced atoms. The graph of the displaced
+ * structure, as long as the displacements change no neighbour's rank. */
+int ih_graph_displace(ih_graph *g, const float *disp);
 /* Build the line graph of a graph made without one (e.g. a batch of cached edge-only graphs). */
 int ih_graph_add_line_graph(ih_graph *g);
 /* Line-graph size of a graph, whether or not its line graph was built. */
@@ -541,6 +546,9 @@ typedef struct ih_train_opts {
     const char *checkpoint; /* base path of the resume checkpoint (.model, .state), or NULL */
     int resume;
     int stop_after;        /* > 0: return after this many epochs in total (interruption tests) */
+    double jitter;         /* Å: each training micro-batch's atoms displaced by independent
+                            * N(0, jitter²) per coordinate, graph topology kept (0: none); a
+                            * function of (seed, step, micro-batch), so resumable */
     double trunk_lr_scale; /* learning-rate factor of the trunk's parameters (1; below 1: the
                             * pre-trained features move less than the new head) */
     int quiet;
@@ -599,6 +607,7 @@ typedef struct ih_rng {
 void ih_rng_seed(ih_rng *r, uint64_t seed);
 uint64_t ih_rng_next(ih_rng *r);
 double ih_rng_uniform(ih_rng *r); /* [0, 1) */
+double ih_rng_normal(ih_rng *r);  /* standard normal (Box-Muller, one draw per call) */
 void ih_rng_shuffle(ih_rng *r, int *a, int n);
 
 /* ---------------------------------------------------------------------------------------- */

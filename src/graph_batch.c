@@ -98,6 +98,18 @@ int ih_graph_batch(const ih_graph *const *gs, int n, ih_graph *out) {
     return 0;
 }
 
+int ih_graph_displace(ih_graph *g, const float *disp) {
+    if (g->n_triplets > 0) return ih_set_error("graph displace: the line graph is already built");
+    for (int e = 0; e < g->n_edges; e++) {
+        const float *ds = disp + 3 * (size_t)g->edge_src[e], *dd = disp + 3 * (size_t)g->edge_dst[e];
+        float *v = g->edge_vec + 3 * (size_t)e;
+        for (int c = 0; c < 3; c++) v[c] += dd[c] - ds[c];
+        /* as the builder computes it: float32, ((x² + y²) + z²) */
+        g->edge_len[e] = sqrtf((v[0] * v[0] + v[1] * v[1]) + v[2] * v[2]);
+    }
+    return 0;
+}
+
 int ih_graph_build_batch(const ih_structure *const *s, int n, const ih_graph_opts *o, ih_graph *out) {
     memset(out, 0, sizeof *out);
     if (n < 1) return ih_set_error("graph batch: no structures");

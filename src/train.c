@@ -92,19 +92,32 @@ int ih_dataset_reserve_eval(ih_model *m, const ih_dataset *d, int max_structs, l
     return dataset_reserve(m, d, max_structs, budget_t, 0);
 }
 
-/* The micro-batch of records idx: G1 into out, G2 (two-graph datasets) into out2. */
-static int make_micro(const ih_dataset *d, const int *idx, int n, ih_graph *out, ih_graph *out2) {
+/* Each atom of g (before its line graph) displaced by N(0, sigma²) per coordinate. */
+static int jitter_graph(ih_graph *g, double sigma, ih_rng *rng) {
+    float *disp = malloc((size_t)3 * g->n_atoms * sizeof *disp);
+    if (!disp) return ih_set_error("out of memory for %d atom displacements", g->n_atoms);
+    for (long q = 0; q < 3L * g->n_atoms; q++) disp[q] = (float)(sigma * ih_rng_normal(rng));
+    int rc = ih_graph_displace(g, disp);
+    free(disp);
+    return rc;
+}
+
+/* The micro-batch of records idx: G1 into out, G2 (two-graph datasets) into out2; with
+ * jitter > 0 (Å) the atoms displaced at random (rng) before the angles are computed. */
+static int make_micro(const ih_dataset *d, const int *idx, int n, double jitter, ih_rng *rng, ih_graph *out,
+                      ih_graph *out2) {
     const ih_graph *parts[n];
     memset(out2, 0, sizeof *out2);
     for (int k = 0; k < n; k++) parts[k] = &d->graphs[idx[k]];
     if (ih_graph_batch(parts, n, out) != 0) return -1;
-    if (ih_graph_add_line_graph(out) != 0) {
+    if ((jitter > 0 && jitter_graph(out, jitter, rng) != 0) || ih_graph_add_line_graph(out) != 0) {
         ih_graph_free(out);
         return -1;
     }
     if (!d->graphs2) return 0;
     for (int k = 0; k < n; k++) parts[k] = &d->graphs2[idx[k]];
-    if (ih_graph_batch(parts, n, out2) != 0 || ih_graph_add_line_graph(out2) != 0) {
+    if (ih_graph_batch(parts, n, out2) != 0 || (jitter > 0 && jitter_graph(out2, jitter, rng) != 0) ||
+        ih_graph_add_line_graph(out2) != 0) {
         ih_graph_free(out);
         ih_graph_free(out2);
         return -1;
@@ -166,7 +179,7 @@ int ih_predict_dataset(ih_model *m, const ih_dataset *d, const int *idx, int n, 
     for (int s = 0; s < n;) {
         int len = micro_len(d, idx + s, n - s < max_structs ? n - s : max_structs, budget_t);
         ih_graph g, g2;
-        if (make_micro(d, idx + s, len, &g, &g2) != 0) return -1;
+        if (make_micro(d, idx + s, len, 0.0, NULL, &g, &g2) != 0) return -1;
         int rc = ih_model_forward2(m, &g, d->graphs2 ? &g2 : NULL, 0, out + (size_t)s * P);
         free_micro(&g, &g2);
         if (rc != 0) return -1;
@@ -338,16 +351,19 @@ static int micro_step(trainer *t, const int *idx, int len, int nb, int first_in_
     int P = t->P;
     ih_graph g, g2;
     const ih_graph *g2p = d->graphs2 ? &g2 : NULL;
-    if (make_micro(d, idx, len, &g, &g2) != 0) return -1;
+    /* the displacements, as MODEL-4's dropout masks, are a function of (seed, step, micro-batch),
+     * so that a resumed run repeats an uninterrupted one */
+    uint64_t micro_seed = t->o->seed ^ ((uint64_t)t->st.sched_step << 20) ^ (uint64_t)first_in_batch;
+    ih_rng jitter_rng;
+    ih_rng_seed(&jitter_rng, micro_seed ^ 0x6a09e667f3bcc909ULL);
+    if (make_micro(d, idx, len, t->o->jitter, &jitter_rng, &g, &g2) != 0) return -1;
     for (int k = 0; k < len; k++)
         for (int p = 0; p < P; p++) {
             size_t r = (size_t)idx[k] * P + p;
             t->msk[k * P + p] = d->mask[r];
             t->tgt[k * P + p] = d->mask[r] != 0.0f ? (float)ih_scale(&sc[p], d->targets[r]) : 0.0f;
         }
-    /* MODEL-4's dropout masks: a function of (seed, step, micro-batch), so that a resumed run
-     * repeats an uninterrupted one */
-    ih_model_set_dropout_seed(t->m, t->o->seed ^ ((uint64_t)t->st.sched_step << 20) ^ (uint64_t)first_in_batch);
+    ih_model_set_dropout_seed(t->m, micro_seed);
     if (ih_model_forward2(t->m, &g, g2p, 1, t->out) != 0) {
         free_micro(&g, &g2);
         return -1;

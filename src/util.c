@@ -2,6 +2,7 @@
 #include "ionhop.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,6 +139,12 @@ uint64_t ih_rng_next(ih_rng *r) {
 }
 
 double ih_rng_uniform(ih_rng *r) { return (double)(ih_rng_next(r) >> 11) * 0x1.0p-53; }
+
+double ih_rng_normal(ih_rng *r) {
+    /* 1 - u lies in (0, 1], so the logarithm is finite */
+    double u = 1.0 - ih_rng_uniform(r), v = ih_rng_uniform(r);
+    return sqrt(-2.0 * log(u)) * cos(2.0 * 3.14159265358979323846 * v);
+}
 
 void ih_rng_shuffle(ih_rng *r, int *a, int n) {
     for (int i = n - 1; i > 0; i--) {

@@ -127,6 +127,13 @@ static void check_log_target(const char *dir, const char *data) {
     snprintf(cmd, sizeof cmd, "%s finetune --data %s --log-target -1 --out %s/x.ionhop", cli(), data, dir);
     CHECK_INT(run(cmd, out, sizeof out), 2);
     CHECK_MSG(one_line_error(out, "--log-target"), "%s", out);
+    /* --jitter: a negative or implausibly large displacement is a usage error */
+    const char *bad_jitter[] = {"-0.01", "2", "nan"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(cmd, sizeof cmd, "%s finetune --data %s --jitter %s --out %s/x.ionhop", cli(), data, bad_jitter[k], dir);
+        CHECK_INT(run(cmd, out, sizeof out), 2);
+        CHECK_MSG(one_line_error(out, "--jitter"), "%s", out);
+    }
 }
 
 /* A model trained with --path-bonds: the file says so, and the hop given as end points and as

@@ -526,6 +526,107 @@ static void test_path_apart(const ih_structure_set *set) {
     }
 }
 
+static int cmp_float(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* ih_graph_displace against an independent route: the graph built from the displaced structure
+ * itself (a record whose neighbour ranks the small displacements keep), and the line graph's
+ * angles from the displaced vectors. Also ih_rng_normal's first two moments. */
+static void test_displace(const ih_structure_set *set) {
+    const ih_structure *s = &set->items[7];
+    ih_graph_opts o = opts(0, 8.0, 12);
+    o.line_graph = 0;
+    /* ties within 0.01 Å all kept, so displacements of a few mÅ cannot change the neighbours */
+    o.tie_tol = 0.01;
+    int N = s->n_atoms;
+    float *disp = malloc((size_t)3 * N * sizeof *disp);
+    ih_rng rng;
+    ih_rng_seed(&rng, 11);
+    for (int q = 0; q < 3 * N; q++) disp[q] = (float)(0.002 * ih_rng_normal(&rng));
+    /* the displaced structure: fractional += disp · L⁻¹ (L rows = lattice vectors) */
+    const double(*L)[3] = s->lattice;
+    double inv[3][3], det = L[0][0] * (L[1][1] * L[2][2] - L[1][2] * L[2][1]) -
+                           L[0][1] * (L[1][0] * L[2][2] - L[1][2] * L[2][0]) +
+                           L[0][2] * (L[1][0] * L[2][1] - L[1][1] * L[2][0]);
+    for (int r = 0; r < 3; r++)
+        for (int c = 0; c < 3; c++) {
+            int r1 = (c + 1) % 3, r2 = (c + 2) % 3, c1 = (r + 1) % 3, c2 = (r + 2) % 3;
+            inv[r][c] = (L[r1][c1] * L[r2][c2] - L[r1][c2] * L[r2][c1]) / det;
+        }
+    ih_structure moved;
+    ih_structure_init(&moved, N);
+    memcpy(moved.lattice, s->lattice, sizeof moved.lattice);
+    memcpy(moved.z, s->z, (size_t)N * sizeof *moved.z);
+    for (int a = 0; a < N; a++)
+        for (int c = 0; c < 3; c++) {
+            double df = 0;
+            for (int k = 0; k < 3; k++) df += disp[3 * a + k] * inv[k][c];
+            moved.frac[3 * a + c] = s->frac[3 * a + c] + df;
+        }
+    ih_graph g, ref;
+    CHECK(ih_graph_build(s, &o, &g) == 0);
+    CHECK(ih_graph_build(&moved, &o, &ref) == 0);
+    CHECK_INT(g.n_edges, ref.n_edges);
+    CHECK(ih_graph_displace(&g, disp) == 0);
+    if (g.n_edges == ref.n_edges) {
+        /* every displaced edge is an edge of the rebuilt graph (same atoms, same vector) */
+        int unmatched = 0;
+        double max_vec = 0, max_len = 0, max_moved = 0;
+        for (int e = 0; e < g.n_edges; e++) {
+            int best = -1;
+            double best_d = 1e9;
+            int a = g.edge_src[e];
+            for (int q = ref.src_ptr[a]; q < ref.src_ptr[a + 1]; q++) {
+                int f = ref.edges_by_src[q];
+                if (ref.edge_dst[f] != g.edge_dst[e]) continue;
+                double d = 0;
+                for (int c = 0; c < 3; c++) d = fmax(d, fabs(g.edge_vec[3 * e + c] - ref.edge_vec[3 * f + c]));
+                if (d < best_d) best_d = d, best = f;
+            }
+            if (best < 0) {
+                unmatched++;
+                continue;
+            }
+            max_vec = fmax(max_vec, best_d);
+            max_len = fmax(max_len, fabs(g.edge_len[e] - ref.edge_len[best]));
+        }
+        ih_graph plain;
+        CHECK(ih_graph_build(s, &o, &plain) == 0);
+        for (int e = 0; e < g.n_edges; e++) max_moved = fmax(max_moved, fabs(g.edge_len[e] - plain.edge_len[e]));
+        ih_graph_free(&plain);
+        CHECK_INT(unmatched, 0);
+        CHECK_MSG(max_vec < 2e-5 && max_len < 2e-5, "displaced edges differ by %g / %g Å", max_vec, max_len);
+        CHECK(max_moved > 1e-3); /* the displacements did move the atoms */
+        CHECK(ih_graph_add_line_graph(&g) == 0 && ih_graph_add_line_graph(&ref) == 0);
+        CHECK_INT(g.n_triplets, ref.n_triplets);
+        /* the angles, compared sorted (edge order may differ between the two builds) */
+        if (g.n_triplets == ref.n_triplets) {
+            qsort(g.trip_cos, (size_t)g.n_triplets, sizeof(float), cmp_float);
+            qsort(ref.trip_cos, (size_t)ref.n_triplets, sizeof(float), cmp_float);
+            double max_cos = 0;
+            for (int t = 0; t < g.n_triplets; t++) max_cos = fmax(max_cos, fabs(g.trip_cos[t] - ref.trip_cos[t]));
+            CHECK_MSG(max_cos < 2e-5, "displaced angle cosines differ by %g", max_cos);
+        }
+        /* with the line graph built, the angles would go stale: refused */
+        CHECK(ih_graph_displace(&g, disp) == -1);
+        CHECK(strstr(ih_last_error(), "line graph") != NULL);
+    }
+    ih_graph_free(&g);
+    ih_graph_free(&ref);
+    ih_structure_free(&moved);
+    free(disp);
+    double sum = 0, sum2 = 0;
+    const int n = 200000;
+    for (int i = 0; i < n; i++) {
+        double x = ih_rng_normal(&rng);
+        sum += x, sum2 += x * x;
+    }
+    CHECK_NEAR(sum / n, 0.0, 0.01);
+    CHECK_NEAR(sum2 / n, 1.0, 0.01);
+}
+
 int main(void) {
     test_cscl();
     test_bad_input();
@@ -536,6 +637,7 @@ int main(void) {
         test_batch_and_cache(&set);
         test_options_and_threads(&set);
         test_path_apart(&set);
+        test_displace(&set);
     }
     ih_structure_set_free(&set);
     return test_summary("test_graph");

@@ -27,15 +27,15 @@ static void small_config(ih_config *c) {
 }
 
 static ih_model *train_run(const ih_dataset *d, int epochs, int stop_after, const char *ckpt,
-                           uint64_t seed, long micro, double *first_loss) {
+                           uint64_t seed, long micro, double jitter) {
     ih_config c;
     small_config(&c);
     ih_model *m = ih_model_create(&c, seed);
     int tr[6] = {0, 1, 2, 3, 4, 5}, va[2] = {6, 7};
     ih_task_scaling sc = {"em", 0.0, 9.0, 0};
     ih_train_opts o = quiet_train_opts(epochs, 3, seed, ckpt, micro, tmp("best.ionhop"));
+    o.jitter = jitter;
     ih_train_result r;
-    (void)first_loss;
     if (stop_after > 0) {
         /* an interrupted run: train stop_after epochs of the `epochs` schedule, then resume */
         ih_train_opts o1 = o;
@@ -200,14 +200,24 @@ int main(void) {
     }
 
     /* training: same seed -> same model; loss falls; resume == uninterrupted */
-    double l0 = 0;
-    ih_model *r1 = train_run(&d, 4, 0, tmp("ck1"), 5, 1 << 20, &l0);
-    ih_model *r2 = train_run(&d, 4, 0, tmp("ck2"), 5, 1 << 20, &l0);
+    ih_model *r1 = train_run(&d, 4, 0, tmp("ck1"), 5, 1 << 20, 0.0);
+    ih_model *r2 = train_run(&d, 4, 0, tmp("ck2"), 5, 1 << 20, 0.0);
     CHECK(params_equal(r1, r2));
-    ih_model *r3 = train_run(&d, 4, 2, tmp("ck3"), 5, 1 << 20, &l0);
+    ih_model *r3 = train_run(&d, 4, 2, tmp("ck3"), 5, 1 << 20, 0.0);
     CHECK_MSG(params_equal(r1, r3), "resumed run differs from the uninterrupted one");
-    ih_model *r4 = train_run(&d, 4, 0, tmp("ck4"), 6, 1 << 20, &l0);
+    ih_model *r4 = train_run(&d, 4, 0, tmp("ck4"), 6, 1 << 20, 0.0);
     CHECK(!params_equal(r1, r4));
+    /* --jitter: the displacements change the model, and are a function of the seed alone, so
+     * a rerun and a resumed run repeat it */
+    {
+        ih_model *j1 = train_run(&d, 4, 0, tmp("cj1"), 5, 1 << 20, 0.05);
+        ih_model *j2 = train_run(&d, 4, 0, tmp("cj2"), 5, 1 << 20, 0.05);
+        ih_model *j3 = train_run(&d, 4, 2, tmp("cj3"), 5, 1 << 20, 0.05);
+        CHECK(!params_equal(j1, r1));
+        CHECK(params_equal(j1, j2));
+        CHECK_MSG(params_equal(j1, j3), "resumed jitter run differs from the uninterrupted one");
+        ih_model_free(j1), ih_model_free(j2), ih_model_free(j3);
+    }
     /* the best-validation model file exists and loads */
     ih_model *best = ih_model_load(tmp("best.ionhop"), NULL);
     CHECK(best != NULL);

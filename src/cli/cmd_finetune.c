@@ -47,6 +47,9 @@ static void usage(FILE *f) {
             "                     shell that is degenerate by symmetry is never split by rounding (0:\n"
             "                     the spec's exact comparison, under which a rotated copy of a cell\n"
             "                     can get another graph); stored in the model; allowed with --init\n"
+            "  --jitter A (0)     training only: every atom of each micro-batch displaced by N(0, A²) Å\n"
+            "                     per coordinate, the neighbour lists kept (thermal-like noise on bond\n"
+            "                     lengths and angles; a function of the seed, so runs repeat)\n"
             "  --log-target C (0) scale log(Em + C eV) to [-1, 1] instead of Em itself (0: the spec's\n"
             "                     linear min-max scaling); stored in the model\n"
             "  --val F (0.1)  --epochs N (100)  --batch B (16)  --lr MAX_LR (1e-3)  --wd (0.01)\n"
@@ -207,6 +210,7 @@ static uint64_t cv_key(const ft *f, long folds, const ih_dataset *d) {
     if (f->tie_tol != 0) snprintf(text + strlen(text), sizeof text - strlen(text), " tie_tol=%.9g", f->tie_tol);
     if (f->log_target != 0)
         snprintf(text + strlen(text), sizeof text - strlen(text), " log_target=%.9g", f->log_target);
+    if (f->o.jitter != 0) snprintf(text + strlen(text), sizeof text - strlen(text), " jitter=%.9g", f->o.jitter);
     uint64_t h = ih_fnv1a(IH_FNV1A_START, text, strlen(text));
     /* the records themselves: an edited data file under the same name is another run */
     for (int i = 0; i < d->n; i++) {
@@ -501,6 +505,8 @@ static int take_training_option(int argc, char **argv, int *i, ft *f) {
     }
     if ((r = cli_take(argc, argv, i, "--log-target", &v)))
         return r < 0 || cli_parse_double("--log-target", v, 0.0, 100.0, &f->log_target) ? -1 : 1;
+    if ((r = cli_take(argc, argv, i, "--jitter", &v)))
+        return r < 0 || cli_parse_double("--jitter", v, 0.0, 0.5, &f->o.jitter) ? -1 : 1;
     if ((r = cli_take(argc, argv, i, "--trunk-lr", &v)))
         return r < 0 || cli_parse_double("--trunk-lr", v, 0.0, 10.0, &f->o.trunk_lr_scale) ? -1 : 1;
     return cli_training_option(argc, argv, i, &f->o, &f->val);

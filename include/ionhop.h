@@ -148,6 +148,14 @@ int ih_path_endpoints(const ih_structure *five, ih_structure *ini, ih_structure 
  * in `five` (5 or more). The model sees the path only at five points: a path that passes through
  * or near a host atom is outside what it learnt well (see docs/results.md). */
 double ih_path_closest_approach(const ih_structure *five, int *site);
+/* Geometric descriptors of the straight path of a 5-image structure, fed to the network with
+ * ih_config.path_desc: [0] hop length, [1] the bottleneck (nearest host site to any of 17 points
+ * along the path), [2] / [3] / [4] the nearest host site to the initial site / final site /
+ * midpoint, [5] / [6] host sites (periodic images counted) within 3 Å of the midpoint / the initial
+ * site, [7] cell volume per host site (Å, Å^3). raw (may be NULL) gets them as such, scaled (may be
+ * NULL) centred and scaled by fixed constants to O(1). -1 if `five` is not a 5-image structure. */
+#define IH_PATH_DESC 8
+int ih_path_descriptors(const ih_structure *five, double raw[IH_PATH_DESC], float scaled[IH_PATH_DESC]);
 
 /* Vacancy hops of one element between its own sites (hops.c): from a site to the nearest image of
  * another site of the element (which becomes the vacancy), up to max_length Å, grouped into classes
@@ -191,6 +199,8 @@ typedef struct ih_graph_opts {
     double tie_tol; /* Å: neighbours within tie_tol of the k-th distance count as ties and are all
                        kept. 0 (the spec's exact comparison) lets rounding split a degenerate k-th
                        shell, so a rotated copy of a symmetric cell can get another graph */
+    int path_desc;  /* 1: store the path descriptors (ih_path_descriptors, scaled) with the graph;
+                       the structure must be a 5-image path then */
 } ih_graph_opts;
 
 void ih_graph_opts_default(ih_graph_opts *o);
@@ -231,6 +241,8 @@ typedef struct ih_graph {
     int *tsrc_ptr;        /* n_edges + 1 */
     int *trips_by_src;    /* n_triplets: triplet indices grouped by e1 */
     double cutoff_used;   /* single structure: final cutoff after retries */
+    float *path_desc;     /* n_structs × IH_PATH_DESC scaled path descriptors; NULL unless built
+                             with ih_graph_opts.path_desc (a batch has them if all its parts do) */
 } ih_graph;
 
 /* Build the graph of one structure (o NULL: defaults). Errors name the structure by jid. On
@@ -340,6 +352,8 @@ typedef struct ih_config {
                           same plus a bond between consecutive images (path_chain); 0 = the spec's
                           graph, where an image's nearest neighbours are its sibling images */
     double tie_tol;    /* graph ih_graph_opts.tie_tol, Å (0: the spec's exact comparison) */
+    int path_desc;     /* MODEL-3-PATH / MODEL-3-SADDLE only: 1 = the IH_PATH_DESC path descriptors
+                          of each structure join the pooled vectors that "fc" fuses */
 } ih_config;
 
 /* ALIGNN_ft of §4: H 256, 4 + 4 layers, head (c) with 2 hidden Linears, 1 output. */

@@ -220,7 +220,8 @@ static int append_file(ih_dataset *d, const char *path, int task, const ih_graph
     if (ih_read_structures(path, IH_FMT_UNKNOWN, &set) != 0) return -1;
     char cpath[4096];
     uint64_t key = 0;
-    int use_cache = cache_dir && !go->line_graph &&
+    /* the cache format holds no path descriptors; those graphs are cheap to rebuild */
+    int use_cache = cache_dir && !go->line_graph && !go->path_desc &&
                     cache_path(path, go, d->input, cache_dir, cpath, sizeof cpath, &key) == 0;
     int n0 = d->n;
     int rc = append_records(d, path, set.items, 0, set.n, task, go, use_cache ? cpath : NULL, key);

@@ -18,6 +18,7 @@ void ih_graph_opts_default(ih_graph_opts *o) {
     o->n_apart = 0;
     o->path_chain = 0;
     o->tie_tol = 0;
+    o->path_desc = 0;
 }
 
 void ih_graph_opts_local(ih_graph_opts *o) {
@@ -28,6 +29,7 @@ void ih_graph_opts_local(ih_graph_opts *o) {
     o->n_apart = 0;
     o->path_chain = 0;
     o->tie_tol = 0;
+    o->path_desc = 0;
 }
 
 void *ih_graph_alloc(size_t n, size_t size) { return malloc((n ? n : 1) * size); }
@@ -38,7 +40,7 @@ void ih_graph_free(ih_graph *g) {
     free(g->atom_z), free(g->edge_src), free(g->edge_dst), free(g->edge_vec), free(g->edge_len);
     free(g->dst_ptr), free(g->src_ptr), free(g->edges_by_src);
     free(g->trip_src), free(g->trip_dst), free(g->trip_cos), free(g->trip_ptr);
-    free(g->tsrc_ptr), free(g->trips_by_src);
+    free(g->tsrc_ptr), free(g->trips_by_src), free(g->path_desc);
     memset(g, 0, sizeof *g);
 }
 
@@ -359,6 +361,12 @@ int ih_graph_build(const ih_structure *s, const ih_graph_opts *o, ih_graph *g) {
         rc = build_from_keys(s, &geo, keys, nk, NULL, s->n_atoms, NULL, o->line_graph, cut, g, what);
     free(keys);
     ih_geom_free(&geo);
+    if (rc == 0 && o->path_desc) {
+        g->path_desc = malloc(IH_PATH_DESC * sizeof *g->path_desc);
+        if (!g->path_desc) rc = ih_set_error("%s: out of memory", what);
+        else if (ih_path_descriptors(s, NULL, g->path_desc) != 0)
+            rc = ih_set_error("%s: path descriptors need a 5-image path structure", what);
+    }
     if (rc != 0) ih_graph_free(g);
     return rc;
 }

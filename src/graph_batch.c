@@ -94,6 +94,19 @@ int ih_graph_batch(const ih_graph *const *gs, int n, ih_graph *out) {
     out->struct_trip_ptr[S] = (int)T;
     out->dst_ptr[N] = out->src_ptr[N] = (int)E;
     out->trip_ptr[E] = out->tsrc_ptr[E] = (int)T;
+    int with_desc = 0;
+    for (int b = 0; b < n; b++) with_desc += gs[b]->path_desc != NULL;
+    if (with_desc == n) {
+        out->path_desc = ih_graph_alloc((size_t)S * IH_PATH_DESC, sizeof(float));
+        if (!out->path_desc) {
+            free(off);
+            ih_graph_free(out);
+            return ih_set_error("graph batch: out of memory");
+        }
+        for (int b = 0; b < n; b++)
+            memcpy(out->path_desc + (size_t)os[b] * IH_PATH_DESC, gs[b]->path_desc,
+                   (size_t)gs[b]->n_structs * IH_PATH_DESC * sizeof(float));
+    }
     free(off);
     return 0;
 }

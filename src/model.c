@@ -20,6 +20,7 @@ void ih_config_default(ih_config *c) {
     c->cutoff = 8.0;
     c->canonical = 0;
     c->tie_tol = 0;
+    c->path_desc = 0;
 }
 
 int ih_config_check(const ih_config *c) {
@@ -48,6 +49,11 @@ int ih_config_check(const ih_config *c) {
     if (c->path_apart && ih_arch_input(c->arch) == IH_INPUT_ENDPOINTS)
         return ih_set_error("model: path bonds 'apart' or 'chain' need a 5-image arch (model3, model3-path, "
                             "model3-saddle, model4), not %s", ih_arch_name(c->arch));
+    if (c->path_desc != 0 && c->path_desc != 1)
+        return ih_set_error("model: path_desc %d is not 0 or 1", c->path_desc);
+    if (c->path_desc && !arch_is_path(c->arch))
+        return ih_set_error("model: path descriptors need model3-path or model3-saddle, not %s",
+                            ih_arch_name(c->arch));
     return 0;
 }
 
@@ -365,7 +371,8 @@ static void add_variant_modules(builder *b) {
         snprintf(nm, sizeof nm, "%s.layer_norm.bias", pre);
         al->ln_b = add_param(b, nm, 1, H, 0, INIT_ZERO, 0);
     }
-    if (arch_has_fuse(c->arch)) m->fuse = add_linear(b, "fc", arch_fuse_parts(c->arch) * H, H);
+    if (arch_has_fuse(c->arch))
+        m->fuse = add_linear(b, "fc", arch_fuse_parts(c->arch) * H + (c->path_desc ? IH_PATH_DESC : 0), H);
 }
 
 /* Per-thread workspace for the ops' deterministic reductions and GEMM scratch, sized for the

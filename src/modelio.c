@@ -27,6 +27,7 @@ static cJSON *config_to_json(const ih_config *c) {
     /* written only when set, so files of the spec's graph stay as they were */
     if (c->path_apart) cJSON_AddStringToObject(j, "path_bonds", ih_path_bonds_name(c->path_apart));
     if (c->tie_tol != 0) cJSON_AddNumberToObject(j, "tie_tol", c->tie_tol);
+    if (c->path_desc) cJSON_AddBoolToObject(j, "path_desc", 1);
     return j;
 }
 
@@ -67,6 +68,9 @@ static int config_from_json(const cJSON *j, ih_config *c, const char *path) {
     const cJSON *tt = cJSON_GetObjectItemCaseSensitive(j, "tie_tol");
     if (tt && !cJSON_IsNumber(tt)) return ih_set_error("%s: model configuration: \"tie_tol\" must be a number", path);
     c->tie_tol = tt ? tt->valuedouble : 0;
+    const cJSON *pd = cJSON_GetObjectItemCaseSensitive(j, "path_desc");
+    if (pd && !cJSON_IsBool(pd)) return ih_set_error("%s: model configuration: \"path_desc\" must be true or false", path);
+    c->path_desc = pd && cJSON_IsTrue(pd);
     if (ih_config_check(c) != 0) return ih_set_error("%s: %s", path, ih_last_error());
     return 0;
 }
@@ -82,6 +86,7 @@ static void member_name(char *buf, size_t cap, int n_members, int k, const char 
 static int same_input(const ih_config *a, const ih_config *b) {
     return a->n_outputs == b->n_outputs && a->neighbors == b->neighbors && a->cutoff == b->cutoff &&
            a->canonical == b->canonical && a->path_apart == b->path_apart && a->tie_tol == b->tie_tol &&
+           a->path_desc == b->path_desc &&
            ih_arch_input(a->arch) == ih_arch_input(b->arch);
 }
 

@@ -251,3 +251,84 @@ double ih_path_closest_approach(const ih_structure *five, int *site) {
     for (int k = 0; k < 3; k++) wide[k] = 1 + (int)ceil(reach / spacing[k]);
     return closest_within(five, mid_frac, p, v, wide, site);
 }
+
+/* Host sites (5..n-1) within `shift` lattice translations of their offset from p reduced to
+ * [-0.5, 0.5]: the nearest distance, and (count not NULL) how many images lie within radius. */
+static double host_search(const ih_structure *five, const double p[3], const int shift[3], double radius,
+                          int *count) {
+    const double(*L)[3] = five->lattice;
+    double best = INFINITY;
+    int n_within = 0;
+    for (int j = 5; j < five->n_atoms; j++) {
+        double df[3];
+        for (int c = 0; c < 3; c++) df[c] = five->frac[3 * j + c] - p[c], df[c] -= nearbyint(df[c]);
+        for (int a = -shift[0]; a <= shift[0]; a++)
+            for (int b = -shift[1]; b <= shift[1]; b++)
+                for (int c = -shift[2]; c <= shift[2]; c++) {
+                    double f[3] = {df[0] + a, df[1] + b, df[2] + c}, x[3];
+                    ih_frac_to_cart(L, f, x);
+                    double r = sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2]);
+                    if (r < best) best = r;
+                    n_within += r < radius;
+                }
+    }
+    if (count) *count = n_within;
+    return best;
+}
+
+/* The nearest host site to p (fractional), and how many host images lie within radius, over all
+ * periodic images: a first bound from the 27 nearest translations, then every translation that
+ * could reach within max(bound, radius) (at most R / spacing_k lattice planes along axis k), so a
+ * skewed or unreduced basis gets the same answer as a reduced one. */
+static double host_distances(const ih_structure *five, const double p[3], double radius, int *count) {
+    int near[3] = {1, 1, 1}, wide[3];
+    double bound = host_search(five, p, near, 0, NULL), spacing[3];
+    double reach = bound > radius ? bound : radius;
+    ih_lattice_plane_spacings(five->lattice, spacing);
+    for (int k = 0; k < 3; k++) wide[k] = 1 + (int)ceil(reach / spacing[k]);
+    return host_search(five, p, wide, radius, count);
+}
+
+/* Centre and scale of each raw descriptor: its mean and standard deviation over the 559 shared
+ * training records (tools/path_desc_ref.py), rounded, so the network's inputs are O(1). */
+static const double desc_mean[IH_PATH_DESC] = {3.9, 1.65, 2.25, 2.25, 1.8, 7.3, 6.9, 14.4};
+static const double desc_scale[IH_PATH_DESC] = {1.1, 0.45, 0.28, 0.29, 0.52, 2.8, 2.8, 5.1};
+
+int ih_path_descriptors(const ih_structure *five, double raw[IH_PATH_DESC], float scaled[IH_PATH_DESC]) {
+    if (!ih_structure_is_5image(five)) return ih_set_error("path descriptors: not a 5-image path structure");
+    const double(*L)[3] = five->lattice;
+    const double *img = five->frac;
+    double step[4][3], hop = 0, bottleneck = INFINITY, d[IH_PATH_DESC];
+    for (int k = 0; k < 4; k++) {
+        double x[3];
+        for (int c = 0; c < 3; c++) step[k][c] = min_image_frac(img[3 * (k + 1) + c] - img[3 * k + c]);
+        ih_frac_to_cart(L, step[k], x);
+        hop += sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2]);
+    }
+    /* 17 points, four per step between images, then the final site */
+    double near_at[17];
+    for (int q = 0; q < 17; q++) {
+        int k = q < 16 ? q / 4 : 3;
+        double t = q < 16 ? (q % 4) / 4.0 : 1.0, p[3];
+        for (int c = 0; c < 3; c++) p[c] = img[3 * k + c] + t * step[k][c];
+        near_at[q] = host_distances(five, p, 0, NULL);
+        if (near_at[q] < bottleneck) bottleneck = near_at[q];
+    }
+    int n_mid, n_start;
+    host_distances(five, img + 6, 3.0, &n_mid);
+    host_distances(five, img, 3.0, &n_start);
+    double vol = ih_structure_volume(five);
+    d[0] = hop;
+    d[1] = bottleneck;
+    d[2] = near_at[0];
+    d[3] = near_at[16];
+    d[4] = near_at[8];
+    d[5] = n_mid;
+    d[6] = n_start;
+    d[7] = vol / (five->n_atoms - 5);
+    for (int i = 0; i < IH_PATH_DESC; i++) {
+        if (raw) raw[i] = d[i];
+        if (scaled) scaled[i] = (float)((d[i] - desc_mean[i]) / desc_scale[i]);
+    }
+    return 0;
+}

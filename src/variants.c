@@ -26,7 +26,7 @@ struct variant_state {
     ih_acts *dacts1, *dacts2; /* MODEL-2's delta branch on G1 and G2 */
     attn_acts att[2];         /* MODEL-4 */
     float *block;
-    float *h1, *h2, *d, *cat, *dcat, *hf, *dhf, *dh1, *dh2; /* B × H (cat, dcat: B × 3H) */
+    float *h1, *h2, *d, *cat, *dcat, *hf, *dhf, *dh1, *dh2; /* B × H (cat, dcat: B × (3H + IH_PATH_DESC)) */
     /* d: MODEL-2's d2; MODEL-3-SADDLE's s in forward, ds in backward */
     int ready; /* a forward2 ran and its arenas are intact */
 };
@@ -81,7 +81,8 @@ static int model_reserve_all(ih_model *m, int max_structs, int atoms1, int edges
         v->acts2 = ih_acts_create(m, max_structs, atoms2, edges2, triplets2, for_training);
         if (!v->acts2) goto fail;
     }
-    size_t row = ((size_t)max_structs * H + 15) & ~(size_t)15, n = 7 * row + 2 * (3 * row);
+    size_t row = ((size_t)max_structs * H + 15) & ~(size_t)15;
+    size_t cat_row = ((size_t)max_structs * (3 * H + IH_PATH_DESC) + 15) & ~(size_t)15, n = 7 * row + 2 * cat_row;
     size_t a1 = 0, a2 = 0;
     if (arch == IH_ARCH_ATTN) {
         a1 = attn_acts_floats(H, atoms1, max_structs);
@@ -95,8 +96,8 @@ static int model_reserve_all(ih_model *m, int max_structs, int atoms1, int edges
     float *p = v->block;
     float **one[] = {&v->h1, &v->h2, &v->d, &v->hf, &v->dhf, &v->dh1, &v->dh2};
     for (size_t k = 0; k < sizeof one / sizeof one[0]; k++) *one[k] = p, p += row;
-    v->cat = p, p += 3 * row;
-    v->dcat = p, p += 3 * row;
+    v->cat = p, p += cat_row;
+    v->dcat = p, p += cat_row;
     if (arch == IH_ARCH_ATTN) {
         attn_acts_carve(&v->att[0], p, H, atoms1, max_structs);
         attn_acts_carve(&v->att[1], p + a1, H, atoms2, max_structs);
@@ -118,6 +119,9 @@ static int check_pair(ih_model *m, const ih_graph *g1, const ih_graph *g2) {
             if (g1->struct_atom_ptr[b + 1] - g1->struct_atom_ptr[b] < PATH_IMAGES + 1)
                 return ih_set_error("model: a %s model needs 5-image path structures (structure %d has "
                                     "%d atoms)", name, b, g1->struct_atom_ptr[b + 1] - g1->struct_atom_ptr[b]);
+        if (m->cfg.path_desc && !g1->path_desc)
+            return ih_set_error("model: this %s model reads path descriptors, but the graphs were built "
+                                "without them", name);
         return 0;
     }
     if (!g1 || !g2) return ih_set_error("model: a %s model takes two graphs per structure", name);
@@ -176,13 +180,21 @@ static int clear_node_grads(ih_acts *a, const ih_graph *g, int H) {
     return 0;
 }
 
-/* [a ‖ b] (c NULL) or [a ‖ b ‖ c] row by row */
-static void concat_rows(float *cat, const float *a, const float *b, const float *c, int B, int H) {
-    size_t w = (size_t)(c ? 3 : 2) * H;
+/* Width of the vector "fc" fuses: the pooled parts and the path descriptors. */
+static int fuse_width(const ih_model *m) {
+    return arch_fuse_parts(m->cfg.arch) * m->H + (m->cfg.path_desc ? IH_PATH_DESC : 0);
+}
+
+/* [a ‖ b] (c NULL) or [a ‖ b ‖ c] row by row, then the D path descriptors of the row (desc NULL:
+ * D = 0) */
+static void concat_rows(float *cat, const float *a, const float *b, const float *c, const float *desc,
+                        int D, int B, int H) {
+    size_t w = (size_t)(c ? 3 : 2) * H + (desc ? D : 0);
     for (int i = 0; i < B; i++) {
         memcpy(cat + (size_t)i * w, a + (size_t)i * H, sizeof(float) * H);
         memcpy(cat + (size_t)i * w + H, b + (size_t)i * H, sizeof(float) * H);
         if (c) memcpy(cat + (size_t)i * w + 2 * H, c + (size_t)i * H, sizeof(float) * H);
+        if (desc) memcpy(cat + (size_t)i * w + (c ? 3 : 2) * H, desc + (size_t)i * D, sizeof(float) * D);
     }
 }
 
@@ -234,8 +246,9 @@ int variants_forward_fused(ih_model *m, const ih_graph *g1, const ih_graph *g2, 
         for (size_t i = 0; i < n; i++) v->hf[i] = v->h1[i] - v->h2[i];
     else {
         int parts = arch_fuse_parts(arch);
-        concat_rows(v->cat, v->h1, v->h2, parts == 3 ? v->d : NULL, B, H);
-        linear_forward(v->hf, v->cat, P + m->fuse.w, P + m->fuse.b, B, parts * H, H);
+        concat_rows(v->cat, v->h1, v->h2, parts == 3 ? v->d : NULL, m->cfg.path_desc ? g1->path_desc : NULL,
+                    IH_PATH_DESC, B, H);
+        linear_forward(v->hf, v->cat, P + m->fuse.w, P + m->fuse.b, B, fuse_width(m), H);
     }
     memcpy(m->h, v->hf, sizeof(float) * n);
     v->ready = 1;
@@ -277,10 +290,10 @@ int variants_backward_fused(ih_model *m, const ih_graph *g1, const ih_graph *g2,
         for (size_t i = 0; i < n; i++) v->dh1[i] = v->dhf[i], v->dh2[i] = sign * v->dhf[i];
     } else {
         int parts = arch_fuse_parts(arch);
-        size_t w = (size_t)parts * H;
-        memset(v->dcat, 0, sizeof(float) * parts * n);
+        size_t w = (size_t)fuse_width(m);
+        memset(v->dcat, 0, sizeof(float) * w * B);
         linear_backward(v->dcat, Gr + m->fuse.w, Gr + m->fuse.b, v->dhf, v->cat, P + m->fuse.w, B,
-                        parts * H, H, &m->ws);
+                        (int)w, H, &m->ws);
         for (int i = 0; i < B; i++) {
             memcpy(v->dh1 + (size_t)i * H, v->dcat + (size_t)i * w, sizeof(float) * H);
             memcpy(v->dh2 + (size_t)i * H, v->dcat + (size_t)i * w + H, sizeof(float) * H);

@@ -17,6 +17,7 @@ typedef struct tg_struct {
 } tg_struct;
 
 static inline void tg_free(ih_graph *g) {
+    free(g->path_desc);
     free(g->struct_atom_ptr);
     free(g->struct_edge_ptr);
     free(g->struct_trip_ptr);

@@ -414,6 +414,32 @@ int main(void) {
         CHECK_INT(run(cmd, out, sizeof out), 2);
         CHECK_MSG(one_line_error(out, "--tie-tol"), "%s", out);
     }
+    {
+        /* --path-desc: allowed with --init, stored in the model, read by predict; the same hop as
+         * end points and as ion + destination gets the same barrier */
+        snprintf(model, sizeof model, "%s/pdesc.ionhop", dir);
+        snprintf(cmd, sizeof cmd, "%s finetune --init %s --data %s --arch model3-path --path-desc --out %s --epochs 1 "
+                 "--batch 2 --val 0.34", cli(), mpt, data, model);
+        CHECK_INT(run(cmd, out, sizeof out), 0);
+        snprintf(cmd, sizeof cmd, "%s info %s", cli(), model);
+        CHECK_INT(run(cmd, out, sizeof out), 0);
+        CHECK_MSG(strstr(out, "\"path_desc\": true"), "%s", out);
+        double e = hop_em(model, INI, FIN);
+        snprintf(cmd, sizeof cmd, "%s predict --model %s " INI " --ion 1 --to \"0.75 0.75 0.5\"", cli(), model);
+        CHECK_INT(run(cmd, out, sizeof out), 0);
+        CHECK_MSG(isfinite(e) && predicted_em(out) == e, "%g: %s", e, out);
+        /* the flag edited out of the file: "fc" no longer fits the network it describes */
+        char edited[300];
+        snprintf(edited, sizeof edited, "%s/pdesc.edited.ionhop", dir);
+        CHECK(edit_header(model, edited, "path_desc\\\":true", "path_dxxx\\\":true") == 0);
+        snprintf(cmd, sizeof cmd, "%s predict --model %s --initial " INI " --final " FIN, cli(), edited);
+        CHECK_INT(run(cmd, out, sizeof out), 1);
+        CHECK_MSG(one_line_error(out, "pdesc.edited.ionhop"), "%s", out);
+        /* only the path-pooling archs have a fusion to feed them to */
+        snprintf(cmd, sizeof cmd, "%s finetune --data %s --arch model4 --path-desc --out %s/x.ionhop", cli(), data, dir);
+        CHECK_INT(run(cmd, out, sizeof out), 1);
+        CHECK_MSG(one_line_error(out, "path descriptors"), "%s", out);
+    }
     check_merge(dir, data, mpt);
     check_log_target(dir, data);
     snprintf(model, sizeof model, "%s/chain.ionhop", dir);

@@ -182,6 +182,83 @@ int main(void) {
         ih_structure_free(&s);
     }
     printf("closest approach vs sampled brute force: worst gap %.2g Å\n", worst_gap);
+
+    /* path descriptors against the independent numpy implementation (tools/path_desc_ref.py) */
+    {
+        FILE *f = fopen("tests/fixtures/path_desc_ref.txt", "r");
+        CHECK(f != NULL);
+        char line[512];
+        int n_rows = 0;
+        double worst_d = 0;
+        while (f && fgets(line, sizeof line, f)) {
+            if (line[0] == '#') continue;
+            int r, used = 0;
+            char name[128];
+            double ref[IH_PATH_DESC], raw[IH_PATH_DESC];
+            CHECK(sscanf(line, "%d %127s%n", &r, name, &used) == 2);
+            char *q = line + used;
+            for (int i = 0; i < IH_PATH_DESC; i++) ref[i] = strtod(q, &q);
+            CHECK(r >= 0 && r < set.n && !strcmp(set.items[r].sys_name, name));
+            float scaled[IH_PATH_DESC];
+            CHECK(ih_path_descriptors(&set.items[r], raw, scaled) == 0);
+            for (int i = 0; i < IH_PATH_DESC; i++) {
+                if (i == 5 || i == 6) CHECK_MSG(raw[i] == ref[i], "%s descriptor %d: %g vs %g", name, i, raw[i], ref[i]);
+                else CHECK_MSG(fabs(raw[i] - ref[i]) <= 1e-6 * fmax(1, fabs(ref[i])), "%s descriptor %d: %.9g vs %.9g", name, i, raw[i], ref[i]);
+                worst_d = fmax(worst_d, fabs(raw[i] - ref[i]));
+                CHECK(isfinite(scaled[i]) && fabs(scaled[i]) < 20);
+            }
+            n_rows++;
+        }
+        if (f) fclose(f);
+        CHECK(n_rows >= 10);
+        printf("path descriptors of %d records vs numpy: worst difference %.2g\n", n_rows, worst_d);
+        /* the graph carries the scaled descriptors, a batch all of its parts' */
+        ih_graph_opts go;
+        ih_graph_opts_default(&go);
+        go.path_desc = 1;
+        const ih_structure *two[2] = {&set.items[0], &set.items[37]};
+        ih_graph gb, g0;
+        CHECK(ih_graph_build_batch(two, 2, &go, &gb) == 0);
+        CHECK(ih_graph_build(&set.items[37], &go, &g0) == 0);
+        float sc[IH_PATH_DESC];
+        CHECK(ih_path_descriptors(&set.items[0], NULL, sc) == 0);
+        CHECK(gb.path_desc && !memcmp(gb.path_desc, sc, sizeof sc));
+        CHECK(g0.path_desc && !memcmp(gb.path_desc + IH_PATH_DESC, g0.path_desc, sizeof sc));
+        ih_graph_free(&gb);
+        ih_graph_free(&g0);
+        go.path_desc = 0;
+        CHECK(ih_graph_build(&set.items[0], &go, &g0) == 0 && g0.path_desc == NULL);
+        ih_graph_free(&g0);
+        /* not a 5-image path: refused, naming the structure */
+        ih_structure ini2, fin2;
+        CHECK(ih_path_endpoints(&set.items[0], &ini2, &fin2) == 0);
+        CHECK(ih_path_descriptors(&ini2, NULL, sc) == -1);
+        go.path_desc = 1;
+        CHECK(ih_graph_build(&ini2, &go, &g0) == -1 && strstr(ih_last_error(), "5-image"));
+        ih_structure_free(&ini2);
+        ih_structure_free(&fin2);
+    }
+    {   /* a 4 Å cubic lattice in an unreduced basis (b = 5a + 4ŷ): the nearest host image and the
+         * count within 3 Å lie beyond the 27 nearest translations of the reduced offsets */
+        ih_structure s, r;
+        CHECK(ih_structure_init(&s, 6) == 0 && ih_structure_init(&r, 6) == 0);
+        double L[3][3] = {{4, 0, 0}, {20, 4, 0}, {0, 0, 4}}, Lr[3][3] = {{4, 0, 0}, {0, 4, 0}, {0, 0, 4}};
+        memcpy(s.lattice, L, sizeof L);
+        memcpy(r.lattice, Lr, sizeof Lr);
+        for (int k = 0; k < 5; k++) s.z[k] = r.z[k] = 3, s.frac[3 * k + 2] = r.frac[3 * k + 2] = 0.125 + 0.125 * k;
+        s.z[5] = r.z[5] = 8;
+        s.frac[15] = -2.25, s.frac[16] = 0.45, s.frac[17] = 0.375; /* Cartesian (0, 1.8, 1.5) */
+        r.frac[15] = 0, r.frac[16] = 0.45, r.frac[17] = 0.375;
+        double ds[IH_PATH_DESC], dr[IH_PATH_DESC];
+        CHECK(ih_path_descriptors(&s, ds, NULL) == 0 && ih_path_descriptors(&r, dr, NULL) == 0);
+        CHECK_NEAR(dr[0], 2.0, 1e-12);       /* hop: 0.5 of the 4 Å c axis */
+        CHECK_NEAR(dr[4], 1.8, 1e-12);       /* midpoint (0, 0, 1.5) to the site (0, 1.8, 1.5) */
+        CHECK_NEAR(dr[1], 1.8, 1e-12);       /* the bottleneck is there */
+        CHECK_NEAR(dr[7], 64.0, 1e-9);       /* one host site in 64 Å^3 */
+        for (int i = 0; i < IH_PATH_DESC; i++) CHECK_MSG(fabs(ds[i] - dr[i]) < 1e-9, "descriptor %d: %g vs %g", i, ds[i], dr[i]);
+        ih_structure_free(&s);
+        ih_structure_free(&r);
+    }
     ih_structure_set_free(&set);
     return test_summary("test_path");
 }

@@ -145,6 +145,7 @@ static void test_counts(void) {
 
 /* hidden 8 (H), 1 ALIGNN + 1 GCN layer; BatchNorm/LayerNorm affine parameters and running
  * statistics moved away from the identity so that evaluation mode is not trivial */
+static int tiny_path_desc; /* tiny_model's ih_config.path_desc */
 static ih_model *tiny_model(int arch, int H, int head_hidden, uint64_t seed) {
     ih_config c;
     ih_config_default(&c);
@@ -155,6 +156,7 @@ static ih_model *tiny_model(int arch, int H, int head_hidden, uint64_t seed) {
     c.gcn_layers = 1;
     c.head_hidden = head_hidden;
     c.arch = arch;
+    c.path_desc = tiny_path_desc;
     ih_model *m = ih_model_create(&c, seed);
     /* the buffers' own stream: the same trunk buffers whatever the arch adds */
     uint64_t sp = seed * 31 + 7, sb = seed * 37 + 11;
@@ -766,6 +768,34 @@ static void test_variant_gradients(void) {
     random_pair_batch(&gp, 7, 22, 6, 18, 91);
     check_variant(IH_ARCH_PATH, 2, &gp, NULL);
     check_variant(IH_ARCH_SADDLE, 2, &gp, NULL);
+    /* with path descriptors: "fc" reads them too (its weight gains IH_PATH_DESC columns) */
+    gp.path_desc = malloc(sizeof(float) * gp.n_structs * IH_PATH_DESC);
+    for (int i = 0; i < gp.n_structs * IH_PATH_DESC; i++) gp.path_desc[i] = (float)sin(0.9 * i + 0.4);
+    tiny_path_desc = 1;
+    check_variant(IH_ARCH_PATH, 2, &gp, NULL);
+    check_variant(IH_ARCH_SADDLE, 2, &gp, NULL);
+    {
+        ih_model *m = tiny_model(IH_ARCH_PATH, 8, 2, 3);
+        int fc = ih_model_find_tensor(m, "fc.weight");
+        CHECK(fc >= 0 && ih_model_tensor(m, fc)->shape[1] == 2 * 8 + IH_PATH_DESC);
+        /* the descriptors change the output; graphs without them are refused */
+        float o1[2], o2[2];
+        CHECK(reserve_for(m, &gp, NULL) == 0);
+        CHECK(ih_model_forward2(m, &gp, NULL, 0, o1) == 0);
+        gp.path_desc[1] += 1.0f;
+        CHECK(ih_model_forward2(m, &gp, NULL, 0, o2) == 0);
+        CHECK(o1[0] != o2[0] && o1[1] == o2[1]);
+        float *saved = gp.path_desc;
+        gp.path_desc = NULL;
+        CHECK(ih_model_forward2(m, &gp, NULL, 0, o2) == -1 && strstr(ih_last_error(), "path descriptors"));
+        gp.path_desc = saved;
+        ih_model_free(m);
+        ih_config c;
+        ih_config_default(&c);
+        c.path_desc = 1; /* model3: no fusion to feed them to */
+        CHECK(ih_config_check(&c) == -1 && strstr(ih_last_error(), "model3-path"));
+    }
+    tiny_path_desc = 0;
     tg_free(&gp);
     printf("worst gradient-check errors (beyond the float32 noise allowance for single tensors): fusion fc "
            "%.2e, delta branch %.2e, attention pooling in the model %.2e (as a layer, in double: %.2e), "

@@ -123,6 +123,7 @@ void cli_graph_opts(const ih_config *c, ih_graph_opts *go, int line_graph) {
     go->n_apart = c->path_apart ? 5 : 0;
     go->path_chain = c->path_apart == 2;
     go->tie_tol = c->tie_tol;
+    go->path_desc = c->path_desc;
 }
 
 void cli_model_free(cli_model *cm) {

@@ -47,6 +47,10 @@ static void usage(FILE *f) {
             "                     shell that is degenerate by symmetry is never split by rounding (0:\n"
             "                     the spec's exact comparison, under which a rotated copy of a cell\n"
             "                     can get another graph); stored in the model; allowed with --init\n"
+            "  --path-desc        model3-path/model3-saddle: eight geometric descriptors of the straight\n"
+            "                     path (hop length, bottleneck, nearest host atoms at the sites and the\n"
+            "                     midpoint, neighbours within 3 Å, volume per atom) join the pooled\n"
+            "                     vectors before \"fc\"; stored in the model; allowed with --init\n"
             "  --jitter A (0)     training only: every atom of each micro-batch displaced by N(0, A²) Å\n"
             "                     per coordinate, the neighbour lists kept (thermal-like noise on bond\n"
             "                     lengths and angles; a function of the seed, so runs repeat)\n"
@@ -67,6 +71,7 @@ typedef struct ft {
     int by_record; /* --group-by record */
     int path_apart; /* --path-bonds: ih_config.path_apart */
     double tie_tol; /* --tie-tol: ih_config.tie_tol */
+    int path_desc;  /* --path-desc: ih_config.path_desc */
     double log_target; /* --log-target: ih_task_scaling.log_offset */
     char command[2048];
 } ft;
@@ -211,6 +216,7 @@ static uint64_t cv_key(const ft *f, long folds, const ih_dataset *d) {
     if (f->log_target != 0)
         snprintf(text + strlen(text), sizeof text - strlen(text), " log_target=%.9g", f->log_target);
     if (f->o.jitter != 0) snprintf(text + strlen(text), sizeof text - strlen(text), " jitter=%.9g", f->o.jitter);
+    if (f->path_desc) snprintf(text + strlen(text), sizeof text - strlen(text), " path_desc=1");
     uint64_t h = ih_fnv1a(IH_FNV1A_START, text, strlen(text));
     /* the records themselves: an edited data file under the same name is another run */
     for (int i = 0; i < d->n; i++) {
@@ -544,6 +550,8 @@ static int parse_args(int argc, char **argv, ft *f, ft_args *a) {
             if (r < 0 || (strcmp(v, "host") && strcmp(v, "record")))
                 return cli_usage_error("--group-by expects host or record");
             f->by_record = !strcmp(v, "record");
+        } else if (!strcmp(argv[i], "--path-desc")) {
+            f->path_desc = 1;
         } else if (!strcmp(argv[i], "--resume")) {
             a->resume = 1;
         } else if ((r = cli_take(argc, argv, &i, "--stop-after-fold", &v))) {
@@ -592,6 +600,7 @@ static int set_config(ft *f, int config_given) {
     f->cfg.arch = arch;
     f->cfg.path_apart = f->path_apart;
     f->cfg.tie_tol = f->tie_tol;
+    f->cfg.path_desc = f->path_desc;
     return ih_config_check(&f->cfg) != 0 ? cli_fail() : 0;
 }
 

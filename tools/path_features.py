@@ -3,7 +3,7 @@
 or the tests): do a handful of hand-made geometric descriptors of the hop carry information that the
 network's cross-validated predictions lack?
 
-usage: tools/path_features.py DATA.json CV.csv[,CV2.csv...]
+usage: tools/path_features.py DATA.json CV.csv[,CV2.csv...] [gbm|gbm-huber|rf|et|et-geom]
 Folds are read from the CV CSV (grouped by host, as `ionhop finetune --folds` made them), so every
 figure below is on the same held-out folds as the network's. Prints the grouped-CV MAE of
 (a) a gradient-boosted model on the descriptors alone, (b) the network, (c) their mean, and
@@ -13,7 +13,7 @@ import json
 import sys
 
 import numpy as np
-from sklearn.ensemble import GradientBoostingRegressor
+from sklearn.ensemble import ExtraTreesRegressor, GradientBoostingRegressor, RandomForestRegressor
 
 # Pauling electronegativities of the elements in the shared data (None-free for those).
 PAULING = {
@@ -82,13 +82,24 @@ def main():
     fold = np.array([int(runs[0][j]['fold']) for j in range(n)])
     gnn = np.mean([[float(run[j]['prediction']) for j in range(n)] for run in runs], axis=0)
     ion_onehot = np.eye(len(IONS) + 1)[X[:, 0].astype(int)]
-    Xf = np.hstack([ion_onehot, X[:, 1:]])
+    kind = sys.argv[3] if len(sys.argv) > 3 else 'gbm'
+    # et-geom: the ion and 7 geometric columns (hop, bottleneck, nearest at the sites and the
+    # midpoint, neighbours of the midpoint and the start, volume per atom)
+    Xf = np.hstack([ion_onehot, X[:, [1, 2, 4, 3, 9, 11, 13]] if kind == 'et-geom' else X[:, 1:]])
+    models = {
+        'gbm': lambda: GradientBoostingRegressor(loss='absolute_error', n_estimators=300, max_depth=3,
+                                                 learning_rate=0.05, subsample=0.8, random_state=0),
+        'gbm-huber': lambda: GradientBoostingRegressor(loss='huber', n_estimators=300, max_depth=3,
+                                                       learning_rate=0.05, subsample=0.8, random_state=0),
+        'rf': lambda: RandomForestRegressor(500, min_samples_leaf=2, criterion='absolute_error', random_state=0),
+        'et': lambda: ExtraTreesRegressor(500, min_samples_leaf=2, random_state=0),
+    }
+    models['et-geom'] = models['et']
     pred_f = np.zeros(n)
     pred_s = np.zeros(n)
     for k in sorted(set(fold)):
         tr, te = fold != k, fold == k
-        m = GradientBoostingRegressor(loss='absolute_error', n_estimators=300, max_depth=3,
-                                      learning_rate=0.05, subsample=0.8, random_state=0)
+        m = models[kind]()
         m.fit(Xf[tr], y[tr])
         pred_f[te] = m.predict(Xf[te])
         Xs = np.hstack([gnn[:, None], Xf])
@@ -101,7 +112,7 @@ def main():
         e = np.abs(p - y)
         per = ' '.join(f'{e[fold == k].mean():.3f}' for k in sorted(set(fold)))
         print(f'{name:28s} MAE {e.mean():.3f}  folds {per}')
-    rep('descriptors (GBM)', pred_f)
+    rep(f'descriptors ({kind})', pred_f)
     rep('network', gnn)
     rep('mean of the two', 0.5 * (pred_f + gnn))
     rep('stacked [network, descr.]', pred_s)

@@ -206,12 +206,15 @@ static double segment_distance(const double p[3], const double v[3], double vv, 
     return sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
 }
 
-/* Nearest periodic image of every site to the segment p + t·v, over the lattice translations
- * -shift[k]..shift[k] of each site's fractional offset from the midpoint, reduced to [-0.5, 0.5]. */
+/* Nearest periodic image of every host site (5..n-1) to the segment p + t·v (v = 0: the point p),
+ * over the lattice translations -shift[k]..shift[k] of each site's fractional offset from mid_frac
+ * (p's fractional position when v = 0), reduced to [-0.5, 0.5]. count (may be NULL) gets how many
+ * images lie closer than radius. */
 static double closest_within(const ih_structure *five, const double mid_frac[3], const double p[3],
-                             const double v[3], const int shift[3], int *site) {
+                             const double v[3], const int shift[3], int *site, double radius, int *count) {
     const double(*L)[3] = five->lattice;
     double vv = v[0] * v[0] + v[1] * v[1] + v[2] * v[2], best = INFINITY, mid[3];
+    int n_within = 0;
     ih_frac_to_cart(L, mid_frac, mid);
     for (int j = 5; j < five->n_atoms; j++) {
         double df[3];
@@ -224,9 +227,19 @@ static double closest_within(const ih_structure *five, const double mid_frac[3],
                     for (int k = 0; k < 3; k++) x[k] += mid[k];
                     double r = segment_distance(p, v, vv, x);
                     if (r < best) best = r, *site = j;
+                    n_within += r < radius;
                 }
     }
+    if (count) *count = n_within;
     return best;
+}
+
+/* Translations per axis that reach every point within `reach` Å: a point at distance R is at most
+ * R / spacing_k lattice planes away along axis k, beyond the reduced offset's own half cell. */
+static void shifts_for_reach(const double L[3][3], double reach, int shift[3]) {
+    double spacing[3];
+    ih_lattice_plane_spacings(L, spacing);
+    for (int k = 0; k < 3; k++) shift[k] = 1 + (int)ceil(reach / spacing[k]);
 }
 
 double ih_path_closest_approach(const ih_structure *five, int *site) {
@@ -243,50 +256,23 @@ double ih_path_closest_approach(const ih_structure *five, int *site) {
     /* a first bound from the 27 nearest translations, then every translation that could beat it:
      * a site within d of the segment is within d + half its length of the midpoint, and a point at
      * distance R from the midpoint is at most R / spacing_k lattice planes away along axis k */
-    int near[3] = {1, 1, 1};
-    double bound = closest_within(five, mid_frac, p, v, near, site);
-    double reach = bound + 0.5 * sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]), spacing[3];
-    ih_lattice_plane_spacings(L, spacing);
-    int wide[3];
-    for (int k = 0; k < 3; k++) wide[k] = 1 + (int)ceil(reach / spacing[k]);
-    return closest_within(five, mid_frac, p, v, wide, site);
-}
-
-/* Host sites (5..n-1) within `shift` lattice translations of their offset from p reduced to
- * [-0.5, 0.5]: the nearest distance, and (count not NULL) how many images lie within radius. */
-static double host_search(const ih_structure *five, const double p[3], const int shift[3], double radius,
-                          int *count) {
-    const double(*L)[3] = five->lattice;
-    double best = INFINITY;
-    int n_within = 0;
-    for (int j = 5; j < five->n_atoms; j++) {
-        double df[3];
-        for (int c = 0; c < 3; c++) df[c] = five->frac[3 * j + c] - p[c], df[c] -= nearbyint(df[c]);
-        for (int a = -shift[0]; a <= shift[0]; a++)
-            for (int b = -shift[1]; b <= shift[1]; b++)
-                for (int c = -shift[2]; c <= shift[2]; c++) {
-                    double f[3] = {df[0] + a, df[1] + b, df[2] + c}, x[3];
-                    ih_frac_to_cart(L, f, x);
-                    double r = sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2]);
-                    if (r < best) best = r;
-                    n_within += r < radius;
-                }
-    }
-    if (count) *count = n_within;
-    return best;
+    int near[3] = {1, 1, 1}, wide[3];
+    double bound = closest_within(five, mid_frac, p, v, near, site, 0, NULL);
+    shifts_for_reach(L, bound + 0.5 * sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]), wide);
+    return closest_within(five, mid_frac, p, v, wide, site, 0, NULL);
 }
 
 /* The nearest host site to p (fractional), and how many host images lie within radius, over all
  * periodic images: a first bound from the 27 nearest translations, then every translation that
- * could reach within max(bound, radius) (at most R / spacing_k lattice planes along axis k), so a
- * skewed or unreduced basis gets the same answer as a reduced one. */
+ * could come within max(bound, radius), so a skewed or unreduced basis gets the same answer as a
+ * reduced one. */
 static double host_distances(const ih_structure *five, const double p[3], double radius, int *count) {
-    int near[3] = {1, 1, 1}, wide[3];
-    double bound = host_search(five, p, near, 0, NULL), spacing[3];
-    double reach = bound > radius ? bound : radius;
-    ih_lattice_plane_spacings(five->lattice, spacing);
-    for (int k = 0; k < 3; k++) wide[k] = 1 + (int)ceil(reach / spacing[k]);
-    return host_search(five, p, wide, radius, count);
+    int near[3] = {1, 1, 1}, wide[3], site;
+    double x[3], zero[3] = {0, 0, 0};
+    ih_frac_to_cart(five->lattice, p, x);
+    double bound = closest_within(five, p, x, zero, near, &site, 0, NULL);
+    shifts_for_reach(five->lattice, bound > radius ? bound : radius, wide);
+    return closest_within(five, p, x, zero, wide, &site, radius, count);
 }
 
 /* Centre and scale of each raw descriptor: its mean and standard deviation over the 559 shared

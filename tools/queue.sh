@@ -6,7 +6,9 @@
 # line is left. Each job's output goes to LOG_DIR/NAME.log; start, end, exit code and seconds
 # to LOG_DIR/queue.log. Give resumable jobs their resume flag (finetune --folds … --resume,
 # pretrain --resume) so that restarting the queue after an interruption loses at most one fold
-# or epoch.
+# or epoch. A job whose NAME already ended with rc=0 in LOG_DIR/queue.log is skipped, so starting
+# the queue again on the same files runs only what is left (it never overwrites a finished job's
+# output).
 set -u
 Q=$1
 D=$2
@@ -21,6 +23,10 @@ while :; do
   fi
   name=${line%%	*}
   cmd=${line#*	}
+  if [ -f "$D/queue.log" ] && grep -q " end $name rc=0 " "$D/queue.log"; then
+    i=$((i + 1))
+    continue
+  fi
   echo "$(date -u +%FT%TZ) start $name: $cmd" >> "$D/queue.log"
   t0=$(date +%s)
   sh -c "$cmd" > "$D/$name.log" 2>&1

@@ -220,12 +220,12 @@ static double sumf(const float *x, size_t n) {
 
 static double silud(double x) { return x / (1.0 + exp(-x)); }
 
-/* Σ of the head's last hidden layer, recomputed in double from the parameters */
-static double head_last_hidden_sum(ih_model *m, const float *h) {
+/* the head's last hidden layer (task 0), recomputed in double from the parameters into a2[W] */
+static void head_last_hidden(ih_model *m, const float *h, double *a2) {
     const float *P = ih_model_params(m);
     int H = m->H, W = m->cfg.head_width;
     const linear_layer *l1 = &m->head1[0], *l2 = &m->head2[0];
-    double a1[1024], s = 0;
+    double a1[1024];
     for (int o = 0; o < W; o++) {
         double u = P[l1->b + o];
         for (int i = 0; i < H; i++) u += P[l1->w + (size_t)o * H + i] * silud(h[i]);
@@ -234,29 +234,18 @@ static double head_last_hidden_sum(ih_model *m, const float *h) {
     for (int o = 0; o < W; o++) {
         double u = P[l2->b + o];
         for (int i = 0; i < W; i++) u += P[l2->w + (size_t)o * W + i] * a1[i];
-        s += silud(u);
+        a2[o] = silud(u);
     }
-    return s;
 }
 
-/* sum of |term| over the output layer's dot product (task 0), the scale that float rounding of
- * `out` is relative to: §10.6's outputs are ~1e-4 while the terms are ~1e-2, so two summation
- * orders (BLAS kernels differ by CPU) can differ by more than 1e-6 of |out| itself */
-static double head_out_term_scale(ih_model *m, const float *h) {
+/* sum of |term| over the output layer's dot product, the scale that float rounding of `out` is
+ * relative to: §10.6's outputs are ~1e-4 while the terms are ~1e-2, so two summation orders
+ * (BLAS kernels differ by CPU) can differ by more than 1e-6 of |out| itself */
+static double head_out_term_scale(ih_model *m, const double *a2) {
     const float *P = ih_model_params(m);
-    int H = m->H, W = m->cfg.head_width;
-    const linear_layer *l1 = &m->head1[0], *l2 = &m->head2[0], *l3 = &m->head3[0];
-    double a1[1024], s = fabs(P[l3->b]);
-    for (int o = 0; o < W; o++) {
-        double u = P[l1->b + o];
-        for (int i = 0; i < H; i++) u += P[l1->w + (size_t)o * H + i] * silud(h[i]);
-        a1[o] = silud(u);
-    }
-    for (int o = 0; o < W; o++) {
-        double u = P[l2->b + o];
-        for (int i = 0; i < W; i++) u += P[l2->w + (size_t)o * W + i] * a1[i];
-        s += fabs(P[l3->w + o] * silud(u));
-    }
+    const linear_layer *l3 = &m->head3[0];
+    double s = fabs(P[l3->b]);
+    for (int o = 0; o < m->cfg.head_width; o++) s += fabs(P[l3->w + o] * a2[o]);
     return s;
 }
 
@@ -283,7 +272,9 @@ static void det_check(ih_model *m, const ih_graph *g, const det_case *dc, const 
     int H = 256;
     double x0 = sumf(a->X[0], (size_t)g->n_atoms * H), y0 = sumf(a->Yl[0], (size_t)g->n_edges * H),
            z0 = sumf(a->Z[0], (size_t)g->n_triplets * H), hs = sumf(m->h, H);
-    double last = head_last_hidden_sum(m, m->h);
+    double a2[1024], last = 0;
+    head_last_hidden(m, m->h, a2);
+    for (int o = 0; o < m->cfg.head_width; o++) last += a2[o];
     printf("§10.6 %-9s (%s) Σx0 %.4f Σy0 %.4f Σz0 %.4f Σh %.5f h[0..3] %.5f %.5f %.5f %.5f last %.5f "
            "out %.4e\n",
            dc->key, how, x0, y0, z0, hs, m->h[0], m->h[1], m->h[2], m->h[3], last, out);
@@ -304,7 +295,7 @@ static void det_check(ih_model *m, const ih_graph *g, const det_case *dc, const 
     double dh = 0;
     for (int i = 0; i < H; i++) dh = fmax(dh, fabs(h2[i] - m->h[i]));
     CHECK(dh <= 1e-6);
-    double out_scale = head_out_term_scale(m, m->h);
+    double out_scale = head_out_term_scale(m, a2);
     printf("    inference arena: out %.9e vs %.9e, tolerance 1e-6 of the terms' scale %.3e\n", out2, out,
            out_scale);
     CHECK_NEAR(out2, out, 1e-6 * out_scale);

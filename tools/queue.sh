@@ -23,7 +23,7 @@ while :; do
   fi
   name=${line%%	*}
   cmd=${line#*	}
-  if [ -f "$D/queue.log" ] && grep -q " end $name rc=0 " "$D/queue.log"; then
+  if [ -f "$D/queue.log" ] && grep -qF " end $name rc=0 " "$D/queue.log"; then
     i=$((i + 1))
     continue
   fi

@@ -596,6 +596,11 @@ int ih_predict_dataset(ih_model *m, const ih_dataset *d, const int *idx, int n, 
  * seeded; val_fraction 0 gives no validation part. Arrays are malloc'ed. */
 int ih_split_groups(const ih_dataset *d, double val_fraction, uint64_t seed, int **train_idx,
                     int *n_train, int **val_idx, int *n_val);
+/* Whole host groups of records idx, drawn in seeded random order until at least fraction · n_idx
+ * records are kept (fraction in (0, 1]); kept (n_idx entries; may be idx itself) keeps idx's order. For one
+ * seed the kept sets of smaller fractions are subsets of larger ones (learning curves). */
+int ih_subsample_groups(const ih_dataset *d, const int *idx, int n_idx, double fraction, uint64_t seed, int *kept,
+                        int *n_kept);
 /* K folds by host group (sister paths never straddle folds), balanced by record count, seeded:
  * fold_of[i] in 0..k-1 for every record. */
 int ih_group_folds(const ih_dataset *d, int k, uint64_t seed, int *fold_of);

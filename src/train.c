@@ -587,6 +587,45 @@ int ih_split_groups(const ih_dataset *d, double val_fraction, uint64_t seed, int
     return 0;
 }
 
+int ih_subsample_groups(const ih_dataset *d, const int *idx, int n_idx, double fraction, uint64_t seed, int *kept,
+                        int *n_kept) {
+    if (!(fraction > 0 && fraction <= 1)) return ih_set_error("training fraction %g is not in (0, 1]", fraction);
+    /* a view holding only the pool's group names, so that group ids number the pool's hosts */
+    ih_dataset view;
+    memset(&view, 0, sizeof view);
+    view.n = n_idx;
+    view.group = malloc((size_t)n_idx * sizeof *view.group);
+    int *group_of = malloc((size_t)n_idx * sizeof *group_of), *size = malloc((size_t)n_idx * sizeof *size);
+    int *perm = malloc((size_t)n_idx * sizeof *perm);
+    char *take = calloc((size_t)n_idx + 1, 1);
+    int n_groups = -1;
+    if (view.group && group_of && size && perm && take) {
+        for (int i = 0; i < n_idx; i++) memcpy(view.group[i], d->group[idx[i]], sizeof view.group[i]);
+        n_groups = group_ids(&view, group_of, size);
+    }
+    if (n_groups < 0) {
+        free(view.group), free(group_of), free(size), free(perm), free(take);
+        return ih_set_error("out of memory");
+    }
+    for (int g = 0; g < n_groups; g++) perm[g] = g;
+    ih_rng rng;
+    ih_rng_seed(&rng, seed);
+    ih_rng_shuffle(&rng, perm, n_groups);
+    /* whole hosts in shuffled order until the fraction is reached: for one seed a smaller fraction
+     * keeps a prefix of the same order, so the subsets are nested */
+    long want = (long)ceil(fraction * n_idx - 1e-9), have = 0;
+    for (int q = 0; q < n_groups && have < want; q++) {
+        take[perm[q]] = 1;
+        have += size[perm[q]];
+    }
+    int nk = 0;
+    for (int i = 0; i < n_idx; i++)
+        if (take[group_of[i]]) kept[nk++] = idx[i];
+    *n_kept = nk;
+    free(view.group), free(group_of), free(size), free(perm), free(take);
+    return 0;
+}
+
 int ih_group_folds(const ih_dataset *d, int k, uint64_t seed, int *fold_of) {
     int n = d->n;
     if (k < 2 || k > n) return ih_set_error("%d folds for %d records", k, n);

@@ -339,6 +339,25 @@ int main(void) {
              "--cv-out %s/cvD.csv --resume", cli(), mpt, data, dir);
     CHECK_INT(run(cmd, out, sizeof out), 1);
     CHECK_MSG(strstr(out, "cvD.csv.partial: written by a different cross-validation run"), "%s", out);
+    /* a learning-curve run: fewer training records per fold, whole hosts, its own progress key */
+    snprintf(cmd, sizeof cmd, "%s finetune --init %s --data %s --folds 2 --batch 4 --epochs 1 --train-fraction 0.5 "
+             "--cv-out %s/cvD.csv --resume", cli(), mpt, data, dir);
+    CHECK_INT(run(cmd, out, sizeof out), 1);
+    CHECK_MSG(strstr(out, "cvD.csv.partial: written by a different cross-validation run"), "%s", out);
+    snprintf(cmd, sizeof cmd, "%s finetune --init %s --data %s --folds 2 --batch 4 --epochs 1 --train-fraction 0.5 "
+             "--stop-after-fold 1 --cv-out %s/cvF.csv", cli(), mpt, data, dir);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    {
+        const char *at = strstr(out, "fold 1/2: ");
+        int used = -1, pool = -1, held = -1;
+        CHECK_MSG(at && sscanf(at, "fold 1/2: %d train+val (--train-fraction 0.5 of %d), %d held out", &used, &pool,
+                               &held) == 3, "%s", out);
+        CHECK_MSG(used >= (pool + 1) / 2 && used < pool && pool + held == k, "%d of %d, %d held out", used, pool, held);
+    }
+    snprintf(cmd, sizeof cmd, "%s finetune --init %s --data %s --out %s/x.ionhop --train-fraction 0.5", cli(), mpt,
+             data, dir);
+    CHECK_INT(run(cmd, out, sizeof out), 2);
+    CHECK_MSG(strstr(out, "--train-fraction goes with --folds"), "%s", out);
     snprintf(cmd, sizeof cmd, "%s finetune --init %s --data %s --folds 2 --batch 4 --epochs 1 --group-by record "
              "--cv-out %s/cvR.csv", cli(), mpt, data, dir);
     CHECK_INT(run(cmd, out, sizeof out), 0);

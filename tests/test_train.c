@@ -101,6 +101,41 @@ int main(void) {
         for (int a = 0; a < ntr; a++)
             for (int b = 0; b < nva; b++) CHECK(strcmp(g.group[tr[a]], g.group[va[b]]) != 0);
         free(tr), free(va);
+        /* subsampling whole hosts of a pool: at least the fraction, hosts kept whole, seeded, nested */
+        {
+            int pool[40], n_pool = 0, k50[40], k25[40], k25b[40], n50, n25, n25b, k100[40], n100;
+            for (int i = 0; i < 40; i++)
+                if (fold[i] != 0) pool[n_pool++] = i; /* the 14-fold call failed: fold is still 5 folds */
+            CHECK(n_pool < 40);
+            CHECK(ih_subsample_groups(&g, pool, n_pool, 0.5, 11, k50, &n50) == 0);
+            CHECK(ih_subsample_groups(&g, pool, n_pool, 0.25, 11, k25, &n25) == 0);
+            CHECK(ih_subsample_groups(&g, pool, n_pool, 0.25, 11, k25b, &n25b) == 0);
+            CHECK(ih_subsample_groups(&g, pool, n_pool, 1.0, 11, k100, &n100) == 0);
+            CHECK_INT(n100, n_pool);
+            CHECK(memcmp(k100, pool, (size_t)n_pool * sizeof *pool) == 0);
+            CHECK(n25 == n25b && memcmp(k25, k25b, (size_t)n25 * sizeof *k25) == 0);
+            CHECK(n50 >= (n_pool + 1) / 2 && n50 < n_pool);
+            CHECK(n25 * 4 >= n_pool && n25 < n50);
+            /* a host is kept with all its pool records, and the 25 % hosts are among the 50 % */
+            for (int q = 0; q < n_pool; q++) {
+                int in50 = 0, in25 = 0, host50 = 0;
+                for (int a = 0; a < n50; a++) in50 += k50[a] == pool[q], host50 += !strcmp(g.group[k50[a]], g.group[pool[q]]);
+                for (int a = 0; a < n25; a++) in25 += k25[a] == pool[q];
+                CHECK(in50 == (host50 > 0));
+                CHECK(!in25 || in50);
+            }
+            for (int a = 1; a < n50; a++) CHECK(k50[a] > k50[a - 1]); /* the pool's order */
+            /* in place, as the cross-validation calls it */
+            int inplace[40];
+            memcpy(inplace, pool, (size_t)n_pool * sizeof *pool);
+            CHECK(ih_subsample_groups(&g, inplace, n_pool, 0.5, 11, inplace, &n25b) == 0);
+            CHECK(n25b == n50 && memcmp(inplace, k50, (size_t)n50 * sizeof *k50) == 0);
+            /* another seed draws other hosts */
+            CHECK(ih_subsample_groups(&g, pool, n_pool, 0.5, 12, k25b, &n25b) == 0);
+            CHECK(n25b != n50 || memcmp(k25b, k50, (size_t)n50 * sizeof *k50) != 0);
+            CHECK(ih_subsample_groups(&g, pool, n_pool, 0, 11, k25b, &n25b) == -1);
+            CHECK(ih_subsample_groups(&g, pool, n_pool, 1.5, 11, k25b, &n25b) == -1);
+        }
         /* by record: exactly balanced folds, and sister records of a host do land in different folds */
         ih_dataset_group_by_record(&g);
         CHECK(ih_group_folds(&g, 5, 9, fold) == 0);

@@ -36,6 +36,10 @@ static void usage(FILE *f) {
             "  --group-by host|record  (host) what the folds and the validation split keep together;\n"
             "                     record: a random split by record, as the published reference's\n"
             "                     (sister pathways of a host may then sit on both sides)\n"
+            "  --train-fraction F (1)  with --folds: each fold trains on whole hosts drawn from its\n"
+            "                     training folds until F of their records (seeded by fold; a smaller F\n"
+            "                     keeps a subset of a larger one's hosts); the held-out folds are\n"
+            "                     unchanged, so runs at several F give a learning curve\n"
             "  --trunk-lr F (1)   the pre-trained trunk's learning rate as a fraction of the head's\n"
             "                     (with --init; 0 freezes the trunk's weights)\n"
             "  --ensemble M (1)   M models from seeds S..S+M-1; prediction = mean, spread = std\n"
@@ -73,6 +77,7 @@ typedef struct ft {
     double tie_tol; /* --tie-tol: ih_config.tie_tol */
     int path_desc;  /* --path-desc: ih_config.path_desc */
     double log_target; /* --log-target: ih_task_scaling.log_offset */
+    double train_fraction; /* --train-fraction: share of each fold's training records used */
     char command[2048];
 } ft;
 
@@ -217,6 +222,8 @@ static uint64_t cv_key(const ft *f, long folds, const ih_dataset *d) {
         snprintf(text + strlen(text), sizeof text - strlen(text), " log_target=%.9g", f->log_target);
     if (f->o.jitter != 0) snprintf(text + strlen(text), sizeof text - strlen(text), " jitter=%.9g", f->o.jitter);
     if (f->path_desc) snprintf(text + strlen(text), sizeof text - strlen(text), " path_desc=1");
+    if (f->train_fraction != 1)
+        snprintf(text + strlen(text), sizeof text - strlen(text), " train_fraction=%.9g", f->train_fraction);
     uint64_t h = ih_fnv1a(IH_FNV1A_START, text, strlen(text));
     /* the records themselves: an edited data file under the same name is another run */
     for (int i = 0; i < d->n; i++) {
@@ -380,7 +387,16 @@ static int cv_fold(cv_run *c, int fo) {
         if (c->fold_of[i] == fo) c->held[nh++] = i;
         else c->pool[np++] = i;
     }
-    printf("fold %d/%d: %d train+val, %d held out\n", fo + 1, c->folds, np, nh);
+    if (f->train_fraction < 1) {
+        /* its own seed stream: member seeds are S + 1000·fold + k with k < 100 */
+        int n_all = np;
+        if (ih_subsample_groups(d, c->pool, n_all, f->train_fraction, f->o.seed + 1000 * fo + 999, c->pool, &np) != 0)
+            return -1;
+        printf("fold %d/%d: %d train+val (--train-fraction %g of %d), %d held out\n", fo + 1, c->folds, np,
+               f->train_fraction, n_all, nh);
+    } else {
+        printf("fold %d/%d: %d train+val, %d held out\n", fo + 1, c->folds, np, nh);
+    }
     for (int k = 0; k < M && rc == 0; k++) {
         double s1;
         size_t q0 = (size_t)fo * M + k;
@@ -513,6 +529,8 @@ static int take_training_option(int argc, char **argv, int *i, ft *f) {
         return r < 0 || cli_parse_double("--log-target", v, 0.0, 100.0, &f->log_target) ? -1 : 1;
     if ((r = cli_take(argc, argv, i, "--jitter", &v)))
         return r < 0 || cli_parse_double("--jitter", v, 0.0, 0.5, &f->o.jitter) ? -1 : 1;
+    if ((r = cli_take(argc, argv, i, "--train-fraction", &v)))
+        return r < 0 || cli_parse_double("--train-fraction", v, 1e-3, 1.0, &f->train_fraction) ? -1 : 1;
     if ((r = cli_take(argc, argv, i, "--trunk-lr", &v)))
         return r < 0 || cli_parse_double("--trunk-lr", v, 0.0, 10.0, &f->o.trunk_lr_scale) ? -1 : 1;
     return cli_training_option(argc, argv, i, &f->o, &f->val);
@@ -571,6 +589,8 @@ static int parse_args(int argc, char **argv, ft *f, ft_args *a) {
     }
     if ((a->resume || a->stop_after_fold) && !a->folds)
         return cli_usage_error("--resume and --stop-after-fold go with --folds");
+    if (f->train_fraction != 1 && !a->folds)
+        return cli_usage_error("--train-fraction goes with --folds (a learning curve on held-out folds)");
     if (f->o.trunk_lr_scale != 1.0 && !f->init_path)
         return cli_usage_error("--trunk-lr goes with --init (a pre-trained trunk)");
     return -1;
@@ -660,6 +680,7 @@ int cmd_finetune(int argc, char **argv) {
     ih_train_opts_default(&f.o);
     f.val = 0.1;
     f.ensemble = 1;
+    f.train_fraction = 1;
     f.arch = "model3";
     ft_args a = {0};
     int rc = parse_args(argc, argv, &f, &a);

@@ -1,20 +1,12 @@
 /* `ionhop info`: the description of a model file (library function and the CLI, run as
  * $IONHOP_CLI), parameter/buffer counting, pretty-printed metadata, and errors on non-models. */
 #include "check.h"
+#include "tmpdir.h"
 #include "ionhop.h"
 
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char dir[] = "/tmp/ionhop-test-info-XXXXXX";
-
-static const char *tmp_path(const char *name) {
-    static char buf[4][600];
-    static int k = 0;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
 
 static char *describe(const char *path, int list) {
     char *text = NULL;
@@ -53,7 +45,7 @@ static int run_cli(const char *args, char **out, char **err) {
 }
 
 int main(void) {
-    CHECK(mkdtemp(dir) != NULL);
+    CHECK(tmpdir_make("info") == 0);
     char model[600], bare[600];
     snprintf(model, sizeof model, "%s", tmp_path("m.safetensors"));
     snprintf(bare, sizeof bare, "%s", tmp_path("bare.safetensors"));
@@ -156,6 +148,6 @@ int main(void) {
     remove(cif);
     remove(tmp_path("out.txt"));
     remove(tmp_path("err.txt"));
-    rmdir(dir);
+    rmdir(tmpdir);
     return test_summary("test_info");
 }

@@ -10,6 +10,7 @@
  * 4. Bad input: one-line messages naming the file and the problem; truncations and byte
  *    mutations of valid files never crash (this program runs under ASan/UBSan). */
 #include "check.h"
+#include "tmpdir.h"
 #include "ionhop.h"
 
 #include <cjson/cJSON.h>
@@ -20,14 +21,6 @@
 
 static double mod1(double d) { return d - floor(d + 0.5); } /* signed distance modulo 1 */
 
-static char tmpdir[64];
-static const char *tmp_path(const char *name) {
-    static char buf[4][256];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-    return buf[k];
-}
 
 static void write_text(const char *path, const void *data, size_t len) {
     FILE *f = fopen(path, "wb");
@@ -706,8 +699,7 @@ static void robustness(void) {
 }
 
 int main(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/ionhop_test_io_XXXXXX");
-    if (!mkdtemp(tmpdir)) {
+    if (tmpdir_make("io") != 0) {
         perror("mkdtemp");
         return 2;
     }

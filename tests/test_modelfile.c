@@ -2,21 +2,13 @@
  * writer (tools/safetensors_numpy.py), every kind of bad file, atomic replacement, and a fuzz
  * loop over truncated and corrupted files. */
 #include "check.h"
+#include "tmpdir.h"
 #include "ionhop.h"
 
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
-static char dir[] = "/tmp/ionhop-test-st-XXXXXX";
-
-static const char *tmp_path(const char *name) {
-    static char buf[4][600];
-    static int k = 0;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-    return buf[k];
-}
 
 static void write_bytes(const char *path, const void *data, size_t len) {
     FILE *f = fopen(path, "wb");
@@ -212,7 +204,7 @@ static void test_bad_files(void) {
     write_raw(p, "{\"a\":[1]}", d, 0);
     CHECK(fails_with(p, "entry 'a' is not an object"));
     CHECK(fails_with(tmp_path("missing.safetensors"), "cannot open"));
-    CHECK(fails_with(dir, dir)); /* a directory */
+    CHECK(fails_with(tmpdir, tmpdir)); /* a directory */
     remove(p);
 
     /* writer argument checks: nothing is written */
@@ -355,12 +347,12 @@ static void test_fuzz(void) {
 }
 
 int main(void) {
-    CHECK(mkdtemp(dir) != NULL);
+    CHECK(tmpdir_make("st") == 0);
     test_round_trip();
     test_numpy_fixture();
     test_bad_files();
     test_atomic();
     test_fuzz();
-    rmdir(dir);
+    rmdir(tmpdir);
     return test_summary("test_modelfile");
 }

@@ -1,21 +1,12 @@
 /* Model files, the training loop and resuming: save/load round trip, bad model files,
  * determinism, resume equals an uninterrupted run, micro-batching keeps memory bounded. */
 #include "check.h"
+#include "tmpdir.h"
 #include "train_util.h"
 #include "ionhop.h"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
-static char tmpdir[64];
-
-static const char *tmp(const char *name) {
-    static char buf[4][256];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-    return buf[k];
-}
 
 static void small_config(ih_config *c) {
     ih_config_default(c);
@@ -33,7 +24,7 @@ static ih_model *train_run(const ih_dataset *d, int epochs, int stop_after, cons
     ih_model *m = ih_model_create(&c, seed);
     int tr[6] = {0, 1, 2, 3, 4, 5}, va[2] = {6, 7};
     ih_task_scaling sc = {"em", 0.0, 9.0, 0};
-    ih_train_opts o = quiet_train_opts(epochs, 3, seed, ckpt, micro, tmp("best.ionhop"));
+    ih_train_opts o = quiet_train_opts(epochs, 3, seed, ckpt, micro, tmp_path("best.ionhop"));
     o.jitter = jitter;
     ih_train_result r;
     if (stop_after > 0) {
@@ -55,8 +46,7 @@ static ih_model *train_run(const ih_dataset *d, int epochs, int stop_after, cons
 }
 
 int main(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/ih_test_train_%d", (int)getpid());
-    CHECK(mkdir(tmpdir, 0700) == 0);
+    CHECK(tmpdir_make("train") == 0);
     ih_structure_set all;
     CHECK(ih_read_json(shared_path("data/em/train.json"), &all) == 0);
     ih_structure sub[8];
@@ -64,14 +54,14 @@ int main(void) {
     for (int i = 0; i < all.n && k < 8; i++)
         if (all.items[i].n_atoms <= 40) sub[k++] = all.items[i];
     CHECK_INT(k, 8);
-    CHECK(ih_write_json(tmp("small.json"), sub, 8) == 0);
+    CHECK(ih_write_json(tmp_path("small.json"), sub, 8) == 0);
     ih_structure_set_free(&all);
 
     ih_graph_opts go;
     ih_graph_opts_default(&go);
     go.line_graph = 0;
     ih_dataset d;
-    const char *paths[1] = {tmp("small.json")};
+    const char *paths[1] = {tmp_path("small.json")};
     CHECK(ih_dataset_load(&d, paths, 1, &go, 0, NULL) == 0);
 
     /* grouped splits and folds: hosts never straddle, seeded, balanced */
@@ -155,9 +145,9 @@ int main(void) {
     ih_config c;
     small_config(&c);
     ih_model *a = ih_model_create(&c, 7);
-    CHECK(ih_model_save(tmp("a.ionhop"), a, "{\"tasks\":[{\"name\":\"em\",\"lo\":0,\"hi\":9}]}") == 0);
+    CHECK(ih_model_save(tmp_path("a.ionhop"), a, "{\"tasks\":[{\"name\":\"em\",\"lo\":0,\"hi\":9}]}") == 0);
     char *meta = NULL;
-    ih_model *b = ih_model_load(tmp("a.ionhop"), &meta);
+    ih_model *b = ih_model_load(tmp_path("a.ionhop"), &meta);
     CHECK(b != NULL);
     if (b) {
         CHECK(params_equal(a, b));
@@ -178,15 +168,15 @@ int main(void) {
     free(meta);
 
     /* bad model files: each a one-line error naming the file */
-    CHECK(ih_model_load(tmp("small.json"), NULL) == NULL);
+    CHECK(ih_model_load(tmp_path("small.json"), NULL) == NULL);
     CHECK(strstr(ih_last_error(), "small.json") != NULL);
-    CHECK(ih_model_load(tmp("missing.ionhop"), NULL) == NULL);
+    CHECK(ih_model_load(tmp_path("missing.ionhop"), NULL) == NULL);
     size_t len;
-    char *bytes = ih_read_file(tmp("a.ionhop"), &len);
+    char *bytes = ih_read_file(tmp_path("a.ionhop"), &len);
     CHECK(bytes != NULL);
     if (bytes) {
-        CHECK(ih_write_file_atomic(tmp("trunc.ionhop"), bytes, len - 100) == 0);
-        CHECK(ih_model_load(tmp("trunc.ionhop"), NULL) == NULL);
+        CHECK(ih_write_file_atomic(tmp_path("trunc.ionhop"), bytes, len - 100) == 0);
+        CHECK(ih_model_load(tmp_path("trunc.ionhop"), NULL) == NULL);
         CHECK(strstr(ih_last_error(), "trunc.ionhop") != NULL);
         free(bytes);
     }
@@ -194,18 +184,18 @@ int main(void) {
     ih_config c2 = c;
     c2.hidden = 12;
     ih_model *other = ih_model_create(&c2, 1);
-    CHECK(ih_model_save(tmp("other.ionhop"), other, NULL) == 0);
+    CHECK(ih_model_save(tmp_path("other.ionhop"), other, NULL) == 0);
     /* hand-edit: keep the tensors of `other` but claim hidden 8 */
     ih_st_file f;
-    CHECK(ih_st_read(tmp("other.ionhop"), &f) == 0);
+    CHECK(ih_st_read(tmp_path("other.ionhop"), &f) == 0);
     ih_st_tensor *ts = st_tensors_of(&f);
     char fake_meta[512];
     snprintf(fake_meta, sizeof fake_meta, "{\"config\":{\"hidden\":8,\"alignn_layers\":1,\"gcn_layers\":1,"
              "\"embed\":8,\"head_width\":8,\"head_hidden\":2,\"n_outputs\":1,\"neighbors\":12,"
              "\"cutoff\":8,\"edges\":\"full\"}}");
     ih_st_kv kv[2] = {{"format", "ionhop-model"}, {"ionhop", fake_meta}};
-    CHECK(ih_st_write(tmp("mismatch.ionhop"), ts, f.n, kv, 2) == 0);
-    CHECK(ih_model_load(tmp("mismatch.ionhop"), NULL) == NULL);
+    CHECK(ih_st_write(tmp_path("mismatch.ionhop"), ts, f.n, kv, 2) == 0);
+    CHECK(ih_model_load(tmp_path("mismatch.ionhop"), NULL) == NULL);
     CHECK(strstr(ih_last_error(), "wrong shape") != NULL);
     free(ts);
     ih_st_free(&f);
@@ -215,10 +205,10 @@ int main(void) {
     /* ensembles: members keep their own weights */
     {
         ih_model *e[3] = {ih_model_create(&c, 1), ih_model_create(&c, 2), ih_model_create(&c, 3)};
-        CHECK(ih_ensemble_save(tmp("ens.ionhop"), e, 3, "{\"tasks\":[]}") == 0);
+        CHECK(ih_ensemble_save(tmp_path("ens.ionhop"), e, 3, "{\"tasks\":[]}") == 0);
         int nm = 0;
         char *em = NULL;
-        ih_model **back = ih_ensemble_load(tmp("ens.ionhop"), &nm, &em);
+        ih_model **back = ih_ensemble_load(tmp_path("ens.ionhop"), &nm, &em);
         CHECK(back != NULL && nm == 3);
         CHECK(em && strstr(em, "\"ensemble\":3"));
         for (int k = 0; back && k < nm; k++) {
@@ -228,33 +218,33 @@ int main(void) {
         CHECK(!params_equal(e[0], e[1]));
         free(back), free(em);
         /* a single-model load of an ensemble file gives member 0 */
-        ih_model *first = ih_model_load(tmp("ens.ionhop"), NULL);
+        ih_model *first = ih_model_load(tmp_path("ens.ionhop"), NULL);
         CHECK(first && params_equal(first, e[0]));
         ih_model_free(first);
         for (int k = 0; k < 3; k++) ih_model_free(e[k]);
     }
 
     /* training: same seed -> same model; loss falls; resume == uninterrupted */
-    ih_model *r1 = train_run(&d, 4, 0, tmp("ck1"), 5, 1 << 20, 0.0);
-    ih_model *r2 = train_run(&d, 4, 0, tmp("ck2"), 5, 1 << 20, 0.0);
+    ih_model *r1 = train_run(&d, 4, 0, tmp_path("ck1"), 5, 1 << 20, 0.0);
+    ih_model *r2 = train_run(&d, 4, 0, tmp_path("ck2"), 5, 1 << 20, 0.0);
     CHECK(params_equal(r1, r2));
-    ih_model *r3 = train_run(&d, 4, 2, tmp("ck3"), 5, 1 << 20, 0.0);
+    ih_model *r3 = train_run(&d, 4, 2, tmp_path("ck3"), 5, 1 << 20, 0.0);
     CHECK_MSG(params_equal(r1, r3), "resumed run differs from the uninterrupted one");
-    ih_model *r4 = train_run(&d, 4, 0, tmp("ck4"), 6, 1 << 20, 0.0);
+    ih_model *r4 = train_run(&d, 4, 0, tmp_path("ck4"), 6, 1 << 20, 0.0);
     CHECK(!params_equal(r1, r4));
     /* --jitter: the displacements change the model, and are a function of the seed alone, so
      * a rerun and a resumed run repeat it */
     {
-        ih_model *j1 = train_run(&d, 4, 0, tmp("cj1"), 5, 1 << 20, 0.05);
-        ih_model *j2 = train_run(&d, 4, 0, tmp("cj2"), 5, 1 << 20, 0.05);
-        ih_model *j3 = train_run(&d, 4, 2, tmp("cj3"), 5, 1 << 20, 0.05);
+        ih_model *j1 = train_run(&d, 4, 0, tmp_path("cj1"), 5, 1 << 20, 0.05);
+        ih_model *j2 = train_run(&d, 4, 0, tmp_path("cj2"), 5, 1 << 20, 0.05);
+        ih_model *j3 = train_run(&d, 4, 2, tmp_path("cj3"), 5, 1 << 20, 0.05);
         CHECK(!params_equal(j1, r1));
         CHECK(params_equal(j1, j2));
         CHECK_MSG(params_equal(j1, j3), "resumed jitter run differs from the uninterrupted one");
         ih_model_free(j1), ih_model_free(j2), ih_model_free(j3);
     }
     /* the best-validation model file exists and loads */
-    ih_model *best = ih_model_load(tmp("best.ionhop"), NULL);
+    ih_model *best = ih_model_load(tmp_path("best.ionhop"), NULL);
     CHECK(best != NULL);
     ih_model_free(best);
     /* a checkpoint from another schedule is refused */
@@ -264,7 +254,7 @@ int main(void) {
     o.batch = 3;
     o.quiet = 1;
     o.resume = 1;
-    o.checkpoint = tmp("ck1");
+    o.checkpoint = tmp_path("ck1");
     int tr[6] = {0, 1, 2, 3, 4, 5};
     ih_task_scaling sc = {"em", 0.0, 9.0, 0};
     ih_train_result res;

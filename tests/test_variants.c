@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "tmpdir.h"
 #include "train_util.h"
 #include "fixture.h"
 #include "gradcheck.h"
@@ -808,14 +809,6 @@ static void test_variant_gradients(void) {
 /* ---------------------------------------------------------------------------------------- */
 /* datasets, training, model files */
 
-static char tmpdir[64];
-static const char *tmp(const char *name) {
-    static char buf[4][256];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-    return buf[k];
-}
 
 static void test_datasets(void) {
     ih_graph_opts go;
@@ -846,11 +839,11 @@ static void test_datasets(void) {
     }
     ih_dataset_free(&d);
     /* the cache keeps both graphs and is keyed by the input kind */
-    CHECK(mkdir(tmp("cache"), 0700) == 0);
+    CHECK(mkdir(tmp_path("cache"), 0700) == 0);
     ih_dataset c1, c2, c3;
-    CHECK(ih_dataset_load_input(&c1, jid7, 1, &go, IH_INPUT_LOCAL, 0, tmp("cache")) == 0);
-    CHECK(ih_dataset_load_input(&c2, jid7, 1, &go, IH_INPUT_LOCAL, 0, tmp("cache")) == 0);
-    CHECK(ih_dataset_load_input(&c3, jid7, 1, &go, IH_INPUT_ENDPOINTS, 0, tmp("cache")) == 0);
+    CHECK(ih_dataset_load_input(&c1, jid7, 1, &go, IH_INPUT_LOCAL, 0, tmp_path("cache")) == 0);
+    CHECK(ih_dataset_load_input(&c2, jid7, 1, &go, IH_INPUT_LOCAL, 0, tmp_path("cache")) == 0);
+    CHECK(ih_dataset_load_input(&c3, jid7, 1, &go, IH_INPUT_ENDPOINTS, 0, tmp_path("cache")) == 0);
     CHECK(c1.from_cache == 0 && c2.from_cache == 1 && c3.from_cache == 0);
     if (c2.n == 1 && c2.graphs2) {
         CHECK_INT(c2.graphs2[0].n_edges, 114);
@@ -866,8 +859,8 @@ static void test_datasets(void) {
     s.z[0] = 55, s.z[1] = 17;
     for (int k = 0; k < 3; k++) s.frac[3 + k] = 0.5;
     snprintf(s.jid, sizeof s.jid, "cscl");
-    CHECK(ih_write_json(tmp("cscl.json"), &s, 1) == 0);
-    const char *bad[1] = {tmp("cscl.json")};
+    CHECK(ih_write_json(tmp_path("cscl.json"), &s, 1) == 0);
+    const char *bad[1] = {tmp_path("cscl.json")};
     CHECK(ih_dataset_load_input(&d, bad, 1, &go, IH_INPUT_ENDPOINTS, 0, NULL) == -1);
     CHECK_MSG(strstr(ih_last_error(), "cscl.json") && strstr(ih_last_error(), "5-image"), "%s", ih_last_error());
     CHECK(ih_dataset_load_input(&d, bad, 1, &go, IH_INPUT_SINGLE, 0, NULL) == 0);
@@ -882,7 +875,7 @@ static ih_model *train_arch(const ih_dataset *d, int arch, int epochs, int stop_
     int tr[3] = {0, 1, 2}, va[1] = {3};
     ih_task_scaling sc = {"em", 0.0, 9.0, 0};
     /* micro-batches of 1 << 16 triplets: small arenas for four small records */
-    ih_train_opts o = quiet_train_opts(epochs, 2, seed, ckpt, 1 << 16, tmp("best.ionhop"));
+    ih_train_opts o = quiet_train_opts(epochs, 2, seed, ckpt, 1 << 16, tmp_path("best.ionhop"));
     ih_train_result r;
     if (stop_after > 0) {
         ih_model *m1 = tiny_model(arch, 8, 2, seed);
@@ -898,11 +891,11 @@ static ih_model *train_arch(const ih_dataset *d, int arch, int epochs, int stop_
 }
 
 static void test_training(void) {
-    CHECK(hop_records_write(tmp("small.json"), 4) == 0);
+    CHECK(hop_records_write(tmp_path("small.json"), 4) == 0);
     ih_graph_opts go;
     ih_graph_opts_default(&go);
     go.line_graph = 0;
-    const char *paths[1] = {tmp("small.json")};
+    const char *paths[1] = {tmp_path("small.json")};
     ih_dataset ds[3];
     for (int in = 0; in < 3; in++) CHECK(ih_dataset_load_input(&ds[in], paths, 1, &go, in, 0, NULL) == 0);
     int idx[4] = {0, 1, 2, 3};
@@ -917,9 +910,9 @@ static void test_training(void) {
         for (int i = 0; i < 4; i++) CHECK(isfinite(p1[i]));
         CHECK(ih_predict_dataset(m, d, idx, 4, 4, 1000, p3) == 0);
         for (int i = 0; i < 4; i++) CHECK_NEAR(p3[i], p1[i], 1e-5);
-        CHECK(save_cb(NULL, m, tmp("arch.ionhop"), 0, NULL) == 0);
+        CHECK(save_cb(NULL, m, tmp_path("arch.ionhop"), 0, NULL) == 0);
         char *meta = NULL;
-        ih_model *back = ih_model_load(tmp("arch.ionhop"), &meta);
+        ih_model *back = ih_model_load(tmp_path("arch.ionhop"), &meta);
         CHECK(back && ih_model_config(back)->arch == a && params_equal(m, back));
         char want[64];
         snprintf(want, sizeof want, "\"arch\":\"%s\"", ih_arch_name(a));
@@ -946,8 +939,8 @@ static void test_training(void) {
     for (int q = 0; q < 2; q++) {
         int arch = q ? IH_ARCH_DELTA : IH_ARCH_ATTN;
         const ih_dataset *d = &ds[ih_arch_input(arch)];
-        ih_model *r1 = train_arch(d, arch, 2, 0, tmp("ck1"), 5);
-        ih_model *r2 = train_arch(d, arch, 2, 1, tmp("ck2"), 5);
+        ih_model *r1 = train_arch(d, arch, 2, 0, tmp_path("ck1"), 5);
+        ih_model *r2 = train_arch(d, arch, 2, 1, tmp_path("ck2"), 5);
         ih_model *r3 = train_arch(d, arch, 2, 0, NULL, 6);
         CHECK_MSG(params_equal(r1, r2), "%s: resumed run differs", ih_arch_name(arch));
         CHECK(!params_equal(r1, r3));
@@ -1139,9 +1132,9 @@ static void test_reference(void) {
 /* a file written before the variants (no "arch" in its configuration) loads as MODEL-3 */
 static void test_old_file(void) {
     ih_model *m = tiny_model(IH_ARCH_MODEL3, 8, 2, 1);
-    CHECK(ih_model_save(tmp("new.ionhop"), m, NULL) == 0);
+    CHECK(ih_model_save(tmp_path("new.ionhop"), m, NULL) == 0);
     ih_st_file f;
-    CHECK(ih_st_read(tmp("new.ionhop"), &f) == 0);
+    CHECK(ih_st_read(tmp_path("new.ionhop"), &f) == 0);
     const char *meta = ih_st_meta_get(&f, "ionhop");
     char *old = strdup(meta ? meta : "");
     char *p = strstr(old, ",\"arch\":\"model3\"");
@@ -1149,8 +1142,8 @@ static void test_old_file(void) {
     if (p) memmove(p, p + strlen(",\"arch\":\"model3\""), strlen(p + strlen(",\"arch\":\"model3\"")) + 1);
     ih_st_tensor *ts = st_tensors_of(&f);
     ih_st_kv kv[2] = {{"format", "ionhop-model"}, {"ionhop", old}};
-    CHECK(ih_st_write(tmp("old.ionhop"), ts, f.n, kv, 2) == 0);
-    ih_model *back = ih_model_load(tmp("old.ionhop"), NULL);
+    CHECK(ih_st_write(tmp_path("old.ionhop"), ts, f.n, kv, 2) == 0);
+    ih_model *back = ih_model_load(tmp_path("old.ionhop"), NULL);
     CHECK(back && ih_model_config(back)->arch == IH_ARCH_MODEL3 && params_equal(m, back));
     ih_model_free(back);
     /* an unknown arch is a one-line error naming the file */
@@ -1159,8 +1152,8 @@ static void test_old_file(void) {
     char *q = strstr(bad, "\"model3\"");
     if (q) memcpy(q, "\"model9\"", 8);
     kv[1].value = bad;
-    CHECK(ih_st_write(tmp("bad.ionhop"), ts, f.n, kv, 2) == 0);
-    CHECK(ih_model_load(tmp("bad.ionhop"), NULL) == NULL);
+    CHECK(ih_st_write(tmp_path("bad.ionhop"), ts, f.n, kv, 2) == 0);
+    CHECK(ih_model_load(tmp_path("bad.ionhop"), NULL) == NULL);
     CHECK_MSG(strstr(ih_last_error(), "bad.ionhop") && strstr(ih_last_error(), "model9"), "%s", ih_last_error());
     free(bad), free(old), free(ts);
     ih_st_free(&f);
@@ -1173,10 +1166,10 @@ static void test_old_file(void) {
 static void test_mixed_ensemble(void) {
     ih_model *e[3] = {tiny_model(IH_ARCH_PATH, 8, 2, 1), tiny_model(IH_ARCH_SADDLE, 6, 1, 2),
                       tiny_model(IH_ARCH_MODEL3, 8, 2, 3)};
-    CHECK(ih_ensemble_save(tmp("mixed.ionhop"), e, 3, "{\"tasks\":[]}") == 0);
+    CHECK(ih_ensemble_save(tmp_path("mixed.ionhop"), e, 3, "{\"tasks\":[]}") == 0);
     int n = 0;
     char *meta = NULL;
-    ih_model **back = ih_ensemble_load(tmp("mixed.ionhop"), &n, &meta);
+    ih_model **back = ih_ensemble_load(tmp_path("mixed.ionhop"), &n, &meta);
     CHECK(back && n == 3 && meta && strstr(meta, "\"member_configs\":["));
     for (int k = 0; back && k < n; k++) {
         CHECK(ih_model_config(back[k])->arch == ih_model_config(e[k])->arch);
@@ -1187,13 +1180,13 @@ static void test_mixed_ensemble(void) {
     }
     free(back);
     /* --init and single-model readers get member 1, as configured */
-    ih_model *first = ih_model_load(tmp("mixed.ionhop"), NULL);
+    ih_model *first = ih_model_load(tmp_path("mixed.ionhop"), NULL);
     CHECK(first && ih_model_config(first)->arch == IH_ARCH_PATH && params_equal(first, e[0]));
     ih_model_free(first);
     /* an ensemble of one configuration lists none */
-    CHECK(ih_ensemble_save(tmp("plain.ionhop"), e, 1, meta) == 0);
+    CHECK(ih_ensemble_save(tmp_path("plain.ionhop"), e, 1, meta) == 0);
     char *plain = NULL;
-    ih_model *one = ih_model_load(tmp("plain.ionhop"), &plain);
+    ih_model *one = ih_model_load(tmp_path("plain.ionhop"), &plain);
     CHECK(one && plain && !strstr(plain, "member_configs"));
     ih_model_free(one), free(plain);
 
@@ -1206,13 +1199,13 @@ static void test_mixed_ensemble(void) {
     ih_model *others[3] = {other_ties, other_cutoff, pair};
     for (int q = 0; q < 3; q++) {
         ih_model *bad[2] = {e[0], others[q]};
-        CHECK(ih_ensemble_save(tmp("bad.ionhop"), bad, 2, NULL) != 0);
+        CHECK(ih_ensemble_save(tmp_path("bad.ionhop"), bad, 2, NULL) != 0);
         CHECK_MSG(strstr(ih_last_error(), "bad.ionhop: ensemble member 2 reads other graphs"), "%s", ih_last_error());
         ih_model_free(others[q]);
     }
     /* a file whose member list disagrees with its members: the same errors on loading */
     ih_st_file f;
-    CHECK(ih_st_read(tmp("mixed.ionhop"), &f) == 0);
+    CHECK(ih_st_read(tmp_path("mixed.ionhop"), &f) == 0);
     ih_st_tensor *ts = st_tensors_of(&f);
     static const struct {
         const char *from, *to, *needle;
@@ -1230,9 +1223,9 @@ static void test_mixed_ensemble(void) {
         char *edited = malloc(len);
         snprintf(edited, len, "%.*s%s%s", (int)(at - m0), m0, edits[q].to, at + strlen(edits[q].from));
         ih_st_kv kv[2] = {{"format", "ionhop-model"}, {"ionhop", edited}};
-        CHECK(ih_st_write(tmp("edited.ionhop"), ts, f.n, kv, 2) == 0);
+        CHECK(ih_st_write(tmp_path("edited.ionhop"), ts, f.n, kv, 2) == 0);
         int ne = 0;
-        ih_model **none = ih_ensemble_load(tmp("edited.ionhop"), &ne, NULL);
+        ih_model **none = ih_ensemble_load(tmp_path("edited.ionhop"), &ne, NULL);
         CHECK(none == NULL && ne == 0);
         CHECK_MSG(strstr(ih_last_error(), "edited.ionhop") && strstr(ih_last_error(), edits[q].needle), "%zu: %s", q,
                   ih_last_error());
@@ -1245,8 +1238,7 @@ static void test_mixed_ensemble(void) {
 }
 
 int main(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/ih_test_variants_%d", (int)getpid());
-    CHECK(mkdir(tmpdir, 0700) == 0);
+    CHECK(tmpdir_make("variants") == 0);
     void (*parts[])(void) = {test_counts, test_attention_layer, test_identities, test_variant_gradients,
                              test_reference, test_datasets, test_training, test_old_file, test_mixed_ensemble};
     for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {

@@ -397,12 +397,6 @@ static ih_model *small_model(int n_outputs, int head_hidden, uint64_t seed) {
     return m;
 }
 
-/* In training mode a Linear directly followed by BatchNorm has a bias with zero gradient
- * (BatchNorm removes the mean); only rounding remains. */
-static int bias_before_train_bn(const char *name) {
-    return (strstr(name, "embedding") && strstr(name, "layer.0.bias")) || strstr(name, "src_update.bias");
-}
-
 /* central difference of the loss along one entry (j) or along a ±1 pattern (j = -1, with
  * Richardson extrapolation), as in gradcheck.h; used to measure the loss's rounding noise */
 static double fd_value(float *x, size_t n, long j, float h, gc_loss_fn f, void *ctx) {
@@ -769,48 +763,11 @@ static void compare_mode(const fx_file *fr, const char *key, const char *mode, i
         double e = fabs(tr[i] - rtr[i]) / fmax(1.0, fabs(rtr[i]));
         if (e > terr) terr = e, tworst = i;
     }
-    /* gradients: per-tensor norm relative to the norm; sampled entries relative to the tensor's
-     * RMS (entries that are tiny on the tensor's scale carry no signal in float32) */
-    double gerr = 0, serr = 0, G2 = 0;
-    const char *gworst = "", *sworst = "";
-    for (int k = 0; k < n_names; k++) G2 += rgn[k] * rgn[k];
-    /* floor: in training mode the biases of a Linear feeding BatchNorm (and the dst_update
-     * biases, which only shift the gated mean) have a true gradient of (almost exactly) zero;
-     * both sides then hold rounding of ~1e-8 of the whole gradient norm. Tensors are compared
-     * on at least 1e-4 of the whole norm. */
-    double gfloor = 1e-4 * sqrt(G2);
-    for (int k = 0; k < n_names; k++) {
-        int ti = ih_model_find_tensor(m, names[k]);
-        CHECK_MSG(ti >= 0, "reference tensor %s unknown", names[k]);
-        if (ti < 0) continue;
-        const ih_tensor_info *t = ih_model_tensor(m, ti);
-        const float *gr = ih_model_grads(m) + t->offset;
-        double n2 = 0;
-        for (size_t j = 0; j < t->numel; j++) n2 += (double)gr[j] * gr[j];
-        double gn = sqrt(n2), rn = rgn[k];
-        double e = fabs(gn - rn) / fmax(rn, gfloor);
-        if (e > 1e-4 && getenv("REF_VERBOSE"))
-            printf("    %s %s %s: norm %.6g ref %.6g (%.1e of all)\n", key, mode, names[k], gn, rn, rn / sqrt(G2));
-        if (e > gerr) gerr = e, gworst = names[k];
-        size_t n = t->numel, idx[4] = {0, n / 3, 2 * n / 3, n - 1};
-        double rms = rn / sqrt((double)n);
-        for (int s = 0; s < 4; s++) {
-            double ref = rgs[k * 4 + s], v = gr[idx[s]];
-            double es = fabs(v - ref) / fmax(fmax(fabs(ref), rms), gfloor);
-            if (es > serr) serr = es, sworst = names[k];
-        }
-    }
-    double berr = 0;
-    for (int k = 0; k < n_buf; k++) {
-        int bi = ih_model_find_buffer(m, bufnames[k]);
-        CHECK_MSG(bi >= 0, "reference buffer %s unknown", bufnames[k]);
-        if (bi < 0) continue;
-        const ih_tensor_info *t = ih_model_buffer_tensor(m, bi);
-        double n2 = 0;
-        for (size_t j = 0; j < t->numel; j++)
-            n2 += (double)ih_model_buffers(m)[t->offset + j] * ih_model_buffers(m)[t->offset + j];
-        berr = fmax(berr, fabs(sqrt(n2) - rbn[k]) / rbn[k]);
-    }
+    char label[64];
+    snprintf(label, sizeof label, "%s %s", key, mode);
+    ref_grad_err ge = ref_compare_grads(m, names, n_names, rgn, rgs, 0, label);
+    double gerr = ge.norm_err, serr = ge.entry_err, berr = ref_buffer_error(m, bufnames, n_buf, rbn);
+    const char *gworst = ge.norm_worst, *sworst = ge.entry_worst;
     printf("reference %-6s %-5s: out[0] %.6g (ref %.6g), max out err %.2e (scale %.3g), trace %.1e (%s), "
            "grad norm %.1e (%s), grad entries %.1e (%s), running stats %.1e\n",
            key, mode, out[0], rout[0], oerr / oscale, oscale, terr, (const char *[]){"x0", "y0", "z0", "h"}[tworst], gerr, gworst, serr, sworst, berr);
@@ -821,18 +778,6 @@ static void compare_mode(const fx_file *fr, const char *key, const char *mode, i
     CHECK(berr < 1e-5);
 done:
     free(dout), free(rout), free(rtr), free(rgn), free(rgs), free(rbn);
-}
-
-static int split_lines(char *s, char **out, int max) {
-    int n = 0;
-    if (!s || !*s) return 0;
-    out[n++] = s;
-    for (char *p = s; *p && n < max; p++)
-        if (*p == '\n') {
-            *p = 0;
-            out[n++] = p + 1;
-        }
-    return n;
 }
 
 static void test_reference(const fx_file *fg) {

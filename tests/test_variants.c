@@ -551,11 +551,6 @@ static double var_loss(void *p) {
     return s;
 }
 
-/* Linear directly followed by training-mode BatchNorm: the bias has a zero gradient */
-static int bias_before_train_bn(const char *name) {
-    return (strstr(name, "embedding") && strstr(name, "layer.0.bias")) || strstr(name, "src_update.bias");
-}
-
 /* the last ALIGNN layer's z and the last GCN's y are not used: no gradient */
 static int unused_output(const char *name) {
     return strstr(name, "edge_update.bn_edges") || strstr(name, "gcn_layers.0.bn_edges") ||
@@ -1004,15 +999,6 @@ static int fixture_batch(const fx_file *f, const char *const *keys, int n, ih_gr
     return ok ? 0 : -1;
 }
 
-static int split_lines(char *s, char **out, int max) {
-    int n = 0;
-    if (!s || !*s) return 0;
-    out[n++] = s;
-    for (char *p = s; *p && n < max; p++)
-        if (*p == '\n') *p = 0, out[n++] = p + 1;
-    return n;
-}
-
 static void compare_reference(const fx_file *f, const char *arch_name, const char *mode, ih_model *m,
                               const ih_graph *g1, const ih_graph *g2, char **names, int nn, char **bufnames, int nb,
                               uint64_t dropout_seed) {
@@ -1038,42 +1024,11 @@ static void compare_reference(const fx_file *f, const char *arch_name, const cha
         for (int i = 0; i < B; i++) oscale = fmax(oscale, fabs(rout[i])), oerr = fmax(oerr, fabs(out[i] - rout[i]));
         for (int i = 0; i < B * H; i++)
             fscale = fmax(fscale, fabs(rfused[i])), ferr = fmax(ferr, fabs(ih_model_pooled(m)[i] - rfused[i]));
-        /* gradients as in test_model: norms relative to the norm (floored at 1e-4 of the whole
-         * gradient), sampled entries relative to the tensor's RMS */
-        double G2 = 0, gerr = 0, serr = 0, berr = 0;
-        const char *gworst = "", *sworst = "";
-        for (int k = 0; k < nn; k++) G2 += rgn[k] * rgn[k];
-        double gfloor = 1e-4 * sqrt(G2);
-        for (int k = 0; k < nn; k++) {
-            int ti = ih_model_find_tensor(m, names[k]);
-            CHECK_MSG(ti >= 0, "reference tensor %s unknown", names[k]);
-            if (ti < 0) continue;
-            const ih_tensor_info *t = ih_model_tensor(m, ti);
-            const float *gr = ih_model_grads(m) + t->offset;
-            double n2 = 0;
-            for (size_t j = 0; j < t->numel; j++) n2 += (double)gr[j] * gr[j];
-            if (training && bias_before_train_bn(names[k])) {
-                /* a true gradient of zero: both sides hold rounding only */
-                CHECK_MSG(sqrt(n2) < 1e-5 * sqrt(G2) && rgn[k] < 1e-5 * sqrt(G2), "%s %s", arch_name, names[k]);
-                continue;
-            }
-            double e = fabs(sqrt(n2) - rgn[k]) / fmax(rgn[k], gfloor);
-            if (e > gerr) gerr = e, gworst = names[k];
-            size_t n = t->numel, idx[4] = {0, n / 3, 2 * n / 3, n - 1};
-            for (int q = 0; q < 4; q++) {
-                double es = fabs(gr[idx[q]] - rgs[k * 4 + q]) / fmax(fmax(fabs(rgs[k * 4 + q]), rgn[k] / sqrt((double)n)), gfloor);
-                if (es > serr) serr = es, sworst = names[k];
-            }
-        }
-        for (int k = 0; k < nb; k++) {
-            int bi = ih_model_find_buffer(m, bufnames[k]);
-            CHECK_MSG(bi >= 0, "reference buffer %s unknown", bufnames[k]);
-            if (bi < 0) continue;
-            const ih_tensor_info *t = ih_model_buffer_tensor(m, bi);
-            double n2 = 0;
-            for (size_t j = 0; j < t->numel; j++) n2 += (double)ih_model_buffers(m)[t->offset + j] * ih_model_buffers(m)[t->offset + j];
-            berr = fmax(berr, fabs(sqrt(n2) - rbn[k]) / rbn[k]);
-        }
+        char label[64];
+        snprintf(label, sizeof label, "%s %s", arch_name, mode);
+        ref_grad_err ge = ref_compare_grads(m, names, nn, rgn, rgs, training, label);
+        double gerr = ge.norm_err, serr = ge.entry_err, berr = ref_buffer_error(m, bufnames, nb, rbn);
+        const char *gworst = ge.norm_worst, *sworst = ge.entry_worst;
         printf("PyTorch %-10s %-5s: out err %.1e (scale %.2g), fused %.1e, grad norms %.1e (%s), grad entries "
                "%.1e (%s), running stats %.1e\n",
                arch_name, mode, oerr / oscale, oscale, ferr / fscale, gerr, gworst, serr, sworst, berr);

@@ -22,14 +22,9 @@ void ih_graph_opts_default(ih_graph_opts *o) {
 }
 
 void ih_graph_opts_local(ih_graph_opts *o) {
+    ih_graph_opts_default(o);
     o->cutoff = 3.0;
     o->k = 6;
-    o->canonical = 0;
-    o->line_graph = 1;
-    o->n_apart = 0;
-    o->path_chain = 0;
-    o->tie_tol = 0;
-    o->path_desc = 0;
 }
 
 void *ih_graph_alloc(size_t n, size_t size) { return malloc((n ? n : 1) * size); }

@@ -425,6 +425,35 @@ static double eggc_loss(void *pc) {
     return L;
 }
 
+/* an EGGC on graph g with random inputs and loss weights, its activations allocated */
+static void eggc_ctx_make(eggc_ctx *c, const ih_graph *g, int H, int training, int want_y) {
+    memset(c, 0, sizeof *c);
+    c->g = crystal_of(g);
+    c->H = H;
+    c->training = training;
+    c->want_y = want_y;
+    int n = g->n_atoms, e = g->n_edges;
+    c->p = malloc(sizeof(float) * EGGC_NPARAMS(H));
+    c->buf = malloc(sizeof(float) * EGGC_NBUFFERS(H));
+    eggc_init(c->p, c->buf, H);
+    c->x = malloc(sizeof(float) * n * H);
+    c->y = malloc(sizeof(float) * e * H);
+    c->xo = malloc(sizeof(float) * n * H);
+    c->yo = malloc(sizeof(float) * e * H);
+    c->wx = malloc(sizeof(float) * n * H);
+    c->wy = malloc(sizeof(float) * e * H);
+    fill(c->x, (size_t)n * H, -1.5f, 1.5f);
+    fill(c->y, (size_t)e * H, -1.5f, 1.5f);
+    fill(c->wx, (size_t)n * H, -1, 1);
+    fill(c->wy, (size_t)e * H, -1, 1);
+    eggc_alloc(&c->a, H, n, e);
+}
+
+static void eggc_ctx_free(eggc_ctx *c) {
+    eggc_release(&c->a);
+    free(c->p), free(c->buf), free(c->x), free(c->y), free(c->xo), free(c->yo), free(c->wx), free(c->wy);
+}
+
 /* Analytic gradients of eggc_loss: dx, dy (inputs) and gp (parameters). */
 static void eggc_grads(eggc_ctx *c, float *dx, float *dy, float *gp) {
     int n = c->g.n_nodes, e = c->g.n_edges, H = c->H;
@@ -447,27 +476,10 @@ static void test_eggc(void) {
     int H = 4;
     for (int training = 0; training <= 1; training++)
         for (int want_y = 0; want_y <= 1; want_y++) {
-            eggc_ctx c = {0};
-            c.g = crystal_of(&g);
-            c.H = H;
-            c.training = training;
-            c.want_y = want_y;
+            eggc_ctx c;
+            eggc_ctx_make(&c, &g, H, training, want_y);
             int n = g.n_atoms, e = g.n_edges;
             size_t np = EGGC_NPARAMS(H);
-            c.p = malloc(sizeof(float) * np);
-            c.buf = malloc(sizeof(float) * EGGC_NBUFFERS(H));
-            eggc_init(c.p, c.buf, H);
-            c.x = malloc(sizeof(float) * n * H);
-            c.y = malloc(sizeof(float) * e * H);
-            c.xo = malloc(sizeof(float) * n * H);
-            c.yo = malloc(sizeof(float) * e * H);
-            c.wx = malloc(sizeof(float) * n * H);
-            c.wy = malloc(sizeof(float) * e * H);
-            fill(c.x, (size_t)n * H, -1.5f, 1.5f);
-            fill(c.y, (size_t)e * H, -1.5f, 1.5f);
-            fill(c.wx, (size_t)n * H, -1, 1);
-            fill(c.wy, (size_t)e * H, -1, 1);
-            eggc_alloc(&c.a, H, n, e);
             float *dx = malloc(sizeof(float) * n * H), *dy = malloc(sizeof(float) * e * H),
                   *gp = malloc(sizeof(float) * np);
             eggc_grads(&c, dx, dy, gp);
@@ -499,9 +511,8 @@ static void test_eggc(void) {
                 /* unused edge output: bn_edges gets no gradient */
                 for (int k = 0; k < 2 * H; k++) CHECK(gp[EGGC_BNE_G(H) + k] == 0.0f);
             }
-            eggc_release(&c.a);
-            free(c.p), free(c.buf), free(c.x), free(c.y), free(c.xo), free(c.yo), free(c.wx);
-            free(c.wy), free(dx), free(dy), free(gp);
+            eggc_ctx_free(&c);
+            free(dx), free(dy), free(gp);
         }
     tg_free(&g);
 }
@@ -521,26 +532,9 @@ static void test_eggc_threads(void) {
     ih_graph g;
     tg_build(ts, 4, &g);
     int H = 24, n = g.n_atoms, e = g.n_edges;
-    eggc_ctx c = {0};
-    c.g = crystal_of(&g);
-    c.H = H;
-    c.training = 1;
-    c.want_y = 1;
+    eggc_ctx c;
+    eggc_ctx_make(&c, &g, H, 1, 1);
     size_t np = EGGC_NPARAMS(H);
-    c.p = malloc(sizeof(float) * np);
-    c.buf = malloc(sizeof(float) * EGGC_NBUFFERS(H));
-    eggc_init(c.p, c.buf, H);
-    c.x = malloc(sizeof(float) * n * H);
-    c.y = malloc(sizeof(float) * e * H);
-    c.xo = malloc(sizeof(float) * n * H);
-    c.yo = malloc(sizeof(float) * e * H);
-    c.wx = malloc(sizeof(float) * n * H);
-    c.wy = malloc(sizeof(float) * e * H);
-    fill(c.x, (size_t)n * H, -1.5f, 1.5f);
-    fill(c.y, (size_t)e * H, -1.5f, 1.5f);
-    fill(c.wx, (size_t)n * H, -1, 1);
-    fill(c.wy, (size_t)e * H, -1, 1);
-    eggc_alloc(&c.a, H, n, e);
     float *dx[2], *dy[2], *gp[2], *xo[2];
     for (int r = 0; r < 2; r++) {
         omp_set_num_threads(r == 0 ? 1 : nthreads);
@@ -588,8 +582,7 @@ static void test_eggc_threads(void) {
           GC_DIR_TOL);
     omp_set_num_threads(nthreads);
     for (int r = 0; r < 2; r++) free(dx[r]), free(dy[r]), free(gp[r]), free(xo[r]);
-    eggc_release(&c.a);
-    free(c.p), free(c.buf), free(c.x), free(c.y), free(c.xo), free(c.yo), free(c.wx), free(c.wy);
+    eggc_ctx_free(&c);
     tg_free(&g);
 }
 

@@ -590,6 +590,8 @@ int ih_split_groups(const ih_dataset *d, double val_fraction, uint64_t seed, int
 int ih_subsample_groups(const ih_dataset *d, const int *idx, int n_idx, double fraction, uint64_t seed, int *kept,
                         int *n_kept) {
     if (!(fraction > 0 && fraction <= 1)) return ih_set_error("training fraction %g is not in (0, 1]", fraction);
+    *n_kept = 0;
+    if (n_idx <= 0) return 0;
     /* a view holding only the pool's group names, so that group ids number the pool's hosts */
     ih_dataset view;
     memset(&view, 0, sizeof view);

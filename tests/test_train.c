@@ -123,6 +123,7 @@ int main(void) {
             /* another seed draws other hosts */
             CHECK(ih_subsample_groups(&g, pool, n_pool, 0.5, 12, k25b, &n25b) == 0);
             CHECK(n25b != n50 || memcmp(k25b, k50, (size_t)n50 * sizeof *k50) != 0);
+            CHECK(ih_subsample_groups(&g, pool, 0, 0.5, 11, k25b, &n25b) == 0 && n25b == 0);
             CHECK(ih_subsample_groups(&g, pool, n_pool, 0, 11, k25b, &n25b) == -1);
             CHECK(ih_subsample_groups(&g, pool, n_pool, 1.5, 11, k25b, &n25b) == -1);
         }

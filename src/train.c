@@ -548,37 +548,47 @@ static int group_ids(const ih_dataset *d, int *group_of, int *size) {
     return n_groups;
 }
 
-int ih_split_groups(const ih_dataset *d, double val_fraction, uint64_t seed, int **train_idx,
-                    int *n_train, int **val_idx, int *n_val) {
+/* Whole host groups of d's records drawn in seeded random order until at least want records:
+ * group_of[i] (n entries) gets each record's group, mark[g] (n + 1 entries, zeroed) 1 for a drawn
+ * group. For one seed a smaller want marks a prefix of the same order, so draws are nested.
+ * Returns 0 or -1. */
+static int draw_groups(const ih_dataset *d, long want, uint64_t seed, int *group_of, char *mark) {
     int n = d->n;
-    int *group_of = malloc((size_t)n * sizeof *group_of), *size = malloc((size_t)n * sizeof *size);
-    int *perm = malloc((size_t)n * sizeof *perm);
-    int *tr = malloc((size_t)n * sizeof *tr), *va = malloc((size_t)n * sizeof *va);
-    int n_groups = group_of && size && perm && tr && va ? group_ids(d, group_of, size) : -1;
+    int *size = malloc((size_t)n * sizeof *size), *perm = malloc((size_t)n * sizeof *perm);
+    int n_groups = size && perm ? group_ids(d, group_of, size) : -1;
     if (n_groups < 0) {
-        free(group_of), free(size), free(perm), free(tr), free(va);
+        free(size), free(perm);
         return ih_set_error("out of memory");
     }
     for (int g = 0; g < n_groups; g++) perm[g] = g;
     ih_rng rng;
     ih_rng_seed(&rng, seed);
     ih_rng_shuffle(&rng, perm, n_groups);
-    long want = lround(val_fraction * n), have = 0;
-    char *gval = calloc((size_t)n_groups + 1, 1);
-    if (!gval) {
-        free(group_of), free(size), free(perm), free(tr), free(va);
-        return ih_set_error("out of memory");
+    long have = 0;
+    for (int q = 0; q < n_groups && have < want; q++) {
+        mark[perm[q]] = 1;
+        have += size[perm[q]];
     }
-    for (int k = 0; k < n_groups && have < want; k++) {
-        gval[perm[k]] = 1;
-        have += size[perm[k]];
+    free(size), free(perm);
+    return 0;
+}
+
+int ih_split_groups(const ih_dataset *d, double val_fraction, uint64_t seed, int **train_idx,
+                    int *n_train, int **val_idx, int *n_val) {
+    int n = d->n;
+    int *group_of = malloc((size_t)n * sizeof *group_of);
+    int *tr = malloc((size_t)n * sizeof *tr), *va = malloc((size_t)n * sizeof *va);
+    char *gval = calloc((size_t)n + 1, 1);
+    if (!group_of || !tr || !va || !gval || draw_groups(d, lround(val_fraction * n), seed, group_of, gval) != 0) {
+        free(group_of), free(tr), free(va), free(gval);
+        return ih_set_error("out of memory");
     }
     int nt = 0, nv = 0;
     for (int i = 0; i < n; i++) {
         if (gval[group_of[i]]) va[nv++] = i;
         else tr[nt++] = i;
     }
-    free(gval), free(group_of), free(size), free(perm);
+    free(gval), free(group_of);
     if (nt == 0) {
         free(tr), free(va);
         return ih_set_error("validation fraction %.2f leaves no training records", val_fraction);
@@ -597,35 +607,20 @@ int ih_subsample_groups(const ih_dataset *d, const int *idx, int n_idx, double f
     memset(&view, 0, sizeof view);
     view.n = n_idx;
     view.group = malloc((size_t)n_idx * sizeof *view.group);
-    int *group_of = malloc((size_t)n_idx * sizeof *group_of), *size = malloc((size_t)n_idx * sizeof *size);
-    int *perm = malloc((size_t)n_idx * sizeof *perm);
+    int *group_of = malloc((size_t)n_idx * sizeof *group_of);
     char *take = calloc((size_t)n_idx + 1, 1);
-    int n_groups = -1;
-    if (view.group && group_of && size && perm && take) {
-        for (int i = 0; i < n_idx; i++) memcpy(view.group[i], d->group[idx[i]], sizeof view.group[i]);
-        n_groups = group_ids(&view, group_of, size);
+    int rc = view.group && group_of && take ? 0 : ih_set_error("out of memory");
+    for (int i = 0; rc == 0 && i < n_idx; i++) memcpy(view.group[i], d->group[idx[i]], sizeof view.group[i]);
+    /* at least the fraction: the count rounded up */
+    if (rc == 0) rc = draw_groups(&view, (long)ceil(fraction * n_idx - 1e-9), seed, group_of, take);
+    if (rc == 0) {
+        int nk = 0;
+        for (int i = 0; i < n_idx; i++)
+            if (take[group_of[i]]) kept[nk++] = idx[i];
+        *n_kept = nk;
     }
-    if (n_groups < 0) {
-        free(view.group), free(group_of), free(size), free(perm), free(take);
-        return ih_set_error("out of memory");
-    }
-    for (int g = 0; g < n_groups; g++) perm[g] = g;
-    ih_rng rng;
-    ih_rng_seed(&rng, seed);
-    ih_rng_shuffle(&rng, perm, n_groups);
-    /* whole hosts in shuffled order until the fraction is reached: for one seed a smaller fraction
-     * keeps a prefix of the same order, so the subsets are nested */
-    long want = (long)ceil(fraction * n_idx - 1e-9), have = 0;
-    for (int q = 0; q < n_groups && have < want; q++) {
-        take[perm[q]] = 1;
-        have += size[perm[q]];
-    }
-    int nk = 0;
-    for (int i = 0; i < n_idx; i++)
-        if (take[group_of[i]]) kept[nk++] = idx[i];
-    *n_kept = nk;
-    free(view.group), free(group_of), free(size), free(perm), free(take);
-    return 0;
+    free(view.group), free(group_of), free(take);
+    return rc;
 }
 
 int ih_group_folds(const ih_dataset *d, int k, uint64_t seed, int *fold_of) {

@@ -46,6 +46,13 @@ static inline int split_lines(char *s, char **out, int max) {
     return n;
 }
 
+/* Euclidean norm of n floats, summed in double */
+static inline double norm_f32(const float *x, size_t n) {
+    double n2 = 0;
+    for (size_t j = 0; j < n; j++) n2 += (double)x[j] * x[j];
+    return sqrt(n2);
+}
+
 /* The model's gradients against a reference's: per-tensor norms (ref_norm) relative to the norm,
  * four sampled entries per tensor (ref_samples, at 0, n/3, 2n/3, n-1) relative to the tensor's RMS
  * (entries tiny on the tensor's scale carry no signal in float32). Both are floored at 1e-4 of the
@@ -70,9 +77,7 @@ static inline ref_grad_err ref_compare_grads(ih_model *m, char **names, int n_na
         if (ti < 0) continue;
         const ih_tensor_info *t = ih_model_tensor(m, ti);
         const float *gr = ih_model_grads(m) + t->offset;
-        double n2 = 0;
-        for (size_t j = 0; j < t->numel; j++) n2 += (double)gr[j] * gr[j];
-        double gn = sqrt(n2), rn = ref_norm[k];
+        double gn = norm_f32(gr, t->numel), rn = ref_norm[k];
         if (zero_bias_check && bias_before_train_bn(names[k])) {
             CHECK_MSG(gn < 1e-5 * sqrt(G2) && rn < 1e-5 * sqrt(G2), "%s %s", label, names[k]);
             continue;
@@ -100,10 +105,8 @@ static inline double ref_buffer_error(ih_model *m, char **bufnames, int n_buf, c
         CHECK_MSG(bi >= 0, "reference buffer %s unknown", bufnames[k]);
         if (bi < 0) continue;
         const ih_tensor_info *t = ih_model_buffer_tensor(m, bi);
-        const float *b = ih_model_buffers(m) + t->offset;
-        double n2 = 0;
-        for (size_t j = 0; j < t->numel; j++) n2 += (double)b[j] * b[j];
-        err = fmax(err, fabs(sqrt(n2) - ref_norm[k]) / ref_norm[k]);
+        double bn = norm_f32(ih_model_buffers(m) + t->offset, t->numel);
+        err = fmax(err, fabs(bn - ref_norm[k]) / ref_norm[k]);
     }
     return err;
 }

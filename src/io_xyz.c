@@ -60,6 +60,9 @@ static int span_is(ih_span s, const char *word) {
     return (size_t)s.len == strlen(word) && strncasecmp(s.p, word, (size_t)s.len) == 0;
 }
 
+/* More columns than any real extended-XYZ file carries (ASE writes tens). */
+#define IH_MAX_XYZ_COLUMNS 10000
+
 /* Column layout from Properties: 0 ok (species_col, pos_col set, n_cols = total), -1 error. */
 static int parse_properties(ih_span v, const char *name, int *species_col, int *pos_col,
                             int *n_cols) {
@@ -93,6 +96,11 @@ static int parse_properties(ih_span v, const char *name, int *species_col, int *
                     return ih_set_error("%s: line 2: Properties: pos must be pos:R:3", name);
                 *pos_col = col;
             }
+            /* a line holds at most IH_MAX_XYZ_COLUMNS tokens; checked before adding so the
+             * running total can never wrap */
+            if (nc > IH_MAX_XYZ_COLUMNS - col)
+                return ih_set_error("%s: line 2: Properties declares more than %d columns in all", name,
+                                    IH_MAX_XYZ_COLUMNS);
             col += (int)nc;
         }
         field = (field + 1) % 3;

@@ -2,6 +2,7 @@
  * configuration and the caller's description (tasks, target scaling, training summary) in the
  * metadata. Loading rebuilds the model from the stored configuration and checks every tensor. */
 #include "ionhop.h"
+#include "io_text.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -35,6 +36,9 @@ static int json_int(const cJSON *o, const char *key, int *out, const char *path)
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble))
         return ih_set_error("%s: model configuration lacks an integer \"%s\"", path, key);
+    /* the range check comes before the cast: converting an out-of-range double is undefined */
+    if (!(fabs(v->valuedouble) <= 1e6))
+        return ih_set_error("%s: model configuration: \"%s\" = %g is out of range", path, key, v->valuedouble);
     *out = (int)v->valuedouble;
     return 0;
 }
@@ -172,8 +176,13 @@ ih_model **ih_ensemble_load(const char *path, int *n_members, char **meta_json) 
     const char *fmt = ih_st_meta_get(&f, "format");
     const char *text = ih_st_meta_get(&f, "ionhop");
     if (!fmt || strcmp(fmt, IH_MODEL_FORMAT) != 0 || !text) {
+        /* the message quotes the file's metadata, which ih_st_free releases: build it first */
+        if (fmt && strcmp(fmt, IH_MODEL_FORMAT) == 0)
+            ih_set_error("%s: ionhop model file without its \"ionhop\" metadata", path);
+        else
+            ih_set_error("%s: not an ionhop model file (format %s)", path,
+                         fmt ? ih_excerpt((ih_span){fmt, (int)strnlen(fmt, 64)}) : "none");
         ih_st_free(&f);
-        ih_set_error("%s: not an ionhop model file (format \"%s\")", path, fmt ? fmt : "none");
         return NULL;
     }
     cJSON *meta = cJSON_Parse(text);
@@ -185,13 +194,14 @@ ih_model **ih_ensemble_load(const char *path, int *n_members, char **meta_json) 
         return NULL;
     }
     const cJSON *ens = cJSON_GetObjectItemCaseSensitive(meta, "ensemble");
-    int n = cJSON_IsNumber(ens) ? (int)ens->valuedouble : 1;
-    if (n < 1 || n > 1000) {
+    double n_stored = cJSON_IsNumber(ens) ? ens->valuedouble : 1;
+    if (!(n_stored >= 1 && n_stored <= 1000) || n_stored != floor(n_stored)) {
+        ih_set_error("%s: ensemble size %g is out of range 1..1000", path, n_stored);
         cJSON_Delete(meta);
         ih_st_free(&f);
-        ih_set_error("%s: bad ensemble size %d", path, n);
         return NULL;
     }
+    int n = (int)n_stored;
     ih_model **ms = calloc((size_t)n, sizeof *ms);
     ih_config *cfgs = malloc((size_t)n * sizeof *cfgs);
     if (!ms || !cfgs) {

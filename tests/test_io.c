@@ -548,6 +548,16 @@ static void bad_xyz(void) {
     CHECK(fails(P, "x.xyz", t, "not a positive integer"));
     snprintf(t, sizeof t, "2\n%s Properties=species:S:1:pos:R:3:q:R:1\nCs 0 0 0\nCl 2 2 2\n", lat);
     CHECK(fails(P, "x.xyz", t, "columns"));
+    /* column counts summing past any int: refused before the running total can wrap */
+    {
+        size_t cap = 64 + 3000 * 12;
+        char *big = malloc(cap);
+        int n = snprintf(big, cap, "2\n%s Properties=species:S:1:pos:R:3", lat);
+        for (int k = 0; k < 3000; k++) n += snprintf(big + n, cap - (size_t)n, ":a%d:R:999", k % 10);
+        snprintf(big + n, cap - (size_t)n, "\nCs 0 0 0\nCl 2 2 2\n");
+        CHECK(fails(P, "wide.xyz", big, "more than 10000 columns"));
+        free(big);
+    }
     /* column order honoured */
     snprintf(t, sizeof t, "2\nlattice={4 0 0 0 4 0 0 0 4} properties=pos:R:3:Z:I:1:species:S:1\n"
                           "0 0 0 55 Cs\n2 2 2 17 Cl\n");

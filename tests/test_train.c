@@ -198,6 +198,34 @@ int main(void) {
     CHECK(ih_st_write(tmp_path("mismatch.ionhop"), ts, f.n, kv, 2) == 0);
     CHECK(ih_model_load(tmp_path("mismatch.ionhop"), NULL) == NULL);
     CHECK(strstr(ih_last_error(), "wrong shape") != NULL);
+    /* a safetensors file written by another program (PyTorch's format "pt"), and one of ionhop's
+     * format without its metadata: the message quotes the foreign format, which the loader must
+     * copy before releasing the file (under ASan a use after free aborts here) */
+    ih_st_kv pt_kv = {"format", "pt"};
+    CHECK(ih_st_write(tmp_path("torch.safetensors"), ts, 1, &pt_kv, 1) == 0);
+    CHECK(ih_model_load(tmp_path("torch.safetensors"), NULL) == NULL);
+    CHECK(strstr(ih_last_error(), "torch.safetensors: not an ionhop model file (format 'pt')") != NULL);
+    ih_st_kv bare_kv = {"format", "ionhop-model"};
+    CHECK(ih_st_write(tmp_path("bare.ionhop"), ts, 1, &bare_kv, 1) == 0);
+    CHECK(ih_model_load(tmp_path("bare.ionhop"), NULL) == NULL);
+    CHECK(strstr(ih_last_error(), "bare.ionhop: ionhop model file without its \"ionhop\" metadata") != NULL);
+    /* numbers in the configuration beyond int range are refused, not cast (undefined behaviour) */
+    const char *huge[] = {"\"hidden\":1e20", "\"hidden\":-1e12", "\"neighbors\":3e9"};
+    for (int k = 0; k < 3; k++) {
+        snprintf(fake_meta, sizeof fake_meta, "{\"config\":{%s,\"hidden\":8,\"alignn_layers\":1,\"gcn_layers\":1,"
+                 "\"embed\":8,\"head_width\":8,\"head_hidden\":2,\"n_outputs\":1,\"neighbors\":12,"
+                 "\"cutoff\":8,\"edges\":\"full\"}}", huge[k]);
+        /* cJSON keeps the first of two equal keys */
+        CHECK(ih_st_write(tmp_path("huge.ionhop"), ts, f.n, kv, 2) == 0);
+        CHECK(ih_model_load(tmp_path("huge.ionhop"), NULL) == NULL);
+        CHECK_MSG(strstr(ih_last_error(), "out of range") != NULL, "%s", ih_last_error());
+    }
+    snprintf(fake_meta, sizeof fake_meta, "{\"ensemble\":1e10,\"config\":{\"hidden\":8,\"alignn_layers\":1,"
+             "\"gcn_layers\":1,\"embed\":8,\"head_width\":8,\"head_hidden\":2,\"n_outputs\":1,"
+             "\"neighbors\":12,\"cutoff\":8,\"edges\":\"full\"}}");
+    CHECK(ih_st_write(tmp_path("huge.ionhop"), ts, f.n, kv, 2) == 0);
+    CHECK(ih_model_load(tmp_path("huge.ionhop"), NULL) == NULL);
+    CHECK_MSG(strstr(ih_last_error(), "ensemble size 1e+10 is out of range") != NULL, "%s", ih_last_error());
     free(ts);
     ih_st_free(&f);
     ih_model_free(other);

@@ -12,6 +12,12 @@ static inline const char *cli(void) {
     return c ? c : "build-san/ionhop";
 }
 
+/* the benchmark program: $IONHOP_BENCH (make test sets it) */
+static inline const char *bench_cli(void) {
+    const char *c = getenv("IONHOP_BENCH");
+    return c ? c : "build-san/ionhop-bench";
+}
+
 /* Run a shell command; stdout+stderr into out (truncated), returns the exit status. */
 static inline int run(const char *cmd, char *out, size_t cap) {
     char full[8192];

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ionhop.h"
+#include "core/util.h"
 
 enum { FX_F32 = 0, FX_I32 = 1, FX_F64 = 2, FX_U8 = 3 };
 

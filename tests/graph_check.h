@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "ionhop.h"
+#include "ionhop_nn.h"
 
 #define GC_FAIL(...)                                                                          \
     do {                                                                                      \

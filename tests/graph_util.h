@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ionhop.h"
+#include "ionhop_nn.h"
 
 typedef struct tg_struct {
     int n_atoms, n_edges;

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "model_internal.h"
+#include "nn/model_internal.h"
 
 static inline uint64_t fnv1a64(const char *s) { return ih_fnv1a(IH_FNV1A_START, s, strlen(s)); }
 

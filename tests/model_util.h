@@ -9,7 +9,7 @@
 #include "check.h"
 
 #include "graph_util.h"
-#include "model_internal.h"
+#include "nn/model_internal.h"
 
 /* BatchNorm/LayerNorm scales 1 ± 0.3 and shifts ± 0.3 from stream sp; running means ± 0.3 and
  * variances 0.5 … 1.5 from stream sb (may be sp), so evaluation mode is not trivial */

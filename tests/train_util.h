@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ionhop.h"
+#include "ionhop_train.h"
 
 /* ih_train's best-model callback: a plain migration-barrier model file */
 static inline int save_cb(void *ctx, ih_model *m, const char *path, long epoch, const double *val) {

@@ -75,19 +75,20 @@ int cmd_evaluate(int argc, char **argv) {
         usage(stderr);
         return cli_usage_error("evaluate needs --data");
     }
-    if (!model) model = cli_repo_path("models/default.ionhop");
-    cli_model cm;
-    if (cli_model_load(model, &cm) != 0) return cli_fail();
-    if (cm.n_tasks != 1) {
-        int n_tasks = cm.n_tasks;
-        cli_model_free(&cm);
-        return cli_usage_error("%s predicts %d properties: evaluate scores one-target models (use "
-                               "predict --data for the properties)",
-                               model, n_tasks);
+    ih_predictor *pred_model = ih_predictor_load(model);
+    if (!pred_model) return cli_fail();
+    if (!model) model = ih_predictor_path(pred_model);
+    if (ih_predictor_n_tasks(pred_model) != 1) {
+        int n_tasks = ih_predictor_n_tasks(pred_model);
+        int rc = cli_usage_error("%s predicts %d properties: evaluate scores one-target models (use "
+                                 "predict --data for the properties)",
+                                 model, n_tasks);
+        ih_predictor_free(pred_model);
+        return rc;
     }
-    cli_file_preds fp;
-    if (cli_predict_file(&cm, data, &fp) != 0) {
-        cli_model_free(&cm);
+    ih_record_predictions fp;
+    if (ih_predict_file(pred_model, data, &fp) != 0) {
+        ih_predictor_free(pred_model);
         return cli_fail();
     }
     int n = 0, rc = 0;
@@ -108,11 +109,11 @@ int cmd_evaluate(int argc, char **argv) {
         rc = cli_print_metrics(stdout, truth, pred, n, label);
     }
     if (rc == 0 && plot) {
-        rc = cli_parity_svg(plot, truth, pred, cm.n_members > 1 ? spr : NULL, n, data);
+        rc = cli_parity_svg(plot, truth, pred, fp.n_members > 1 ? spr : NULL, n, data);
         if (rc == 0) printf("parity plot -> %s\n", plot);
     }
     free(truth), free(pred), free(spr);
-    cli_file_preds_free(&fp);
-    cli_model_free(&cm);
+    ih_record_predictions_free(&fp);
+    ih_predictor_free(pred_model);
     return rc == 0 ? 0 : cli_fail();
 }

@@ -289,10 +289,10 @@ static void fold_path(char *buf, size_t cap, const char *out, int fold) {
 
 /* members of a finished fold, from its MODEL.foldN file (resuming) */
 static int load_fold(const char *path, int M, ih_model **ms, double *lo_hi, double *val_mae) {
-    cli_model cm;
-    if (cli_model_load(path, &cm) != 0) return -1;
+    ih_model_set cm;
+    if (ih_model_set_load(path, &cm) != 0) return -1;
     if (cm.n_members != M || !cm.member_lo_hi) {
-        cli_model_free(&cm);
+        ih_model_set_free(&cm);
         return ih_set_error("%s: not the %d-member fold model this run needs", path, M);
     }
     cJSON *j = cJSON_Parse(cm.meta);
@@ -305,7 +305,7 @@ static int load_fold(const char *path, int M, ih_model **ms, double *lo_hi, doub
     }
     cJSON_Delete(j);
     cm.n_members = 0; /* the models now belong to the caller */
-    cli_model_free(&cm);
+    ih_model_set_free(&cm);
     return 0;
 }
 

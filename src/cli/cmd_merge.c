@@ -18,16 +18,16 @@ static void usage(FILE *f) {
 }
 
 /* member k's (lo, hi) of a one-task model: its own scaling if the file has one per member */
-static void member_scaling(const cli_model *cm, int k, double lohi[2]) {
+static void member_scaling(const ih_model_set *cm, int k, double lohi[2]) {
     lohi[0] = cm->member_lo_hi ? cm->member_lo_hi[2 * k] : cm->sc[0].lo;
     lohi[1] = cm->member_lo_hi ? cm->member_lo_hi[2 * k + 1] : cm->sc[0].hi;
 }
 
 /* The models' tasks and inputs agree (one-line error naming the file that differs). */
-static int check_compatible(const cli_model *cms, const char *const *paths, int n_files) {
-    const cli_model *a = &cms[0];
+static int check_compatible(const ih_model_set *cms, const char *const *paths, int n_files) {
+    const ih_model_set *a = &cms[0];
     for (int f = 1; f < n_files; f++) {
-        const cli_model *b = &cms[f];
+        const ih_model_set *b = &cms[f];
         if (b->five_image != a->five_image)
             return ih_set_error("%s reads %s but %s reads %s: they cannot be one ensemble", paths[f],
                                 b->five_image ? "5-image paths" : "structures", paths[0],
@@ -60,7 +60,7 @@ static int has_token(const char *list, const char *name) {
 
 /* The merged file's description: the first file's, with each part's arch, init and training
  * kept under "parts", one "arch" naming them all, and per-member scalings where they differ. */
-static char *merged_meta(const cli_model *cms, const char *const *paths, int n_files, const char *command) {
+static char *merged_meta(const ih_model_set *cms, const char *const *paths, int n_files, const char *command) {
     cJSON *j = cJSON_Parse(cms[0].meta), *parts = cJSON_CreateArray();
     if (!j || !parts) {
         cJSON_Delete(j), cJSON_Delete(parts);
@@ -141,10 +141,10 @@ int cmd_merge(int argc, char **argv) {
     size_t len = (size_t)snprintf(command, sizeof command, "ionhop merge --out %s", out);
     for (int f = 0; f < n_files && len < sizeof command; f++)
         len += (size_t)snprintf(command + len, sizeof command - len, " %s", paths[f]);
-    cli_model *cms = calloc((size_t)n_files, sizeof *cms);
+    ih_model_set *cms = calloc((size_t)n_files, sizeof *cms);
     int loaded = 0, rc = cms ? 0 : ih_set_error("out of memory"), total = 0;
     for (; rc == 0 && loaded < n_files; loaded++) {
-        if (cli_model_load(paths[loaded], &cms[loaded]) != 0) break;
+        if (ih_model_set_load(paths[loaded], &cms[loaded]) != 0) break;
         total += cms[loaded].n_members;
     }
     if (loaded < n_files) rc = -1;
@@ -164,7 +164,7 @@ int cmd_merge(int argc, char **argv) {
             printf("%s %d × %s (%s)", f ? "," : ":", cms[f].n_members, cms[f].arch, paths[f]);
         printf(" -> %s\n", out);
     }
-    for (int f = 0; f < loaded; f++) cli_model_free(&cms[f]);
+    for (int f = 0; f < loaded; f++) ih_model_set_free(&cms[f]);
     free(cms), free(ms), free(meta), free(paths);
     return rc == 0 ? 0 : cli_fail();
 }

@@ -8,60 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-int cli_fail(void) {
-    fprintf(stderr, "ionhop: %s\n", ih_last_error());
-    return 1;
-}
-
-int cli_usage_error(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "ionhop: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
-    va_end(ap);
-    return 2;
-}
-
-const char *cli_repo_path(const char *rel) {
-    /* The executable lives in <repo>/build/ionhop (or build-san/); look one level up. */
-    static char buf[PATH_MAX + 64];
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = '\0';
-            slash = strrchr(exe, '/');
-            if (slash) {
-                *slash = '\0';
-                snprintf(buf, sizeof buf, "%s/%s", exe, rel);
-                if (access(buf, R_OK) == 0) return buf;
-            }
-        }
-    }
-    snprintf(buf, sizeof buf, "%s", rel);
-    return buf;
-}
-
-/* Commands not built yet answer clearly instead of failing to link. */
-#define NOT_YET(name)                                                                         \
-    __attribute__((weak)) int cmd_##name(int argc, char **argv) {                             \
-        (void)argc;                                                                           \
-        (void)argv;                                                                           \
-        fprintf(stderr, "ionhop: '%s' is not available in this build yet\n", #name);          \
-        return 2;                                                                             \
-    }
-NOT_YET(graph)
-NOT_YET(bench)
-NOT_YET(train)
-NOT_YET(predict)
-NOT_YET(info)
-NOT_YET(pretrain)
-NOT_YET(finetune)
-NOT_YET(evaluate)
-
 static const struct {
     const char *name;
     int (*fn)(int, char **);
@@ -75,7 +21,6 @@ static const struct {
     {"evaluate", cmd_evaluate, "metrics of a model on a record file"},
     {"info", cmd_info, "describe a model file"},
     {"merge", cmd_merge, "combine model files into one ensemble (e.g. two archs)"},
-    {"bench", cmd_bench, "benchmarks: bench graph|train"},
 };
 
 static void usage(FILE *f) {

@@ -1,0 +1,282 @@
+/* ionhop for training: datasets of records held as graphs, target scaling, the training loop
+ * with its resumable state, splits and folds by host, the optimiser and schedule, losses, seeded
+ * random numbers, and model files loaded with their description for ensemble prediction. */
+#ifndef IONHOP_TRAIN_H
+#define IONHOP_TRAIN_H
+#include "ionhop_nn.h"
+#include "ionhop_modelfile.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------------------- */
+/* datasets (dataset.c)                                                                     */
+/* ---------------------------------------------------------------------------------------- */
+
+/* Records of one or more files held as crystal graphs without line graphs (those are built per
+ * micro-batch). File t supplies task t: targets and mask are n × n_tasks. */
+typedef struct ih_dataset {
+    int n, n_tasks;
+    ih_graph *graphs;
+    float *targets, *mask;
+    char (*jid)[64];
+    char (*group)[128];     /* host: sys_name without its trailing _N path suffix (else jid) */
+    long *n_triplets;       /* line-graph size of each graph, for micro-batch planning */
+    unsigned char *five_image; /* record is a 5-image path structure (spec §1.3) */
+    ih_structure *structures; /* only if loaded with keep_structures */
+    int from_cache;         /* files whose graphs came from the cache */
+    int input;              /* IH_INPUT_*: what graphs (and graphs2) are */
+    ih_graph *graphs2;      /* G2 of each record (NULL for IH_INPUT_SINGLE) */
+    long *n_triplets2;
+} ih_dataset;
+
+/* cache_dir (or NULL): where graphs are cached per data file, keyed by the file's content and
+ * the graph settings, so a second load skips the neighbour searches. */
+int ih_dataset_load(ih_dataset *d, const char *const *paths, int n_paths, const ih_graph_opts *go,
+                    int keep_structures, const char *cache_dir);
+/* The same for the inputs of an arch (IH_INPUT_*, ih_arch_input): IH_INPUT_ENDPOINTS makes
+ * graphs the initial-structure and graphs2 the final-structure graphs of each 5-image record
+ * (ih_path_endpoints), IH_INPUT_LOCAL keeps the 5-image graph and adds its local sub-graph
+ * (ih_graph_build_local with ih_graph_opts_local); both need 5-image records. */
+int ih_dataset_load_input(ih_dataset *d, const char *const *paths, int n_paths,
+                          const ih_graph_opts *go, int input, int keep_structures,
+                          const char *cache_dir);
+/* A one-task dataset of records first .. first+n-1 of a structure set already read (for the
+ * inputs of an arch, no cache): to predict a large file a chunk at a time. `what` names the
+ * records in errors ("what: record K (jid J): …", K counted in the whole set). */
+int ih_dataset_from_structures(ih_dataset *d, const ih_structure_set *set, int first, int n,
+                               const ih_graph_opts *go, int input, const char *what);
+void ih_dataset_free(ih_dataset *d);
+/* Keep one task's target column (n_tasks becomes 1); records stay, those without a label for
+ * the task keep a zero mask. For single-task runs split exactly like a multi-task run. */
+int ih_dataset_keep_task(ih_dataset *d, int task);
+/* "LiFePO4_2" -> "LiFePO4" (sister pathways of one host share a cross-validation group). */
+void ih_host_group(const char *sys_name, const char *fallback, char *out, size_t cap);
+/* Every record its own group, so that splits and folds are by record (the published reference's
+ * random split, where sister pathways of one host may sit on both sides). */
+void ih_dataset_group_by_record(ih_dataset *d);
+
+
+/* ---------------------------------------------------------------------------------------- */
+/* training (train.c)                                                                       */
+/* ---------------------------------------------------------------------------------------- */
+
+#define IH_MAX_TASKS 16
+enum { IH_LOSS_L1 = 0, IH_LOSS_MSE = 1 };
+
+/* Min-max target scaling to [-1, 1] (spec §5.8): y' = 2(u(y) - u(lo))/(u(hi) - u(lo)) - 1 with
+ * u(y) = y (log_offset 0, the spec's) or u(y) = log(y + log_offset) (log_offset > 0: barriers
+ * spread over two decades, and a linear scale squeezes the bulk of them into a tenth of [-1, 1]).
+ * lo and hi stay in the target's own units either way. */
+typedef struct ih_task_scaling {
+    char name[32];
+    double lo, hi;
+    double log_offset;
+} ih_task_scaling;
+double ih_scale(const ih_task_scaling *s, double y);
+double ih_unscale(const ih_task_scaling *s, double y_scaled);
+/* Min–max scaling (spec §5.8) of a one-task dataset's labelled records idx[0..n) (idx NULL: all
+ * d->n records): s->lo/hi = their smallest/largest target. Returns how many were labelled. */
+int ih_scaling_fit(const ih_dataset *d, const int *idx, int n, ih_task_scaling *s);
+
+typedef struct ih_train_opts {
+    int epochs, batch;
+    double max_lr, weight_decay;
+    int loss;              /* IH_LOSS_L1 or IH_LOSS_MSE */
+    uint64_t seed;         /* shuffling */
+    long micro_triplets;   /* line-graph budget of one micro-batch (memory bound) */
+    const char *out;       /* best-validation model (every epoch if there is no validation set) */
+    const char *checkpoint; /* base path of the resume checkpoint (.model, .state), or NULL */
+    int resume;
+    int stop_after;        /* > 0: return after this many epochs in total (interruption tests) */
+    double jitter;         /* Å: each training micro-batch's atoms displaced by independent
+                            * N(0, jitter²) per coordinate, graph topology kept (0: none); a
+                            * function of (seed, step, micro-batch), so resumable */
+    double trunk_lr_scale; /* learning-rate factor of the trunk's parameters (1; below 1: the
+                            * pre-trained features move less than the new head) */
+    int quiet;
+    /* writes the model file `path` with the caller's metadata; val_mae per task or NULL */
+    int (*save_model)(void *ctx, ih_model *m, const char *path, long epoch, const double *val_mae);
+    void *save_ctx;
+} ih_train_opts;
+
+typedef struct ih_train_result {
+    int epochs, best_epoch;
+    double seconds;
+    double best_val_mae[IH_MAX_TASKS];
+} ih_train_result;
+
+void ih_train_opts_default(ih_train_opts *o);
+/* Train m (n_outputs = d->n_tasks) on the records train_idx, selecting on val_idx. */
+int ih_train(ih_model *m, const ih_dataset *d, const int *train_idx, int n_train,
+             const int *val_idx, int n_val, const ih_task_scaling *sc, const ih_train_opts *o,
+             ih_train_result *res);
+/* Size the model's activation arena for micro-batches of this dataset. */
+int ih_dataset_reserve(ih_model *m, const ih_dataset *d, int max_structs, long budget_t);
+/* The same for prediction only (evaluation-only arenas; ih_predict_dataset, not training). */
+int ih_dataset_reserve_eval(ih_model *m, const ih_dataset *d, int max_structs, long budget_t);
+/* Structures per forward pass when predicting: the arena grows with it while the speed does not
+ * (100 records, 5-member ensemble: peak RSS 2.2 GB at 64, 0.73 GB at 8, same time; bench/README.md). */
+#define IH_PREDICT_BATCH 8
+/* Evaluation-mode outputs (scaled) of records idx into out (n × n_outputs). */
+int ih_predict_dataset(ih_model *m, const ih_dataset *d, const int *idx, int n, int max_structs,
+                       long budget_t, float *out);
+/* Split records into training and validation parts by host group (sister paths stay together),
+ * seeded; val_fraction 0 gives no validation part. Arrays are malloc'ed. */
+int ih_split_groups(const ih_dataset *d, double val_fraction, uint64_t seed, int **train_idx,
+                    int *n_train, int **val_idx, int *n_val);
+/* Whole host groups of records idx, drawn in seeded random order until at least fraction · n_idx
+ * records are kept (fraction in (0, 1]); kept (n_idx entries; may be idx itself) keeps idx's order. For one
+ * seed the kept sets of smaller fractions are subsets of larger ones (learning curves). */
+int ih_subsample_groups(const ih_dataset *d, const int *idx, int n_idx, double fraction, uint64_t seed, int *kept,
+                        int *n_kept);
+/* K folds by host group (sister paths never straddle folds), balanced by record count, seeded:
+ * fold_of[i] in 0..k-1 for every record. */
+int ih_group_folds(const ih_dataset *d, int k, uint64_t seed, int *fold_of);
+
+
+/* ---------------------------------------------------------------------------------------- */
+/* random numbers (util.c)                                                                  */
+/* ---------------------------------------------------------------------------------------- */
+
+/* Deterministic RNG (xoshiro256**), seeded by splitmix64. */
+typedef struct ih_rng {
+    uint64_t s[4];
+} ih_rng;
+void ih_rng_seed(ih_rng *r, uint64_t seed);
+uint64_t ih_rng_next(ih_rng *r);
+double ih_rng_uniform(ih_rng *r); /* [0, 1) */
+double ih_rng_normal(ih_rng *r);  /* standard normal (Box-Muller, one draw per call) */
+void ih_rng_shuffle(ih_rng *r, int *a, int n);
+
+
+/* ---------------------------------------------------------------------------------------- */
+/* optimiser (optim.c)                                                                      */
+/* ---------------------------------------------------------------------------------------- */
+
+/* A run of parameters inside the flat parameter block; `decay` selects the weight-decay group
+ * (spec §5.3: 0 for biases and normalisation weights). */
+typedef struct ih_param_range {
+    size_t offset, count;
+    int decay;
+    double lr_scale; /* this range's learning rate = lr × lr_scale (decay too): 1 normally */
+} ih_param_range;
+
+/* The decay group of a parameter from its PyTorch-style name (spec §5.3): 0 if the name
+ * contains "bias", "bn" or "norm", else 1 (so BatchNorm weights inside the embedding MLPs,
+ * "…layer.1.weight", are decayed, as in the reference). */
+int ih_param_decays(const char *name);
+/* 1 if a parameter belongs to the trunk (embeddings, ALIGNN and GCN layers: what a pre-trained
+ * model hands to fine-tuning), 0 for heads and the archs' own modules. */
+int ih_param_is_trunk(const char *name);
+extern const char *const ih_trunk_prefixes[5];
+
+/* AdamW (PyTorch semantics, spec §5.3) over a flat float block of n parameters. */
+typedef struct ih_adamw {
+    size_t n;
+    float *m, *v;        /* first and second moments, n each */
+    long step;           /* updates done so far */
+    double weight_decay; /* for ranges with decay = 1 */
+    double beta2, eps;   /* 0.999, 1e-8 */
+} ih_adamw;
+
+/* Zeroed moments for n parameters, step 0, β2 0.999, ε 1e-8. */
+int ih_adamw_init(ih_adamw *o, size_t n, double weight_decay);
+void ih_adamw_free(ih_adamw *o);
+/* One update: θ ← θ(1 − lr·wd) (decay ranges only), then the Adam moments and the bias-corrected
+ * step with β1ᵗ from the given (current) β1. Ranges must be ascending, disjoint and inside the
+ * block; parameters outside every range (e.g. buffers stored in the block) are left alone.
+ * Returns -1 (nothing updated) if the ranges are invalid. */
+int ih_adamw_step(ih_adamw *o, float *params, const float *grads, const ih_param_range *ranges,
+                  int n_ranges, double lr, double beta1);
+
+/* One-cycle schedule (PyTorch OneCycleLR with cosine annealing, two phases, β1 cycling; §5.4). */
+typedef struct ih_onecycle {
+    long total_steps; /* S */
+    double max_lr, pct_start, div_factor, final_div_factor;
+    double base_momentum, max_momentum; /* β1 range: 0.85 .. 0.95 */
+} ih_onecycle;
+
+/* PyTorch's defaults with pct_start 0.3: div 25, final_div 1e4, β1 0.85..0.95. */
+void ih_onecycle_default(ih_onecycle *s, long total_steps, double max_lr);
+/* lr and β1 for iteration t (t = 0 is the first update); t is clamped to [0, S − 1].
+ * Returns -1 for a schedule with S < 1, pct_start outside (0, 1) or non-positive factors. */
+int ih_onecycle_at(const ih_onecycle *s, long t, double *lr, double *beta1);
+
+
+/* ---------------------------------------------------------------------------------------- */
+/* losses (loss.c)                                                                          */
+/* ---------------------------------------------------------------------------------------- */
+
+/* Masked losses over B×P outputs (spec §5.2, §6): loss = (1/(B·P))·Σ m·ℓ(o, t), the masked-out
+ * entries counting in the denominator. mask may be NULL (all ones). If grad is non-NULL it
+ * receives scale·∂loss/∂o (B×P), e.g. scale = B_micro/B_total to accumulate micro-batches; the
+ * returned loss is not scaled. L1 uses sign(o − t) with sign(0) = 0, as PyTorch. */
+double ih_loss_l1(const float *out, const float *target, const float *mask, int B, int P,
+                  double scale, float *grad);
+double ih_loss_mse(const float *out, const float *target, const float *mask, int B, int P,
+                   double scale, float *grad);
+/* The logged "mae" of §5.2: Σ m·|o − t| / B (summed over the P properties, averaged over rows). */
+double ih_mae_per_row(const float *out, const float *target, const float *mask, int B, int P);
+
+
+/* Training state saved beside a model to resume a run (format "ionhop-optimizer-state"). */
+typedef struct ih_train_state {
+    long epoch;        /* epochs completed */
+    long sched_step;   /* next iteration t of the schedule */
+    ih_onecycle sched;
+    ih_rng rng;
+    double best_val;   /* best validation metric so far (INFINITY if none yet) */
+    long best_epoch;   /* -1 if none yet */
+} ih_train_state;
+
+/* Save AdamW (m, v as tensors "adam.m", "adam.v"; step and hyper-parameters) and the training
+ * state (metadata strings) atomically; extra_json (may be NULL) is stored under key "ionhop". */
+int ih_adamw_save(const char *path, const ih_adamw *o, const ih_train_state *ts,
+                  const char *extra_json);
+/* Load into a fresh optimiser (o is initialised here; free with ih_adamw_free). If
+ * expect_n > 0 the moments must have exactly that many entries. */
+int ih_adamw_load(const char *path, ih_adamw *o, ih_train_state *ts, size_t expect_n);
+
+
+/* ---------------------------------------------------------------------------------------- */
+/* model files with their description, ensemble prediction (predict.c)                      */
+/* ---------------------------------------------------------------------------------------- */
+
+/* Records predicted per graph-building chunk: memory does not grow with a record file. */
+#define IH_PREDICT_CHUNK 128
+/* Line-graph triplets per forward pass when predicting (a larger structure goes alone): the
+ * arena's size; 2^18 against 2^20 took predict --data on the 559 records from 0.91 to 0.58 GB. */
+#define IH_PREDICT_TRIPLETS (1L << 18)
+
+/* A model file as loaded: its members and the description the metadata holds. */
+typedef struct ih_model_set {
+    ih_model **members;   /* n_members models */
+    int n_members;
+    char arch[32];
+    int n_tasks;
+    ih_task_scaling sc[IH_MAX_TASKS];
+    double *member_lo_hi; /* n_members × 2 (one-task models): each member's own target scaling
+                             (cross-validation ensembles: each fold scaled its training part);
+                             NULL: all members use sc */
+    int five_image;       /* trained on 5-image path structures */
+    char *meta;           /* the metadata JSON */
+} ih_model_set;
+int ih_model_set_load(const char *path, ih_model_set *ms);
+void ih_model_set_free(ih_model_set *ms);
+/* The graph settings a model was trained with (line graphs are built per micro-batch). */
+void ih_model_set_graph_opts(const ih_config *c, ih_graph_opts *go);
+/* Ensemble mean and spread (population std over members) of records idx, original units,
+ * n × n_tasks; members (may be NULL) n × n_tasks × n_members. */
+int ih_model_set_predict(ih_model_set *ms, const ih_dataset *d, const int *idx, int n, double *mean, double *spread,
+                         double *members);
+int ih_model_set_predict_set(ih_model_set *ms, const ih_structure_set *set, const char *what,
+                             ih_record_predictions *out);
+/* The predictor's model set (for code that needs the members or the description). */
+ih_model_set *ih_predictor_model_set(ih_predictor *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,31 @@
+/* Library internals shared by every module and the command-line tool: setting the error
+ * message, whole-file I/O with atomic replacement, hashing and timing. Not installed. */
+#ifndef IH_CORE_UTIL_H
+#define IH_CORE_UTIL_H
+#include "ionhop.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Set the calling thread's error message (printf-style); always returns -1. */
+int ih_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---------------------------------------------------------------------------------------- */
+/* utilities                                                                                */
+/* ---------------------------------------------------------------------------------------- */
+
+/* Read a whole file into a NUL-terminated malloc'ed buffer; error names the file. */
+char *ih_read_file(const char *path, size_t *len);
+/* Write a buffer atomically (path.tmp.PID then rename). */
+int ih_write_file_atomic(const char *path, const void *data, size_t len);
+/* FNV-1a of len bytes continuing from h (start with IH_FNV1A_START): cache and progress keys. */
+#define IH_FNV1A_START 0xcbf29ce484222325ULL
+uint64_t ih_fnv1a(uint64_t h, const void *data, size_t len);
+double ih_now(void); /* monotonic seconds */
+long ih_peak_rss_kb(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,509 @@
+/* Prediction: a model file loaded once with its description (tasks, per-member target scaling,
+ * input kind), the graphs each arch reads for a hop, ensemble mean / spread / member values, and
+ * the user-level predictor (end points, ion + destination, record files, the hops of an element).
+ *
+ * Thread safety: a network's activation arenas live inside its ih_model, so two forward passes
+ * on one model cannot overlap. The predictor serialises its calls with a mutex; every other part
+ * (reading files, building graphs) is reentrant. The forward pass itself runs on all cores
+ * through OpenMP and BLAS, so one predictor per process is the efficient use. */
+#include "ionhop_train.h"
+#include "core/util.h"
+
+#include <cjson/cJSON.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---------------------------------------------------------------------------------------- */
+/* a model file with its description                                                        */
+/* ---------------------------------------------------------------------------------------- */
+
+void ih_model_set_free(ih_model_set *ms) {
+    for (int k = 0; k < ms->n_members; k++) ih_model_free(ms->members[k]);
+    free(ms->members);
+    free(ms->meta);
+    free(ms->member_lo_hi);
+    memset(ms, 0, sizeof *ms);
+}
+
+/* the "tasks", "member_scaling", "input" and "arch" entries of the metadata */
+static int describe(const char *path, ih_model_set *ms) {
+    cJSON *j = cJSON_Parse(ms->meta);
+    const cJSON *tasks = cJSON_GetObjectItemCaseSensitive(j, "tasks");
+    int P = ih_model_config(ms->members[0])->n_outputs, rc = 0;
+    if (!cJSON_IsArray(tasks) || cJSON_GetArraySize(tasks) != P || P > IH_MAX_TASKS)
+        rc = ih_set_error("%s: model metadata lacks a \"tasks\" list of %d entries", path, P);
+    for (int p = 0; rc == 0 && p < P; p++) {
+        const cJSON *t = cJSON_GetArrayItem(tasks, p);
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(t, "name");
+        const cJSON *lo = cJSON_GetObjectItemCaseSensitive(t, "lo");
+        const cJSON *hi = cJSON_GetObjectItemCaseSensitive(t, "hi");
+        if (!cJSON_IsString(name) || !cJSON_IsNumber(lo) || !cJSON_IsNumber(hi) || !(hi->valuedouble > lo->valuedouble)) {
+            rc = ih_set_error("%s: task %d of the model metadata is malformed", path, p + 1);
+            break;
+        }
+        snprintf(ms->sc[p].name, sizeof ms->sc[p].name, "%s", name->valuestring);
+        ms->sc[p].lo = lo->valuedouble;
+        ms->sc[p].hi = hi->valuedouble;
+        const cJSON *log_offset = cJSON_GetObjectItemCaseSensitive(t, "log_offset");
+        ms->sc[p].log_offset = cJSON_IsNumber(log_offset) ? log_offset->valuedouble : 0;
+        if (log_offset && (!cJSON_IsNumber(log_offset) || !(log_offset->valuedouble > 0) ||
+                           !(lo->valuedouble + log_offset->valuedouble > 0)))
+            rc = ih_set_error("%s: task %d has a bad \"log_offset\" (must be > 0 and above -lo)", path, p + 1);
+    }
+    const cJSON *scaling = cJSON_GetObjectItemCaseSensitive(j, "member_scaling");
+    if (rc == 0 && scaling) {
+        int ok = P == 1 && cJSON_IsArray(scaling) && cJSON_GetArraySize(scaling) == ms->n_members;
+        ms->member_lo_hi = ok ? malloc(sizeof(double) * 2 * (size_t)ms->n_members) : NULL;
+        for (int k = 0; ok && k < ms->n_members; k++) {
+            const cJSON *e = cJSON_GetArrayItem(scaling, k);
+            const cJSON *lo = cJSON_GetArrayItem(e, 0), *hi = cJSON_GetArrayItem(e, 1);
+            ok = ms->member_lo_hi && cJSON_IsArray(e) && cJSON_GetArraySize(e) == 2 && cJSON_IsNumber(lo) &&
+                 cJSON_IsNumber(hi) && hi->valuedouble > lo->valuedouble;
+            if (ok) ms->member_lo_hi[2 * k] = lo->valuedouble, ms->member_lo_hi[2 * k + 1] = hi->valuedouble;
+        }
+        if (!ok) rc = ih_set_error("%s: \"member_scaling\" of the model metadata is malformed", path);
+    }
+    const cJSON *input = cJSON_GetObjectItemCaseSensitive(j, "input");
+    ms->five_image = cJSON_IsString(input) && !strcmp(input->valuestring, "5-image");
+    const cJSON *arch = cJSON_GetObjectItemCaseSensitive(j, "arch");
+    snprintf(ms->arch, sizeof ms->arch, "%s", cJSON_IsString(arch) ? arch->valuestring : "single");
+    ms->n_tasks = P;
+    cJSON_Delete(j);
+    return rc;
+}
+
+int ih_model_set_load(const char *path, ih_model_set *ms) {
+    memset(ms, 0, sizeof *ms);
+    ms->members = ih_ensemble_load(path, &ms->n_members, &ms->meta);
+    if (!ms->members) return -1;
+    if (describe(path, ms) != 0) {
+        ih_model_set_free(ms);
+        return -1;
+    }
+    return 0;
+}
+
+void ih_model_set_graph_opts(const ih_config *c, ih_graph_opts *go) {
+    ih_graph_opts_default(go);
+    go->cutoff = c->cutoff;
+    go->k = c->neighbors;
+    go->canonical = c->canonical;
+    go->line_graph = 0;
+    go->n_apart = c->path_apart ? 5 : 0;
+    go->path_chain = c->path_apart == 2;
+    go->tie_tol = c->tie_tol;
+    go->path_desc = c->path_desc;
+}
+
+int ih_model_set_predict(ih_model_set *ms, const ih_dataset *d, const int *idx, int n, double *mean, double *spread,
+                         double *members) {
+    int P = ms->n_tasks, M = ms->n_members;
+    long budget = IH_PREDICT_TRIPLETS;
+    float *out = malloc((size_t)(n > 0 ? n : 1) * P * sizeof *out);
+    if (!out) return ih_set_error("out of memory");
+    for (size_t q = 0; q < (size_t)n * P; q++) mean[q] = spread[q] = 0;
+    /* mean and (population) standard deviation over the ensemble, in original units */
+    for (int k = 0; k < M; k++) {
+        if (ih_dataset_reserve_eval(ms->members[k], d, IH_PREDICT_BATCH, budget) != 0 ||
+            ih_predict_dataset(ms->members[k], d, idx, n, IH_PREDICT_BATCH, budget, out) != 0) {
+            free(out);
+            return -1;
+        }
+        ih_task_scaling sk = ms->sc[0];
+        if (ms->member_lo_hi) sk.lo = ms->member_lo_hi[2 * k], sk.hi = ms->member_lo_hi[2 * k + 1];
+        for (int i = 0; i < n; i++)
+            for (int p = 0; p < P; p++) {
+                size_t q = (size_t)i * P + p;
+                double y = ih_unscale(ms->member_lo_hi ? &sk : &ms->sc[p], out[q]);
+                mean[q] += y;
+                spread[q] += y * y;
+                if (members) members[q * M + k] = y;
+            }
+    }
+    for (size_t q = 0; q < (size_t)n * P; q++) {
+        mean[q] /= M;
+        double var = spread[q] / M - mean[q] * mean[q];
+        spread[q] = var > 0 ? sqrt(var) : 0;
+    }
+    free(out);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* record files                                                                              */
+/* ---------------------------------------------------------------------------------------- */
+
+void ih_record_predictions_free(ih_record_predictions *p) {
+    free(p->jid), free(p->target), free(p->mean), free(p->spread), free(p->members);
+    memset(p, 0, sizeof *p);
+}
+
+/* Graphs are built and predicted IH_PREDICT_CHUNK records at a time, so memory does not grow
+ * with the file. */
+int ih_model_set_predict_set(ih_model_set *ms, const ih_structure_set *set, const char *what,
+                             ih_record_predictions *out) {
+    memset(out, 0, sizeof *out);
+    int n = set->n, P = ms->n_tasks, M = ms->n_members, rc = 0;
+    size_t n1 = (size_t)(n ? n : 1);
+    out->n = n, out->n_tasks = P, out->n_members = M;
+    out->jid = malloc(n1 * sizeof *out->jid);
+    out->target = malloc(n1 * sizeof *out->target);
+    out->mean = malloc(n1 * P * sizeof *out->mean);
+    out->spread = malloc(n1 * P * sizeof *out->spread);
+    out->members = malloc(n1 * P * M * sizeof *out->members);
+    int *idx = malloc(IH_PREDICT_CHUNK * sizeof *idx);
+    if (!out->jid || !out->target || !out->mean || !out->spread || !out->members || !idx)
+        rc = ih_set_error("%s: out of memory", what);
+    for (int q = 0; q < IH_PREDICT_CHUNK && idx; q++) idx[q] = q;
+    /* a barrier model reads hops: a host structure would be "predicted" as if it were a path */
+    for (int i = 0; rc == 0 && ms->five_image && i < n; i++)
+        if (!ih_structure_is_5image(&set->items[i]))
+            rc = ih_set_error("%s: record %d%s%s%s is not a 5-image path structure (sites 1-5: one ion at five "
+                              "points of its hop); for a host structure use predict STRUCTURE --ion",
+                              what, i + 1, set->items[i].jid[0] ? " (jid " : "", set->items[i].jid,
+                              set->items[i].jid[0] ? ")" : "");
+    ih_graph_opts go;
+    const ih_config *cfg = ih_model_config(ms->members[0]);
+    ih_model_set_graph_opts(cfg, &go);
+    int input = ih_arch_input(cfg->arch);
+    for (int first = 0; rc == 0 && first < n; first += IH_PREDICT_CHUNK) {
+        int cnt = n - first < IH_PREDICT_CHUNK ? n - first : IH_PREDICT_CHUNK;
+        ih_dataset d;
+        rc = ih_dataset_from_structures(&d, set, first, cnt, &go, input, what);
+        if (rc != 0) break;
+        rc = ih_model_set_predict(ms, &d, idx, cnt, out->mean + (size_t)first * P, out->spread + (size_t)first * P,
+                                  out->members + (size_t)first * P * M);
+        for (int i = 0; i < cnt; i++) {
+            snprintf(out->jid[first + i], sizeof out->jid[0], "%s", d.jid[i]);
+            out->target[first + i] = d.mask[i] != 0.0f ? d.targets[i] : NAN;
+        }
+        ih_dataset_free(&d);
+    }
+    free(idx);
+    if (rc != 0) ih_record_predictions_free(out);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* hops                                                                                      */
+/* ---------------------------------------------------------------------------------------- */
+
+/* A copy of s with atom `ion` at fractional position `to`: the final state of a hop. */
+static int moved_copy(const ih_structure *s, int ion, const double to[3], ih_structure *out) {
+    if (ih_structure_copy(out, s) != 0) return -1;
+    memcpy(out->frac + 3 * ion, to, 3 * sizeof(double));
+    if (out->cart) ih_structure_cart(out, ion, out->cart + 3 * ion);
+    return 0;
+}
+
+/* The graphs of one hop for the model's arch: the 5-image structure (MODEL-3), with its local
+ * sub-graph (MODEL-4), or the end points themselves (MODEL-1/2): the user's final structure if
+ * given (the physically meaningful input: its host may be relaxed differently), else the initial
+ * structure with the ion moved to `to`. */
+static int hop_graphs(const ih_config *cfg, const ih_structure *ini, const ih_structure *fin, int ion,
+                      const double to[3], ih_graph g[2]) {
+    ih_graph_opts go;
+    ih_model_set_graph_opts(cfg, &go);
+    memset(g, 0, 2 * sizeof *g);
+    int input = ih_arch_input(cfg->arch), rc;
+    if (input == IH_INPUT_ENDPOINTS) {
+        ih_structure moved;
+        if (!fin && moved_copy(ini, ion, to, &moved) != 0) return -1;
+        rc = ih_graph_build(ini, &go, &g[0]);
+        if (rc == 0) rc = ih_graph_build(fin ? fin : &moved, &go, &g[1]);
+        if (!fin) ih_structure_free(&moved);
+    } else {
+        ih_structure five;
+        if (ih_path_5image(ini, ion, to, &five) != 0) return -1;
+        rc = ih_graph_build(&five, &go, &g[0]);
+        if (rc == 0 && input == IH_INPUT_LOCAL) {
+            ih_graph_opts lo;
+            ih_graph_opts_local(&lo);
+            lo.line_graph = 0;
+            lo.tie_tol = go.tie_tol;
+            rc = ih_graph_build_local(&five, &lo, 5, &g[1], NULL);
+        }
+        ih_structure_free(&five);
+    }
+    if (rc != 0) ih_graph_free(&g[0]), ih_graph_free(&g[1]);
+    return rc;
+}
+
+/* Hops as one dataset through every ensemble member: hop k starts from structure ini[k] with atom
+ * ion[k] moving to to[k]; fin (NULL, or the user's final structure) only with n == 1. */
+static int predict_hop_graphs(ih_model_set *ms, int n, const ih_structure *ini, const ih_structure *fin,
+                              const int *ion, const double (*to)[3], double *em, double *spread, double *members) {
+    const ih_config *cfg = ih_model_config(ms->members[0]);
+    int P = ms->n_tasks, M = ms->n_members;
+    ih_graph *g = calloc(2 * (size_t)n, sizeof *g);
+    long *n_trip = calloc(2 * (size_t)n, sizeof *n_trip);
+    float *zero = calloc((size_t)n * P, sizeof *zero);
+    int *idx = malloc((size_t)n * sizeof *idx);
+    double *mean = malloc((size_t)n * P * sizeof *mean), *sd = malloc((size_t)n * P * sizeof *sd);
+    double *mem = malloc((size_t)n * P * M * sizeof *mem);
+    int rc = g && n_trip && zero && idx && mean && sd && mem ? 0 : ih_set_error("out of memory"), built = 0;
+    ih_dataset d;
+    memset(&d, 0, sizeof d);
+    d.input = ih_arch_input(cfg->arch);
+    /* graphs2 holds the second graph of each hop (the hop's end point or local sub-graph) */
+    for (; built < n && rc == 0; built++) {
+        ih_graph pair[2];
+        rc = hop_graphs(cfg, &ini[built], fin, ion[built], to[built], pair);
+        if (rc != 0) break;
+        g[built] = pair[0], g[n + built] = pair[1];
+        n_trip[built] = ih_graph_count_triplets(&pair[0]);
+        n_trip[n + built] = ih_graph_count_triplets(&pair[1]);
+        idx[built] = built;
+    }
+    if (rc == 0) {
+        d.n = n, d.n_tasks = P, d.graphs = g, d.n_triplets = n_trip;
+        if (d.input != IH_INPUT_SINGLE) d.graphs2 = g + n, d.n_triplets2 = n_trip + n;
+        d.targets = d.mask = zero;
+        rc = ih_model_set_predict(ms, &d, idx, n, mean, sd, mem);
+    }
+    for (int k = 0; k < built; k++) ih_graph_free(&g[k]), ih_graph_free(&g[n + k]);
+    for (int k = 0; rc == 0 && k < n; k++) {
+        em[k] = mean[(size_t)k * P], spread[k] = sd[(size_t)k * P];
+        if (members) memcpy(members + (size_t)k * M, mem + (size_t)k * P * M, (size_t)M * sizeof *members);
+    }
+    free(g), free(n_trip), free(zero), free(idx), free(mean), free(sd), free(mem);
+    return rc;
+}
+
+/* Hop length and the straight path's closest approach to a host atom (index in s). */
+static int hop_geometry(const ih_structure *s, int ion, const double to[3], ih_hop_result *r) {
+    ih_structure five;
+    r->closest_approach = NAN, r->nearest_atom = -1, r->length = NAN;
+    if (ih_path_5image(s, ion, to, &five) != 0) return -1;
+    double d[3], x[3];
+    for (int c = 0; c < 3; c++) d[c] = five.frac[12 + c] - five.frac[c];
+    ih_frac_to_cart(s->lattice, d, x);
+    int site = -1;
+    r->closest_approach = ih_path_closest_approach(&five, &site);
+    /* the 5-image structure holds the other atoms from site 5 on, in order, without the ion */
+    if (site >= 5) r->nearest_atom = site - 5 < ion ? site - 5 : site - 4;
+    ih_structure_free(&five);
+    r->length = sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2]);
+    r->ion = ion;
+    memcpy(r->from, s->frac + 3 * ion, sizeof r->from);
+    memcpy(r->to, to, sizeof r->to);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* the predictor                                                                             */
+/* ---------------------------------------------------------------------------------------- */
+
+struct ih_predictor {
+    ih_model_set set;
+    char *path;
+    pthread_mutex_t lock;
+};
+
+static int exists(const char *path) { return access(path, R_OK) == 0; }
+
+const char *ih_default_model_path(void) {
+    static _Thread_local char buf[PATH_MAX + 64];
+    const char *env = getenv("IONHOP_MODEL");
+    if (env && *env) return env;
+    /* next to the executable: <prefix>/bin/ionhop finds <prefix>/share/ionhop/models/, and a
+     * build tree's build/ionhop finds the repository's models/ */
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            static const char *const rel[] = {"/../share/ionhop/models/default.ionhop", "/../models/default.ionhop",
+                                              "/models/default.ionhop"};
+            for (size_t k = 0; k < sizeof rel / sizeof rel[0]; k++) {
+                char joined[PATH_MAX + 64];
+                snprintf(joined, sizeof joined, "%s%s", exe, rel[k]);
+                if (exists(joined) && realpath(joined, buf)) return buf;
+            }
+        }
+    }
+#ifdef IH_DATADIR
+    snprintf(buf, sizeof buf, "%s/models/default.ionhop", IH_DATADIR);
+    if (exists(buf)) return buf;
+#endif
+    return "models/default.ionhop";
+}
+
+ih_predictor *ih_predictor_load(const char *path) {
+    if (!path) path = ih_default_model_path();
+    ih_predictor *p = calloc(1, sizeof *p);
+    if (!p || !(p->path = strdup(path))) {
+        free(p);
+        ih_set_error("%s: out of memory", path);
+        return NULL;
+    }
+    if (ih_model_set_load(path, &p->set) != 0) {
+        free(p->path), free(p);
+        return NULL;
+    }
+    pthread_mutex_init(&p->lock, NULL);
+    return p;
+}
+
+void ih_predictor_free(ih_predictor *p) {
+    if (!p) return;
+    ih_model_set_free(&p->set);
+    pthread_mutex_destroy(&p->lock);
+    free(p->path);
+    free(p);
+}
+
+const char *ih_predictor_path(const ih_predictor *p) { return p->path; }
+int ih_predictor_n_members(const ih_predictor *p) { return p->set.n_members; }
+int ih_predictor_n_tasks(const ih_predictor *p) { return p->set.n_tasks; }
+const char *ih_predictor_task_name(const ih_predictor *p, int task) {
+    return task >= 0 && task < p->set.n_tasks ? p->set.sc[task].name : NULL;
+}
+int ih_predictor_reads_hops(const ih_predictor *p) { return p->set.five_image; }
+const char *ih_predictor_metadata(const ih_predictor *p) { return p->set.meta; }
+ih_model_set *ih_predictor_model_set(ih_predictor *p) { return &p->set; }
+
+static int need_hop_model(const ih_predictor *p) {
+    if (p->set.five_image) return 0;
+    return ih_set_error("%s: not a migration-barrier model (it was not trained on 5-image path structures); "
+                        "predict record files with it",
+                        p->path);
+}
+
+int ih_predict_moves(ih_predictor *p, int n, const ih_structure *ini, const int *ion, const double (*to)[3],
+                     ih_hop_result *out, double *members) {
+    if (need_hop_model(p) != 0) return -1;
+    if (n <= 0) return 0;
+    for (int k = 0; k < n; k++) {
+        if (ion[k] < 0 || ion[k] >= ini[k].n_atoms)
+            return ih_set_error("hop %d: atom %d is not in the structure (atoms 1..%d)", k + 1, ion[k] + 1,
+                                ini[k].n_atoms);
+        if (hop_geometry(&ini[k], ion[k], to[k], &out[k]) != 0) return -1;
+    }
+    double *em = malloc((size_t)n * sizeof *em), *sd = malloc((size_t)n * sizeof *sd);
+    int rc = em && sd ? 0 : ih_set_error("out of memory");
+    pthread_mutex_lock(&p->lock);
+    if (rc == 0) rc = predict_hop_graphs(&p->set, n, ini, NULL, ion, to, em, sd, members);
+    pthread_mutex_unlock(&p->lock);
+    for (int k = 0; rc == 0 && k < n; k++) out[k].em = em[k], out[k].spread = sd[k];
+    free(em), free(sd);
+    return rc;
+}
+
+int ih_predict_move(ih_predictor *p, const ih_structure *s, const char *name, int ion, const double to[3],
+                    ih_hop_result *out, double *members) {
+    if (need_hop_model(p) != 0) return -1;
+    if (!name) name = "structure";
+    if (ion < 0 || ion >= s->n_atoms) return ih_set_error("%s: atom %d is not in it (atoms 1..%d)", name, ion + 1, s->n_atoms);
+    if (!isfinite(to[0]) || !isfinite(to[1]) || !isfinite(to[2]))
+        return ih_set_error("%s: the destination of atom %d is not a finite point", name, ion + 1);
+    /* the final state must not put the ion onto another atom (the usual slip: a neighbouring site
+     * given as the destination without emptying it first) */
+    ih_structure moved;
+    if (moved_copy(s, ion, to, &moved) != 0) return -1;
+    char what[512];
+    snprintf(what, sizeof what, "%s with atom %d moved to (%g %g %g)", name, ion + 1, to[0], to[1], to[2]);
+    int rc = ih_structure_validate(&moved, what, IH_MIN_SEPARATION, 0);
+    ih_structure_free(&moved);
+    if (rc != 0) return -1;
+    ih_hop_result r;
+    if (hop_geometry(s, ion, to, &r) != 0) return -1;
+    if (!(r.length > 0.3)) return ih_set_error("%s: the destination is where atom %d already is", name, ion + 1);
+    const double(*one)[3] = (const double(*)[3])to;
+    if (ih_predict_moves(p, 1, s, &ion, one, &r, members) != 0) return -1;
+    *out = r;
+    return 0;
+}
+
+int ih_predict_endpoints(ih_predictor *p, const ih_structure *ini, const ih_structure *fin, const char *ini_name,
+                         const char *fin_name, ih_hop_result *out, double *members) {
+    if (need_hop_model(p) != 0) return -1;
+    if (!ini_name) ini_name = "initial structure";
+    if (!fin_name) fin_name = "final structure";
+    int ion = -1;
+    double to[3];
+    if (ih_path_find_ion(ini, fin, ini_name, fin_name, &ion, to, NULL) != 0) return -1;
+    ih_hop_result r;
+    if (hop_geometry(ini, ion, to, &r) != 0) return -1;
+    if (!(r.length > 0.3)) return ih_set_error("%s: the destination is where atom %d already is", ini_name, ion + 1);
+    const double(*one)[3] = (const double(*)[3])to;
+    pthread_mutex_lock(&p->lock);
+    int rc = predict_hop_graphs(&p->set, 1, ini, fin, &ion, one, &r.em, &r.spread, members);
+    pthread_mutex_unlock(&p->lock);
+    if (rc == 0) *out = r;
+    return rc;
+}
+
+int ih_predict_set(ih_predictor *p, const ih_structure_set *set, const char *what, ih_record_predictions *out) {
+    pthread_mutex_lock(&p->lock);
+    int rc = ih_model_set_predict_set(&p->set, set, what ? what : "records", out);
+    pthread_mutex_unlock(&p->lock);
+    return rc;
+}
+
+int ih_predict_file(ih_predictor *p, const char *path, ih_record_predictions *out) {
+    memset(out, 0, sizeof *out);
+    ih_structure_set set;
+    if (ih_read_structures(path, IH_FMT_UNKNOWN, &set) != 0) return -1;
+    int rc = ih_predict_set(p, &set, path, out);
+    ih_structure_set_free(&set);
+    return rc;
+}
+
+static int by_barrier(const void *a, const void *b, void *ctx) {
+    const ih_hop_result *r = ctx;
+    int i = *(const int *)a, j = *(const int *)b;
+    if (r[i].em != r[j].em) return r[i].em < r[j].em ? -1 : 1;
+    return (i > j) - (i < j);
+}
+
+void ih_element_hops_free(ih_element_hops *h) {
+    free(h->hops), free(h->result), free(h->order);
+    memset(h, 0, sizeof *h);
+}
+
+int ih_predict_element_hops(ih_predictor *p, const ih_structure *s, const char *name, int z, double max_hop,
+                            double symprec, ih_element_hops *out) {
+    memset(out, 0, sizeof *out);
+    if (need_hop_model(p) != 0) return -1;
+    if (!name) name = "structure";
+    if (ih_hops_enumerate(s, z, max_hop, symprec, &out->hops, &out->n, &out->info) != 0)
+        return ih_set_error("%s: %s", name, ih_last_error());
+    int n = out->n, rc = 0;
+    if (n == 0) {
+        rc = ih_set_error("%s: no %s-%s hop up to %.1f Å%s", name, ih_element_symbol(z), ih_element_symbol(z), max_hop,
+                          out->info.n_too_long ? " within half the cell (use a supercell)" : " (raise --max-hop)");
+        ih_element_hops_free(out);
+        return rc;
+    }
+    /* each hop's initial structure (destination site emptied), then one batch through the model */
+    ih_structure *ini = calloc((size_t)n, sizeof *ini);
+    int *ion = malloc((size_t)n * sizeof *ion), made = 0;
+    double(*to)[3] = malloc((size_t)n * sizeof *to);
+    out->result = malloc((size_t)n * sizeof *out->result);
+    out->order = malloc((size_t)n * sizeof *out->order);
+    if (!ini || !ion || !to || !out->result || !out->order) rc = ih_set_error("%s: out of memory", name);
+    while (rc == 0 && made < n) {
+        rc = ih_hop_initial(s, &out->hops[made], &ini[made], &ion[made], to[made]);
+        if (rc == 0) made++;
+    }
+    if (rc == 0) rc = ih_predict_moves(p, n, ini, ion, (const double(*)[3])to, out->result, NULL);
+    for (int k = 0; k < made; k++) ih_structure_free(&ini[k]);
+    free(ini), free(ion), free(to);
+    if (rc != 0) {
+        ih_element_hops_free(out);
+        return -1;
+    }
+    /* lowest barrier first; equal barriers keep the enumeration's (length) order */
+    const ih_hop_result *res = out->result;
+    for (int k = 0; k < n; k++) out->order[k] = k;
+    qsort_r(out->order, (size_t)n, sizeof *out->order, by_barrier, (void *)res);
+    return 0;
+}

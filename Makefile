@@ -15,6 +15,9 @@ LDFLAGS += -fopenmp
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
+# where a binary copied out of this tree still finds the bundled models (models/default.ionhop);
+# an installed binary finds them in ../share/ionhop beside its bin/ first
+IH_DATADIR ?= $(CURDIR)
 
 # the library's modules, in the order data flows through them
 LIB_DIRS = core io structure graph nn modelfile train predict
@@ -43,6 +46,8 @@ $(BUILD)/bench/%.o: bench/%.c
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASEFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/src/predict/%.o $(SAN)/src/predict/%.o: BASEFLAGS += -DIH_DATADIR='"$(IH_DATADIR)"'
 
 # rebuilt from scratch so objects of deleted sources never linger in the archive
 $(BUILD)/libionhop.a: $(LIB_OBJ)

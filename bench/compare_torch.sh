@@ -5,7 +5,7 @@
 # per configuration so that both see the same machine state. Prints one line per configuration
 # with the ratios; raw outputs go to bench/results/compare_<date>/.
 # Usage (repository root, after `make`): sh bench/compare_torch.sh [THREADS] [CONFIGS...]
-#   IONHOP_BIN=PATH times that binary instead of build/ionhop.
+#   IONHOP_BIN=PATH times that binary instead of build/ionhop-bench.
 #   CONFIGS like "64c" (hidden 64, canonical) or "256f" (hidden 256, full edges); default 64c 256c.
 # Needs Debian's python3-torch for the reference side (CI never runs this).
 set -eu
@@ -13,7 +13,7 @@ T=${1:-2}
 [ $# -gt 0 ] && shift
 CONFIGS=${*:-"64c 256c"}
 REF=${IONHOP_SHARED:-../shared}/reference/torch-alignn
-BIN=${IONHOP_BIN:-build/ionhop}  # IONHOP_BIN: a frozen copy while other work rebuilds
+BIN=${IONHOP_BIN:-build/ionhop-bench}  # IONHOP_BIN: a frozen copy while other work rebuilds
 [ -x "$BIN" ] || { echo "build first: make -j2" >&2; exit 1; }
 OUT=bench/results/compare_$(date -u +%Y%m%dT%H%M)
 mkdir -p "$OUT/ref"
@@ -25,7 +25,7 @@ printf "%-6s %10s %10s %8s %11s %11s %8s %10s %10s\n" config "C step s" "ref ste
 for cfg in $CONFIGS; do
   h=${cfg%?}; kind=${cfg#$h}
   flag=""; [ "$kind" = c ] && flag="--canonical"
-  OMP_NUM_THREADS=$T $BIN bench train --hidden "$h" $flag --steps 3 --warmup 1 --infer 3 > "$OUT/c_$cfg.txt" 2>&1
+  OMP_NUM_THREADS=$T $BIN train --hidden "$h" $flag --steps 3 --warmup 1 --infer 3 > "$OUT/c_$cfg.txt" 2>&1
   GLIBC_TUNABLES=$TUNED OPENBLAS_NUM_THREADS=$T OMP_NUM_THREADS=$T \
     /usr/bin/python3 "$REF/bench.py" step --hidden "$h" $flag --max-th 75e6 --outdir "$OUT/ref" \
     --out "$OUT/ref/step_$cfg.json" > /dev/null 2>"$OUT/ref/step_$cfg.err"

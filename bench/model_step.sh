@@ -9,17 +9,17 @@
 set -u
 T=${1:-2}
 N=${2:-2}
-BIN=build/ionhop
+BIN=build/ionhop-bench
 [ -x "$BIN" ] || { echo "build first: make -j2" >&2; exit 1; }
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2) threads $T"
-OMP_NUM_THREADS=$T $BIN bench gemm --rows 288220
+OMP_NUM_THREADS=$T $BIN gemm --rows 288220
 for cfg in "64 --canonical" "64" "256 --canonical" "256"; do
   set -- $cfg
   h=$1; shift
   i=0
   while [ $i -lt "$N" ]; do
     echo "## H $h $* (run $((i + 1))) load: $(cut -d' ' -f1-3 /proc/loadavg)"
-    ( ulimit -v 18000000; OMP_NUM_THREADS=$T $BIN bench train --hidden "$h" "$@" --steps 3 --warmup 1 --infer 3 )
+    ( ulimit -v 18000000; OMP_NUM_THREADS=$T $BIN train --hidden "$h" "$@" --steps 3 --warmup 1 --infer 3 )
     i=$((i + 1))
   done
 done

@@ -1,4 +1,4 @@
-/* Reader of the "IHFX" fixtures written by tools/make_model_fixtures.py: named little-endian
+/* Reader of the "IHFX" fixtures written by tests/fixtures/gen/make_model_fixtures.py: named little-endian
  * arrays (f32, i32, f64, u8). */
 #ifndef IH_TEST_FIXTURE_H
 #define IH_TEST_FIXTURE_H

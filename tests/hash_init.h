@@ -1,5 +1,5 @@
-/* The name-keyed deterministic weights that tools/make_model_fixtures.py and
- * tools/make_variant_fixtures.py give the PyTorch reference: every parameter and buffer value is
+/* The name-keyed deterministic weights that tests/fixtures/gen/make_model_fixtures.py and
+ * tests/fixtures/gen/make_variant_fixtures.py give the PyTorch reference: every parameter and buffer value is
  * a hash of the tensor's name and the element index, so both sides hold the same network
  * without exchanging weights. */
 #ifndef IH_TEST_HASH_INIT_H

@@ -276,7 +276,7 @@ static double host_distances(const ih_structure *five, const double p[3], double
 }
 
 /* Centre and scale of each raw descriptor: its mean and standard deviation over the 559 shared
- * training records (tools/path_desc_ref.py), rounded, so the network's inputs are O(1). */
+ * training records (tests/fixtures/gen/path_desc_ref.py), rounded, so the network's inputs are O(1). */
 static const double desc_mean[IH_PATH_DESC] = {3.9, 1.65, 2.25, 2.25, 1.8, 7.3, 6.9, 14.4};
 static const double desc_scale[IH_PATH_DESC] = {1.1, 0.45, 0.28, 0.29, 0.52, 2.8, 2.8, 5.1};
 

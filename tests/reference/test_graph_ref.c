@@ -1,7 +1,7 @@
 /* Graphs of 27 structures of the shared data (Em training records and pre-training cells: 1-atom
  * cells, triclinic cells, unwrapped coordinates, structures that need the retry rule) against the
  * PyTorch reference's graphs.py, both key modes. Fixture: tests/fixtures/graphs_ref.bin, written
- * by tools/make_graph_fixtures.py (layout there). Edge multisets must agree exactly in (src, dst)
+ * by tests/fixtures/gen/make_graph_fixtures.py (layout there). Edge multisets must agree exactly in (src, dst)
  * with vectors and lengths to 1e-5 Å; sorted triplet cosines to 1e-6. */
 #include "check.h"
 #include "graph_check.h"

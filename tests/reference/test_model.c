@@ -2,7 +2,7 @@
  * initialisation, the deterministic-weight forward pass of §10.6 (CsCl both modes, train jid 7),
  * the inference arena against the training arena, whole-network finite-difference gradient
  * checks (training and evaluation mode), and forward/backward against the PyTorch reference
- * (tests/fixtures/model_ref.ihfx, from tools/make_model_fixtures.py). */
+ * (tests/fixtures/model_ref.ihfx, from tests/fixtures/gen/make_model_fixtures.py). */
 #include <omp.h>
 
 #include "check.h"

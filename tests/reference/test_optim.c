@@ -1,5 +1,5 @@
 /* AdamW and the one-cycle schedule: spec §10.7 table, hand-computed steps, a PyTorch trajectory
- * (tests/fixtures/adamw_onecycle_torch.json, tools/gen_adamw_fixture.py), range validation,
+ * (tests/fixtures/adamw_onecycle_torch.json, tests/fixtures/gen/gen_adamw_fixture.py), range validation,
  * thread-count independence, and the optimizer-state file round trip. */
 #include "check.h"
 #include "ionhop_train.h"

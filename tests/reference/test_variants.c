@@ -5,7 +5,7 @@
  * finite-difference gradients of every variant in training and evaluation mode; the two-graph
  * datasets (§10.5 end points and local sub-graph of jid 7, cache); training, saving, loading,
  * resuming and micro-batching of every arch through ih_train; forward and backward of every arch
- * against PyTorch (tests/fixtures/variants_ref.ihfx, from tools/make_variant_fixtures.py). */
+ * against PyTorch (tests/fixtures/variants_ref.ihfx, from tests/fixtures/gen/make_variant_fixtures.py). */
 #include <sys/stat.h>
 #include <unistd.h>
 

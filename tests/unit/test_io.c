@@ -2,7 +2,7 @@
  *
  * 1. Cross-check: every file of tests/fixtures/io (written by pymatgen and ASE, or by hand) is
  *    read and compared with what pymatgen and ASE read from it (expected.json, made by
- *    tools/make_io_fixtures.py): lattice to 1e-6 Å (CIF read by ASE: lengths and metric only, ASE
+ *    tests/fixtures/gen/make_io_fixtures.py): lattice to 1e-6 Å (CIF read by ASE: lengths and metric only, ASE
  *    orients the cell differently) and the multiset of (element, wrapped fractional coordinate)
  *    to 1e-5.
  * 2. Round trips: read -> write POSCAR / CIF / XYZ / JSON -> read gives the same structure.

@@ -1,5 +1,5 @@
 /* safetensors model files: round trip, the exact layout, a file written by an independent numpy
- * writer (tools/safetensors_numpy.py), every kind of bad file, atomic replacement, and a fuzz
+ * writer (tests/fixtures/gen/safetensors_numpy.py), every kind of bad file, atomic replacement, and a fuzz
  * loop over truncated and corrupted files. */
 #include "check.h"
 #include "tmpdir.h"
@@ -116,7 +116,7 @@ static void test_round_trip(void) {
 }
 
 static void test_numpy_fixture(void) {
-    /* written by tools/safetensors_numpy.py: different key order, spacing and data order */
+    /* written by tests/fixtures/gen/safetensors_numpy.py: different key order, spacing and data order */
     ih_st_file f;
     CHECK(ih_st_read("tests/fixtures/numpy_written.safetensors", &f) == 0);
     CHECK_INT(f.n, 5);

@@ -183,7 +183,7 @@ int main(void) {
     }
     printf("closest approach vs sampled brute force: worst gap %.2g Å\n", worst_gap);
 
-    /* path descriptors against the independent numpy implementation (tools/path_desc_ref.py) */
+    /* path descriptors against the independent numpy implementation (tests/fixtures/gen/path_desc_ref.py) */
     {
         FILE *f = fopen("tests/fixtures/path_desc_ref.txt", "r");
         CHECK(f != NULL);

@@ -280,6 +280,9 @@ int ih_regression_metrics_compute(const double *truth, const double *pred, int n
                                   ih_regression_metrics *out);
 int ih_class_metrics_compute(const double *truth, const double *pred, int n, double threshold,
                              ih_class_metrics *out);
+/* Both as a small report under `label`: MAE, RMSE, R², the good-conductor classification at
+ * IH_GOOD_CONDUCTOR_EV and its confusion matrix. */
+int ih_metrics_print(FILE *f, const double *truth, const double *pred, int n, const char *label);
 
 #ifdef __cplusplus
 }

@@ -241,6 +241,38 @@ int ih_adamw_load(const char *path, ih_adamw *o, ih_train_state *ts, size_t expe
 
 
 /* ---------------------------------------------------------------------------------------- */
+/* fine-tuning migration-barrier models (finetune.c)                                        */
+/* ---------------------------------------------------------------------------------------- */
+
+/* The settings of a fine-tuning run; cfg is the network (n_outputs 1, the arch set). */
+typedef struct ih_finetune {
+    ih_config cfg;
+    ih_model *init;           /* the pre-trained model whose trunk every member starts from, or NULL */
+    const char *init_path, *data, *arch; /* as named in the model description */
+    ih_train_opts o;
+    double val;
+    int ensemble;
+    int by_record; /* folds and splits by record, not by host */
+    int path_apart; /* = cfg.path_apart (in the progress key) */
+    double tie_tol; /* = cfg.tie_tol */
+    int path_desc;  /* = cfg.path_desc */
+    double log_target; /* ih_task_scaling.log_offset of the Em task */
+    double train_fraction; /* share of each fold's training records used (learning curves) */
+    char command[2048];       /* the command line, recorded in the model description */
+    FILE *log;                /* progress lines and the metrics (NULL: none) */
+} ih_finetune;
+/* The records of f->data with the graphs the arch reads; each must be a labelled 5-image path. */
+int ih_finetune_load_records(ih_finetune *f, ih_dataset *d);
+/* f->ensemble members from seeds S..S+M-1 on every record, saved as one model file `out`. */
+int ih_finetune_ensemble(ih_finetune *f, ih_dataset *d, const char *out);
+/* K-fold cross-validation by host (by record with f->by_record): every record predicted by members
+ * trained without its fold; the metrics to f->log, the predictions to cv_out (default
+ * OUT.cv.csv); with out, the K × M fold models as one ensemble file. Finished folds are kept in
+ * CV_OUT.partial (and OUT.foldN), and resume skips them; stop_after_fold > 0 stops early. */
+int ih_finetune_cross_validate(ih_finetune *f, ih_dataset *d, int folds, const char *out, const char *cv_out,
+                               int resume, int stop_after_fold);
+
+/* ---------------------------------------------------------------------------------------- */
 /* model files with their description, ensemble prediction (predict.c)                      */
 /* ---------------------------------------------------------------------------------------- */
 

@@ -45,8 +45,6 @@ void cli_graph_opts(const ih_config *c, ih_graph_opts *go, int line_graph);
  * them, -1 on a missing or bad value (message printed). */
 int cli_training_option(int argc, char **argv, int *i, ih_train_opts *o, double *val_fraction);
 
-/* MAE, RMSE, R², and the good-conductor classification with its confusion matrix. */
-int cli_print_metrics(FILE *f, const double *truth, const double *pred, int n, const char *label);
 /* Parity plot (truth vs prediction, good-conductor region shaded, optional error bars). */
 int cli_parity_svg(const char *path, const double *truth, const double *pred, const double *spread,
                    int n, const char *title);

@@ -120,21 +120,6 @@ void cli_graph_opts(const ih_config *c, ih_graph_opts *go, int line_graph) {
     go->line_graph = line_graph;
 }
 
-int cli_print_metrics(FILE *f, const double *truth, const double *pred, int n, const char *label) {
-    ih_regression_metrics rm;
-    ih_class_metrics cm;
-    if (ih_regression_metrics_compute(truth, pred, n, &rm) != 0 ||
-        ih_class_metrics_compute(truth, pred, n, IH_GOOD_CONDUCTOR_EV, &cm) != 0)
-        return -1;
-    fprintf(f, "%s: n %d  MAE %.4f eV  RMSE %.4f eV  R² %.4f\n", label, n, rm.mae, rm.rmse, rm.r2);
-    fprintf(f, "  good conductor (Em < %.2f eV): accuracy %.1f %%  precision %.1f %%  recall %.1f %%  F1 %.3f\n",
-            IH_GOOD_CONDUCTOR_EV, 100 * cm.accuracy, 100 * cm.precision, 100 * cm.recall, cm.f1);
-    fprintf(f, "  confusion (truth rows, prediction columns):   pred good  pred poor\n");
-    fprintf(f, "                                   true good   %9d  %9d\n", cm.tp, cm.fn);
-    fprintf(f, "                                   true poor   %9d  %9d\n", cm.fp, cm.tn);
-    return 0;
-}
-
 int cli_training_option(int argc, char **argv, int *i, ih_train_opts *o, double *val_fraction) {
     const char *v;
     long n = 0;

@@ -106,7 +106,7 @@ int cmd_evaluate(int argc, char **argv) {
     if (rc == 0) {
         char label[256];
         snprintf(label, sizeof label, "%s on %s", model, data);
-        rc = cli_print_metrics(stdout, truth, pred, n, label);
+        rc = ih_metrics_print(stdout, truth, pred, n, label);
     }
     if (rc == 0 && plot) {
         rc = cli_parity_svg(plot, truth, pred, fp.n_members > 1 ? spr : NULL, n, data);

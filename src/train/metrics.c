@@ -2,6 +2,8 @@
  * classification (value < threshold, strict) with scikit-learn's zero_division = 0 convention. */
 #include "core/util.h"
 
+#include <stdio.h>
+
 #include <math.h>
 
 static int check_values(const double *truth, const double *pred, int n, const char *what) {
@@ -61,5 +63,20 @@ int ih_class_metrics_compute(const double *truth, const double *pred, int n, dou
     out->recall = ratio(tp, tp + fn);
     /* 2TP/(2TP+FP+FN) equals 2PR/(P+R) and stays defined when P or R is 0/0 */
     out->f1 = ratio(2 * tp, 2 * tp + fp + fn);
+    return 0;
+}
+
+int ih_metrics_print(FILE *f, const double *truth, const double *pred, int n, const char *label) {
+    ih_regression_metrics rm;
+    ih_class_metrics cm;
+    if (ih_regression_metrics_compute(truth, pred, n, &rm) != 0 ||
+        ih_class_metrics_compute(truth, pred, n, IH_GOOD_CONDUCTOR_EV, &cm) != 0)
+        return -1;
+    fprintf(f, "%s: n %d  MAE %.4f eV  RMSE %.4f eV  R² %.4f\n", label, n, rm.mae, rm.rmse, rm.r2);
+    fprintf(f, "  good conductor (Em < %.2f eV): accuracy %.1f %%  precision %.1f %%  recall %.1f %%  F1 %.3f\n",
+            IH_GOOD_CONDUCTOR_EV, 100 * cm.accuracy, 100 * cm.precision, 100 * cm.recall, cm.f1);
+    fprintf(f, "  confusion (truth rows, prediction columns):   pred good  pred poor\n");
+    fprintf(f, "                                   true good   %9d  %9d\n", cm.tp, cm.fn);
+    fprintf(f, "                                   true poor   %9d  %9d\n", cm.fp, cm.tn);
     return 0;
 }

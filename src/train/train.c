@@ -327,9 +327,11 @@ static int resume_from_checkpoint(trainer *t) {
         return ih_set_error("%s: checkpoint was made with another schedule (%ld steps, now %ld): "
                             "resume with the same --epochs, --batch and data",
                             t->ck_state, st->sched.total_steps, t->steps_per_epoch * o->epochs);
-    if (!o->quiet)
+    if (!o->quiet && isfinite(st->best_val))
         printf("resuming after epoch %ld (best validation %.4f at epoch %ld)\n", st->epoch, st->best_val,
                st->best_epoch);
+    else if (!o->quiet)
+        printf("resuming after epoch %ld (no validation set)\n", st->epoch);
     return 0;
 }
 
@@ -434,7 +436,9 @@ static int finish_epoch(trainer *t, long epoch, ih_train_result *res, int *impro
     t->st.epoch = epoch + 1;
     *improved = n_val == 0 || val_score < t->st.best_val;
     if (*improved) {
-        t->st.best_val = n_val ? val_score : NAN;
+        /* without a validation part there is no score: infinity, which the state file stores
+         * (a NaN it would refuse on --resume) */
+        t->st.best_val = n_val ? val_score : INFINITY;
         t->st.best_epoch = epoch + 1;
         res->best_epoch = (int)(epoch + 1);
         for (int p = 0; p < t->P && p < IH_MAX_TASKS; p++) res->best_val_mae[p] = n_val ? t->per_task[p] : NAN;
@@ -505,6 +509,13 @@ int ih_train(ih_model *m, const ih_dataset *d, const int *train_idx, int n_train
         res->seconds = ih_now() - t_start;
         res->epochs = (int)t.st.epoch;
         if (!stopped) res->best_epoch = (int)t.st.best_epoch;
+    }
+    /* a finished run needs no checkpoint: the model file holds its result. The state goes first,
+     * so that a kill in between leaves a model checkpoint that --resume refuses, never a state
+     * without its model. */
+    if (rc == 0 && !stopped && o->checkpoint) {
+        remove(t.ck_state);
+        remove(t.ck_model);
     }
     trainer_free(&t);
     return rc != 0 ? -1 : 0;

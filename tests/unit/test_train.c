@@ -43,6 +43,14 @@ static ih_model *train_run(const ih_dataset *d, int epochs, int stop_after, cons
     }
     CHECK_MSG(ih_train(m, d, tr, 6, va, 2, &sc, &o, &r) == 0, "%s", ih_last_error());
     CHECK_INT(r.epochs, epochs);
+    /* a finished run leaves no checkpoint behind (an interrupted one kept its pair to resume) */
+    if (ckpt) {
+        char p[512];
+        snprintf(p, sizeof p, "%s.model", ckpt);
+        CHECK(access(p, F_OK) != 0);
+        snprintf(p, sizeof p, "%s.state", ckpt);
+        CHECK(access(p, F_OK) != 0);
+    }
     return m;
 }
 
@@ -277,19 +285,23 @@ int main(void) {
     ih_model *best = ih_model_load(tmp_path("best.ionhop"), NULL);
     CHECK(best != NULL);
     ih_model_free(best);
-    /* a checkpoint from another schedule is refused */
+    /* a checkpoint from another schedule is refused: an interrupted 4-epoch run's, resumed as 9 */
     ih_train_opts o;
     ih_train_opts_default(&o);
-    o.epochs = 9;
+    o.epochs = 4;
     o.batch = 3;
     o.quiet = 1;
-    o.resume = 1;
-    o.checkpoint = tmp_path("ck1");
+    o.stop_after = 2;
+    o.checkpoint = tmp_path("ck5");
     int tr[6] = {0, 1, 2, 3, 4, 5};
     ih_task_scaling sc = {"em", 0.0, 9.0, 0};
     ih_train_result res;
+    CHECK(ih_train(r4, &d, tr, 6, NULL, 0, &sc, &o, &res) == 0);
+    o.stop_after = 0;
+    o.epochs = 9;
+    o.resume = 1;
     CHECK(ih_train(r4, &d, tr, 6, NULL, 0, &sc, &o, &res) == -1);
-    CHECK(strstr(ih_last_error(), "schedule") != NULL);
+    CHECK_MSG(strstr(ih_last_error(), "schedule") != NULL, "%s", ih_last_error());
     ih_model_free(r1), ih_model_free(r2), ih_model_free(r3), ih_model_free(r4);
     ih_dataset_free(&d);
     char cmd[128];

@@ -1,4 +1,4 @@
-/* AdamW step time on a block the size of the MPT model (spec §10.1: 4 373 255 parameters, of
+/* AdamW step time on a block the size of the MPT model (docs/method.md §10.1: 4 373 255 parameters, of
  * which 31 239 without decay), by thread count. Build and run from the repository root:
  *
  *   make -j2 && cc -std=c11 -O2 -Iinclude bench/adamw.c build/libionhop.a -fopenmp \

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Graph-construction benchmark (bench/README.md, "Graph construction"): throughput on the Em
 # training set and the largest pre-training file at 1 and 2 threads, and the graph-size totals of
-# every shared data file in both key modes, checked against the reference's (spec §10.9 and
+# every shared data file in both key modes, checked against the reference's (docs/method.md §10.9 and
 # ../shared/reference/torch-alignn/RESULTS.md). About a minute on 2 cores.
 # Usage: bash bench/graph.sh            (from the repository root, after `make`)
 set -euo pipefail

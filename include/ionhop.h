@@ -40,7 +40,7 @@ const char *ih_last_error(void);
 int ih_element_z(const char *symbol);
 /* Symbol of atomic number z (1..103), NULL otherwise. */
 const char *ih_element_symbol(int z);
-/* Fill out[92] with the CGCNN one-hot vector of z (spec §3, Appendix A); Z >= 101 uses Z = 100.
+/* Fill out[92] with the CGCNN one-hot vector of z (docs/method.md §3, Appendix A); Z >= 101 uses Z = 100.
  * Returns -1 for z outside 1..103. */
 int ih_atom_features(int z, float *out);
 
@@ -133,7 +133,7 @@ int ih_write_json(const char *path, const ih_structure *items, int n);
 /* migration paths (path.c)                                                                 */
 /* ---------------------------------------------------------------------------------------- */
 
-/* The 5-image structure of spec §1.3: the ion (0-based index in `ini`) at five evenly spaced
+/* The 5-image structure of docs/method.md §1.3: the ion (0-based index in `ini`) at five evenly spaced
  * points from its initial position to final_frac (moved by a lattice vector so every component of
  * the fractional step lies in [-0.5, 0.5]), followed by the other sites of `ini` in order. */
 int ih_path_5image(const ih_structure *ini, int ion, const double final_frac[3], ih_structure *out);

@@ -17,16 +17,16 @@ extern "C" {
 typedef struct ih_graph_opts {
     double cutoff;  /* starting cutoff, Å (8) */
     int k;          /* neighbours per atom, ties at the k-th kept (12) */
-    int canonical;  /* 0: non-canonical keys (paper's models), 1: canonical (spec §2.4) */
+    int canonical;  /* 0: non-canonical keys (paper's models), 1: canonical (docs/method.md §2.4) */
     int line_graph; /* build the line graph and angle cosines (1) */
     int n_apart;    /* the first n_apart sites do not bond to each other (only to the other atoms
                        and to their own periodic images): 5 keeps a path's images from taking
-                       each other's neighbour slots (ih_config.path_apart); 0, the spec's rule.
+                       each other's neighbour slots (ih_config.path_apart); 0, the published method's rule.
                        The graph builders refuse a structure that is not a 5-image path then */
     int path_chain; /* with n_apart: consecutive apart sites (0-1, 1-2, …) bonded to each other at
                        their nearest periodic image, so the images keep the step between them */
     double tie_tol; /* Å: neighbours within tie_tol of the k-th distance count as ties and are all
-                       kept. 0 (the spec's exact comparison) lets rounding split a degenerate k-th
+                       kept. 0 (the published method's exact comparison) lets rounding split a degenerate k-th
                        shell, so a rotated copy of a symmetric cell can get another graph */
     int path_desc;  /* 1: store the path descriptors (ih_path_descriptors, scaled) with the graph;
                        the structure must be a 5-image path then */
@@ -43,8 +43,8 @@ typedef struct ih_neighbor {
 
 /* Spec §2.1-2.3 with a cell list. On success *out is malloc'ed (n_out entries, grouped by centre
  * i ascending) and *final_cutoff holds the cutoff after retries. n_apart: sites i ≠ j both below
- * it are never neighbours (ih_graph_opts.n_apart; 0 for the spec's rule). tie_tol: every
- * neighbour with d ≤ d_k + tie_tol is kept (ih_graph_opts.tie_tol; 0 for the spec's rule). */
+ * it are never neighbours (ih_graph_opts.n_apart; 0 for the published method's rule). tie_tol: every
+ * neighbour with d ≤ d_k + tie_tol is kept (ih_graph_opts.tie_tol; 0 for the published method's rule). */
 int ih_neighbors(const ih_structure *s, double cutoff, int k, int n_apart, double tie_tol,
                  ih_neighbor **out, int *n_out, double *final_cutoff);
 
@@ -77,7 +77,7 @@ typedef struct ih_graph {
 /* Build the graph of one structure (o NULL: defaults). Errors name the structure by jid. On
  * failure *g is left empty (safe to ih_graph_free). Thread-safe. */
 int ih_graph_build(const ih_structure *s, const ih_graph_opts *o, ih_graph *g);
-/* Disjoint union of n graphs (node/edge/triplet offsets), spec §2.10. The parts may themselves
+/* Disjoint union of n graphs (node/edge/triplet offsets), docs/method.md §2.10. The parts may themselves
  * be batches; cutoff_used of the union is the largest of the parts. */
 int ih_graph_batch(const ih_graph *const *gs, int n, ih_graph *out);
 /* Graphs of n structures built in parallel over structures (OpenMP), then their disjoint union;
@@ -100,7 +100,7 @@ int64_t ih_graph_count_triplets(const ih_graph *g);
 int ih_graph_count(const ih_structure *s, const ih_graph_opts *o, int *n_atoms, int *n_edges,
                    int64_t *n_triplets);
 
-/* MODEL-4 local sub-graph of a 5-image structure (spec §2.9): the k-NN selection with o's cutoff
+/* MODEL-4 local sub-graph of a 5-image structure (docs/method.md §2.9): the k-NN selection with o's cutoff
  * and k (ih_graph_opts_local: 3 Å, k = 6, non-canonical), keeping only keys with an image site
  * (index < n_images) at either end; nodes are the endpoints in ascending site order. If sites is
  * not NULL it receives a malloc'ed array: the original site index of each node. */
@@ -124,10 +124,10 @@ void ih_graph_stats_compute(const ih_graph *g, ih_graph_stats *st);
 
 
 /* ---------------------------------------------------------------------------------------- */
-/* model (ops.c, eggc.c, model.c): the ALIGNN network of spec §4                            */
+/* model (ops.c, eggc.c, model.c): the ALIGNN network of docs/method.md §4                            */
 /* ---------------------------------------------------------------------------------------- */
 
-/* Migration-path representations (spec §7): how one or two graphs of a hop pass the shared
+/* Migration-path representations (docs/method.md §7): how one or two graphs of a hop pass the shared
  * trunk before the head. G1/G2 are the graphs of ih_arch_input. */
 enum {
     IH_ARCH_MODEL3 = 0, /* one graph, mean pooling: MODEL-3, pre-training, plain ALIGNN */
@@ -179,9 +179,9 @@ typedef struct ih_config {
                           head's Linear(H→P) is named "fc_final" (SCRATCH-CC of §7.6) */
     int path_apart;    /* 5-image inputs only: 1 = the five path images do not bond to each other
                           (graph n_apart 5), so each image's k neighbours are host atoms; 2 = the
-                          same plus a bond between consecutive images (path_chain); 0 = the spec's
+                          same plus a bond between consecutive images (path_chain); 0 = the published method's
                           graph, where an image's nearest neighbours are its sibling images */
-    double tie_tol;    /* graph ih_graph_opts.tie_tol, Å (0: the spec's exact comparison) */
+    double tie_tol;    /* graph ih_graph_opts.tie_tol, Å (0: the published method's exact comparison) */
     int path_desc;     /* MODEL-3-PATH / MODEL-3-SADDLE only: 1 = the IH_PATH_DESC path descriptors
                           of each structure join the pooled vectors that "fc" fuses */
 } ih_config;
@@ -192,7 +192,7 @@ void ih_config_default(ih_config *c);
 int ih_config_check(const ih_config *c);
 
 /* One named tensor of the parameter (or buffer) block. Names are PyTorch state-dict names
- * (spec §4.9), e.g. "alignn_layers.0.node_update.src_gate.weight". */
+ * (docs/method.md §4.9), e.g. "alignn_layers.0.node_update.src_gate.weight". */
 typedef struct ih_tensor_info {
     char name[96];
     size_t offset; /* in floats from the start of the block */
@@ -265,7 +265,7 @@ const float *ih_model_pooled(const ih_model *m);
  * or all edges/triplets when that saves nothing. */
 void ih_model_embedding_rows(const ih_model *m, int *bond_rows, int *angle_rows);
 
-/* The network, for every arch (spec §7): g1 and g2
+/* The network, for every arch (docs/method.md §7): g1 and g2
  * are the batched graphs of ih_arch_input, structure b of g2 belonging to structure b of g1;
  * g2 is NULL for IH_ARCH_MODEL3. Each trunk call has its own arena and its own BatchNorm batch
  * statistics, and updates the running statistics (twice per step for a Siamese trunk, as in

@@ -23,7 +23,7 @@ typedef struct ih_dataset {
     char (*jid)[64];
     char (*group)[128];     /* host: sys_name without its trailing _N path suffix (else jid) */
     long *n_triplets;       /* line-graph size of each graph, for micro-batch planning */
-    unsigned char *five_image; /* record is a 5-image path structure (spec §1.3) */
+    unsigned char *five_image; /* record is a 5-image path structure (docs/method.md §1.3) */
     ih_structure *structures; /* only if loaded with keep_structures */
     int from_cache;         /* files whose graphs came from the cache */
     int input;              /* IH_INPUT_*: what graphs (and graphs2) are */
@@ -65,8 +65,8 @@ void ih_dataset_group_by_record(ih_dataset *d);
 #define IH_MAX_TASKS 16
 enum { IH_LOSS_L1 = 0, IH_LOSS_MSE = 1 };
 
-/* Min-max target scaling to [-1, 1] (spec §5.8): y' = 2(u(y) - u(lo))/(u(hi) - u(lo)) - 1 with
- * u(y) = y (log_offset 0, the spec's) or u(y) = log(y + log_offset) (log_offset > 0: barriers
+/* Min-max target scaling to [-1, 1] (docs/method.md §5.8): y' = 2(u(y) - u(lo))/(u(hi) - u(lo)) - 1 with
+ * u(y) = y (log_offset 0, the published method's) or u(y) = log(y + log_offset) (log_offset > 0: barriers
  * spread over two decades, and a linear scale squeezes the bulk of them into a tenth of [-1, 1]).
  * lo and hi stay in the target's own units either way. */
 typedef struct ih_task_scaling {
@@ -76,7 +76,7 @@ typedef struct ih_task_scaling {
 } ih_task_scaling;
 double ih_scale(const ih_task_scaling *s, double y);
 double ih_unscale(const ih_task_scaling *s, double y_scaled);
-/* Min–max scaling (spec §5.8) of a one-task dataset's labelled records idx[0..n) (idx NULL: all
+/* Min–max scaling (docs/method.md §5.8) of a one-task dataset's labelled records idx[0..n) (idx NULL: all
  * d->n records): s->lo/hi = their smallest/largest target. Returns how many were labelled. */
 int ih_scaling_fit(const ih_dataset *d, const int *idx, int n, ih_task_scaling *s);
 
@@ -156,14 +156,14 @@ void ih_rng_shuffle(ih_rng *r, int *a, int n);
 /* ---------------------------------------------------------------------------------------- */
 
 /* A run of parameters inside the flat parameter block; `decay` selects the weight-decay group
- * (spec §5.3: 0 for biases and normalisation weights). */
+ * (docs/method.md §5.3: 0 for biases and normalisation weights). */
 typedef struct ih_param_range {
     size_t offset, count;
     int decay;
     double lr_scale; /* this range's learning rate = lr × lr_scale (decay too): 1 normally */
 } ih_param_range;
 
-/* The decay group of a parameter from its PyTorch-style name (spec §5.3): 0 if the name
+/* The decay group of a parameter from its PyTorch-style name (docs/method.md §5.3): 0 if the name
  * contains "bias", "bn" or "norm", else 1 (so BatchNorm weights inside the embedding MLPs,
  * "…layer.1.weight", are decayed, as in the reference). */
 int ih_param_decays(const char *name);
@@ -172,7 +172,7 @@ int ih_param_decays(const char *name);
 int ih_param_is_trunk(const char *name);
 extern const char *const ih_trunk_prefixes[5];
 
-/* AdamW (PyTorch semantics, spec §5.3) over a flat float block of n parameters. */
+/* AdamW (PyTorch semantics, docs/method.md §5.3) over a flat float block of n parameters. */
 typedef struct ih_adamw {
     size_t n;
     float *m, *v;        /* first and second moments, n each */
@@ -209,7 +209,7 @@ int ih_onecycle_at(const ih_onecycle *s, long t, double *lr, double *beta1);
 /* losses (loss.c)                                                                          */
 /* ---------------------------------------------------------------------------------------- */
 
-/* Masked losses over B×P outputs (spec §5.2, §6): loss = (1/(B·P))·Σ m·ℓ(o, t), the masked-out
+/* Masked losses over B×P outputs (docs/method.md §5.2, §6): loss = (1/(B·P))·Σ m·ℓ(o, t), the masked-out
  * entries counting in the denominator. mask may be NULL (all ones). If grad is non-NULL it
  * receives scale·∂loss/∂o (B×P), e.g. scale = B_micro/B_total to accumulate micro-batches; the
  * returned loss is not scaled. L1 uses sign(o − t) with sign(0) = 0, as PyTorch. */

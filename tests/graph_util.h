@@ -1,5 +1,5 @@
 /* Test helper: an ih_graph (CSR layout of include/ionhop.h) from plain per-structure edge lists,
- * with the line graph and angle cosines of spec §2.8 computed as the PyTorch reference does
+ * with the line graph and angle cosines of docs/method.md §2.8 computed as the PyTorch reference does
  * (float32, ((x·x + y·y) + z·z) order). Independent of the library's graph builder. */
 #ifndef IH_TEST_GRAPH_UTIL_H
 #define IH_TEST_GRAPH_UTIL_H

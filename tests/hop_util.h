@@ -1,4 +1,4 @@
-/* Test helper: small synthetic 5-image hop records (spec §1.3), so that training tests on every
+/* Test helper: small synthetic 5-image hop records (docs/method.md §1.3), so that training tests on every
  * arch stay fast under the sanitizers. Rock-salt NaCl conventional cells (a = 5.2 Å + 0.2 Å·k)
  * with the Na at (½ ½ 0) removed; the Na at the origin hops into that vacancy: 5 images + 3 Na
  * + 4 Cl = 12 sites (the smallest record of the shared data has 33). */

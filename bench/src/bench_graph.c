@@ -234,7 +234,7 @@ static int time_passes(const bench_args *b, const ih_structure_set *set, int n, 
     return 0;
 }
 
-/* sizes of the full graphs, the count pass's agreement, and the spec's figures for the Em set */
+/* sizes of the full graphs, the count pass's agreement, and the published method's figures for the Em set */
 static void print_totals(const bench_args *b, const ih_structure_set *set, int n, const totals tot[3]) {
     const totals *t = &tot[PASS_FULL];
     const char *jid = set->items[t->t_max_at].jid;
@@ -244,12 +244,12 @@ static void print_totals(const bench_args *b, const ih_structure_set *set, int n
     if (tot[PASS_COUNT].e != t->e || tot[PASS_COUNT].t != t->t)
         printf("  WARNING: the size count (E %lld, T %lld) disagrees with the built graphs\n", tot[PASS_COUNT].e,
                tot[PASS_COUNT].t);
-    /* spec §10.9: the Em training set's graph sizes */
+    /* docs/method.md §10.9: the Em training set's graph sizes */
     const ih_graph_opts *o = &b->o;
     if (set->n == 559 && n == 559 && !o->canonical && o->k == 12 && o->cutoff == 8.0 && o->tie_tol == 0 &&
         !strcmp(set->items[0].jid, "0") && !strcmp(set->items[558].jid, "558")) {
         int ok = t->e == 1726122 && t->t == 41921108 && t->t_max == 592908 && t->retries == 0;
-        printf("  spec §10.9 (ΣE 1726122, ΣT 41921108, largest T 592908, no retries): %s\n", ok ? "MATCH" : "MISMATCH");
+        printf("  docs/method.md §10.9 (ΣE 1726122, ΣT 41921108, largest T 592908, no retries): %s\n", ok ? "MATCH" : "MISMATCH");
     }
 }
 

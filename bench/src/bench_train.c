@@ -119,7 +119,7 @@ static int parse_args(int argc, char **argv, bench_args *b) {
 }
 
 /* the records named by --jids from the data file, their graphs (gs) and the batch of them (g);
- * targets min-max scaled as in spec §5.8 */
+ * targets min-max scaled as in docs/method.md §5.8 */
 static int load_batch(const bench_args *b, const ih_graph_opts *go, int *nj, ih_graph *gs, ih_graph *g,
                       float *target) {
     char jids[BENCH_MAX][64];

@@ -14,7 +14,7 @@ static void usage(FILE *f) {
             "  --init MPT_MODEL   copy the trunk of a pre-trained model (no --init: SCRATCH, random\n"
             "                     initialisation; then the configuration flags apply); the arch's own\n"
             "                     modules (fc, attention, the delta layers) start from random weights\n"
-            "  --arch ARCH        how the hop enters the network (spec §7); the records are 5-image\n"
+            "  --arch ARCH        how the hop enters the network (docs/method.md §7); the records are 5-image\n"
             "                     path structures, the end points are rebuilt from them (§1.4):\n"
             "     model3 (default)  the 5-image structure through one trunk (§7.4)\n"
             "     model1-add|model1-sub|model1-cc  initial and final structure through the same trunk,\n"
@@ -49,7 +49,7 @@ static void usage(FILE *f) {
             "                     (stored in the model; allowed with --init)\n"
             "  --tie-tol A (0)    neighbours within A Å of the k-th distance are ties and all kept, so a\n"
             "                     shell that is degenerate by symmetry is never split by rounding (0:\n"
-            "                     the spec's exact comparison, under which a rotated copy of a cell\n"
+            "                     the published method's exact comparison, under which a rotated copy of a cell\n"
             "                     can get another graph); stored in the model; allowed with --init\n"
             "  --path-desc        model3-path/model3-saddle: eight geometric descriptors of the straight\n"
             "                     path (hop length, bottleneck, nearest host atoms at the sites and the\n"
@@ -58,7 +58,7 @@ static void usage(FILE *f) {
             "  --jitter A (0)     training only: every atom of each micro-batch displaced by N(0, A²) Å\n"
             "                     per coordinate, the neighbour lists kept (thermal-like noise on bond\n"
             "                     lengths and angles; a function of the seed, so runs repeat)\n"
-            "  --log-target C (0) scale log(Em + C eV) to [-1, 1] instead of Em itself (0: the spec's\n"
+            "  --log-target C (0) scale log(Em + C eV) to [-1, 1] instead of Em itself (0: the published method's\n"
             "                     linear min-max scaling); stored in the model\n"
             "  --val F (0.1)  --epochs N (100)  --batch B (16)  --lr MAX_LR (1e-3)  --wd (0.01)\n"
             "  --seed S (123)  --micro-triplets N  --loss l1|mse\n"
@@ -154,7 +154,7 @@ static int parse_args(int argc, char **argv, ih_finetune *f, ft_args *a) {
 }
 
 /* The network to train: --arch (scratch-X: the model1-X network with the plain Linear(H→1) head
- * of spec §7.6), the configuration from --init or from the flags. */
+ * of docs/method.md §7.6), the configuration from --init or from the flags. */
 static int set_config(ih_finetune *f, int config_given) {
     static const char *const scratch[3][2] = {
         {"scratch-add", "model1-add"}, {"scratch-sub", "model1-sub"}, {"scratch-cc", "model1-cc"}};

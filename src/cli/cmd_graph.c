@@ -21,7 +21,7 @@ static void usage(FILE *f) {
             "               (finetune --path-bonds apart)\n"
             "  --path-chain the same plus a bond between consecutive images (--path-bonds chain)\n"
             "  --tie-tol A  neighbours within A Å of the k-th distance are ties, all kept (0: the\n"
-            "               spec's exact comparison; finetune --tie-tol)\n");
+            "               published method's exact comparison; finetune --tie-tol)\n");
 }
 
 typedef struct row {

@@ -1,5 +1,5 @@
 /* ionhop train: a single-target model from scratch on any record file.
- * ionhop pretrain: one trunk with a head per named task (multi-property pre-training, spec §6);
+ * ionhop pretrain: one trunk with a head per named task (multi-property pre-training, docs/method.md §6);
  * each record trains its own task's head only (masked L1). */
 #include "cli.h"
 
@@ -188,7 +188,7 @@ static int parse_args(int argc, char **argv, run_args *a) {
     return ih_config_check(&a->cfg) != 0 ? cli_fail() : -1;
 }
 
-/* train: min-max scaling from the training part (spec §5.8); both: what the split holds */
+/* train: min-max scaling from the training part (docs/method.md §5.8); both: what the split holds */
 static int report_split(run_args *a, const ih_dataset *d, const int *tr, int ntr, int nva, double t0) {
     if (a->pretrain) {
         printf("%d tasks, %d records (%d train, %d validation), graphs in %.1f s (%d of %d files cached)\n",

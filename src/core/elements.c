@@ -1,4 +1,4 @@
-/* Periodic table (Z 1-103) and the CGCNN atom-feature table of spec Appendix A (normative). */
+/* Periodic table (Z 1-103) and the CGCNN atom-feature table of docs/method.md §3 (normative). */
 #include "core/util.h"
 
 #include <string.h>

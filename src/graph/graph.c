@@ -1,4 +1,4 @@
-/* Crystal graph and line graph (spec §2.4-2.8): edge keys, directed edges sorted by destination,
+/* Crystal graph and line graph (docs/method.md §2.4-2.8): edge keys, directed edges sorted by destination,
  * the bond-pair line graph with angle cosines, and the cheap size count used for batch planning.
  *
  * Every array is int32/float32 and allocated once per graph: the largest training structure has

@@ -1,4 +1,4 @@
-/* Disjoint union of graphs (spec §2.10), building a batch from structures, and summary
+/* Disjoint union of graphs (docs/method.md §2.10), building a batch from structures, and summary
  * statistics. */
 #include "graph/graph_internal.h"
 

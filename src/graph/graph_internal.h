@@ -1,4 +1,4 @@
-/* Shared between neighbors.c and graph.c: the numerical preamble of spec §2.1 (rounded lattice,
+/* Shared between neighbors.c and graph.c: the numerical preamble of docs/method.md §2.1 (rounded lattice,
  * positions, lattice lengths), kept in one place so that the neighbour search and the edge vectors
  * see exactly the same numbers. Not part of the public API. */
 #ifndef IH_GRAPH_INTERNAL_H
@@ -30,12 +30,12 @@ int ih_geom_init(ih_geom *g, const ih_structure *s, const char *what);
 void ih_geom_free(ih_geom *g);
 
 /* ih_neighbors on a prepared geometry; *retries receives the number of cutoff enlargements.
- * Sites i, j < n_apart (i ≠ j) are never neighbours (ih_graph_opts.n_apart; 0: the spec's rule);
+ * Sites i, j < n_apart (i ≠ j) are never neighbours (ih_graph_opts.n_apart; 0: the published method's rule);
  * neighbours within tie_tol of the k-th distance are ties (ih_graph_opts.tie_tol). */
 int ih_neighbors_geom(const ih_geom *g, const char *what, double cutoff, int k, int n_apart, double tie_tol,
                       ih_neighbor **out, int *n_out, double *final_cutoff, int *retries);
 
-/* Cartesian vector (f_t + n − f_s)·Lr of spec §2.5, rounded like the reference's BLAS product. */
+/* Cartesian vector (f_t + n − f_s)·Lr of docs/method.md §2.5, rounded like the reference's BLAS product. */
 void ih_geom_bond_vector(const ih_geom *g, int s, int t, const int n[3], double out[3]);
 
 /* malloc of max(n, 1) elements, so empty arrays are still valid pointers. */

@@ -1,4 +1,4 @@
-/* Periodic k-nearest-neighbour search with ties (spec §2.1-2.3) on a cell list.
+/* Periodic k-nearest-neighbour search with ties (docs/method.md §2.1-2.3) on a cell list.
  *
  * The reference enumerates every (centre, atom, image) triple inside a box of images: O(N²·images).
  * Here a cell list over fractional coordinates decides which (j, image) pairs are worth evaluating;
@@ -6,7 +6,7 @@
  * tie decisions at the k-th shell are the reference's.
  *
  * The selected set "all (j, n) with 0.15 < d ≤ d_k(i)" does not depend on the cutoff once every
- * atom has k candidates (spec §2.3), so each centre searches an adaptive radius that only has to
+ * atom has k candidates (docs/method.md §2.3), so each centre searches an adaptive radius that only has to
  * reach its own k-th neighbour; the structure's final cutoff is then replayed from the largest
  * d_k with the retry rule, which gives the same number as the reference's restart loop.
  *
@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MIN_DIST 0.15   /* sites closer than this are never neighbours (spec §2.2) */
+#define MIN_DIST 0.15   /* sites closer than this are never neighbours (docs/method.md §2.2) */
 #define MAX_RETRIES 30  /* the reference gives up after 30 enlargements */
 #define MIN_PLANE_SPACING 0.05 /* Å */
 #define MAX_SCAN 50000000.0 /* bins one centre may scan: beyond this the cell is degenerate */
@@ -38,7 +38,7 @@ const char *ih_structure_name(const ih_structure *s, char *buf, size_t cap) {
 static double round_decimals(double x, double scale) { return nearbyint(x * scale) / scale; }
 
 
-/* Row vector v times M the way OpenBLAS dgemm rounds it on an FMA machine (spec §2.7). The
+/* Row vector v times M the way OpenBLAS dgemm rounds it on an FMA machine (docs/method.md §2.7). The
  * Makefile's -ffp-contract=off keeps the compiler from fusing anything else. */
 static inline void row_times(const double v[3], const double M[3][3], double out[3]) {
     for (int c = 0; c < 3; c++) out[c] = fma(v[2], M[2][c], fma(v[1], M[1][c], v[0] * M[0][c]));
@@ -334,7 +334,7 @@ static int scan_radius(const ih_geom *geo, const cell_list *cl, int i, double rh
                     int n0 = m0 + wi[0] - wj[0], n1 = m1 + wi[1] - wj[1], n2 = m2 + wi[2] - wj[2];
                     double d0 = (double)n0, d1 = (double)n1, d2 = (double)n2;
                     const double *xj = geo->x + 3 * j;
-                    /* spec §2.7: offset ((n0·R0c + n1·R1c) + n2·R2c) with the unrounded lattice,
+                    /* docs/method.md §2.7: offset ((n0·R0c + n1·R1c) + n2·R2c) with the unrounded lattice,
                      * y = x_j + offset, d = sqrt((dx² + dy²) + dz²) */
                     double dx = (xj[0] + ((d0 * R[0][0] + d1 * R[1][0]) + d2 * R[2][0])) - xi[0];
                     double dy = (xj[1] + ((d0 * R[0][1] + d1 * R[1][1]) + d2 * R[2][1])) - xi[1];
@@ -472,7 +472,7 @@ int ih_neighbors_geom(const ih_geom *geo, const char *what, double cutoff, int k
             int my_oom = 0, bad = kth_shell(geo, &cl, i, k, n_apart, tie_tol, &cand, &work, &rho, &d_k, &my_oom);
             size_t first = mine->n;
             if (!bad && !my_oom) {
-                double d_sel = d_k + tie_tol; /* exactly d_k when tie_tol is 0: the spec's rule */
+                double d_sel = d_k + tie_tol; /* exactly d_k when tie_tol is 0: the published method's rule */
                 for (size_t a = 0; a < cand.n && !my_oom; a++)
                     if (cand.v[a].dist <= d_sel && nbuf_push(mine, &cand.v[a]) != 0) my_oom = 1;
                 sort_neighbors(mine->v + first, mine->n - first);
@@ -512,7 +512,7 @@ int ih_neighbors_geom(const ih_geom *geo, const char *what, double cutoff, int k
         }
         if (total > (size_t)0x7fffffff) rc = ih_set_error("%s: too many neighbours", what);
     }
-    /* spec §2.3: some atom has fewer than k candidates within r  ⇔  d_k(i) > r */
+    /* docs/method.md §2.3: some atom has fewer than k candidates within r  ⇔  d_k(i) > r */
     double r = cutoff;
     int tries = 0;
     while (rc == 0 && dmax > r) {

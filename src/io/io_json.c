@@ -83,7 +83,7 @@ static int parse_atoms(const cJSON *atoms, const char *where, ih_structure *s) {
         i++;
     }
     if (is_cart) {
-        /* fractional = x · L^-1, kept alongside the given Cartesian positions (spec §1.1) */
+        /* fractional = x · L^-1, kept alongside the given Cartesian positions (docs/method.md §1.1) */
         if (ih_frac_from_cart(s, where) != 0) {
             ih_structure_free(s);
             return -1;

@@ -26,7 +26,7 @@ static cJSON *config_to_json(const ih_config *c) {
     cJSON_AddNumberToObject(j, "cutoff", c->cutoff);
     cJSON_AddStringToObject(j, "edges", c->canonical ? "canonical" : "full");
     cJSON_AddStringToObject(j, "arch", ih_arch_name(c->arch));
-    /* written only when set, so files of the spec's graph stay as they were */
+    /* written only when set, so files of the published method's graph stay as they were */
     if (c->path_apart) cJSON_AddStringToObject(j, "path_bonds", ih_path_bonds_name(c->path_apart));
     if (c->tie_tol != 0) cJSON_AddNumberToObject(j, "tie_tol", c->tie_tol);
     if (c->path_desc) cJSON_AddBoolToObject(j, "path_desc", 1);
@@ -285,7 +285,7 @@ ih_model *ih_model_load(const char *path, char **meta_json) {
 }
 
 /* Copy every tensor whose name and shape match from src (e.g. the trunk of a pre-trained model,
- * spec §6 transfer: heads are re-initialised). Returns the number of tensors copied. */
+ * docs/method.md §6 transfer: heads are re-initialised). Returns the number of tensors copied. */
 int ih_model_copy_matching(ih_model *dst, ih_model *src, const char *const *prefixes, int n_prefixes) {
     int copied = 0;
     for (int pass = 0; pass < 2; pass++) {

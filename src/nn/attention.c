@@ -1,4 +1,4 @@
-/* Attention pooling of MODEL-4 (spec §7.5), forward and backward over the node rows of a batch.
+/* Attention pooling of MODEL-4 (docs/method.md §7.5), forward and backward over the node rows of a batch.
  *
  * Per structure with n nodes X (n × H):
  *   Q, K, V = ReLU(X·Wᵀ + b)                 (three Linear(H→H))

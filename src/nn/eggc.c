@@ -1,4 +1,4 @@
-/* Edge-gated graph convolution (spec §4.4), forward and backward.
+/* Edge-gated graph convolution (docs/method.md §4.4), forward and backward.
  *
  *   m_e  = src_gate(x_s) + dst_gate(x_t) + edge_gate(y_e)
  *   h_i  = Σ_{e→i} σ(m_e) ⊙ dst_update(x_s) / (Σ_{e→i} σ(m_e) + 1e−6)

@@ -1,4 +1,4 @@
-/* The bond and angle embeddings (spec §4.3): RBF(v) → Linear(K→emb) → BN → SiLU →
+/* The bond and angle embeddings (docs/method.md §4.3): RBF(v) → Linear(K→emb) → BN → SiLU →
  * Linear(emb→H) → BN → SiLU, over E (bonds) or T (triplets: the largest rows of the model).
  *
  * Rows are streamed in cache-sized chunks per thread. Neither the RBF expansion nor the first

@@ -1,4 +1,4 @@
-/* Output heads (spec §4.7). (b)/(c): per output p, SiLU(h) → Linear(H→W) → SiLU →
+/* Output heads (docs/method.md §4.7). (b)/(c): per output p, SiLU(h) → Linear(H→W) → SiLU →
  * [Linear(W→W) → SiLU] → Linear(W→1). (a): Linear(H→P) on h. The head keeps no state between
  * forward and backward: backward recomputes the (tiny, B-row) forward from h. */
 #include <stdlib.h>

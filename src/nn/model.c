@@ -1,5 +1,5 @@
 /* The ALIGNN model object: configuration, the named parameter/buffer tables (PyTorch state-dict
- * names, spec §4.9), initialisation, and the single-graph convenience API. */
+ * names, docs/method.md §4.9), initialisation, and the single-graph convenience API. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -295,7 +295,7 @@ void ih_model_set_deterministic(ih_model *m) {
     init_buffers(m);
 }
 
-/* embeddings, ALIGNN layers (node and edge update each), GCN layers: the trunk (spec §4) */
+/* embeddings, ALIGNN layers (node and edge update each), GCN layers: the trunk (docs/method.md §4) */
 static void add_trunk(builder *b) {
     ih_model *m = b->m;
     const ih_config *c = &m->cfg;
@@ -318,14 +318,14 @@ static void add_trunk(builder *b) {
     }
 }
 
-/* one Linear(H→P) (SCRATCH, spec §4.9 (a)), or per task Linear(H→W), [Linear(W→W)], Linear(W→1) */
+/* one Linear(H→P) (SCRATCH, docs/method.md §4.7 (a)), or per task Linear(H→W), [Linear(W→W)], Linear(W→1) */
 static void add_head(builder *b) {
     ih_model *m = b->m;
     const ih_config *c = &m->cfg;
     int H = c->hidden, W = c->head_width, P = c->n_outputs;
     char nm[256];
     if (c->head_hidden == 0) {
-        /* "fc" is the fusion layer's name where there is one (spec §4.9) */
+        /* "fc" is the fusion layer's name where there is one (docs/method.md §4.9) */
         m->fc = add_linear(b, arch_has_fuse(c->arch) ? "fc_final" : "fc", H, P);
         return;
     }
@@ -344,7 +344,7 @@ static void add_head(builder *b) {
     }
 }
 
-/* the variants' own modules (spec §7): MODEL-2's delta layers, MODEL-4's two attention poolings,
+/* the variants' own modules (docs/method.md §7): MODEL-2's delta layers, MODEL-4's two attention poolings,
  * the fusion Linear of the archs that combine pooled vectors */
 static void add_variant_modules(builder *b) {
     ih_model *m = b->m;

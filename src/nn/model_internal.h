@@ -18,7 +18,7 @@ typedef struct linear_layer {
     size_t w, b;
 } linear_layer;
 
-/* Attention pooling of MODEL-4 (spec §7.5): Q/K/V Linear(H→H) and LayerNorm(H) params. */
+/* Attention pooling of MODEL-4 (docs/method.md §7.5): Q/K/V Linear(H→H) and LayerNorm(H) params. */
 typedef struct attn_layer {
     linear_layer q, k, v;
     size_t ln_g, ln_b;
@@ -80,7 +80,7 @@ struct ih_model {
     int head_cap;
     float *head_scratch, *h, *dh;
 
-    /* migration-path variants (spec §7; variants.c, attention.c) */
+    /* migration-path variants (docs/method.md §7; variants.c, attention.c) */
     linear_layer fuse;       /* "fc": Linear(2H→H) of MODEL-1-CC, MODEL-2, MODEL-4 */
     attn_layer attn[2];      /* "attention" (on G1), "attention1" (on G2) of MODEL-4 */
     ih_rng drop_rng;         /* attention dropout masks */
@@ -178,7 +178,7 @@ int trunk_backward_nodes(ih_model *m, ih_acts *a, const ih_graph *g);
 /* Node features after the last layer of the last forward on `a` (n_atoms × H). */
 static inline const float *trunk_nodes(const ih_acts *a) { return a->X[a->L + a->G]; }
 
-/* attention.c: MODEL-4 attention pooling over the nodes of each structure (spec §7.5).
+/* attention.c: MODEL-4 attention pooling over the nodes of each structure (docs/method.md §7.5).
  * Per structure with rows X (n × H): Q, K, V = ReLU(Linear(X)); s_i = Σ_j tanh(K_i·Q_j);
  * α = softmax_i(s); training: α_i ← α_i·keep_i (dropout 0.2); p = LayerNorm(mean_i X_i +
  * Σ_i α_i V_i). K·Qᵀ is formed ATTN_CHUNK rows at a time (recomputed in backward), so memory

@@ -387,7 +387,7 @@ void rbf_init(rbf_spec *r, float vmin, float vmax, int K) {
     float step = (vmax - vmin) / (float)(K - 1);
     for (int i = 0; i < K; i++)
         r->centers[i] = i < K / 2 ? vmin + step * (float)i : vmax - step * (float)(K - 1 - i);
-    /* γ = 1/Δ (spec §4.2; 9.875 and 19.5 exactly for the two expansions) */
+    /* γ = 1/Δ (docs/method.md §4.2; 9.875 and 19.5 exactly for the two expansions) */
     r->gamma = (float)((double)(K - 1) / ((double)vmax - (double)vmin));
 }
 

@@ -85,7 +85,7 @@ void bn_backward(float *dx, float *dgamma, float *dbeta, const float *dout, cons
                  const float *stats, const float *gamma, const float *beta, int M, int C,
                  int training, int silu, ops_ws *ws);
 
-/* ---- radial basis (spec §4.2) ---- */
+/* ---- radial basis (docs/method.md §4.2) ---- */
 typedef struct rbf_spec {
     int K;
     float vmin, vmax, gamma;
@@ -99,7 +99,7 @@ void pool_forward(float *h, const float *x, const int *ptr, int B, int H);
 /* dx (n_atoms × H) += dh / count */
 void pool_backward(float *dx, const float *dh, const int *ptr, int B, int H);
 
-/* ---- edge-gated graph convolution (spec §4.4) ---- */
+/* ---- edge-gated graph convolution (docs/method.md §4.4) ---- */
 /* A directed multigraph for message passing, edges sorted by destination. */
 typedef struct mp_graph {
     int n_nodes, n_edges;

@@ -1,4 +1,4 @@
-/* The ALIGNN trunk (spec §4.3-4.6): embeddings, ALIGNN layers, GCN layers, mean pooling, with
+/* The ALIGNN trunk (docs/method.md §4.3-4.6): embeddings, ALIGNN layers, GCN layers, mean pooling, with
  * its activation arena. A training arena keeps what backward needs (about ten T × H arrays:
  * per ALIGNN layer the edge-gate pre-activation and the layer output, the angle embedding's
  * pre-BatchNorm values, one gradient buffer); an inference arena runs every layer in place

@@ -1,4 +1,4 @@
-/* The migration-path variants of spec §7 around the shared trunk: two graphs per hop, each trunk
+/* The migration-path variants of docs/method.md §7 around the shared trunk: two graphs per hop, each trunk
  * call with its own activation arena (and so its own BatchNorm batch statistics), the pooled
  * vectors fused, then the head.
  *
@@ -18,7 +18,7 @@
 
 #include "nn/model_internal.h"
 
-#define PATH_IMAGES 5 /* sites 0-4 of a 5-image structure (spec §1.3) */
+#define PATH_IMAGES 5 /* sites 0-4 of a 5-image structure (docs/method.md §1.3) */
 
 struct variant_state {
     int cap_B;

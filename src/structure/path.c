@@ -1,4 +1,4 @@
-/* Migration paths: the 5-image structure of spec §1.3 from two end points (or from a structure,
+/* Migration paths: the 5-image structure of docs/method.md §1.3 from two end points (or from a structure,
  * an ion and a destination), and the end points back from a 5-image structure (§1.4). */
 #include "core/util.h"
 
@@ -9,7 +9,7 @@
 
 /* A hop shorter than this is not a hop; end points whose second-largest displacement exceeds
  * IH_HOP_AMBIGUITY × the largest do not single out one moving ion. Separately relaxed end points
- * move host atoms by up to ~0.9 Å (spec §1.4), hops are 1.5-9 Å long. */
+ * move host atoms by up to ~0.9 Å (docs/method.md §1.4), hops are 1.5-9 Å long. */
 #define IH_HOP_MIN 0.5
 #define IH_HOP_AMBIGUITY 0.6
 

@@ -60,7 +60,7 @@ static int cache_path(const char *data_path, const ih_graph_opts *go, int input,
     free(text);
     int settings[3] = {go->k, go->canonical, input};
     h = ih_fnv1a(h, settings, sizeof settings);
-    /* hashed only when set, so caches of the spec's graphs keep their keys */
+    /* hashed only when set, so caches of the published method's graphs keep their keys */
     if (go->n_apart) h = ih_fnv1a(h, &go->n_apart, sizeof go->n_apart);
     if (go->path_chain) h = ih_fnv1a(h, &go->path_chain, sizeof go->path_chain);
     if (go->tie_tol != 0) h = ih_fnv1a(h, &go->tie_tol, sizeof go->tie_tol);

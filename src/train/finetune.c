@@ -55,7 +55,7 @@ static ih_model *fit_member(ih_finetune *f, ih_dataset *d, const int *pool, int 
     if (rc != 0) return NULL;
     for (int i = 0; i < ntr; i++) tr[i] = pool[tr[i]];
     for (int i = 0; i < nva; i++) va[i] = pool[va[i]];
-    /* min-max scaling of the training part (spec §5.8) */
+    /* min-max scaling of the training part (docs/method.md §5.8) */
     ih_scaling_fit(d, tr, ntr, sc);
     ih_model *m = ih_model_create(&f->cfg, seed);
     ih_model *best = ih_model_create(&f->cfg, seed);

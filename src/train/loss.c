@@ -1,4 +1,4 @@
-/* Masked L1 / MSE losses with their gradients (spec §5.2, §6). Sums run in double: a B×P
+/* Masked L1 / MSE losses with their gradients (docs/method.md §5.2, §6). Sums run in double: a B×P
  * output is small, and the loss is logged and compared across runs. */
 #include "ionhop_train.h"
 

@@ -1,4 +1,4 @@
-/* Evaluation metrics of spec §8: regression errors with scikit-learn's R², and the good-conductor
+/* Evaluation metrics of docs/method.md §8: regression errors with scikit-learn's R², and the good-conductor
  * classification (value < threshold, strict) with scikit-learn's zero_division = 0 convention. */
 #include "core/util.h"
 

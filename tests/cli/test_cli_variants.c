@@ -1,4 +1,4 @@
-/* ionhop finetune --arch for every migration-path representation of spec §7, end to end on
+/* ionhop finetune --arch for every migration-path representation of docs/method.md §7, end to end on
  * small synthetic hop records: training (from scratch and from a pre-trained trunk, with
  * cross-validation), model files, predict (end points, ion + destination, batch), evaluate;
  * which structures a pair model sees at prediction time; bad arch names and inputs.
@@ -376,7 +376,7 @@ int main(void) {
     CHECK_INT(run(cmd, out, sizeof out), 0);
     check_stored_graph_option(model, "\"path_bonds\": \"apart\"");
     {
-        /* the same weights with the spec's graph (the flag edited in the file's header, same
+        /* the same weights with the published method's graph (the flag edited in the file's header, same
          * length) predict a different barrier: predict builds the graph the model was trained on */
         char big_all[300];
         snprintf(big, sizeof big, "%s/apart.big.ionhop", dir);
@@ -389,7 +389,7 @@ int main(void) {
     }
     {
         /* --tie-tol: stored in the model; the bundled hop turned into another frame gets the same
-         * barrier. With the spec's exact comparison (the value edited out of the same file) the
+         * barrier. With the published method's exact comparison (the value edited out of the same file) the
          * example's degenerate neighbour shells split differently and the barrier moves. */
         char ini_rot[300], fin_rot[300], big_exact[300];
         snprintf(model, sizeof model, "%s/ties.ionhop", dir);

@@ -1,4 +1,4 @@
-/* The ALIGNN model: parameter counts and decay groups (spec §10.1), tensor names, seeded
+/* The ALIGNN model: parameter counts and decay groups (docs/method.md §10.1), tensor names, seeded
  * initialisation, the deterministic-weight forward pass of §10.6 (CsCl both modes, train jid 7),
  * the inference arena against the training arena, whole-network finite-difference gradient
  * checks (training and evaluation mode), and forward/backward against the PyTorch reference
@@ -278,7 +278,7 @@ static void det_check(ih_model *m, const ih_graph *g, const det_case *dc, const 
     printf("§10.6 %-9s (%s) Σx0 %.4f Σy0 %.4f Σz0 %.4f Σh %.5f h[0..3] %.5f %.5f %.5f %.5f last %.5f "
            "out %.4e\n",
            dc->key, how, x0, y0, z0, hs, m->h[0], m->h[1], m->h[2], m->h[3], last, out);
-    /* spec: ~1e-4 absolute on the sums, ~1e-3 relative on the output; figures printed to 4-5
+    /* docs/method.md §10: ~1e-4 absolute on the sums, ~1e-3 relative on the output; figures printed to 4-5
      * decimals, so half a unit of the last printed digit on top */
     CHECK_NEAR(x0, dc->x0, 1e-4 + 5e-5);
     CHECK_NEAR(y0, dc->y0, 1e-4 + 5e-5);

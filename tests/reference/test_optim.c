@@ -1,4 +1,4 @@
-/* AdamW and the one-cycle schedule: spec §10.7 table, hand-computed steps, a PyTorch trajectory
+/* AdamW and the one-cycle schedule: docs/method.md §10.7 table, hand-computed steps, a PyTorch trajectory
  * (tests/fixtures/adamw_onecycle_torch.json, tests/fixtures/gen/gen_adamw_fixture.py), range validation,
  * thread-count independence, and the optimizer-state file round trip. */
 #include "check.h"
@@ -44,7 +44,7 @@ static void check_table_row(long S, double max_lr, long want_peak, double want_l
 }
 
 static void test_schedule(void) {
-    /* spec §10.7 */
+    /* docs/method.md §10.7 */
     check_table_row(2000, 1e-3, 599, 1.04518e-4, 0.5e-9);
     check_table_row(4000, 1e-3, 1199, 5.63827e-5, 0.5e-10);
     check_table_row(16000, 1e-3, 4799, 4.10281e-5, 0.5e-10);
@@ -379,7 +379,7 @@ static void test_state_file(const char *dir) {
 }
 
 static void test_decay_names(void) {
-    /* spec §5.3 with the reference's checkpoint names (§4.9) */
+    /* docs/method.md §5.3 with the reference's checkpoint names (§4.9) */
     CHECK_INT(ih_param_decays("atom_embedding.layer.0.weight"), 1);
     CHECK_INT(ih_param_decays("atom_embedding.layer.1.weight"), 1); /* BatchNorm in the MLP */
     CHECK_INT(ih_param_decays("atom_embedding.layer.1.bias"), 0);

@@ -1,4 +1,4 @@
-/* The migration-path variants of spec §7 (MODEL-1-ADD/SUB/CC, MODEL-2, MODEL-4, SCRATCH heads):
+/* The migration-path variants of docs/method.md §7 (MODEL-1-ADD/SUB/CC, MODEL-2, MODEL-4, SCRATCH heads):
  * parameter counts and decay groups (§10.1), names, arch round trips; the attention pooling
  * against a naive double-precision evaluation and by finite differences (with a fixed dropout
  * mask); forward identities (ADD/SUB/CC/MODEL-2 with G1 = G2, Siamese BatchNorm statistics);
@@ -190,7 +190,7 @@ static double maxabs_diff(const float *a, const float *b, size_t n) {
 /* ---------------------------------------------------------------------------------------- */
 /* attention pooling as a layer */
 
-/* spec §7.5 in double, straight from the formulas (O(n²) score matrix, no chunking) */
+/* docs/method.md §7.5 in double, straight from the formulas (O(n²) score matrix, no chunking) */
 static void attn_naive(const ih_model *m, const attn_layer *l, const float *x, const int *ptr, int B,
                        const float *keep, double *out) {
     int H = m->H;

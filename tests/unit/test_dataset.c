@@ -34,7 +34,7 @@ int main(void) {
         CHECK(strcmp(d.jid[i], all.items[pick[i]].jid) == 0);
         CHECK_INT(d.graphs[i].n_triplets, 0);
     }
-    /* jid 7: T = 19 184 (spec §10.5) */
+    /* jid 7: T = 19 184 (docs/method.md §10.5) */
     CHECK_INT(d.n_triplets[0], 19184);
 
     /* batch of edge-only graphs + line graph == batch of full graphs */

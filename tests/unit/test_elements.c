@@ -1,4 +1,4 @@
-/* Periodic table and CGCNN feature table (spec §3, Appendix A). */
+/* Periodic table and CGCNN feature table (docs/method.md §3, Appendix A). */
 #include "check.h"
 #include "ionhop.h"
 

@@ -1,4 +1,4 @@
-/* Crystal graph, line graph, batching and the graph cache: the spec's §10.4 (CsCl) and §10.5
+/* Crystal graph, line graph, batching and the graph cache: docs/method.md §10.4 (CsCl) and §10.5
  * (Em training structures) numbers, structural invariants, and bad input. */
 #include <omp.h>
 
@@ -441,7 +441,7 @@ static void test_bad_input(void) {
 
 /* Path images kept apart (ih_graph_opts.n_apart 5): no bond joins two different images, each
  * image still has its k nearest host neighbours (the images' own edges are exactly the
- * host-only k-NN), host atoms keep theirs, and n_apart 0 is the spec's graph. */
+ * host-only k-NN), host atoms keep theirs, and n_apart 0 is the published method's graph. */
 static void test_path_apart(const ih_structure_set *set) {
     const int jids[3] = {7, 0, 357};
     for (int q = 0; q < 3; q++) {
@@ -457,7 +457,7 @@ static void test_path_apart(const ih_structure_set *set) {
                 sib += g.edge_src[e] < 5 && g.edge_dst[e] < 5 && g.edge_src[e] != g.edge_dst[e];
             for (int e = 0; e < ga.n_edges; e++)
                 sib_apart += ga.edge_src[e] < 5 && ga.edge_dst[e] < 5 && ga.edge_src[e] != ga.edge_dst[e];
-            CHECK_MSG(sib > 0, "jid %d: the spec's graph bonds sibling images (%d edges)", jids[q], sib);
+            CHECK_MSG(sib > 0, "jid %d: the published method's graph bonds sibling images (%d edges)", jids[q], sib);
             CHECK_INT(sib_apart, 0);
             CHECK_INT(graph_invariants(&ga), 0);
             /* every node still has at least k incoming edges */

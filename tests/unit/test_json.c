@@ -37,7 +37,7 @@ int main(void) {
             snprintf(want, sizeof want, "%d", i);
             CHECK(strcmp(s->jid, want) == 0);
             CHECK(s->cart == NULL);
-            /* sites 0-4 are the same element, equally spaced on a line (spec §1.3) */
+            /* sites 0-4 are the same element, equally spaced on a line (docs/method.md §1.3) */
             for (int k = 1; k < 5; k++) {
                 CHECK(s->z[k] == s->z[0]);
                 for (int c = 0; c < 3; c++) {

@@ -1,5 +1,5 @@
 /* Masked L1 / MSE losses (values, gradients by finite differences, scaling, masking) and the
- * evaluation metrics (spec §10.8 and edge cases). */
+ * evaluation metrics (docs/method.md §10.8 and edge cases). */
 #include "check.h"
 #include "ionhop_train.h"
 
@@ -90,7 +90,7 @@ static void test_losses(void) {
 }
 
 static void test_metrics(void) {
-    /* spec §10.8 */
+    /* docs/method.md §10.8 */
     const double y[8] = {0.30, 0.50, 0.70, 1.20, 0.64, 0.66, 2.00, 0.10};
     const double p[8] = {0.40, 0.70, 0.60, 1.00, 0.65, 0.64, 1.50, 0.20};
     ih_regression_metrics r;

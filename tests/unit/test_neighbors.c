@@ -3,7 +3,7 @@
  * with the retry rule replayed literally (restart with a larger cutoff while some atom has fewer
  * than k candidates). Random skewed triclinic cells, cells much smaller than the cutoff (many
  * self-images), unwrapped coordinates, exact ties on grids, and a few real structures. The
- * distance formula is the spec's (§2.7), so the selected sets must agree exactly. */
+ * distance formula is the published method's (§2.7), so the selected sets must agree exactly. */
 #include "check.h"
 #include "ionhop_train.h"
 
@@ -35,7 +35,7 @@ static int cmp_nb(const void *pa, const void *pb) {
     return 0;
 }
 
-/* Brute force of spec §2.1-2.3. Returns the final cutoff, or -1 if no k neighbours appear
+/* Brute force of docs/method.md §2.1-2.3. Returns the final cutoff, or -1 if no k neighbours appear
  * within 20 retries. With a tie tolerance: every neighbour with d ≤ d_k + tol, the cutoff
  * enlarged until it holds them all. */
 static double brute(const ih_structure *s, double cutoff, int k, int n_apart, double tol, nlist *out) {
@@ -162,13 +162,13 @@ static int same_up_to_rotation(const ih_neighbor *a, int na, const ih_neighbor *
     int same = memcmp(ca, cb, (size_t)n_atoms * sizeof *ca) == 0;
     free(ca), free(cb);
     /* both lists are grouped by centre and sorted by distance within it; the positions are
-     * computed on the lattice rounded to 1e-5 Å (spec §2.1), so a rotated cell's distances move
+     * computed on the lattice rounded to 1e-5 Å (docs/method.md §2.1), so a rotated cell's distances move
      * by up to a few 1e-5 Å */
     for (int q = 0; same && q < na; q++) same = fabs(a[q].dist - b[q].dist) < 2e-4;
     return same;
 }
 
-/* A cell turned by a rotation is the same crystal. With the spec's exact comparison a k-th shell
+/* A cell turned by a rotation is the same crystal. With the published method's exact comparison a k-th shell
  * that is degenerate by symmetry can be split differently by rounding (of the lattice to 1e-5 Å
  * and of the arithmetic); with a tie tolerance well above that the neighbour lists must agree.
  * Returns how many of the structures changed at tol. */

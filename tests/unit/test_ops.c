@@ -1,4 +1,4 @@
-/* Layers of src/ops.h: exp/sigmoid accuracy, radial basis (spec §10.3), and finite-difference
+/* Layers of src/ops.h: exp/sigmoid accuracy, radial basis (docs/method.md §10.3), and finite-difference
  * gradient checks of Linear, BatchNorm (training and evaluation, with and without SiLU), SiLU,
  * sigmoid, mean pooling, the EGGC layer (gated normalised aggregation, both BatchNorm modes, with
  * and without the edge output) and an ALIGNN layer (EGGC on the crystal graph, then on its line

@@ -273,7 +273,7 @@ int ih_finetune_cross_validate(ih_finetune *f, ih_dataset *d, int folds, const c
                                int resume, int stop_after_fold);
 
 /* ---------------------------------------------------------------------------------------- */
-/* model files with their description, ensemble prediction (predict.c)                      */
+/* model files with their description (modeldesc.c), ensemble prediction (predict.c)        */
 /* ---------------------------------------------------------------------------------------- */
 
 /* Records predicted per graph-building chunk: memory does not grow with a record file. */
@@ -296,6 +296,25 @@ typedef struct ih_model_set {
     char *meta;           /* the metadata JSON */
 } ih_model_set;
 int ih_model_set_load(const char *path, ih_model_set *ms);
+/* The description a command writes (modeldesc.c): the JSON text for ih_model_save /
+ * ih_ensemble_save, malloc'ed. unit (may be NULL) is stored with each task; member_lo_hi (may be
+ * NULL) holds n_members scalings; training_json (may be NULL) a JSON object of the run. */
+typedef struct ih_model_desc {
+    const ih_task_scaling *sc;
+    int n_tasks;
+    const char *unit;
+    const double *member_lo_hi;
+    int n_members;
+    int five_image;
+    const char *arch, *init;
+    const char *training_json;
+} ih_model_desc;
+char *ih_model_desc_json(const ih_model_desc *d);
+/* Several loaded model files as one ensemble file `out`: tasks and inputs must agree (a one-line
+ * error names the file that differs); archs and sizes may differ; each member keeps its scaling;
+ * the description keeps the first file's, lists the parts and records `command`. */
+int ih_model_sets_merge(const ih_model_set *sets, const char *const *paths, int n_sets, const char *out,
+                        const char *command);
 void ih_model_set_free(ih_model_set *ms);
 /* The graph settings a model was trained with (line graphs are built per micro-batch). */
 void ih_model_set_graph_opts(const ih_config *c, ih_graph_opts *go);

@@ -54,18 +54,8 @@ typedef struct save_ctx {
 
 static int save_model(void *vctx, ih_model *m, const char *path, long epoch, const double *val_mae) {
     save_ctx *c = vctx;
-    cJSON *j = cJSON_CreateObject();
-    cJSON *tasks = cJSON_AddArrayToObject(j, "tasks");
-    for (int p = 0; p < ih_model_config(m)->n_outputs; p++) {
-        cJSON *t = cJSON_CreateObject();
-        cJSON_AddStringToObject(t, "name", c->sc[p].name);
-        cJSON_AddNumberToObject(t, "lo", c->sc[p].lo);
-        cJSON_AddNumberToObject(t, "hi", c->sc[p].hi);
-        cJSON_AddItemToArray(tasks, t);
-    }
-    cJSON_AddStringToObject(j, "input", c->five_image ? "5-image" : "structure");
-    cJSON_AddStringToObject(j, "arch", c->arch);
-    cJSON *tr = cJSON_AddObjectToObject(j, "training");
+    int P = ih_model_config(m)->n_outputs;
+    cJSON *tr = cJSON_CreateObject();
     cJSON_AddStringToObject(tr, "data", c->data);
     cJSON_AddStringToObject(tr, "command", c->command);
     cJSON_AddNumberToObject(tr, "n_train", c->n_train);
@@ -79,14 +69,20 @@ static int save_model(void *vctx, ih_model *m, const char *path, long epoch, con
     cJSON_AddStringToObject(tr, "loss", c->o->loss == IH_LOSS_MSE ? "mse" : "l1");
     if (val_mae) {
         cJSON *vm = cJSON_AddObjectToObject(tr, "val_mae");
-        for (int p = 0; p < ih_model_config(m)->n_outputs; p++)
-            cJSON_AddNumberToObject(vm, c->sc[p].name, isfinite(val_mae[p]) ? val_mae[p] : -1);
+        for (int p = 0; p < P; p++) cJSON_AddNumberToObject(vm, c->sc[p].name, isfinite(val_mae[p]) ? val_mae[p] : -1);
     }
     cJSON_AddNumberToObject(tr, "seconds", round(ih_now() - c->t0));
-    char *text = cJSON_PrintUnformatted(j);
-    cJSON_Delete(j);
-    int rc = text ? ih_model_save(path, m, text) : ih_set_error("%s: out of memory", path);
-    free(text);
+    char *training = cJSON_PrintUnformatted(tr);
+    cJSON_Delete(tr);
+    /* the tasks as trained: plain min-max scaling, no unit */
+    ih_task_scaling sc[IH_MAX_TASKS];
+    for (int p = 0; p < P; p++) sc[p] = c->sc[p], sc[p].log_offset = 0;
+    ih_model_desc desc = {.sc = sc, .n_tasks = P, .five_image = c->five_image, .arch = c->arch,
+                          .training_json = training};
+    char *text = training ? ih_model_desc_json(&desc) : NULL;
+    int rc = text ? ih_model_save(path, m, text) : -1;
+    if (!training) ih_set_error("%s: out of memory", path);
+    free(text), free(training);
     return rc;
 }
 

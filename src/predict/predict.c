@@ -19,74 +19,8 @@
 #include <unistd.h>
 
 /* ---------------------------------------------------------------------------------------- */
-/* a model file with its description                                                        */
+/* ensemble prediction over a dataset                                                        */
 /* ---------------------------------------------------------------------------------------- */
-
-void ih_model_set_free(ih_model_set *ms) {
-    for (int k = 0; k < ms->n_members; k++) ih_model_free(ms->members[k]);
-    free(ms->members);
-    free(ms->meta);
-    free(ms->member_lo_hi);
-    memset(ms, 0, sizeof *ms);
-}
-
-/* the "tasks", "member_scaling", "input" and "arch" entries of the metadata */
-static int describe(const char *path, ih_model_set *ms) {
-    cJSON *j = cJSON_Parse(ms->meta);
-    const cJSON *tasks = cJSON_GetObjectItemCaseSensitive(j, "tasks");
-    int P = ih_model_config(ms->members[0])->n_outputs, rc = 0;
-    if (!cJSON_IsArray(tasks) || cJSON_GetArraySize(tasks) != P || P > IH_MAX_TASKS)
-        rc = ih_set_error("%s: model metadata lacks a \"tasks\" list of %d entries", path, P);
-    for (int p = 0; rc == 0 && p < P; p++) {
-        const cJSON *t = cJSON_GetArrayItem(tasks, p);
-        const cJSON *name = cJSON_GetObjectItemCaseSensitive(t, "name");
-        const cJSON *lo = cJSON_GetObjectItemCaseSensitive(t, "lo");
-        const cJSON *hi = cJSON_GetObjectItemCaseSensitive(t, "hi");
-        if (!cJSON_IsString(name) || !cJSON_IsNumber(lo) || !cJSON_IsNumber(hi) || !(hi->valuedouble > lo->valuedouble)) {
-            rc = ih_set_error("%s: task %d of the model metadata is malformed", path, p + 1);
-            break;
-        }
-        snprintf(ms->sc[p].name, sizeof ms->sc[p].name, "%s", name->valuestring);
-        ms->sc[p].lo = lo->valuedouble;
-        ms->sc[p].hi = hi->valuedouble;
-        const cJSON *log_offset = cJSON_GetObjectItemCaseSensitive(t, "log_offset");
-        ms->sc[p].log_offset = cJSON_IsNumber(log_offset) ? log_offset->valuedouble : 0;
-        if (log_offset && (!cJSON_IsNumber(log_offset) || !(log_offset->valuedouble > 0) ||
-                           !(lo->valuedouble + log_offset->valuedouble > 0)))
-            rc = ih_set_error("%s: task %d has a bad \"log_offset\" (must be > 0 and above -lo)", path, p + 1);
-    }
-    const cJSON *scaling = cJSON_GetObjectItemCaseSensitive(j, "member_scaling");
-    if (rc == 0 && scaling) {
-        int ok = P == 1 && cJSON_IsArray(scaling) && cJSON_GetArraySize(scaling) == ms->n_members;
-        ms->member_lo_hi = ok ? malloc(sizeof(double) * 2 * (size_t)ms->n_members) : NULL;
-        for (int k = 0; ok && k < ms->n_members; k++) {
-            const cJSON *e = cJSON_GetArrayItem(scaling, k);
-            const cJSON *lo = cJSON_GetArrayItem(e, 0), *hi = cJSON_GetArrayItem(e, 1);
-            ok = ms->member_lo_hi && cJSON_IsArray(e) && cJSON_GetArraySize(e) == 2 && cJSON_IsNumber(lo) &&
-                 cJSON_IsNumber(hi) && hi->valuedouble > lo->valuedouble;
-            if (ok) ms->member_lo_hi[2 * k] = lo->valuedouble, ms->member_lo_hi[2 * k + 1] = hi->valuedouble;
-        }
-        if (!ok) rc = ih_set_error("%s: \"member_scaling\" of the model metadata is malformed", path);
-    }
-    const cJSON *input = cJSON_GetObjectItemCaseSensitive(j, "input");
-    ms->five_image = cJSON_IsString(input) && !strcmp(input->valuestring, "5-image");
-    const cJSON *arch = cJSON_GetObjectItemCaseSensitive(j, "arch");
-    snprintf(ms->arch, sizeof ms->arch, "%s", cJSON_IsString(arch) ? arch->valuestring : "single");
-    ms->n_tasks = P;
-    cJSON_Delete(j);
-    return rc;
-}
-
-int ih_model_set_load(const char *path, ih_model_set *ms) {
-    memset(ms, 0, sizeof *ms);
-    ms->members = ih_ensemble_load(path, &ms->n_members, &ms->meta);
-    if (!ms->members) return -1;
-    if (describe(path, ms) != 0) {
-        ih_model_set_free(ms);
-        return -1;
-    }
-    return 0;
-}
 
 void ih_model_set_graph_opts(const ih_config *c, ih_graph_opts *go) {
     ih_graph_opts_default(go);

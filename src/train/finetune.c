@@ -91,28 +91,7 @@ static ih_model *fit_member(ih_finetune *f, ih_dataset *d, const int *pool, int 
 /* member_lo_hi (n × 2) or NULL: each member's own target scaling (cross-validation ensembles) */
 static int write_model(ih_finetune *f, const char *out, ih_model **ms, int n, const ih_task_scaling *sc,
                        const double *member_lo_hi, const double *val_mae, double seconds, int n_records) {
-    cJSON *j = cJSON_CreateObject();
-    cJSON *tasks = cJSON_AddArrayToObject(j, "tasks");
-    cJSON *t = cJSON_CreateObject();
-    cJSON_AddStringToObject(t, "name", "em");
-    cJSON_AddNumberToObject(t, "lo", sc->lo);
-    cJSON_AddNumberToObject(t, "hi", sc->hi);
-    if (sc->log_offset > 0) cJSON_AddNumberToObject(t, "log_offset", sc->log_offset);
-    cJSON_AddStringToObject(t, "unit", "eV");
-    cJSON_AddItemToArray(tasks, t);
-    if (member_lo_hi) {
-        cJSON *ms_ = cJSON_AddArrayToObject(j, "member_scaling");
-        for (int k = 0; k < n; k++) {
-            cJSON *e = cJSON_CreateArray();
-            cJSON_AddItemToArray(e, cJSON_CreateNumber(member_lo_hi[2 * k]));
-            cJSON_AddItemToArray(e, cJSON_CreateNumber(member_lo_hi[2 * k + 1]));
-            cJSON_AddItemToArray(ms_, e);
-        }
-    }
-    cJSON_AddStringToObject(j, "input", "5-image");
-    cJSON_AddStringToObject(j, "arch", f->arch);
-    cJSON_AddStringToObject(j, "init", f->init_path ? f->init_path : "scratch");
-    cJSON *tr = cJSON_AddObjectToObject(j, "training");
+    cJSON *tr = cJSON_CreateObject();
     cJSON_AddStringToObject(tr, "data", f->data);
     cJSON_AddStringToObject(tr, "command", f->command);
     cJSON_AddNumberToObject(tr, "n_records", n_records);
@@ -124,10 +103,15 @@ static int write_model(ih_finetune *f, const char *out, ih_model **ms, int n, co
     cJSON_AddNumberToObject(tr, "seconds", round(seconds));
     cJSON *vm = cJSON_AddArrayToObject(tr, "member_val_mae");
     for (int k = 0; k < n; k++) cJSON_AddItemToArray(vm, cJSON_CreateNumber(val_mae[k]));
-    char *text = cJSON_PrintUnformatted(j);
-    cJSON_Delete(j);
-    int rc = text ? ih_ensemble_save(out, ms, n, text) : ih_set_error("out of memory");
-    free(text);
+    char *training = cJSON_PrintUnformatted(tr);
+    cJSON_Delete(tr);
+    ih_model_desc desc = {.sc = sc, .n_tasks = 1, .unit = "eV", .member_lo_hi = member_lo_hi, .n_members = n,
+                          .five_image = 1, .arch = f->arch, .init = f->init_path ? f->init_path : "scratch",
+                          .training_json = training};
+    char *text = training ? ih_model_desc_json(&desc) : NULL;
+    int rc = text ? ih_ensemble_save(out, ms, n, text) : -1;
+    if (!training) ih_set_error("%s: out of memory", out);
+    free(text), free(training);
     return rc;
 }
 

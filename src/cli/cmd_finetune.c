@@ -62,7 +62,8 @@ static void usage(FILE *f) {
             "                     linear min-max scaling); stored in the model\n"
             "  --val F (0.1)  --epochs N (100)  --batch B (16)  --lr MAX_LR (1e-3)  --wd (0.01)\n"
             "  --seed S (123)  --micro-triplets N  --loss l1|mse\n"
-            "  --hidden H --alignn-layers A --gcn-layers G --neighbors K --cutoff R --edges full|canonical\n");
+            "  --hidden H (64) --alignn-layers A (4) --gcn-layers G (4) --neighbors K (12) --cutoff R (8)\n"
+            "  --edges full|canonical (canonical): without --init; the published network is --hidden 256 --edges full\n");
 }
 
 /* what the command line asks for beyond the ft settings */
@@ -185,6 +186,9 @@ int cmd_finetune(int argc, char **argv) {
     ih_finetune f;
     memset(&f, 0, sizeof f);
     ih_config_default(&f.cfg);
+    /* from scratch, the bundled models' size, as for train and pretrain (cmd_train.c) */
+    f.cfg.hidden = 64;
+    f.cfg.canonical = 1;
     ih_train_opts_default(&f.o);
     f.val = 0.1;
     f.ensemble = 1;

@@ -37,7 +37,7 @@ static void usage(FILE *f) {
             "  --hidden H (64) --alignn-layers A (4) --gcn-layers G (4) --neighbors K (12)\n"
             "  --cutoff R (8) --edges full|canonical (canonical) --tie-tol A (0; see ionhop finetune --help)\n"
             "  The defaults are the bundled models' size; the published network is --hidden 256 --edges full\n"
-            "  (about 6x the time and 12 GB of memory for 60 records against well under 1 GB).\n"
+            "  (peak memory for 60 Em records: about 12 GB, against 1.4 GB at the defaults).\n"
             "Prints one line per epoch; MODEL holds the best-validation weights; the checkpoint\n"
             "(MODEL.ckpt.*) is removed when the run finishes.\n");
 }
@@ -269,8 +269,9 @@ static int run(int argc, char **argv, int pretrain) {
     ih_config_default(&a.cfg);
     /* From scratch, the tool defaults to the bundled models' size (hidden 64, canonical edges:
      * what the shipped models and their cross-validations use, and what fits a laptop), not the
-     * paper's hidden 256 with full edges, which needs ~12 GB for 60 records; --hidden 256
-     * --edges full asks for that. */
+     * paper's hidden 256 with full edges, which needs ~12 GB for 60 records (1.4 GB and 2.2 s per
+     * epoch at the defaults on the 2-core machine of bench/README.md); --hidden 256 --edges full
+     * asks for that. */
     a.cfg.hidden = 64;
     a.cfg.canonical = 1;
     ih_train_opts_default(&a.o);

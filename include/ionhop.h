@@ -159,29 +159,68 @@ double ih_path_closest_approach(const ih_structure *five, int *site);
 #define IH_PATH_DESC 8
 int ih_path_descriptors(const ih_structure *five, double raw[IH_PATH_DESC], float scaled[IH_PATH_DESC]);
 
-/* Vacancy hops of one element between its own sites (hops.c): from a site to the nearest image of
- * another site of the element (which becomes the vacancy), up to max_length Å, grouped into classes
- * of hops that a symmetry operation of the structure (spglib, tolerance symprec Å) maps onto each
- * other, direction included. One representative per class, shortest first; multiplicity = the
- * number of hops of its class in the cell. */
+/* The hop network of one element (hops.c): every vacancy hop from a site of the element in cell
+ * (0,0,0) to a site of the element in cell `image`, up to max_length Å, hops to a periodic image
+ * of the same site included, so the network is that of the crystal whatever cell was written.
+ * Hops are grouped into classes that a symmetry operation of the structure (spglib, tolerance
+ * symprec Å) maps onto each other, direction included. */
 typedef struct ih_hop {
     int from, to;       /* 0-based sites of the structure */
-    double step[3];     /* fractional displacement from `from` to the image of `to` it reaches */
+    int image[3];       /* the lattice cell of `to` */
+    double step[3];     /* fractional displacement: frac[to] + image − frac[from] */
     double length;      /* Å */
-    int multiplicity;
+    int multiplicity;   /* a class representative: the hops of its class in the cell; else 1 */
+    int klass;          /* the hop's class (index of its representative) */
 } ih_hop;
 typedef struct ih_hops_info {
     int n_sites;               /* sites of the element */
     int n_hops;                /* hops up to max_length, all classes */
-    int n_too_long;            /* hops up to max_length that need a larger cell (a step over half a cell) */
+    int n_too_long;            /* always 0 (hops beyond half the cell are hops like any other) */
     int spacegroup;            /* 0 if spglib found none (then every hop is its own class) */
     char spacegroup_symbol[16];
 } ih_hops_info;
+/* Every hop (shortest first) and one representative per class (in order of first appearance). */
+typedef struct ih_hop_network {
+    int n_hops;
+    ih_hop *hops;
+    int n_classes;
+    ih_hop *classes;
+    ih_hops_info info;
+} ih_hop_network;
+int ih_hop_network_build(const ih_structure *s, int z, double max_length, double symprec, ih_hop_network *net);
+void ih_hop_network_free(ih_hop_network *net);
+/* The class representatives alone (malloc'ed), as ih_hop_network_build finds them. */
 int ih_hops_enumerate(const ih_structure *s, int z, double max_length, double symprec, ih_hop **hops,
                       int *n_hops, ih_hops_info *info);
-/* The initial structure of a hop (its destination site removed), the moving ion's index in it and
- * its fractional destination, for ih_path_5image. */
+/* The cell a hop is predicted in: the diagonal supercell n[0]×n[1]×n[2] of s whose plane spacings
+ * are all at least min_spacing Å and in which the hop is the nearest image of its path (every step
+ * component below half the supercell); its destination site emptied; *ion the moving ion's index and
+ * `to` its fractional destination, for ih_path_5image. */
+int ih_hop_supercell_size(const ih_structure *s, const ih_hop *h, double min_spacing, int n[3]);
+int ih_hop_cell(const ih_structure *s, const ih_hop *h, double min_spacing, ih_structure *ini, int *ion,
+                double to[3]);
+/* The canonical cell of the crystal s (cell.c): spglib's primitive cell, not rotated, Niggli-reduced,
+ * atoms wrapped into [0, 1); shift (Cartesian Å) carries every atom of s onto an atom of it. The
+ * same crystal written in any cell, origin or atom order has the same canonical cell. */
+int ih_canonical_cell(const ih_structure *s, double symprec, ih_structure *out, double shift[3]);
+/* Hop h of s as the same hop of the canonical cell c (its sites, image and step in c). */
+int ih_hop_to_cell(const ih_structure *s, const ih_hop *h, const ih_structure *c, const double shift[3],
+                   double symprec, ih_hop *out);
+/* The hop in s itself (no supercell: only for a hop shorter than half the cell to another site). */
 int ih_hop_initial(const ih_structure *s, const ih_hop *h, ih_structure *ini, int *ion, double to[3]);
+
+/* Percolation of a hop network (percolation.c). Sites 0..n_sites-1 of one cell; connection k
+ * joins site from[k] of cell (0,0,0) and site to[k] of cell image[k] (either way), open for every
+ * threshold >= em[k] (eV; NaN never opens). barrier[d-1] is the smallest threshold at which the
+ * open connections join sites into a network that repeats in d independent lattice directions
+ * (infinite in d dimensions), NaN if none does; direction[d-1] holds d integer lattice vectors
+ * (rows; the rest zero) spanning the repeat of that network at that threshold. */
+typedef struct ih_percolation {
+    double barrier[3];
+    int direction[3][3][3];
+} ih_percolation;
+int ih_percolation_compute(int n_sites, int n_connections, const int *from, const int *to, const int (*image)[3],
+                           const double *em, ih_percolation *out);
 
 /* ---------------------------------------------------------------------------------------- */
 /* prediction (predict.c): load a model file once, then predict hops and record files        */
@@ -242,14 +281,20 @@ int ih_predict_file(ih_predictor *p, const char *path, ih_record_predictions *ou
 int ih_predict_set(ih_predictor *p, const ih_structure_set *set, const char *what, ih_record_predictions *out);
 void ih_record_predictions_free(ih_record_predictions *r);
 
-/* Every symmetry-distinct vacancy hop of element z in s up to max_hop Å (ih_hops_enumerate with
- * tolerance symprec Å), each predicted; order lists the classes from the lowest barrier up. */
+/* The hop network of element z in s up to max_hop Å (ih_hop_network_build, tolerance symprec
+ * Å), one prediction per class (each in the cell of ih_hop_cell with min_spacing
+ * IH_HOP_MIN_SPACING), order listing the classes from the lowest barrier up, and the network's
+ * 1D/2D/3D percolation barriers; a connection between two sites is open at the larger of the
+ * barriers of its two directions (the ion must be able to go both ways for transport). */
+#define IH_HOP_MIN_SPACING 7.0
 typedef struct ih_element_hops {
-    int n;
-    ih_hop *hops;
-    ih_hops_info info;
-    ih_hop_result *result;
+    ih_hop_network net;
+    int n;                 /* = net.n_classes */
+    ih_hop *hops;          /* = net.classes */
+    ih_hops_info info;     /* = net.info */
+    ih_hop_result *result; /* per class */
     int *order;
+    ih_percolation percolation;
 } ih_element_hops;
 int ih_predict_element_hops(ih_predictor *p, const ih_structure *s, const char *name, int z, double max_hop,
                             double symprec, ih_element_hops *out);

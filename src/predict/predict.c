@@ -399,8 +399,58 @@ static int by_barrier(const void *a, const void *b, void *ctx) {
 }
 
 void ih_element_hops_free(ih_element_hops *h) {
-    free(h->hops), free(h->result), free(h->order);
+    ih_hop_network_free(&h->net);
+    free(h->result), free(h->order);
     memset(h, 0, sizeof *h);
+}
+
+/* The percolation barriers of the network: every hop a connection, open at the larger barrier of
+ * its two directions (the reverse of hop (i, j, n) is (j, i, −n), in the network by construction). */
+static int network_percolation(ih_element_hops *h) {
+    const ih_hop_network *net = &h->net;
+    int N = net->n_hops, n_sites = 0, rc = 0;
+    /* sites numbered 0..n_sites-1 in order of appearance */
+    int max_index = 0, *site_of;
+    for (int k = 0; k < N; k++) {
+        if (net->hops[k].from > max_index) max_index = net->hops[k].from;
+        if (net->hops[k].to > max_index) max_index = net->hops[k].to;
+    }
+    site_of = malloc((size_t)(max_index + 1) * sizeof *site_of);
+    int *from = malloc((size_t)(N ? N : 1) * sizeof *from), *to = malloc((size_t)(N ? N : 1) * sizeof *to);
+    int(*image)[3] = malloc((size_t)(N ? N : 1) * sizeof *image);
+    double *em = malloc((size_t)(N ? N : 1) * sizeof *em);
+    if (!site_of || !from || !to || !image || !em) rc = ih_set_error("out of memory");
+    for (int i = 0; rc == 0 && i <= max_index; i++) site_of[i] = -1;
+    for (int k = 0; rc == 0 && k < N; k++) {
+        const ih_hop *x = &net->hops[k];
+        if (site_of[x->from] < 0) site_of[x->from] = n_sites++;
+        if (site_of[x->to] < 0) site_of[x->to] = n_sites++;
+    }
+    for (int k = 0; rc == 0 && k < N; k++) {
+        const ih_hop *x = &net->hops[k];
+        from[k] = site_of[x->from], to[k] = site_of[x->to];
+        memcpy(image[k], x->image, sizeof image[k]);
+        double e = h->result[x->klass].em;
+        /* the reverse hop (j, i, −n) has the same length: the list is sorted by length, so it is
+         * among the hops of (nearly) equal length next to this one */
+        int found = 0;
+        for (int dir = -1; dir <= 1 && !found; dir += 2)
+            for (int q = k; q >= 0 && q < N && fabs(net->hops[q].length - x->length) < 1e-6; q += dir) {
+                const ih_hop *y = &net->hops[q];
+                if (y->from == x->to && y->to == x->from && y->image[0] == -x->image[0] &&
+                    y->image[1] == -x->image[1] && y->image[2] == -x->image[2]) {
+                    double r = h->result[y->klass].em;
+                    if (r > e) e = r;
+                    found = 1;
+                    break;
+                }
+            }
+        em[k] = e;
+    }
+    if (rc == 0) rc = ih_percolation_compute(n_sites > 0 ? n_sites : 1, N, from, to, (const int(*)[3])image, em,
+                                             &h->percolation);
+    free(site_of), free(from), free(to), free(image), free(em);
+    return rc;
 }
 
 int ih_predict_element_hops(ih_predictor *p, const ih_structure *s, const char *name, int z, double max_hop,
@@ -408,29 +458,40 @@ int ih_predict_element_hops(ih_predictor *p, const ih_structure *s, const char *
     memset(out, 0, sizeof *out);
     if (need_hop_model(p) != 0) return -1;
     if (!name) name = "structure";
-    if (ih_hops_enumerate(s, z, max_hop, symprec, &out->hops, &out->n, &out->info) != 0)
+    if (ih_hop_network_build(s, z, max_hop, symprec, &out->net) != 0)
         return ih_set_error("%s: %s", name, ih_last_error());
+    out->n = out->net.n_classes, out->hops = out->net.classes, out->info = out->net.info;
     int n = out->n, rc = 0;
     if (n == 0) {
-        rc = ih_set_error("%s: no %s-%s hop up to %.1f Å%s", name, ih_element_symbol(z), ih_element_symbol(z), max_hop,
-                          out->info.n_too_long ? " within half the cell (use a supercell)" : " (raise --max-hop)");
+        rc = ih_set_error("%s: no %s-%s hop up to %.1f Å (raise --max-hop)", name, ih_element_symbol(z),
+                          ih_element_symbol(z), max_hop);
         ih_element_hops_free(out);
         return rc;
     }
-    /* each hop's initial structure (destination site emptied), then one batch through the model */
+    /* each class's cell (destination site emptied), then one batch through the model */
     ih_structure *ini = calloc((size_t)n, sizeof *ini);
     int *ion = malloc((size_t)n * sizeof *ion), made = 0;
     double(*to)[3] = malloc((size_t)n * sizeof *to);
     out->result = malloc((size_t)n * sizeof *out->result);
     out->order = malloc((size_t)n * sizeof *out->order);
     if (!ini || !ion || !to || !out->result || !out->order) rc = ih_set_error("%s: out of memory", name);
+    /* each class is predicted as the same hop of the crystal's canonical cell, so that the cell the
+     * user wrote (primitive, conventional, supercell, origin, atom order) does not change Em */
+    ih_structure canon = {0};
+    double shift[3];
+    if (rc == 0 && ih_canonical_cell(s, symprec, &canon, shift) != 0) rc = ih_set_error("%s: %s", name, ih_last_error());
     while (rc == 0 && made < n) {
-        rc = ih_hop_initial(s, &out->hops[made], &ini[made], &ion[made], to[made]);
+        ih_hop hc;
+        rc = ih_hop_to_cell(s, &out->hops[made], &canon, shift, symprec, &hc);
+        if (rc == 0) rc = ih_hop_cell(&canon, &hc, IH_HOP_MIN_SPACING, &ini[made], &ion[made], to[made]);
         if (rc == 0) made++;
+        else rc = ih_set_error("%s: hop class %d: %s", name, made + 1, ih_last_error());
     }
+    if (canon.z) ih_structure_free(&canon);
     if (rc == 0) rc = ih_predict_moves(p, n, ini, ion, (const double(*)[3])to, out->result, NULL);
     for (int k = 0; k < made; k++) ih_structure_free(&ini[k]);
     free(ini), free(ion), free(to);
+    if (rc == 0) rc = network_percolation(out);
     if (rc != 0) {
         ih_element_hops_free(out);
         return -1;

@@ -1,7 +1,14 @@
-/* Candidate vacancy hops of one mobile species in a user's structure: every hop from a site of the
- * element to the nearest image of another of its sites, up to a length, grouped into classes that
- * the crystal's symmetry operations (spglib) map onto each other. One representative per class is
- * what `ionhop predict STRUCTURE --ion Li` predicts. */
+/* The hop network of one mobile species in a user's structure: every vacancy hop from a site of
+ * the element in cell (0,0,0) to a site of the element in any cell up to a length (hops to a
+ * periodic image of the same site included), grouped into classes that the crystal's symmetry
+ * operations (spglib) map onto each other, direction included. The network does not depend on how
+ * the cell was written: a hop is a pair of sites and a lattice image, never "the nearest image".
+ *
+ * Classes are found in the crystal's canonical (primitive) cell, whose lattice carries the whole
+ * point group, orbit by orbit: each operation permutes the sites (with a lattice shift per site),
+ * so it maps hop (i, j, n) to (p(i), p(j), R·n + s(j) − s(i)), looked up in a hash table of the
+ * hops; every hop of the user's cell then takes the class of the same hop there. The work grows as
+ * hops × operations. */
 #include "core/util.h"
 
 #include <math.h>
@@ -11,31 +18,6 @@
 #include <string.h>
 
 static double norm3(const double x[3]) { return sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2]); }
-
-/* Cartesian length of the fractional difference d after removing whole lattice vectors
- * component-wise (enough for a tolerance test on near-zero differences). */
-static double wrapped_length(const double (*L)[3], const double *d) {
-    double w[3], x[3];
-    for (int c = 0; c < 3; c++) w[c] = d[c] - nearbyint(d[c]);
-    ih_frac_to_cart(L, w, x);
-    return norm3(x);
-}
-
-/* Does operation (R, t) map hop a (start fa, step sa) onto hop b? The start must land on b's start
- * modulo the lattice, and the rotated step must equal b's step exactly (same image, same direction). */
-static int op_maps(const double (*L)[3], const int (*R)[3], const double *t, const double *fa,
-                   const double *sa, const double *fb, const double *sb, double tol) {
-    double d[3], ds[3];
-    for (int i = 0; i < 3; i++) {
-        double rf = 0, rs = 0;
-        for (int j = 0; j < 3; j++) rf += R[i][j] * fa[j], rs += R[i][j] * sa[j];
-        d[i] = rf + t[i] - fb[i];
-        ds[i] = rs - sb[i];
-    }
-    double x[3];
-    ih_frac_to_cart(L, ds, x);
-    return norm3(x) < tol && wrapped_length(L, d) < tol;
-}
 
 /* The structure's space-group operations (spglib), or the identity alone if spglib finds none. */
 typedef struct sym_ops {
@@ -68,115 +50,337 @@ static int find_symmetry(const ih_structure *s, double symprec, sym_ops *ops, ih
     return 0;
 }
 
+/* Cartesian length of a fractional difference after removing whole lattice vectors componentwise. */
+static double wrapped_length(const double (*L)[3], const double d[3]) {
+    double w[3], x[3];
+    for (int c = 0; c < 3; c++) w[c] = d[c] - nearbyint(d[c]);
+    ih_frac_to_cart(L, w, x);
+    return norm3(x);
+}
+
+/* perm[o·n + a] = the site (0..n-1) operation o maps site a onto, shift[...] its lattice shift:
+ * R·f_a + t = f_perm + shift. -1 if an operation maps a site onto no site (symprec too tight). */
+static int site_permutations(const ih_structure *s, const int *site, int n, const sym_ops *ops, double symprec,
+                             int *perm, int (*shift)[3]) {
+    for (int o = 0; o < ops->n; o++)
+        for (int a = 0; a < n; a++) {
+            const double *f = s->frac + 3 * site[a];
+            double y[3];
+            for (int i = 0; i < 3; i++) {
+                y[i] = ops->tra[o][i];
+                for (int j = 0; j < 3; j++) y[i] += ops->rot[o][i][j] * f[j];
+            }
+            int best = -1;
+            double best_d = symprec;
+            for (int b = 0; b < n; b++) {
+                const double *g = s->frac + 3 * site[b];
+                double d[3] = {y[0] - g[0], y[1] - g[1], y[2] - g[2]};
+                double len = wrapped_length(s->lattice, d);
+                if (len < best_d) best_d = len, best = b;
+            }
+            if (best < 0) return ih_set_error("symmetry operation %d maps site %d onto no site", o + 1, site[a] + 1);
+            perm[(size_t)o * n + a] = best;
+            for (int i = 0; i < 3; i++) shift[(size_t)o * n + a][i] = (int)nearbyint(y[i] - s->frac[3 * site[best] + i]);
+        }
+    return 0;
+}
+
+/* ---- the hops, and a hash table of them keyed by (from, to, image) ---- */
+
+typedef struct hop_table {
+    size_t cap; /* power of two */
+    int *slot;  /* hop index + 1, 0 = empty */
+} hop_table;
+
+static uint64_t hop_key_hash(int a, int b, const int n[3]) {
+    uint64_t h = 1469598103934665603ULL;
+    int v[5] = {a, b, n[0], n[1], n[2]};
+    for (int k = 0; k < 5; k++) h = (h ^ (uint32_t)v[k]) * 1099511628211ULL;
+    return h ^ (h >> 29);
+}
+
+static int table_find(const hop_table *t, const ih_hop *hops, int a, int b, const int n[3]) {
+    for (size_t q = hop_key_hash(a, b, n) & (t->cap - 1);; q = (q + 1) & (t->cap - 1)) {
+        int k = t->slot[q] - 1;
+        if (k < 0) return -1;
+        const ih_hop *h = &hops[k];
+        if (h->from == a && h->to == b && h->image[0] == n[0] && h->image[1] == n[1] && h->image[2] == n[2]) return k;
+    }
+}
+
 typedef struct hop_list {
     ih_hop *v;
     int n, cap;
 } hop_list;
 
-/* The hop from site a by `step` (fractional, length len): counted in the class of an earlier hop
- * that a symmetry operation maps onto it, else appended as a new class. */
-static int add_hop(hop_list *l, const ih_structure *s, const sym_ops *ops, int a, int b, const double step[3],
-                   double len, double symprec) {
-    for (int h = 0; h < l->n; h++) {
-        if (fabs(l->v[h].length - len) > symprec) continue;
-        const double *fh = s->frac + 3 * l->v[h].from;
-        for (int o = 0; o < ops->n; o++)
-            if (op_maps(s->lattice, ops->rot[o], ops->tra[o], fh, l->v[h].step, s->frac + 3 * a, step, symprec)) {
-                l->v[h].multiplicity++;
-                return 0;
-            }
-    }
+static int push_hop(hop_list *l, const ih_hop *h) {
     if (l->n == l->cap) {
         int cap = l->cap ? 2 * l->cap : 64;
         ih_hop *grown = realloc(l->v, (size_t)cap * sizeof *grown);
         if (!grown) return ih_set_error("out of memory");
         l->v = grown, l->cap = cap;
     }
-    ih_hop *h = &l->v[l->n++];
-    h->from = a, h->to = b, h->length = len, h->multiplicity = 1;
-    memcpy(h->step, step, 3 * sizeof *step);
+    l->v[l->n++] = *h;
     return 0;
 }
 
-/* Every hop from site a to site b (other periodic images included) up to max_length. */
-static int hops_between(hop_list *l, const ih_structure *s, const sym_ops *ops, int a, int b, const int span[3],
-                        double max_length, double symprec, ih_hops_info *info) {
-    double d0[3];
-    for (int c = 0; c < 3; c++) {
-        double d = s->frac[3 * b + c] - s->frac[3 * a + c];
-        d0[c] = d - nearbyint(d);
-    }
-    for (int i = -span[0]; i <= span[0]; i++)
-        for (int j = -span[1]; j <= span[1]; j++)
-            for (int k = -span[2]; k <= span[2]; k++) {
-                double step[3] = {d0[0] + i, d0[1] + j, d0[2] + k}, x[3];
-                ih_frac_to_cart(s->lattice, step, x);
-                double len = norm3(x);
-                if (len > max_length || len < 0.5) continue;
-                int nearest = 1;
-                /* the 5-image structure takes each step component within [-0.5, 0.5] (a component
-                 * of exactly ±0.5 either way), as ih_path_5image does */
-                for (int c = 0; c < 3; c++) nearest &= fabs(step[c]) <= 0.5;
-                if (!nearest) {
-                    info->n_too_long++;
-                    continue;
-                }
-                info->n_hops++;
-                if (add_hop(l, s, ops, a, b, step, len, symprec) != 0) return -1;
-            }
+/* shortest first; ties by sites, then image, so the order does not depend on the input's ordering
+ * of equal lengths */
+static int cmp_hops(const void *pa, const void *pb) {
+    const ih_hop *a = pa, *b = pb;
+    if (fabs(a->length - b->length) > 1e-9) return a->length < b->length ? -1 : 1;
+    if (a->from != b->from) return a->from < b->from ? -1 : 1;
+    if (a->to != b->to) return a->to < b->to ? -1 : 1;
+    for (int c = 0; c < 3; c++)
+        if (a->image[c] != b->image[c]) return a->image[c] < b->image[c] ? -1 : 1;
     return 0;
 }
 
-/* shortest first; ties by site order keep the output deterministic */
-static void sort_hops(ih_hop *hops, int n) {
-    for (int i = 1; i < n; i++) {
-        ih_hop h = hops[i];
-        int j = i;
-        while (j > 0 && (hops[j - 1].length > h.length + 1e-9 ||
-                         (fabs(hops[j - 1].length - h.length) <= 1e-9 &&
-                          (hops[j - 1].from > h.from || (hops[j - 1].from == h.from && hops[j - 1].to > h.to))))) {
-            hops[j] = hops[j - 1];
-            j--;
-        }
-        hops[j] = h;
-    }
-}
-
-int ih_hops_enumerate(const ih_structure *s, int z, double max_length, double symprec, ih_hop **hops_out,
-                      int *n_out, ih_hops_info *info) {
-    *hops_out = NULL;
-    *n_out = 0;
-    memset(info, 0, sizeof *info);
-    int n_sites = 0;
-    for (int i = 0; i < s->n_atoms; i++) n_sites += s->z[i] == z;
-    info->n_sites = n_sites;
-    if (n_sites < 2)
-        return ih_set_error("only %d %s site%s: a vacancy hop needs two (%s)", n_sites, ih_element_symbol(z),
-                            n_sites == 1 ? "" : "s",
-                            n_sites == 1 ? "give a supercell, or a destination with --ion INDEX --to"
-                                         : "no such atom in the structure");
-    sym_ops ops = {0};
-    if (find_symmetry(s, symprec, &ops, info) != 0) return -1;
-    /* how many lattice translations a hop of max_length can span along each axis */
+/* every hop between sites of the element up to max_length: structure-site indices, images */
+static int all_hops(const ih_structure *s, const int *site, int n, double max_length, hop_list *l) {
     double spacing[3];
     ih_lattice_plane_spacings(s->lattice, spacing);
     int span[3];
     for (int k = 0; k < 3; k++) span[k] = 1 + (int)ceil(max_length / spacing[k]);
+    for (int a = 0; a < n; a++)
+        for (int b = 0; b < n; b++) {
+            const double *fa = s->frac + 3 * site[a], *fb = s->frac + 3 * site[b];
+            for (int i = -span[0]; i <= span[0]; i++)
+                for (int j = -span[1]; j <= span[1]; j++)
+                    for (int k = -span[2]; k <= span[2]; k++) {
+                        ih_hop h = {.from = site[a], .to = site[b], .image = {i, j, k}, .multiplicity = 1};
+                        double x[3];
+                        for (int c = 0; c < 3; c++) h.step[c] = fb[c] + h.image[c] - fa[c];
+                        ih_frac_to_cart(s->lattice, h.step, x);
+                        h.length = norm3(x);
+                        /* 0.5 Å: a site and itself, or split sites the reader let through */
+                        if (h.length > max_length || h.length < 0.5) continue;
+                        if (push_hop(l, &h) != 0) return -1;
+                    }
+        }
+    return 0;
+}
+
+void ih_hop_network_free(ih_hop_network *net) {
+    free(net->hops), free(net->classes);
+    memset(net, 0, sizeof *net);
+}
+
+/* the classes: for each hop not yet classed, its orbit under every operation */
+static int classify(const ih_structure *s, const int *site, int n_sites, const sym_ops *ops, double symprec,
+                    ih_hop_network *net) {
+    int N = net->n_hops, rc = 0;
+    int *index_of = malloc((size_t)s->n_atoms * sizeof *index_of); /* structure index -> site number */
+    int *perm = malloc((size_t)ops->n * n_sites * sizeof *perm);
+    int(*shift)[3] = malloc((size_t)ops->n * n_sites * sizeof *shift);
+    hop_table t = {.cap = 16};
+    while (t.cap < 2 * (size_t)N) t.cap *= 2;
+    t.slot = calloc(t.cap, sizeof *t.slot);
+    hop_list classes = {0};
+    if (!index_of || !perm || !shift || !t.slot) rc = ih_set_error("out of memory");
+    for (int a = 0; rc == 0 && a < n_sites; a++) index_of[site[a]] = a;
+    if (rc == 0) rc = site_permutations(s, site, n_sites, ops, symprec, perm, shift);
+    for (int k = 0; rc == 0 && k < N; k++) {
+        const ih_hop *h = &net->hops[k];
+        size_t q = hop_key_hash(h->from, h->to, h->image) & (t.cap - 1);
+        while (t.slot[q]) q = (q + 1) & (t.cap - 1);
+        t.slot[q] = k + 1;
+        net->hops[k].klass = -1;
+    }
+    for (int k = 0; rc == 0 && k < N; k++) {
+        ih_hop *h = &net->hops[k];
+        if (h->klass >= 0) continue;
+        int c = classes.n;
+        h->klass = c;
+        ih_hop rep = *h;
+        rep.multiplicity = 1;
+        int a = index_of[h->from], b = index_of[h->to];
+        for (int o = 0; o < ops->n; o++) {
+            size_t pa = (size_t)o * n_sites + a, pb = (size_t)o * n_sites + b;
+            int img[3];
+            for (int i = 0; i < 3; i++) {
+                img[i] = shift[pb][i] - shift[pa][i];
+                for (int j = 0; j < 3; j++) img[i] += ops->rot[o][i][j] * h->image[j];
+            }
+            int m = table_find(&t, net->hops, site[perm[pa]], site[perm[pb]], img);
+            /* an image just beyond max_length by rounding has no entry: the orbit stays incomplete
+             * there, and that hop opens its own class */
+            if (m >= 0 && net->hops[m].klass < 0) {
+                net->hops[m].klass = c;
+                rep.multiplicity++;
+            }
+        }
+        rc = push_hop(&classes, &rep);
+    }
+    net->classes = classes.v, net->n_classes = classes.n;
+    if (rc != 0) free(classes.v), net->classes = NULL, net->n_classes = 0;
+    free(index_of), free(perm), free(shift), free(t.slot);
+    return rc;
+}
+
+/* The network of s classed with s's own symmetry operations. Only right for a cell whose lattice
+ * has the crystal's full point symmetry (a primitive cell): spglib gives an operation only where it
+ * maps the cell's lattice onto itself, so a 2×1×1 supercell of a hexagonal crystal loses its 3-fold
+ * axis and would split one class into two. */
+static int network_in_cell(const ih_structure *s, int z, double max_length, double symprec, ih_hop_network *net) {
+    memset(net, 0, sizeof *net);
+    int n_sites = 0;
+    for (int i = 0; i < s->n_atoms; i++) n_sites += s->z[i] == z;
+    net->info.n_sites = n_sites;
+    int *site = malloc((size_t)(n_sites ? n_sites : 1) * sizeof *site);
+    if (!site) return ih_set_error("out of memory");
+    for (int i = 0, m = 0; i < s->n_atoms; i++)
+        if (s->z[i] == z) site[m++] = i;
+    sym_ops ops = {0};
     hop_list l = {0};
-    int rc = 0;
-    for (int a = 0; a < s->n_atoms && rc == 0; a++)
-        for (int b = 0; b < s->n_atoms && rc == 0 && s->z[a] == z; b++)
-            if (b != a && s->z[b] == z) rc = hops_between(&l, s, &ops, a, b, span, max_length, symprec, info);
+    int rc = find_symmetry(s, symprec, &ops, &net->info);
+    if (rc == 0) rc = all_hops(s, site, n_sites, max_length, &l);
+    if (rc == 0 && l.n) qsort(l.v, (size_t)l.n, sizeof *l.v, cmp_hops);
+    net->hops = l.v, net->n_hops = l.n;
+    net->info.n_hops = l.n;
+    if (rc == 0) rc = classify(s, site, n_sites, &ops, symprec, net);
     if (ops.sym) spg_free_dataset(ops.sym);
-    if (rc != 0) {
-        free(l.v);
+    free(site);
+    if (rc != 0) ih_hop_network_free(net);
+    return rc;
+}
+
+/* Each hop of s takes the class of the same hop in the canonical cell c, whose lattice carries the
+ * crystal's whole point group; classes are renumbered in order of first appearance in s. */
+static int class_from_canonical(const ih_structure *s, const ih_structure *c, const double shift[3], double symprec,
+                                const ih_hop_network *cnet, ih_hop_network *net) {
+    int N = net->n_hops, C = cnet->n_classes, rc = 0;
+    hop_table t = {.cap = 16};
+    while (t.cap < 2 * (size_t)cnet->n_hops) t.cap *= 2;
+    t.slot = calloc(t.cap, sizeof *t.slot);
+    int *renumber = malloc((size_t)(C + N + 1) * sizeof *renumber);
+    hop_list classes = {0};
+    if (!t.slot || !renumber) rc = ih_set_error("out of memory");
+    for (int k = 0; rc == 0 && k < cnet->n_hops; k++) {
+        const ih_hop *h = &cnet->hops[k];
+        size_t q = hop_key_hash(h->from, h->to, h->image) & (t.cap - 1);
+        while (t.slot[q]) q = (q + 1) & (t.cap - 1);
+        t.slot[q] = k + 1;
+    }
+    for (int k = 0; rc == 0 && k < C + N + 1; k++) renumber[k] = -1;
+    int extra = C; /* hops with no canonical counterpart (a length rounding at max_length) */
+    for (int k = 0; rc == 0 && k < N; k++) {
+        ih_hop *h = &net->hops[k], hc;
+        rc = ih_hop_to_cell(s, h, c, shift, symprec, &hc);
+        if (rc != 0) break;
+        int m = table_find(&t, cnet->hops, hc.from, hc.to, hc.image);
+        int cc = m >= 0 ? cnet->hops[m].klass : extra++;
+        if (renumber[cc] < 0) {
+            renumber[cc] = classes.n;
+            ih_hop rep = *h;
+            rep.multiplicity = 0;
+            rep.klass = classes.n;
+            rc = push_hop(&classes, &rep);
+        }
+        h->klass = renumber[cc];
+        classes.v[h->klass].multiplicity++;
+    }
+    net->classes = classes.v, net->n_classes = classes.n;
+    if (rc != 0) free(classes.v), net->classes = NULL, net->n_classes = 0;
+    free(t.slot), free(renumber);
+    return rc;
+}
+
+int ih_hop_network_build(const ih_structure *s, int z, double max_length, double symprec, ih_hop_network *net) {
+    memset(net, 0, sizeof *net);
+    int n_sites = 0;
+    for (int i = 0; i < s->n_atoms; i++) n_sites += s->z[i] == z;
+    if (n_sites < 1) return ih_set_error("no %s site: the structure holds no such atom", ih_element_symbol(z));
+    if (!(max_length > 0 && max_length <= 50))
+        return ih_set_error("hop length limit %g Å outside 0..50", max_length);
+    ih_structure c;
+    double shift[3];
+    if (ih_canonical_cell(s, symprec, &c, shift) != 0) return -1;
+    ih_hop_network cnet;
+    int rc = network_in_cell(&c, z, max_length, symprec, &cnet);
+    int *site = malloc((size_t)n_sites * sizeof *site);
+    hop_list l = {0};
+    if (rc == 0 && !site) rc = ih_set_error("out of memory");
+    for (int i = 0, m = 0; rc == 0 && i < s->n_atoms; i++)
+        if (s->z[i] == z) site[m++] = i;
+    if (rc == 0) rc = all_hops(s, site, n_sites, max_length, &l);
+    if (rc == 0 && l.n) qsort(l.v, (size_t)l.n, sizeof *l.v, cmp_hops);
+    net->hops = l.v, net->n_hops = l.n;
+    if (rc == 0) {
+        net->info = cnet.info;
+        net->info.n_sites = n_sites, net->info.n_hops = l.n;
+        rc = class_from_canonical(s, &c, shift, symprec, &cnet, net);
+    }
+    ih_hop_network_free(&cnet);
+    ih_structure_free(&c);
+    free(site);
+    if (rc == 0 && !net->hops) net->hops = malloc(sizeof *net->hops); /* empty lists are still valid pointers */
+    if (rc == 0 && !net->classes) net->classes = malloc(sizeof *net->classes);
+    if (rc == 0 && (!net->hops || !net->classes)) rc = ih_set_error("out of memory");
+    if (rc != 0) ih_hop_network_free(net);
+    return rc;
+}
+
+int ih_hops_enumerate(const ih_structure *s, int z, double max_length, double symprec, ih_hop **hops_out,
+                      int *n_out, ih_hops_info *info) {
+    ih_hop_network net;
+    *hops_out = NULL, *n_out = 0;
+    if (ih_hop_network_build(s, z, max_length, symprec, &net) != 0) {
+        memset(info, 0, sizeof *info);
         return -1;
     }
-    sort_hops(l.v, l.n);
-    if (!l.v) l.v = malloc(sizeof *l.v); /* an empty list is still a valid pointer */
-    if (!l.v) return ih_set_error("out of memory");
-    *hops_out = l.v;
-    *n_out = l.n;
+    *info = net.info;
+    *hops_out = net.classes, *n_out = net.n_classes;
+    net.classes = NULL;
+    ih_hop_network_free(&net);
+    return 0;
+}
+
+/* ---- the cell a hop is predicted in ---- */
+
+int ih_hop_supercell_size(const ih_structure *s, const ih_hop *h, double min_spacing, int n[3]) {
+    double spacing[3];
+    ih_lattice_plane_spacings(s->lattice, spacing);
+    for (int k = 0; k < 3; k++) {
+        if (!(spacing[k] > 0)) return ih_set_error("degenerate cell");
+        n[k] = (int)ceil(min_spacing / spacing[k] - 1e-9);
+        if (n[k] < 1) n[k] = 1;
+        /* the path must be the nearest image in the supercell: every step component below half */
+        while (fabs(h->step[k]) / n[k] > 0.5 - 1e-6) n[k]++;
+        if (n[k] > 64) return ih_set_error("a supercell of %d cells along axis %d: the cell is too small", n[k], k + 1);
+    }
+    return 0;
+}
+
+int ih_hop_cell(const ih_structure *s, const ih_hop *h, double min_spacing, ih_structure *ini, int *ion,
+                double to[3]) {
+    int n[3];
+    if (ih_hop_supercell_size(s, h, min_spacing, n) != 0) return -1;
+    int cells = n[0] * n[1] * n[2];
+    if ((long)cells * s->n_atoms > 200000)
+        return ih_set_error("the cell for this hop would hold %ld atoms", (long)cells * s->n_atoms);
+    if (ih_structure_init(ini, cells * s->n_atoms - 1) != 0) return -1;
+    for (int r = 0; r < 3; r++)
+        for (int c = 0; c < 3; c++) ini->lattice[r][c] = s->lattice[r][c] * n[r];
+    snprintf(ini->jid, sizeof ini->jid, "%s", s->jid);
+    /* the vacancy: site `to` in the cell of the hop's image, folded into the supercell */
+    int vac[3];
+    for (int c = 0; c < 3; c++) vac[c] = ((h->image[c] % n[c]) + n[c]) % n[c];
+    int m = 0;
+    *ion = -1;
+    for (int i = 0; i < n[0]; i++)
+        for (int j = 0; j < n[1]; j++)
+            for (int k = 0; k < n[2]; k++) {
+                int cell[3] = {i, j, k};
+                for (int a = 0; a < s->n_atoms; a++) {
+                    if (a == h->to && i == vac[0] && j == vac[1] && k == vac[2]) continue;
+                    if (a == h->from && i == 0 && j == 0 && k == 0) *ion = m;
+                    ini->z[m] = s->z[a];
+                    for (int c = 0; c < 3; c++) ini->frac[3 * m + c] = (s->frac[3 * a + c] + cell[c]) / n[c];
+                    m++;
+                }
+            }
+    for (int c = 0; c < 3; c++) to[c] = (s->frac[3 * h->from + c] + h->step[c]) / n[c];
     return 0;
 }
 

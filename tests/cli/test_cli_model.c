@@ -78,7 +78,8 @@ int main(void) {
               "%s", out);
 
     /* every distinct Li vacancy hop: listed, written as CSV, and each the same barrier as the hop
-     * predicted on its own from its two end points */
+     * predicted on its own from its two end points in the cell it is predicted in (the crystal's
+     * canonical cell, expanded by the hop-cell rule) */
     snprintf(path, sizeof path, "%s/hops.csv", dir);
     snprintf(cmd, sizeof cmd, "%s predict --model %s examples/LiFePO4_hop/initial.vasp --ion Li --max-hop 4 --out %s",
              cli(), model, path);
@@ -87,11 +88,13 @@ int main(void) {
               "%s", out);
     {
         char *hcsv = ih_read_file(path, NULL);
-        int from = 0, to_site = 0, count = 0;
+        int from = 0, to_site = 0, count = 0, img[3] = {0, 0, 0};
         double len = 0, appr = 0, em = NAN;
         const char *row = hcsv ? strchr(hcsv, '\n') : NULL;
-        CHECK(hcsv && !strncmp(hcsv, "from,to,length,closest_approach,count,em,spread\n", 47));
-        CHECK(row && sscanf(row + 1, "%d,%d,%lf,%lf,%d,%lf", &from, &to_site, &len, &appr, &count, &em) == 6);
+        const char *head = "from,to,image_a,image_b,image_c,length,closest_approach,count,em,spread\n";
+        CHECK(hcsv && !strncmp(hcsv, head, strlen(head)));
+        CHECK(row && sscanf(row + 1, "%d,%d,%d,%d,%d,%lf,%lf,%d,%lf", &from, &to_site, &img[0], &img[1], &img[2], &len,
+                            &appr, &count, &em) == 9);
         free(hcsv);
         ih_structure host, ini, fin;
         ih_hop *hops;
@@ -102,9 +105,14 @@ int main(void) {
         CHECK(ih_hops_enumerate(&host, 3, 4.0, 0.01, &hops, &nh, &info) == 0);
         int pick = -1;
         for (int k = 0; k < nh; k++)
-            if (hops[k].from + 1 == from && hops[k].to + 1 == to_site) pick = k;
+            if (hops[k].from + 1 == from && hops[k].to + 1 == to_site && !memcmp(hops[k].image, img, sizeof img)) pick = k;
         CHECK(pick >= 0 && fabs(hops[pick].length - len) < 1e-3);
-        if (pick >= 0 && ih_hop_initial(&host, &hops[pick], &ini, &ion, dest) == 0) {
+        ih_structure canon;
+        ih_hop hc;
+        double shift[3];
+        CHECK(ih_canonical_cell(&host, 0.01, &canon, shift) == 0);
+        if (pick >= 0 && ih_hop_to_cell(&host, &hops[pick], &canon, shift, 0.01, &hc) == 0 &&
+            ih_hop_cell(&canon, &hc, IH_HOP_MIN_SPACING, &ini, &ion, dest) == 0) {
             CHECK(ih_structure_copy(&fin, &ini) == 0);
             memcpy(fin.frac + 3 * ion, dest, sizeof dest);
             char pa[256], pb[256];
@@ -118,6 +126,7 @@ int main(void) {
             ih_structure_free(&ini), ih_structure_free(&fin);
         }
         free(hops);
+        ih_structure_free(&canon);
         ih_structure_free(&host);
     }
     /* the pristine cell: Pnma; hops through or past another site are listed only with --all */
@@ -143,7 +152,7 @@ int main(void) {
     }
     snprintf(cmd, sizeof cmd, "%s predict --model %s examples/LiFePO4_hop/initial.vasp --ion F", cli(), model);
     CHECK_INT(run(cmd, out, sizeof out), 1);
-    CHECK_MSG(one_line_error(out, "initial.vasp: only 0 F sites: a vacancy hop needs two (no such atom"), "%s", out);
+    CHECK_MSG(one_line_error(out, "initial.vasp: no F site: the structure holds no such atom"), "%s", out);
     snprintf(cmd, sizeof cmd, "%s predict --model %s examples/LiFePO4_hop/initial.vasp --ion Li --max-hop 1", cli(), model);
     CHECK_INT(run(cmd, out, sizeof out), 1);
     CHECK_MSG(one_line_error(out, "no Li-Li hop up to 1.0"), "%s", out);

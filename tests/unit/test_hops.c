@@ -1,5 +1,6 @@
 /* Vacancy-hop enumeration: symmetry classes and multiplicities on cells whose answer is known by
- * hand, counts against a brute force, too-long hops, direction, and the hop's initial structure. */
+ * hand, counts against a brute force, hops to periodic images of a site (also of the same site),
+ * direction, classes that do not depend on the cell, and the hop's initial structure. */
 #include "check.h"
 #include "ionhop.h"
 
@@ -21,22 +22,23 @@ static void cubic_li(ih_structure *s, int nx, int ny, int nz, double a, double c
             }
 }
 
-/* directed nearest-image hops of element z up to max_len, counted without symmetry */
+/* directed hops of element z up to max_len to any periodic image (the site's own included), counted
+ * without symmetry */
 static int brute_count(const ih_structure *s, int z, double max_len) {
     int count = 0;
     for (int a = 0; a < s->n_atoms; a++)
         for (int b = 0; b < s->n_atoms; b++) {
-            if (a == b || s->z[a] != z || s->z[b] != z) continue;
+            if (s->z[a] != z || s->z[b] != z) continue;
             double d[3];
             for (int c = 0; c < 3; c++) d[c] = s->frac[3 * b + c] - s->frac[3 * a + c];
             for (int i = -3; i <= 3; i++)
                 for (int j = -3; j <= 3; j++)
                     for (int k = -3; k <= 3; k++) {
                         double f[3] = {d[0] + i, d[1] + j, d[2] + k}, x[3] = {0, 0, 0};
-                        if (fabs(f[0]) > 0.5 || fabs(f[1]) > 0.5 || fabs(f[2]) > 0.5) continue;
                         for (int q = 0; q < 3; q++)
                             for (int r = 0; r < 3; r++) x[q] += f[r] * s->lattice[r][q];
-                        if (sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2]) <= max_len) count++;
+                        double len = sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2]);
+                        if (len <= max_len && len > 0.5) count++;
                     }
         }
     return count;
@@ -99,31 +101,44 @@ int main(void) {
     free(h);
     ih_structure_free(&s);
 
-    /* a 2×1×1 cell: the hops along y and z would span more than half the cell */
+    /* a 2×1×1 cell: the hops along y and z go to periodic images of the same site, and the cell's
+     * lattice lacks the cube's 4-fold axes; the classes are those of the cubic crystal all the same */
     cubic_li(&s, 2, 1, 1, 3.0, 3.0, 0);
     CHECK(ih_hops_enumerate(&s, 3, 4.3, 0.01, &h, &n, &info) == 0);
-    CHECK_INT(info.n_hops, 4);
-    CHECK_INT(info.n_too_long, 16);
+    CHECK_INT(info.n_hops, 36);
+    CHECK_INT(info.n_hops, brute_count(&s, 3, 4.3));
+    CHECK_INT(info.n_too_long, 0);
+    CHECK_INT(info.spacegroup, 221);
+    CHECK_INT(n, 2);
+    CHECK_INT(h[0].multiplicity, 12);
+    CHECK_INT(h[1].multiplicity, 24);
     free(h);
     ih_structure_free(&s);
 
-    /* direction counts: an F beside one Li makes the two sites and the ±x directions inequivalent */
+    /* direction counts: an F beside one Li makes the two sites and the ±x directions inequivalent;
+     * each site's four hops to its own images along ±y, ±z form one class (the 4-fold axis along x) */
     cubic_li(&s, 2, 1, 1, 3.0, 3.0, 1);
     s.z[2] = 9;
     s.frac[6] = 0.1, s.frac[7] = 0.5, s.frac[8] = 0.5;
     CHECK(ih_hops_enumerate(&s, 3, 3.5, 0.01, &h, &n, &info) == 0);
-    CHECK_INT(n, 4);
-    int from_first = 0;
+    CHECK_INT(n, 6);
+    int from_first = 0, single = 0;
     for (int k = 0; k < n; k++) {
-        CHECK_INT(h[k].multiplicity, 1);
+        CHECK(h[k].multiplicity == 1 || (h[k].multiplicity == 4 && h[k].from == h[k].to));
+        single += h[k].multiplicity == 1;
         from_first += h[k].from == 0;
     }
-    CHECK_INT(from_first, 2);
+    CHECK_INT(single, 4);
+    CHECK_INT(from_first, 3);
     free(h);
-    /* one site of the element is no vacancy hop; an element absent altogether neither */
-    CHECK(ih_hops_enumerate(&s, 9, 3.5, 0.01, &h, &n, &info) == -1);
-    CHECK(strstr(ih_last_error(), "only 1 F site") && strstr(ih_last_error(), "give a supercell"));
+    /* a single site of the element still hops, to its own periodic images */
+    CHECK(ih_hops_enumerate(&s, 9, 3.5, 0.01, &h, &n, &info) == 0);
+    CHECK_INT(n, 1);
+    CHECK_INT(h[0].multiplicity, 4);
+    CHECK(h[0].from == 2 && h[0].to == 2);
+    free(h);
     CHECK(ih_hops_enumerate(&s, 11, 3.5, 0.01, &h, &n, &info) == -1);
+    CHECK(strstr(ih_last_error(), "no Na site") != NULL);
     ih_structure_free(&s);
 
     /* the LiFePO4 example host (its Li row has a vacancy): classes cover every hop */

@@ -116,15 +116,26 @@ static void test_hops(void) {
     CHECK_MSG(ih_predict_element_hops(p, &host, "LiFePO4.vasp", 3, 5.0, 0.01, &h) == 0, "%s", ih_last_error());
     CHECK(h.n == 2 && h.info.spacegroup == 62);
     for (int r = 1; r < h.n; r++) CHECK(h.result[h.order[r - 1]].em <= h.result[h.order[r]].em);
+    ih_structure canon;
+    double shift[3];
+    CHECK(ih_canonical_cell(&host, 0.01, &canon, shift) == 0);
     for (int k = 0; k < h.n; k++) {
         ih_structure hop_ini;
+        ih_hop hc;
         int ion;
         double dest[3];
-        CHECK(ih_hop_initial(&host, &h.hops[k], &hop_ini, &ion, dest) == 0);
+        CHECK(ih_hop_to_cell(&host, &h.hops[k], &canon, shift, 0.01, &hc) == 0);
+        CHECK(ih_hop_cell(&canon, &hc, IH_HOP_MIN_SPACING, &hop_ini, &ion, dest) == 0);
         CHECK(ih_predict_move(p, &hop_ini, "hop", ion, dest, &m, NULL) == 0);
         CHECK_NEAR(m.em, h.result[k].em, 1e-5);
         ih_structure_free(&hop_ini);
     }
+    ih_structure_free(&canon);
+    /* the olivine network: one-dimensional along b at the channel hop, 2D at the second class */
+    CHECK_NEAR(h.percolation.barrier[0], h.result[h.order[0]].em, 1e-12);
+    CHECK(abs(h.percolation.direction[0][0][1]) == 1 && h.percolation.direction[0][0][0] == 0 &&
+          h.percolation.direction[0][0][2] == 0);
+    CHECK(!isnan(h.percolation.barrier[1]) && isnan(h.percolation.barrier[2]));
     ih_element_hops_free(&h);
     CHECK(ih_predict_element_hops(p, &host, "LiFePO4.vasp", 3, 1.0, 0.01, &h) == -1);
     CHECK(strstr(ih_last_error(), "LiFePO4.vasp: no Li-Li hop up to 1.0") != NULL);

@@ -300,6 +300,28 @@ int ih_predict_element_hops(ih_predictor *p, const ih_structure *s, const char *
                             double symprec, ih_element_hops *out);
 void ih_element_hops_free(ih_element_hops *h);
 
+/* Screening (screen.c): every structure of the inputs (structure files, record files of many
+ * structures, directories of such files) through one predictor: its hop network, a barrier per
+ * class, the 1D/2D/3D percolation barriers and a verdict, or an error row with the reason. A
+ * 5-image path record stands for its crystal (both end sites occupied). Results go to out_json (a
+ * list, one object per structure, in input order) and out_csv (a summary; may be NULL), both
+ * written atomically at the end; finished structures are kept in OUT_JSON.partial as they finish,
+ * and a run of the same inputs and settings continues from it. progress (may be NULL) gets one
+ * line per structure. */
+typedef struct ih_screen_opts {
+    int z;                 /* the mobile element; 0: each path record's own ion */
+    double max_hop;        /* Å */
+    double symprec;        /* Å */
+    const char *out_json, *out_csv;
+    FILE *progress;
+} ih_screen_opts;
+typedef struct ih_screen_summary {
+    int n, n_ok, n_error, n_resumed;
+    double seconds;
+} ih_screen_summary;
+void ih_screen_opts_default(ih_screen_opts *o);
+int ih_screen(ih_predictor *p, const char *const *inputs, int n_inputs, const ih_screen_opts *o, ih_screen_summary *sum);
+
 /* ---------------------------------------------------------------------------------------- */
 /* metrics (metrics.c)                                                                      */
 /* ---------------------------------------------------------------------------------------- */

@@ -13,7 +13,8 @@ int cmd_info(int argc, char **argv);     /* ionhop info MODEL */
 int cmd_pretrain(int argc, char **argv); /* ionhop pretrain --task name=PATH ... */
 int cmd_finetune(int argc, char **argv); /* ionhop finetune --init MPT --data ... */
 int cmd_evaluate(int argc, char **argv); /* ionhop evaluate --model M --data FILE */
-int cmd_merge(int argc, char **argv);    /* ionhop merge --out MODEL A B ... */
+int cmd_merge(int argc, char **argv);
+int cmd_screen(int argc, char **argv);   /* ionhop screen FILE|DIR ... --ion EL */    /* ionhop merge --out MODEL A B ... */
 
 /* Option helpers (cli_common.c): strict number parsing with a usage message (returns -1 after
  * printing it), and the graph options --canonical, --k K, --cutoff R shared by the commands that

@@ -14,6 +14,7 @@ static const struct {
     const char *help;
 } commands[] = {
     {"predict", cmd_predict, "predict migration barriers (Em, eV) for a hop or a record file"},
+    {"screen", cmd_screen, "hop networks, barriers and percolation of many structures"},
     {"graph", cmd_graph, "summarise the crystal graph of a structure file"},
     {"train", cmd_train, "train a single-target model on a record file"},
     {"pretrain", cmd_pretrain, "multi-property pre-training (MPT)"},

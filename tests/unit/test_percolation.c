@@ -342,8 +342,54 @@ static int br_rank(int n_sites) {
     return best;
 }
 
-/* does one site's network repeat along all of v[0..n-1] in the current block state? */
-static int br_repeats_along(int n_sites, const int (*v)[3], int n) {
+/* determinant of the n×n matrix m[r][cols[c]] (n <= 3) */
+static long minor_det(const long (*m)[3], const int *cols, int n) {
+    if (n == 1) return m[0][cols[0]];
+    if (n == 2) return m[0][cols[0]] * m[1][cols[1]] - m[0][cols[1]] * m[1][cols[0]];
+    long d = 0;
+    for (int c = 0; c < 3; c++) {
+        int rest[2] = {cols[(c + 1) % 3], cols[(c + 2) % 3]};
+        long sub[2][3] = {{m[1][rest[0]], m[1][rest[1]], 0}, {m[2][rest[0]], m[2][rest[1]], 0}};
+        static const int first2[2] = {0, 1};
+        d += m[0][cols[c]] * minor_det((const long(*)[3])sub, first2, 2);
+    }
+    return d;
+}
+
+/* is t an integer combination of the n independent rows v? Cramer's rule on n columns whose
+ * minor is nonzero, then the combination checked on all three. */
+static int in_int_span(const int (*v)[3], int n, const long *t) {
+    static const int col_sets[3][3][3] = {{{0}, {1}, {2}}, {{0, 1}, {0, 2}, {1, 2}}, {{0, 1, 2}}};
+    long m[3][3];
+    for (int r = 0; r < n; r++)
+        for (int c = 0; c < 3; c++) m[r][c] = v[r][c];
+    for (int k = 0; k < 3; k++) {
+        const int *cols = col_sets[n - 1][k];
+        long det = minor_det((const long(*)[3])m, cols, n);
+        if (det == 0) continue;
+        long x[3] = {0, 0, 0};
+        for (int i = 0; i < n; i++) { /* x_i = det(m with row i replaced by t) / det */
+            long mi[3][3];
+            memcpy(mi, m, sizeof mi);
+            for (int c = 0; c < 3; c++) mi[i][c] = t[c];
+            long num = minor_det((const long(*)[3])mi, cols, n);
+            if (num % det) return 0;
+            x[i] = num / det;
+        }
+        for (int c = 0; c < 3; c++) {
+            long sum = 0;
+            for (int i = 0; i < n; i++) sum += x[i] * m[i][c];
+            if (sum != t[c]) return 0;
+        }
+        return 1;
+    }
+    return 0; /* dependent rows: not a basis */
+}
+
+/* Do the n vectors v describe the repeat of one site's network in the current block state: each
+ * a translation of it, and (exact = 1, when the network's rank is n) every translation of it in
+ * the block an integer combination of them? */
+static int br_repeats_along(int n_sites, const int (*v)[3], int n, int exact) {
     for (int s = 0; s < n_sites; s++) {
         int centre = br_find(br_node(s, BR_HALF, BR_HALF, BR_HALF)), all = 1;
         for (int r = 0; r < n && all; r++) {
@@ -351,6 +397,12 @@ static int br_repeats_along(int n_sites, const int (*v)[3], int n) {
             if (x < 0 || y < 0 || z < 0 || x >= BR_SIDE || y >= BR_SIDE || z >= BR_SIDE) return 0;
             all = br_find(br_node(s, x, y, z)) == centre;
         }
+        for (int x = 0; x < BR_SIDE && all && exact; x++)
+            for (int y = 0; y < BR_SIDE && all; y++)
+                for (int z = 0; z < BR_SIDE && all; z++) {
+                    long t[3] = {x - BR_HALF, y - BR_HALF, z - BR_HALF};
+                    if (br_find(br_node(s, x, y, z)) == centre) all = in_int_span(v, n, t);
+                }
         if (all) return 1;
     }
     return 0;
@@ -398,12 +450,13 @@ static void random_case(uint32_t seed, int *counts) {
         int r = br_rank(g.n_sites);
         for (; reached < r; reached++) {
             expect[reached] = levels[level];
-            /* the reported directions: d independent vectors along which one network repeats */
+            /* the reported directions: d independent vectors along which one network repeats, and
+             * a basis of its repeat when it is exactly d-dimensional */
             const int(*dir)[3] = (const int(*)[3])p.direction[reached];
             CHECK_MSG(rank_of(dir, reached + 1) == reached + 1, "seed %u: %dD directions dependent", seed,
                       reached + 1);
-            CHECK_MSG(br_repeats_along(g.n_sites, dir, reached + 1), "seed %u: %dD directions not a repeat", seed,
-                      reached + 1);
+            CHECK_MSG(br_repeats_along(g.n_sites, dir, reached + 1, r == reached + 1),
+                      "seed %u: %dD directions not the network's repeat", seed, reached + 1);
         }
     }
     for (int d = 0; d < 3; d++) {

@@ -1,0 +1,466 @@
+/* Screening: many structures through one loaded model. Every structure gets its hop network, a
+ * barrier per hop class, its 1D/2D/3D percolation barriers and a verdict, or an error row saying
+ * why not; one bad file never stops the run. Finished structures are appended (and flushed to
+ * disk) to OUT.partial as they complete, so an interrupted run resumes without redoing them; the
+ * final JSON list (and CSV summary) replace their files atomically at the end. */
+#include "ionhop.h"
+#include "core/util.h"
+#include "io/io_text.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- the inputs: files, directories of files, and the structures each file holds ---- */
+
+static int has_structure_suffix(const char *name) {
+    static const char *const ext[] = {".cif", ".vasp", ".poscar", ".xyz", ".extxyz", ".json", ".mcif"};
+    const char *base = strrchr(name, '/');
+    base = base ? base + 1 : name;
+    if (!strncmp(base, "POSCAR", 6) || !strncmp(base, "CONTCAR", 7)) return 1;
+    size_t n = strlen(base);
+    for (size_t k = 0; k < sizeof ext / sizeof ext[0]; k++) {
+        size_t e = strlen(ext[k]);
+        if (n > e && !strcasecmp(base + n - e, ext[k])) return 1;
+    }
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+typedef struct str_list {
+    char **v;
+    int n, cap;
+} str_list;
+
+static int push_str(str_list *l, const char *s) {
+    if (l->n == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 64;
+        char **grown = realloc(l->v, (size_t)cap * sizeof *grown);
+        if (!grown) return ih_set_error("out of memory");
+        l->v = grown, l->cap = cap;
+    }
+    if (!(l->v[l->n] = strdup(s))) return ih_set_error("out of memory");
+    l->n++;
+    return 0;
+}
+
+/* a directory's structure files (by name), sorted, not recursing */
+static int expand_dir(const char *dir, str_list *out) {
+    DIR *d = opendir(dir);
+    if (!d) return ih_set_error("%s: cannot open directory: %s", dir, strerror(errno));
+    str_list names = {0};
+    int rc = 0;
+    for (struct dirent *e; rc == 0 && (e = readdir(d));) {
+        if (e->d_name[0] == '.' || !has_structure_suffix(e->d_name)) continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) rc = push_str(&names, path);
+    }
+    closedir(d);
+    if (names.n) qsort(names.v, (size_t)names.n, sizeof *names.v, cmp_str);
+    for (int k = 0; k < names.n; k++) {
+        if (rc == 0) rc = push_str(out, names.v[k]);
+        free(names.v[k]);
+    }
+    free(names.v);
+    return rc;
+}
+
+/* ---- one structure ---- */
+
+static cJSON *matrix_json(const double (*m)[3], int rows) {
+    cJSON *a = cJSON_CreateArray();
+    for (int r = 0; r < rows; r++) {
+        cJSON *row = cJSON_CreateArray();
+        for (int c = 0; c < 3; c++) cJSON_AddItemToArray(row, cJSON_CreateNumber(round(m[r][c] * 1e6) / 1e6));
+        cJSON_AddItemToArray(a, row);
+    }
+    return a;
+}
+
+static cJSON *barrier_json(double em) { return isnan(em) ? cJSON_CreateNull() : cJSON_CreateNumber(round(em * 1e4) / 1e4); }
+
+/* The verdict of a percolation result: the network's best dimension below the good-conductor line. */
+static void verdict(const ih_percolation *pc, char *buf, size_t cap) {
+    int best = 0;
+    for (int d = 0; d < 3; d++)
+        if (!isnan(pc->barrier[d]) && pc->barrier[d] < IH_GOOD_CONDUCTOR_EV) best = d + 1;
+    if (best) snprintf(buf, cap, "good (%dD network below %.2f eV)", best, IH_GOOD_CONDUCTOR_EV);
+    else if (!isnan(pc->barrier[0])) snprintf(buf, cap, "poor (no network below %.2f eV)", IH_GOOD_CONDUCTOR_EV);
+    else snprintf(buf, cap, "no percolating network within the hop length");
+}
+
+static cJSON *result_json(const char *item, const ih_structure *s, int z, const ih_element_hops *h) {
+    cJSON *j = cJSON_CreateObject();
+    char formula[256];
+    ih_structure_formula(s, formula, sizeof formula);
+    cJSON_AddStringToObject(j, "file", item);
+    cJSON_AddStringToObject(j, "formula", formula);
+    cJSON_AddStringToObject(j, "ion", ih_element_symbol(z));
+    cJSON_AddStringToObject(j, "status", "ok");
+    cJSON_AddNullToObject(j, "error");
+    cJSON_AddNumberToObject(j, "spacegroup", h->info.spacegroup);
+    cJSON_AddStringToObject(j, "spacegroup_symbol", h->info.spacegroup ? h->info.spacegroup_symbol : "");
+    cJSON_AddItemToObject(j, "lattice", matrix_json((const double(*)[3])s->lattice, 3));
+    /* the ion's sites in structure order; hops refer to them by their number in this list */
+    int *site_no = malloc((size_t)s->n_atoms * sizeof *site_no), n_sites = 0;
+    cJSON *sites = cJSON_AddArrayToObject(j, "sites");
+    for (int i = 0; i < s->n_atoms; i++) {
+        site_no[i] = -1;
+        if (s->z[i] != z) continue;
+        site_no[i] = n_sites++;
+        const double(*f)[3] = (const double(*)[3])(s->frac + 3 * i);
+        cJSON *row = matrix_json(f, 1);
+        cJSON_AddItemToArray(sites, cJSON_DetachItemFromArray(row, 0));
+        cJSON_Delete(row);
+    }
+    cJSON *classes = cJSON_AddArrayToObject(j, "classes");
+    for (int k = 0; k < h->n; k++) {
+        cJSON *c = cJSON_CreateObject();
+        cJSON_AddNumberToObject(c, "class", k);
+        cJSON_AddNumberToObject(c, "length", round(h->hops[k].length * 1e4) / 1e4);
+        cJSON_AddNumberToObject(c, "count", h->hops[k].multiplicity);
+        cJSON_AddNumberToObject(c, "em", round(h->result[k].em * 1e4) / 1e4);
+        cJSON_AddNumberToObject(c, "spread", round(h->result[k].spread * 1e4) / 1e4);
+        cJSON_AddNumberToObject(c, "closest_approach", round(h->result[k].closest_approach * 1e3) / 1e3);
+        cJSON_AddItemToArray(classes, c);
+    }
+    cJSON *hops = cJSON_AddArrayToObject(j, "hops");
+    for (int k = 0; k < h->net.n_hops; k++) {
+        const ih_hop *x = &h->net.hops[k];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "from", site_no[x->from]);
+        cJSON_AddNumberToObject(o, "to", site_no[x->to]);
+        cJSON *img = cJSON_AddArrayToObject(o, "image");
+        for (int c = 0; c < 3; c++) cJSON_AddItemToArray(img, cJSON_CreateNumber(x->image[c]));
+        cJSON_AddNumberToObject(o, "length", round(x->length * 1e4) / 1e4);
+        cJSON_AddNumberToObject(o, "class", x->klass);
+        cJSON_AddNumberToObject(o, "em", round(h->result[x->klass].em * 1e4) / 1e4);
+        cJSON_AddNumberToObject(o, "spread", round(h->result[x->klass].spread * 1e4) / 1e4);
+        cJSON_AddItemToArray(hops, o);
+    }
+    free(site_no);
+    const ih_percolation *pc = &h->percolation;
+    cJSON *perc = cJSON_AddObjectToObject(j, "percolation");
+    static const char *const key[3] = {"1d", "2d", "3d"};
+    for (int d = 0; d < 3; d++) cJSON_AddItemToObject(perc, key[d], barrier_json(pc->barrier[d]));
+    cJSON *dirs = cJSON_AddObjectToObject(j, "percolation_directions");
+    for (int d = 0; d < 3; d++) {
+        if (isnan(pc->barrier[d])) {
+            cJSON_AddNullToObject(dirs, key[d]);
+            continue;
+        }
+        cJSON *v = cJSON_AddArrayToObject(dirs, key[d]);
+        for (int r = 0; r <= d; r++) {
+            cJSON *row = cJSON_CreateArray();
+            for (int c = 0; c < 3; c++) cJSON_AddItemToArray(row, cJSON_CreateNumber(pc->direction[d][r][c]));
+            cJSON_AddItemToArray(v, row);
+        }
+    }
+    char v[96];
+    verdict(pc, v, sizeof v);
+    cJSON_AddStringToObject(j, "verdict", v);
+    return j;
+}
+
+static cJSON *error_json(const char *item, int z, const char *message) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "file", item);
+    cJSON_AddNullToObject(j, "formula");
+    if (z > 0) cJSON_AddStringToObject(j, "ion", ih_element_symbol(z));
+    else cJSON_AddNullToObject(j, "ion");
+    cJSON_AddStringToObject(j, "status", "error");
+    cJSON_AddStringToObject(j, "error", message);
+    return j;
+}
+
+/* A 5-image path record stands for its crystal: the host with the ion on both end sites. */
+static int record_crystal(const ih_structure *five, ih_structure *out) {
+    ih_structure ini, fin;
+    if (ih_path_endpoints(five, &ini, &fin) != 0) return -1;
+    int rc = ih_structure_init(out, ini.n_atoms + 1);
+    if (rc == 0) {
+        memcpy(out->lattice, ini.lattice, sizeof out->lattice);
+        memcpy(out->z, ini.z, (size_t)ini.n_atoms * sizeof *out->z);
+        memcpy(out->frac, ini.frac, 3 * (size_t)ini.n_atoms * sizeof *out->frac);
+        out->z[ini.n_atoms] = five->z[0];
+        memcpy(out->frac + 3 * ini.n_atoms, five->frac + 12, 3 * sizeof *out->frac);
+        snprintf(out->jid, sizeof out->jid, "%s", five->jid);
+    }
+    ih_structure_free(&ini), ih_structure_free(&fin);
+    return rc;
+}
+
+/* ---- progress file: a header line, then one finished result per line ---- */
+
+static uint64_t run_key(const ih_screen_opts *o, const char *model, const str_list *items) {
+    char head[512];
+    snprintf(head, sizeof head, "model=%s z=%d max_hop=%.9g symprec=%.9g n=%d", model, o->z, o->max_hop, o->symprec,
+             items->n);
+    uint64_t h = ih_fnv1a(IH_FNV1A_START, head, strlen(head));
+    for (int k = 0; k < items->n; k++) h = ih_fnv1a(h, items->v[k], strlen(items->v[k]) + 1);
+    return h;
+}
+
+/* the finished results of an earlier run of the same screen, by item; 0 if none */
+static int load_partial(const char *path, uint64_t key, const str_list *items, cJSON **done) {
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    char *line = NULL;
+    size_t cap = 0;
+    int n_done = 0, rc = 0;
+    ssize_t len = getline(&line, &cap, f);
+    unsigned long long k = 0;
+    if (len <= 0 || sscanf(line, "ionhop screen partial %llx", &k) != 1) {
+        rc = ih_set_error("%s: not a screening progress file", path);
+    } else if (k != key) {
+        rc = ih_set_error("%s: written by a screen of other inputs or settings (remove it to start afresh)", path);
+    }
+    while (rc == 0 && (len = getline(&line, &cap, f)) > 0) {
+        cJSON *j = cJSON_Parse(line);
+        const cJSON *file = cJSON_GetObjectItemCaseSensitive(j, "file");
+        int at = -1;
+        for (int q = 0; cJSON_IsString(file) && q < items->n && at < 0; q++)
+            if (!strcmp(items->v[q], file->valuestring)) at = q;
+        /* a last line cut by a kill is not a result: that structure is screened again */
+        if (at < 0 || done[at]) {
+            cJSON_Delete(j);
+            continue;
+        }
+        done[at] = j;
+        n_done++;
+    }
+    free(line);
+    fclose(f);
+    return rc != 0 ? -1 : n_done;
+}
+
+static int append_line(FILE *f, const char *path, const char *text) {
+    if (fputs(text, f) < 0 || fputc('\n', f) < 0 || fflush(f) != 0 || fsync(fileno(f)) != 0)
+        return ih_set_error("%s: cannot write: %s", path, strerror(errno));
+    return 0;
+}
+
+static int write_csv(const char *path, cJSON *const *results, int n) {
+    size_t cap = 256 + (size_t)n * 512, len = 0;
+    char *csv = malloc(cap);
+    if (!csv) return ih_set_error("out of memory");
+    len += (size_t)snprintf(csv, cap, "file,formula,ion,status,sites,classes,lowest_em,em_1d,em_2d,em_3d,verdict,error\n");
+    for (int k = 0; k < n; k++) {
+        const cJSON *j = results[k];
+        const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "status"));
+        const char *file = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "file"));
+        const char *formula = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "formula"));
+        const char *ion = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "ion"));
+        const char *err = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "error"));
+        const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "verdict"));
+        const cJSON *classes = cJSON_GetObjectItemCaseSensitive(j, "classes");
+        const cJSON *perc = cJSON_GetObjectItemCaseSensitive(j, "percolation");
+        double lowest = NAN;
+        const cJSON *c;
+        cJSON_ArrayForEach(c, classes) {
+            double em = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(c, "em"));
+            if (isnan(lowest) || em < lowest) lowest = em;
+        }
+        char nums[4][32];
+        snprintf(nums[0], sizeof nums[0], isnan(lowest) ? "" : "%.4f", lowest);
+        static const char *const key[3] = {"1d", "2d", "3d"};
+        for (int d = 0; d < 3; d++) {
+            const cJSON *b = cJSON_GetObjectItemCaseSensitive(perc, key[d]);
+            if (cJSON_IsNumber(b)) snprintf(nums[d + 1], sizeof nums[0], "%.4f", b->valuedouble);
+            else nums[d + 1][0] = '\0';
+        }
+        /* commas and quotes in free text: quoted, quotes doubled */
+        char qerr[600] = "", *w = qerr;
+        if (err) {
+            *w++ = '"';
+            for (const char *p = err; *p && w < qerr + sizeof qerr - 3; p++) {
+                if (*p == '"') *w++ = '"';
+                *w++ = *p;
+            }
+            *w++ = '"';
+            *w = '\0';
+        }
+        int sites = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "sites"));
+        if (len + 1200 + strlen(file ? file : "") > cap) {
+            cap = 2 * cap + 2048 + strlen(file ? file : "");
+            char *grown = realloc(csv, cap);
+            if (!grown) return free(csv), ih_set_error("out of memory");
+            csv = grown;
+        }
+        len += (size_t)snprintf(csv + len, cap - len, "\"%s\",%s,%s,%s,%d,%d,%s,%s,%s,%s,%s%s%s,%s\n", file ? file : "",
+                                formula ? formula : "", ion ? ion : "", st ? st : "", sites,
+                                cJSON_GetArraySize(classes), nums[0], nums[1], nums[2], nums[3], v ? "\"" : "",
+                                v ? v : "", v ? "\"" : "", qerr);
+    }
+    int rc = ih_write_file_atomic(path, csv, len);
+    free(csv);
+    return rc;
+}
+
+void ih_screen_opts_default(ih_screen_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->z = 3;
+    o->max_hop = 5.0;
+    o->symprec = 0.01;
+    o->out_json = "screen.json";
+}
+
+int ih_screen(ih_predictor *p, const char *const *inputs, int n_inputs, const ih_screen_opts *o, ih_screen_summary *sum) {
+    memset(sum, 0, sizeof *sum);
+    if (!ih_predictor_reads_hops(p))
+        return ih_set_error("%s: not a migration-barrier model: screening needs one", ih_predictor_path(p));
+    /* the items: every structure of every file (record files hold many) */
+    str_list files = {0}, items = {0};
+    int rc = 0;
+    for (int k = 0; rc == 0 && k < n_inputs; k++) {
+        struct stat st;
+        if (stat(inputs[k], &st) == 0 && S_ISDIR(st.st_mode)) rc = expand_dir(inputs[k], &files);
+        else rc = push_str(&files, inputs[k]);
+    }
+    /* record files (JSON) contribute one item per record, named FILE#K (K from 1) */
+    int *n_in_file = calloc((size_t)(files.n ? files.n : 1), sizeof *n_in_file);
+    if (rc == 0 && !n_in_file) rc = ih_set_error("out of memory");
+    for (int f = 0; rc == 0 && f < files.n; f++) {
+        n_in_file[f] = 1;
+        if (ih_guess_format(files.v[f]) == IH_FMT_JSON) {
+            ih_structure_set set;
+            if (ih_read_structures(files.v[f], IH_FMT_JSON, &set) == 0) {
+                n_in_file[f] = set.n > 0 ? set.n : 1;
+                ih_structure_set_free(&set);
+            }
+        }
+        for (int r = 0; rc == 0 && r < n_in_file[f]; r++) {
+            char name[4200];
+            if (n_in_file[f] > 1) snprintf(name, sizeof name, "%s#%d", files.v[f], r + 1);
+            else snprintf(name, sizeof name, "%s", files.v[f]);
+            rc = push_str(&items, name);
+        }
+    }
+    if (rc == 0 && items.n == 0) rc = ih_set_error("screen: no structure files among the inputs");
+    cJSON **results = rc == 0 ? calloc((size_t)items.n, sizeof *results) : NULL;
+    if (rc == 0 && !results) rc = ih_set_error("out of memory");
+    char partial[4200];
+    snprintf(partial, sizeof partial, "%s.partial", o->out_json);
+    uint64_t key = rc == 0 ? run_key(o, ih_predictor_path(p), &items) : 0;
+    int already = 0;
+    if (rc == 0) {
+        already = load_partial(partial, key, &items, results);
+        if (already < 0) rc = -1;
+    }
+    FILE *pf = NULL;
+    if (rc == 0) {
+        /* rewritten with what it holds, so a cut last line never stays in the middle of the file */
+        char tmp[4300];
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", partial, (long)getpid());
+        pf = fopen(tmp, "w");
+        if (!pf) rc = ih_set_error("%s: cannot write: %s", tmp, strerror(errno));
+        char head[64];
+        snprintf(head, sizeof head, "ionhop screen partial %016llx", (unsigned long long)key);
+        if (rc == 0) rc = append_line(pf, tmp, head);
+        for (int k = 0; rc == 0 && k < items.n; k++)
+            if (results[k]) {
+                char *t = cJSON_PrintUnformatted(results[k]);
+                rc = t ? append_line(pf, tmp, t) : ih_set_error("out of memory");
+                free(t);
+            }
+        if (rc == 0 && rename(tmp, partial) != 0) rc = ih_set_error("%s: cannot rename: %s", partial, strerror(errno));
+        if (rc != 0 && pf) fclose(pf), pf = NULL, remove(tmp);
+    }
+    if (rc == 0 && already && o->progress)
+        fprintf(o->progress, "screen: resuming, %d of %d structures already done (%s)\n", already, items.n, partial);
+    double t0 = ih_now();
+    int done_now = 0, to_do = items.n - already;
+    for (int f = 0, it = 0; rc == 0 && f < files.n; f++) {
+        ih_structure_set set = {0};
+        int read_rc = -2; /* read lazily: only if one of its items is still to do */
+        char read_err[1024] = "";
+        for (int r = 0; rc == 0 && r < n_in_file[f]; r++, it++) {
+            if (results[it]) continue;
+            if (read_rc == -2) {
+                read_rc = ih_read_structures(files.v[f], IH_FMT_UNKNOWN, &set);
+                if (read_rc != 0) snprintf(read_err, sizeof read_err, "%s", ih_last_error());
+            }
+            double ts = ih_now();
+            cJSON *j = NULL;
+            if (read_rc != 0) {
+                j = error_json(items.v[it], o->z, read_err);
+            } else if (r >= set.n) {
+                j = error_json(items.v[it], o->z, "the file holds no structure");
+            } else {
+                const ih_structure *s = &set.items[r];
+                ih_structure crystal = {0};
+                int path = ih_structure_is_5image(s) && (s->has_target || s->sys_name[0]);
+                /* z 0: the mobile ion of each path record */
+                int z = o->z ? o->z : path ? s->z[0] : 0;
+                ih_element_hops h;
+                if (!z) {
+                    char msg[4400];
+                    snprintf(msg, sizeof msg, "%s: not a path record, so the ion must be given (--ion)", items.v[it]);
+                    j = error_json(items.v[it], z, msg);
+                } else if (path && record_crystal(s, &crystal) != 0) {
+                    j = error_json(items.v[it], z, ih_last_error());
+                } else if (ih_predict_element_hops(p, path ? &crystal : s, items.v[it], z, o->max_hop, o->symprec,
+                                                   &h) == 0) {
+                    j = result_json(items.v[it], path ? &crystal : s, z, &h);
+                    ih_element_hops_free(&h);
+                } else {
+                    j = error_json(items.v[it], z, ih_last_error());
+                }
+                if (crystal.z) ih_structure_free(&crystal);
+            }
+            char *t = j ? cJSON_PrintUnformatted(j) : NULL;
+            if (!t) {
+                cJSON_Delete(j);
+                rc = ih_set_error("out of memory");
+                break;
+            }
+            rc = append_line(pf, partial, t);
+            free(t);
+            results[it] = j;
+            done_now++;
+            if (o->progress) {
+                double el = ih_now() - t0, rate = done_now / (el > 0 ? el : 1e-9);
+                long eta = (long)((to_do - done_now) / rate);
+                const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "status"));
+                fprintf(o->progress, "screen: %d/%d %s: %s (%.1f s); %.2f structures/s, ETA %ld:%02ld\n",
+                        already + done_now, items.n, items.v[it], st && !strcmp(st, "ok") ? "ok" : "error",
+                        ih_now() - ts, rate, eta / 60, eta % 60);
+            }
+        }
+        if (read_rc == 0) ih_structure_set_free(&set);
+    }
+    if (pf) fclose(pf);
+    /* all done: the list in input order, then the CSV; the progress file goes last */
+    if (rc == 0) {
+        cJSON *list = cJSON_CreateArray();
+        for (int k = 0; k < items.n; k++) {
+            cJSON_AddItemReferenceToArray(list, results[k]);
+            const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(results[k], "status"));
+            if (st && !strcmp(st, "ok")) sum->n_ok++;
+            else sum->n_error++;
+        }
+        char *text = cJSON_Print(list);
+        cJSON_Delete(list);
+        rc = text ? ih_write_file_atomic(o->out_json, text, strlen(text)) : ih_set_error("out of memory");
+        free(text);
+        if (rc == 0 && o->out_csv) rc = write_csv(o->out_csv, results, items.n);
+        if (rc == 0) remove(partial);
+        sum->n = items.n, sum->n_resumed = already;
+        sum->seconds = ih_now() - t0;
+    }
+    for (int k = 0; results && k < items.n; k++) cJSON_Delete(results[k]);
+    free(results);
+    for (int k = 0; k < files.n; k++) free(files.v[k]);
+    for (int k = 0; k < items.n; k++) free(items.v[k]);
+    free(files.v), free(items.v), free(n_in_file);
+    return rc;
+}

@@ -299,6 +299,10 @@ typedef struct ih_element_hops {
 int ih_predict_element_hops(ih_predictor *p, const ih_structure *s, const char *name, int z, double max_hop,
                             double symprec, ih_element_hops *out);
 void ih_element_hops_free(ih_element_hops *h);
+/* A picture of the network for VESTA, OVITO or ASE (screen.c): s as extended XYZ plus, for every hop
+ * open at the highest finite percolation barrier (every hop if none), markers "X" at 1/4, 1/2 and
+ * 3/4 of its path with a hop_class column (-1 for atoms). Written atomically. */
+int ih_write_hop_network(const char *path, const ih_structure *s, const ih_element_hops *h);
 
 /* Screening (screen.c): every structure of the inputs (structure files, record files of many
  * structures, directories of such files) through one predictor: its hop network, a barrier per

@@ -16,6 +16,7 @@ static void usage(FILE *f) {
             "usage: ionhop predict [--model MODEL] --initial FILE --final FILE\n"
             "       ionhop predict [--model MODEL] STRUCTURE --ion INDEX --to \"x y z\"\n"
             "       ionhop predict [--model MODEL] STRUCTURE --ion ELEMENT [--max-hop 5.0] [--all] [--out hops.csv]\n"
+            "                      [--network network.xyz]\n"
             "       ionhop predict [--model MODEL] --data FILE.json [--out preds.csv]\n"
             "End points and structures: POSCAR/CONTCAR, CIF, extended XYZ or a JSON record.\n"
             "INDEX counts atoms from 1 in file order; x y z is the fractional destination.\n"
@@ -24,7 +25,9 @@ static void usage(FILE *f) {
             "hops passing within 1 Å of a host atom are left out of the list unless --all (the CSV\n"
             "of --out holds every hop);\n"
             "hops to periodic images of a site count like any other; each hop is predicted in a supercell\n"
-            "in which it is the nearest image of its path. The 1D/2D/3D percolation barriers follow the table.\n"
+            "in which it is the nearest image of its path. The 1D/2D/3D percolation barriers follow the table;\n"
+            "--network writes the structure with X markers along every hop open at the highest of them\n"
+            "(extended XYZ with a hop_class column: VESTA, OVITO, ASE).\n"
             "Without --model the bundled default model (models/default.ionhop) is used.\n");
 }
 
@@ -176,17 +179,21 @@ static int write_scan_csv(const ih_element_hops *h, const char *out_path) {
 }
 
 static int predict_scan(ih_predictor *pm, const char *model, const char *path, const ih_structure *s, int z,
-                        double max_hop, int all, const char *out_path) {
+                        double max_hop, int all, const char *out_path, const char *network_path) {
     ih_element_hops h;
     if (ih_predict_element_hops(pm, s, path, z, max_hop, 0.01, &h) != 0) return -1;
     print_scan(ih_predictor_n_members(pm), model, path, z, max_hop, all, &h);
     int rc = out_path ? write_scan_csv(&h, out_path) : 0;
+    if (rc == 0 && network_path) {
+        rc = ih_write_hop_network(network_path, s, &h);
+        if (rc == 0) printf("hop network (markers X by class) -> %s\n", network_path);
+    }
     ih_element_hops_free(&h);
     return rc;
 }
 
 typedef struct predict_args {
-    const char *model, *ini_path, *fin_path, *data, *out;
+    const char *model, *ini_path, *fin_path, *data, *out, *network;
     const char *structure, *ion_s, *to_s; /* STRUCTURE --ion … [--to …] */
     long ion_number;                      /* --ion INDEX (1-based), with to[] */
     double to[3];
@@ -210,6 +217,7 @@ static int parse_args(int argc, char **argv, predict_args *a) {
                    (r = cli_take(argc, argv, &i, "--final", &a->fin_path)) ||
                    (r = cli_take(argc, argv, &i, "--data", &a->data)) ||
                    (r = cli_take(argc, argv, &i, "--out", &a->out)) ||
+                   (r = cli_take(argc, argv, &i, "--network", &a->network)) ||
                    (r = cli_take(argc, argv, &i, "--ion", &a->ion_s)) ||
                    (r = cli_take(argc, argv, &i, "--to", &a->to_s)) ||
                    (r = cli_take(argc, argv, &i, "--max-hop", &max_hop_s))) {
@@ -255,6 +263,7 @@ static int parse_args(int argc, char **argv, predict_args *a) {
         return cli_usage_error("--ion and --to go with STRUCTURE (a structure file as the first argument)");
     }
     if (a->all && !a->scan) return cli_usage_error("--all goes with STRUCTURE --ion ELEMENT");
+    if (a->network && !a->scan) return cli_usage_error("--network goes with STRUCTURE --ion ELEMENT");
     if (max_hop_s && (!a->scan || cli_parse_double("--max-hop", max_hop_s, 0.5, 20.0, &a->max_hop)))
         return a->scan ? 2 : cli_usage_error("--max-hop goes with STRUCTURE --ion ELEMENT");
     if (a->out && !a->data && !a->scan)
@@ -288,7 +297,8 @@ static int predict_structure(ih_predictor *pm, const predict_args *a) {
                           "host structure; predict it with --data, or give the host",
                           a->structure);
     } else if (a->scan) {
-        rc = predict_scan(pm, a->model, a->structure, &ini, ih_element_z(a->ion_s), a->max_hop, a->all, a->out);
+        rc = predict_scan(pm, a->model, a->structure, &ini, ih_element_z(a->ion_s), a->max_hop, a->all, a->out,
+                          a->network);
     } else if (a->ion_number < 1 || a->ion_number > ini.n_atoms) {
         int n_atoms = ini.n_atoms;
         ih_structure_free(&ini);

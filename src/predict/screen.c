@@ -464,3 +464,41 @@ int ih_screen(ih_predictor *p, const char *const *inputs, int n_inputs, const ih
     free(files.v), free(items.v), free(n_in_file);
     return rc;
 }
+
+int ih_write_hop_network(const char *path, const ih_structure *s, const ih_element_hops *h) {
+    /* which hops to draw: those open at the highest finite percolation barrier, else all */
+    double limit = NAN;
+    for (int d = 0; d < 3; d++)
+        if (!isnan(h->percolation.barrier[d])) limit = h->percolation.barrier[d];
+    int n_mark = 0;
+    for (int k = 0; k < h->net.n_hops; k++)
+        n_mark += isnan(limit) || h->result[h->net.hops[k].klass].em <= limit + 1e-12;
+    size_t cap = 512 + ((size_t)s->n_atoms + 3 * (size_t)n_mark) * 96, len = 0;
+    char *t = malloc(cap);
+    if (!t) return ih_set_error("%s: out of memory", path);
+    len += (size_t)snprintf(t + len, cap - len, "%d\nLattice=\"", s->n_atoms + 3 * n_mark);
+    for (int r = 0; r < 3; r++)
+        for (int c = 0; c < 3; c++) len += (size_t)snprintf(t + len, cap - len, "%s%.8f", r + c ? " " : "", s->lattice[r][c]);
+    len += (size_t)snprintf(t + len, cap - len,
+                            "\" Properties=species:S:1:pos:R:3:hop_class:I:1 pbc=\"T T T\" "
+                            "comment=\"hops as X markers at 1/4 1/2 3/4 of their path; hop_class -1 for atoms\"\n");
+    for (int i = 0; i < s->n_atoms; i++) {
+        double x[3];
+        ih_structure_cart(s, i, x);
+        len += (size_t)snprintf(t + len, cap - len, "%-2s %14.8f %14.8f %14.8f -1\n", ih_element_symbol(s->z[i]), x[0],
+                                x[1], x[2]);
+    }
+    for (int k = 0; k < h->net.n_hops; k++) {
+        const ih_hop *x = &h->net.hops[k];
+        if (!(isnan(limit) || h->result[x->klass].em <= limit + 1e-12)) continue;
+        for (int q = 1; q <= 3; q++) {
+            double f[3], r[3];
+            for (int c = 0; c < 3; c++) f[c] = s->frac[3 * x->from + c] + x->step[c] * q / 4.0;
+            ih_frac_to_cart(s->lattice, f, r);
+            len += (size_t)snprintf(t + len, cap - len, "X  %14.8f %14.8f %14.8f %d\n", r[0], r[1], r[2], x->klass);
+        }
+    }
+    int rc = ih_write_file_atomic(path, t, len);
+    free(t);
+    return rc;
+}

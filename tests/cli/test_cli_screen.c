@@ -102,6 +102,29 @@ int main(void) {
         CHECK_MSG(strstr(out, want) != NULL, "%s / %s", want, out);
         CHECK(strstr(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(oli, "verdict")), "good (1D") != NULL);
     }
+    /* predict's picture of the network: the atoms, then three X markers per drawn hop with its class */
+    snprintf(cmd, sizeof cmd, "%s predict examples/LiFePO4/LiFePO4.vasp --ion Li --max-hop 5 --network %s", cli(),
+             tmp_path("net.xyz"));
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    text = ih_read_file(tmp_path("net.xyz"), NULL);
+    {
+        int n_lines = 0, n_x = 0, declared = text ? atoi(text) : -1, classes_ok = 1;
+        for (char *line = text; line && *line;) {
+            char *nl = strchr(line, '\n');
+            if (n_lines >= 2 && !strncmp(line, "X ", 2)) {
+                n_x++;
+                int c = atoi(strrchr(line, ' ') + 1);
+                classes_ok &= c == 0 || c == 1;
+            }
+            n_lines++;
+            line = nl ? nl + 1 : NULL;
+        }
+        CHECK_INT(declared, 112 + 3 * 64);
+        CHECK_INT(n_x, 3 * 64);
+        CHECK_INT(n_lines, declared + 2);
+        CHECK(classes_ok && text && strstr(text, "Properties=species:S:1:pos:R:3:hop_class:I:1"));
+    }
+    free(text);
     /* record items: one per record, each the crystal of its path */
     CHECK(item_named(list, "records.json#1") && item_named(list, "records.json#2"));
     /* the CSV: a header and one row per structure */

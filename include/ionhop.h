@@ -265,9 +265,12 @@ int ih_predict_endpoints(ih_predictor *p, const ih_structure *ini, const ih_stru
  * another atom or does not move. */
 int ih_predict_move(ih_predictor *p, const ih_structure *s, const char *name, int ion, const double to[3],
                     ih_hop_result *out, double *members);
-/* A batch of such hops in one pass (no destination checks): hop k moves atom ion[k] of ini[k]. */
-int ih_predict_moves(ih_predictor *p, int n, const ih_structure *ini, const int *ion, const double (*to)[3],
-                     ih_hop_result *out, double *members);
+/* A batch of such hops in one pass (no destination checks): hop k moves atom ion[k] of ini[k];
+ * what (may be NULL) names them in errors. A structure whose line graph exceeds
+ * IH_MAX_STRUCTURE_TRIPLETS (ionhop_train.h; IONHOP_MAX_TRIPLETS overrides) is refused before
+ * anything large is allocated, with its size and the memory it would need. */
+int ih_predict_moves(ih_predictor *p, int n, const ih_structure *ini, const char *what, const int *ion,
+                     const double (*to)[3], ih_hop_result *out, double *members);
 
 /* Predictions of a record file or structure set (5-image path records for a barrier model;
  * structures for a property model): n × n_tasks means and spreads, n × n_tasks × n_members member

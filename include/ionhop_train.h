@@ -281,6 +281,10 @@ int ih_finetune_cross_validate(ih_finetune *f, ih_dataset *d, int folds, const c
 /* Line-graph triplets per forward pass when predicting (a larger structure goes alone): the
  * arena's size; 2^18 against 2^20 took predict --data on the 559 records from 0.91 to 0.58 GB. */
 #define IH_PREDICT_TRIPLETS (1L << 18)
+/* One structure's line graph beyond this is refused before prediction allocates (about 0.6 kB per
+ * triplet with the default model: 2.5 GB, ~7,000 atoms); the environment variable
+ * IONHOP_MAX_TRIPLETS overrides. */
+#define IH_MAX_STRUCTURE_TRIPLETS (1L << 22)
 
 /* A model file as loaded: its members and the description the metadata holds. */
 typedef struct ih_model_set {

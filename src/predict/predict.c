@@ -34,10 +34,36 @@ void ih_model_set_graph_opts(const ih_config *c, ih_graph_opts *go) {
     go->path_desc = c->path_desc;
 }
 
+/* The largest line graph one structure may bring: the activation arenas grow with it (peak memory
+ * grows by about 0.6 kB per triplet with the default model: a 2,997-atom olivine supercell, 1.75 M
+ * triplets, peaks at 1.08 GB, an 888-atom one at 0.34 GB), and a structure beyond it is refused
+ * before its line graph or arenas are allocated. IONHOP_MAX_TRIPLETS overrides it. */
+static long max_triplets(void) {
+    const char *env = getenv("IONHOP_MAX_TRIPLETS");
+    long v = env ? strtol(env, NULL, 10) : 0;
+    return v > 0 ? v : IH_MAX_STRUCTURE_TRIPLETS;
+}
+
+static int check_size(const ih_dataset *d, const int *idx, int n) {
+    long limit = max_triplets();
+    for (int i = 0; i < n; i++)
+        for (int g = 0; g < 2; g++) {
+            const long *nt = g ? d->n_triplets2 : d->n_triplets;
+            const ih_graph *gr = g ? d->graphs2 : d->graphs;
+            if (!nt || nt[idx[i]] <= limit) continue;
+            return ih_set_error("%s%s: %d atoms, %ld bond-angle triplets: over the limit of %ld (about %.1f GB of "
+                                "memory); set IONHOP_MAX_TRIPLETS to allow it",
+                                d->jid && d->jid[idx[i]][0] ? "" : "structure", d->jid ? d->jid[idx[i]] : "",
+                                gr[idx[i]].n_atoms, nt[idx[i]], limit, nt[idx[i]] * 600.0 / 1e9);
+        }
+    return 0;
+}
+
 int ih_model_set_predict(ih_model_set *ms, const ih_dataset *d, const int *idx, int n, double *mean, double *spread,
                          double *members) {
     int P = ms->n_tasks, M = ms->n_members;
     long budget = IH_PREDICT_TRIPLETS;
+    if (check_size(d, idx, n) != 0) return -1;
     float *out = malloc((size_t)(n > 0 ? n : 1) * P * sizeof *out);
     if (!out) return ih_set_error("out of memory");
     for (size_t q = 0; q < (size_t)n * P; q++) mean[q] = spread[q] = 0;
@@ -171,7 +197,8 @@ static int hop_graphs(const ih_config *cfg, const ih_structure *ini, const ih_st
 /* Hops as one dataset through every ensemble member: hop k starts from structure ini[k] with atom
  * ion[k] moving to to[k]; fin (NULL, or the user's final structure) only with n == 1. */
 static int predict_hop_graphs(ih_model_set *ms, int n, const ih_structure *ini, const ih_structure *fin,
-                              const int *ion, const double (*to)[3], double *em, double *spread, double *members) {
+                              const int *ion, const double (*to)[3], const char *what, double *em, double *spread,
+                              double *members) {
     const ih_config *cfg = ih_model_config(ms->members[0]);
     int P = ms->n_tasks, M = ms->n_members;
     ih_graph *g = calloc(2 * (size_t)n, sizeof *g);
@@ -180,7 +207,11 @@ static int predict_hop_graphs(ih_model_set *ms, int n, const ih_structure *ini, 
     int *idx = malloc((size_t)n * sizeof *idx);
     double *mean = malloc((size_t)n * P * sizeof *mean), *sd = malloc((size_t)n * P * sizeof *sd);
     double *mem = malloc((size_t)n * P * M * sizeof *mem);
-    int rc = g && n_trip && zero && idx && mean && sd && mem ? 0 : ih_set_error("out of memory"), built = 0;
+    char(*names)[64] = calloc((size_t)n, sizeof *names); /* for messages about a hop */
+    int rc = g && n_trip && zero && idx && mean && sd && mem && names ? 0 : ih_set_error("out of memory"), built = 0;
+    for (int k = 0; names && k < n; k++)
+        if (n == 1) snprintf(names[k], sizeof names[k], "%.63s", what);
+        else snprintf(names[k], sizeof names[k], "%.40s hop %d", what, k + 1);
     ih_dataset d;
     memset(&d, 0, sizeof d);
     d.input = ih_arch_input(cfg->arch);
@@ -198,6 +229,7 @@ static int predict_hop_graphs(ih_model_set *ms, int n, const ih_structure *ini, 
         d.n = n, d.n_tasks = P, d.graphs = g, d.n_triplets = n_trip;
         if (d.input != IH_INPUT_SINGLE) d.graphs2 = g + n, d.n_triplets2 = n_trip + n;
         d.targets = d.mask = zero;
+        d.jid = names;
         rc = ih_model_set_predict(ms, &d, idx, n, mean, sd, mem);
     }
     for (int k = 0; k < built; k++) ih_graph_free(&g[k]), ih_graph_free(&g[n + k]);
@@ -205,7 +237,7 @@ static int predict_hop_graphs(ih_model_set *ms, int n, const ih_structure *ini, 
         em[k] = mean[(size_t)k * P], spread[k] = sd[(size_t)k * P];
         if (members) memcpy(members + (size_t)k * M, mem + (size_t)k * P * M, (size_t)M * sizeof *members);
     }
-    free(g), free(n_trip), free(zero), free(idx), free(mean), free(sd), free(mem);
+    free(g), free(n_trip), free(zero), free(idx), free(mean), free(sd), free(mem), free(names);
     return rc;
 }
 
@@ -311,8 +343,8 @@ static int need_hop_model(const ih_predictor *p) {
                         p->path);
 }
 
-int ih_predict_moves(ih_predictor *p, int n, const ih_structure *ini, const int *ion, const double (*to)[3],
-                     ih_hop_result *out, double *members) {
+int ih_predict_moves(ih_predictor *p, int n, const ih_structure *ini, const char *what, const int *ion,
+                     const double (*to)[3], ih_hop_result *out, double *members) {
     if (need_hop_model(p) != 0) return -1;
     if (n <= 0) return 0;
     for (int k = 0; k < n; k++) {
@@ -324,7 +356,7 @@ int ih_predict_moves(ih_predictor *p, int n, const ih_structure *ini, const int 
     double *em = malloc((size_t)n * sizeof *em), *sd = malloc((size_t)n * sizeof *sd);
     int rc = em && sd ? 0 : ih_set_error("out of memory");
     pthread_mutex_lock(&p->lock);
-    if (rc == 0) rc = predict_hop_graphs(&p->set, n, ini, NULL, ion, to, em, sd, members);
+    if (rc == 0) rc = predict_hop_graphs(&p->set, n, ini, NULL, ion, to, what ? what : "structure", em, sd, members);
     pthread_mutex_unlock(&p->lock);
     for (int k = 0; rc == 0 && k < n; k++) out[k].em = em[k], out[k].spread = sd[k];
     free(em), free(sd);
@@ -351,7 +383,7 @@ int ih_predict_move(ih_predictor *p, const ih_structure *s, const char *name, in
     if (hop_geometry(s, ion, to, &r) != 0) return -1;
     if (!(r.length > 0.3)) return ih_set_error("%s: the destination is where atom %d already is", name, ion + 1);
     const double(*one)[3] = (const double(*)[3])to;
-    if (ih_predict_moves(p, 1, s, &ion, one, &r, members) != 0) return -1;
+    if (ih_predict_moves(p, 1, s, name, &ion, one, &r, members) != 0) return -1;
     *out = r;
     return 0;
 }
@@ -369,7 +401,7 @@ int ih_predict_endpoints(ih_predictor *p, const ih_structure *ini, const ih_stru
     if (!(r.length > 0.3)) return ih_set_error("%s: the destination is where atom %d already is", ini_name, ion + 1);
     const double(*one)[3] = (const double(*)[3])to;
     pthread_mutex_lock(&p->lock);
-    int rc = predict_hop_graphs(&p->set, 1, ini, fin, &ion, one, &r.em, &r.spread, members);
+    int rc = predict_hop_graphs(&p->set, 1, ini, fin, &ion, one, ini_name, &r.em, &r.spread, members);
     pthread_mutex_unlock(&p->lock);
     if (rc == 0) *out = r;
     return rc;
@@ -488,7 +520,7 @@ int ih_predict_element_hops(ih_predictor *p, const ih_structure *s, const char *
         else rc = ih_set_error("%s: hop class %d: %s", name, made + 1, ih_last_error());
     }
     if (canon.z) ih_structure_free(&canon);
-    if (rc == 0) rc = ih_predict_moves(p, n, ini, ion, (const double(*)[3])to, out->result, NULL);
+    if (rc == 0) rc = ih_predict_moves(p, n, ini, name, ion, (const double(*)[3])to, out->result, NULL);
     for (int k = 0; k < made; k++) ih_structure_free(&ini[k]);
     free(ini), free(ion), free(to);
     if (rc == 0) rc = network_percolation(out);

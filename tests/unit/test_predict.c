@@ -77,7 +77,7 @@ static void test_hops(void) {
     double to[3][3];
     for (int k = 0; k < 3; k++) memcpy(to[k], e.to, sizeof e.to);
     ih_hop_result b[3];
-    CHECK(ih_predict_moves(p, 3, three, ions, (const double(*)[3])to, b, members) == 0);
+    CHECK(ih_predict_moves(p, 3, three, "batch", ions, (const double(*)[3])to, b, members) == 0);
     for (int k = 0; k < 3; k++) CHECK_NEAR(b[k].em, e.em, 1e-5);
     for (int q = 0; q < M; q++) CHECK_NEAR(members[2 * M + q], members[q], 1e-5);
 
@@ -94,6 +94,12 @@ static void test_hops(void) {
         for (int r = 0; r < 3; r++) CHECK_NEAR(w[t].em[r], e.em, 1e-6);
     }
 
+    /* a structure over the size limit is refused before its line graph is built, named */
+    setenv("IONHOP_MAX_TRIPLETS", "1000", 1);
+    CHECK(ih_predict_move(p, &ini, "big.vasp", e.ion, e.to, &m, NULL) == -1);
+    CHECK_MSG(strstr(ih_last_error(), "big.vasp: ") && strstr(ih_last_error(), "over the limit of 1000") &&
+                  strstr(ih_last_error(), "IONHOP_MAX_TRIPLETS"), "%s", ih_last_error());
+    unsetenv("IONHOP_MAX_TRIPLETS");
     /* misuse: one line each, naming the structure */
     double onto[3];
     memcpy(onto, ini.frac + 3 * 1, sizeof onto); /* atom 2's site, not emptied */

@@ -227,6 +227,20 @@ ih_model **ih_ensemble_load(const char *path, int *n_members, char **meta_json) 
         ih_st_free(&f);
         return NULL;
     }
+    /* The file must hold at least the edge-gated convolutions' weights (five H×H Linears each)
+     * before any model is built: a small file claiming a huge configuration would otherwise
+     * allocate gigabytes first and fail afterwards. */
+    double have = 0, need = 0;
+    for (int q = 0; q < f.n; q++) have += (double)f.tensors[q].count;
+    for (int k = 0; k < n; k++)
+        need += (2.0 * cfgs[k].alignn_layers + cfgs[k].gcn_layers) * 5.0 * cfgs[k].hidden * cfgs[k].hidden;
+    if (have < need) {
+        ih_set_error("%s: the file holds %.0f weights, but its configuration needs at least %.0f: not a model of "
+                     "this configuration", path, have, need);
+        free(ms), free(cfgs);
+        ih_st_free(&f);
+        return NULL;
+    }
     int used = 0;
     for (int k = 0; k < n; k++) {
         ih_model *m = ms[k] = ih_model_create(&cfgs[k], 0);

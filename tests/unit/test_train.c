@@ -229,6 +229,13 @@ int main(void) {
         CHECK(ih_model_load(tmp_path("huge.ionhop"), NULL) == NULL);
         CHECK_MSG(strstr(ih_last_error(), "out of range") != NULL, "%s", ih_last_error());
     }
+    /* a tiny file claiming the largest configuration: refused before anything is built */
+    snprintf(fake_meta, sizeof fake_meta, "{\"config\":{\"hidden\":1024,\"alignn_layers\":64,\"gcn_layers\":64,"
+             "\"embed\":8,\"head_width\":8,\"head_hidden\":2,\"n_outputs\":1,\"neighbors\":12,"
+             "\"cutoff\":8,\"edges\":\"full\"}}");
+    CHECK(ih_st_write(tmp_path("huge_cfg.ionhop"), ts, 1, kv, 2) == 0);
+    CHECK(ih_model_load(tmp_path("huge_cfg.ionhop"), NULL) == NULL);
+    CHECK_MSG(strstr(ih_last_error(), "but its configuration needs at least") != NULL, "%s", ih_last_error());
     snprintf(fake_meta, sizeof fake_meta, "{\"ensemble\":1e10,\"config\":{\"hidden\":8,\"alignn_layers\":1,"
              "\"gcn_layers\":1,\"embed\":8,\"head_width\":8,\"head_hidden\":2,\"n_outputs\":1,"
              "\"neighbors\":12,\"cutoff\":8,\"edges\":\"full\"}}");

@@ -129,7 +129,7 @@ void ih_graph_stats_compute(const ih_graph *g, ih_graph_stats *st);
 
 /* Migration-path representations (docs/method.md §7): how one or two graphs of a hop pass the shared
  * trunk before the head. G1/G2 are the graphs of ih_arch_input. */
-enum {
+typedef enum ih_arch {
     IH_ARCH_MODEL3 = 0, /* one graph, mean pooling: MODEL-3, pre-training, plain ALIGNN */
     IH_ARCH_ADD,        /* MODEL-1-ADD: h(G1) + h(G2) (Siamese trunk; initial, final structure) */
     IH_ARCH_SUB,        /* MODEL-1-SUB: h(G1) − h(G2) */
@@ -145,22 +145,28 @@ enum {
                            images ‖ x(image 2) − (x(image 0) + x(image 4))/2]), Linear(3H→H):
                            the midpoint image's environment against the end points' */
     IH_N_ARCH
-};
+} ih_arch;
 /* What the graphs of a record are. */
-enum {
+typedef enum ih_input_kind {
     IH_INPUT_SINGLE = 0, /* G1 = the record's structure; no G2 */
     IH_INPUT_ENDPOINTS,  /* G1 = initial, G2 = final structure, from a 5-image record (§1.4) */
     IH_INPUT_LOCAL       /* G1 = the 5-image structure, G2 = its local sub-graph (§2.9) */
-};
+} ih_input_kind;
+/* How the five path images of a 5-image structure bond (ih_config.path_apart). */
+typedef enum ih_path_bonds {
+    IH_PATH_BONDS_ALL = 0,   /* the published graph: an image's nearest neighbours are its sibling images */
+    IH_PATH_BONDS_APART = 1, /* the images do not bond to each other: their neighbours are host atoms */
+    IH_PATH_BONDS_CHAIN = 2  /* apart, plus a bond between consecutive images */
+} ih_path_bonds;
 /* "model3", "model1-add", "model1-sub", "model1-cc", "model2", "model4", "model3-path",
  * "model3-saddle"; NULL if out of range. */
-const char *ih_arch_name(int arch);
+const char *ih_arch_name(ih_arch arch);
 /* IH_ARCH_* of a name above, -1 if unknown. */
 int ih_arch_parse(const char *name);
 /* IH_INPUT_* the arch takes. */
-int ih_arch_input(int arch);
+ih_input_kind ih_arch_input(ih_arch arch);
 /* ih_config.path_apart as a name ("all", "apart", "chain") and back (-1 if unknown). */
-const char *ih_path_bonds_name(int path_apart);
+const char *ih_path_bonds_name(ih_path_bonds path_apart);
 int ih_path_bonds_parse(const char *name);
 
 typedef struct ih_config {
@@ -175,9 +181,9 @@ typedef struct ih_config {
     int neighbors;     /* graph k (12), stored with the model */
     double cutoff;     /* graph cutoff, Å (8) */
     int canonical;     /* graph edge keys: 0 = non-canonical (paper), 1 = canonical */
-    int arch;          /* IH_ARCH_* (0: MODEL-3). With head_hidden 0 and a fusion "fc", the
+    ih_arch arch;      /* IH_ARCH_* (0: MODEL-3). With head_hidden 0 and a fusion "fc", the
                           head's Linear(H→P) is named "fc_final" (SCRATCH-CC of §7.6) */
-    int path_apart;    /* 5-image inputs only: 1 = the five path images do not bond to each other
+    ih_path_bonds path_apart; /* 5-image inputs only: 1 = the five path images do not bond to each other
                           (graph n_apart 5), so each image's k neighbours are host atoms; 2 = the
                           same plus a bond between consecutive images (path_chain); 0 = the published method's
                           graph, where an image's nearest neighbours are its sibling images */

@@ -63,13 +63,17 @@ static int config_from_json(const cJSON *j, ih_config *c, const char *path) {
     c->canonical = !strcmp(edges->valuestring, "canonical");
     /* files from before the variants have no "arch": they are one-graph (model3) networks */
     const cJSON *arch = cJSON_GetObjectItemCaseSensitive(j, "arch");
-    if (arch && (!cJSON_IsString(arch) || (c->arch = ih_arch_parse(arch->valuestring)) < 0))
+    /* parsed into ints first: the enum types may be unsigned, and -1 means "unknown" */
+    int arch_id = arch && cJSON_IsString(arch) ? ih_arch_parse(arch->valuestring) : arch ? -1 : IH_ARCH_MODEL3;
+    if (arch_id < 0)
         return ih_set_error("%s: model configuration: unknown \"arch\" %s", path,
                             cJSON_IsString(arch) ? arch->valuestring : "(not a string)");
+    c->arch = (ih_arch)arch_id;
     const cJSON *pb = cJSON_GetObjectItemCaseSensitive(j, "path_bonds");
-    c->path_apart = !pb ? 0 : !cJSON_IsString(pb) ? -1 : ih_path_bonds_parse(pb->valuestring);
-    if (c->path_apart < 0)
+    int bonds = !pb ? 0 : !cJSON_IsString(pb) ? -1 : ih_path_bonds_parse(pb->valuestring);
+    if (bonds < 0)
         return ih_set_error("%s: model configuration: \"path_bonds\" must be \"all\", \"apart\" or \"chain\"", path);
+    c->path_apart = (ih_path_bonds)bonds;
     const cJSON *tt = cJSON_GetObjectItemCaseSensitive(j, "tie_tol");
     if (tt && !cJSON_IsNumber(tt)) return ih_set_error("%s: model configuration: \"tie_tol\" must be a number", path);
     c->tie_tol = tt ? tt->valuedouble : 0;

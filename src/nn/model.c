@@ -40,9 +40,9 @@ int ih_config_check(const ih_config *c) {
         return ih_set_error("model: n_outputs %d outside 1..64", c->n_outputs);
     if (c->neighbors < 1 || !(c->cutoff > 0.0))
         return ih_set_error("model: neighbours %d / cutoff %g invalid", c->neighbors, c->cutoff);
-    if (c->arch < 0 || c->arch >= IH_N_ARCH)
+    if ((int)c->arch < 0 || (int)c->arch >= IH_N_ARCH)
         return ih_set_error("model: unknown arch %d", c->arch);
-    if (c->path_apart < 0 || c->path_apart > 2)
+    if ((int)c->path_apart < 0 || (int)c->path_apart > 2)
         return ih_set_error("model: path_apart %d is not 0, 1 or 2", c->path_apart);
     if (!(c->tie_tol >= 0 && c->tie_tol <= 1.0))
         return ih_set_error("model: tie tolerance %g Å outside 0..1", c->tie_tol);
@@ -62,7 +62,7 @@ static const char *const arch_names[IH_N_ARCH] = {"model3", "model1-add", "model
 
 static const char *const path_bonds_names[3] = {"all", "apart", "chain"};
 
-const char *ih_path_bonds_name(int path_apart) {
+const char *ih_path_bonds_name(ih_path_bonds path_apart) {
     return path_apart >= 0 && path_apart < 3 ? path_bonds_names[path_apart] : NULL;
 }
 
@@ -72,7 +72,7 @@ int ih_path_bonds_parse(const char *name) {
     return -1;
 }
 
-const char *ih_arch_name(int arch) { return arch >= 0 && arch < IH_N_ARCH ? arch_names[arch] : NULL; }
+const char *ih_arch_name(ih_arch arch) { return arch >= 0 && arch < IH_N_ARCH ? arch_names[arch] : NULL; }
 
 int ih_arch_parse(const char *name) {
     for (int a = 0; name && a < IH_N_ARCH; a++)
@@ -80,7 +80,7 @@ int ih_arch_parse(const char *name) {
     return -1;
 }
 
-int ih_arch_input(int arch) {
+ih_input_kind ih_arch_input(ih_arch arch) {
     switch (arch) {
     case IH_ARCH_ADD:
     case IH_ARCH_SUB:

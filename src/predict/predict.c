@@ -216,14 +216,29 @@ static int predict_hop_graphs(ih_model_set *ms, int n, const ih_structure *ini, 
     memset(&d, 0, sizeof d);
     d.input = ih_arch_input(cfg->arch);
     /* graphs2 holds the second graph of each hop (the hop's end point or local sub-graph) */
-    for (; built < n && rc == 0; built++) {
-        ih_graph pair[2];
-        rc = hop_graphs(cfg, &ini[built], fin, ion[built], to[built], pair);
-        if (rc != 0) break;
-        g[built] = pair[0], g[n + built] = pair[1];
-        n_trip[built] = ih_graph_count_triplets(&pair[0]);
-        n_trip[n + built] = ih_graph_count_triplets(&pair[1]);
-        idx[built] = built;
+    /* the hops' graphs are independent: built on all threads (a screen's classes are many) */
+    int failed = -1;
+    char why[1024] = "";
+    if (rc == 0) {
+#pragma omp parallel for schedule(dynamic) if (n > 1)
+        for (int k = 0; k < n; k++) {
+            int stop;
+#pragma omp atomic read
+            stop = failed;
+            if (stop >= 0) continue;
+            ih_graph pair[2];
+            if (hop_graphs(cfg, &ini[k], fin, ion[k], to[k], pair) != 0) {
+#pragma omp critical(hop_graph_error)
+                if (failed < 0 || k < failed) failed = k, snprintf(why, sizeof why, "%s", ih_last_error());
+                continue;
+            }
+            g[k] = pair[0], g[n + k] = pair[1];
+            n_trip[k] = ih_graph_count_triplets(&pair[0]);
+            n_trip[n + k] = ih_graph_count_triplets(&pair[1]);
+            idx[k] = k;
+        }
+        built = n; /* unbuilt graphs are zeroed: freeing them is a no-op */
+        if (failed >= 0) rc = ih_set_error("%s", why);
     }
     if (rc == 0) {
         d.n = n, d.n_tasks = P, d.graphs = g, d.n_triplets = n_trip;

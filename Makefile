@@ -32,11 +32,13 @@ CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/%.o)
 BENCH_OBJ = $(BENCH_SRC:%.c=$(BUILD)/%.o)
 
 SAN     = build-san
-SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+# float-cast-overflow: a double out of an int's range cast to int is undefined; -fsanitize=undefined
+# leaves it out
+SANFLAGS = -O1 -g -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 SAN_LIB_OBJ = $(LIB_SRC:%.c=$(SAN)/%.o)
 SAN_TESTS = $(TEST_SRC:tests/%.c=$(SAN)/tests/%)
 
-.PHONY: all test test-c clean install
+.PHONY: all test test-c clean install fuzz fuzz-build fuzz-smoke
 all: $(BUILD)/ionhop $(BUILD)/ionhop-bench
 
 $(BUILD)/bench/%.o: bench/%.c
@@ -101,8 +103,56 @@ install: $(BUILD)/ionhop $(BUILD)/libionhop.a
 	    $(DESTDIR)$(PREFIX)/include/
 	install -m 644 models/default.ionhop models/mpt.ionhop $(DESTDIR)$(PREFIX)/share/ionhop/models/
 
+# Fuzzing (clang's libFuzzer, Debian: clang libclang-rt-14-dev libomp-14-dev). `make fuzz-smoke`
+# runs every harness for FUZZ_SECONDS (CI: 30); `make fuzz FUZZ_SECONDS=600` is the longer run.
+FUZZ      = build-fuzz
+FUZZCC   ?= clang
+FUZZSAN   = -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=undefined
+FUZZFLAGS = -std=c11 -D_GNU_SOURCE -O1 -g -fopenmp -ffp-contract=off -Iinclude -Isrc \
+            -I/usr/include/x86_64-linux-gnu/openblas-pthread $(FUZZSAN)
+FUZZ_READERS = json poscar cif xyz model
+FUZZ_SECONDS ?= 30
+FUZZ_LIB_OBJ = $(LIB_SRC:%.c=$(FUZZ)/%.o)
+
+$(FUZZ)/src/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZCC) $(FUZZFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ)/libionhop.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(FUZZ)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_text.h $(FUZZ)/libionhop.a
+	$(FUZZCC) $(FUZZFLAGS) -fsanitize=fuzzer $< $(FUZZ)/libionhop.a $(LDLIBS) -o $@
+
+$(FUZZ)/make_seed_model: fuzz/make_seed_model.c $(FUZZ)/libionhop.a
+	$(FUZZCC) $(FUZZFLAGS) $< $(FUZZ)/libionhop.a $(LDLIBS) -o $@
+
+# seed corpora from the fixtures (copied: libFuzzer adds what it finds to the first directory)
+$(FUZZ)/seeds.stamp: $(FUZZ)/make_seed_model
+	@for r in $(FUZZ_READERS); do mkdir -p $(FUZZ)/corpus/$$r; done
+	cp tests/fixtures/io/*.json tests/fixtures/em_jid7.json $(FUZZ)/corpus/json/
+	cp tests/fixtures/io/*.vasp examples/*/*.vasp $(FUZZ)/corpus/poscar/
+	cp tests/fixtures/io/*.cif $(FUZZ)/corpus/cif/
+	cp tests/fixtures/io/*.extxyz $(FUZZ)/corpus/xyz/
+	cp tests/fixtures/numpy_written.safetensors $(FUZZ)/corpus/model/
+	$(FUZZ)/make_seed_model $(FUZZ)/corpus/model/tiny.ionhop
+	@touch $@
+
+fuzz-build: $(FUZZ_READERS:%=$(FUZZ)/fuzz_%) $(FUZZ)/seeds.stamp
+
+fuzz fuzz-smoke: fuzz-build
+	@for r in $(FUZZ_READERS); do \
+	  echo "fuzz_$$r: $(FUZZ_SECONDS) s"; \
+	  ASAN_OPTIONS=detect_leaks=1 OMP_NUM_THREADS=1 $(FUZZ)/fuzz_$$r $(FUZZ)/corpus/$$r \
+	    -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=20 -rss_limit_mb=4096 \
+	    -artifact_prefix=$(FUZZ)/crash-$$r- -print_final_stats=1 2> $(FUZZ)/fuzz_$$r.log \
+	    || { tail -40 $(FUZZ)/fuzz_$$r.log; exit 1; }; \
+	  grep -E "stat::number_of_executed_units|cov:" $(FUZZ)/fuzz_$$r.log | tail -2; \
+	done
+
 clean:
-	rm -rf $(BUILD) $(SAN)
+	rm -rf $(BUILD) $(SAN) $(FUZZ)
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(SAN_LIB_OBJ:.o=.d)
 -include $(CLI_SRC:%.c=$(SAN)/%.d) $(BENCH_SRC:%.c=$(SAN)/%.d) $(SAN_TESTS:=.d)

@@ -238,6 +238,12 @@ int ih_adamw_save(const char *path, const ih_adamw *o, const ih_train_state *ts,
 /* Load into a fresh optimiser (o is initialised here; free with ih_adamw_free). If
  * expect_n > 0 the moments must have exactly that many entries. */
 int ih_adamw_load(const char *path, ih_adamw *o, ih_train_state *ts, size_t expect_n);
+/* A training checkpoint: the same file with model m's parameters and BatchNorm buffers in it, so
+ * that one atomic rename replaces everything a resume needs, and the run's settings (run_json) to
+ * check a resume against. Loading writes the weights into m and returns the settings malloc'ed. */
+int ih_checkpoint_save(const char *path, const ih_adamw *o, const ih_train_state *ts, ih_model *m,
+                       const char *run_json);
+int ih_checkpoint_load(const char *path, ih_adamw *o, ih_train_state *ts, ih_model *m, char **run_json);
 
 
 /* ---------------------------------------------------------------------------------------- */

@@ -271,7 +271,8 @@ static int write_csv(const char *path, cJSON *const *results, int n) {
             if (isnan(lowest) || em < lowest) lowest = em;
         }
         char nums[4][32];
-        snprintf(nums[0], sizeof nums[0], isnan(lowest) ? "" : "%.4f", lowest);
+        nums[0][0] = '\0';
+        if (!isnan(lowest)) snprintf(nums[0], sizeof nums[0], "%.4f", lowest);
         static const char *const key[3] = {"1d", "2d", "3d"};
         for (int d = 0; d < 3; d++) {
             const cJSON *b = cJSON_GetObjectItemCaseSensitive(perc, key[d]);

@@ -23,8 +23,11 @@ static const char *const keys[K_N] = {
     "sched.step",      "train.epoch",        "train.best_val",          "train.best_epoch",
     "rng",             "ionhop"};
 
-int ih_adamw_save(const char *path, const ih_adamw *o, const ih_train_state *ts,
-                  const char *extra_json) {
+/* The state file with, when model is given, the network's parameters and buffers in it too
+ * ("model.params", "model.buffers"): one file renamed into place holds everything a resume needs,
+ * so no kill can leave weights of one epoch beside an optimiser of another. */
+static int save_state(const char *path, const ih_adamw *o, const ih_train_state *ts, const char *extra_json,
+                      ih_model *model) {
     if (!o->m || !o->v || o->n == 0) return ih_set_error("%s: optimiser not initialised", path);
     if (o->n > (size_t)INT64_MAX) return ih_set_error("%s: too many parameters", path);
     char val[K_N][96];
@@ -51,9 +54,26 @@ int ih_adamw_save(const char *path, const ih_adamw *o, const ih_train_state *ts,
     int n_meta = 0;
     for (int k = 0; k < K_EXTRA; k++) meta[n_meta++] = (ih_st_kv){keys[k], val[k]};
     if (extra_json) meta[n_meta++] = (ih_st_kv){keys[K_EXTRA], extra_json};
-    ih_st_tensor t[2] = {{.name = "adam.m", .ndim = 1, .shape = {(int64_t)o->n}, .data = o->m},
+    ih_st_tensor t[4] = {{.name = "adam.m", .ndim = 1, .shape = {(int64_t)o->n}, .data = o->m},
                          {.name = "adam.v", .ndim = 1, .shape = {(int64_t)o->n}, .data = o->v}};
-    return ih_st_write(path, t, 2, meta, n_meta);
+    int n_t = 2;
+    if (model) {
+        t[n_t++] = (ih_st_tensor){.name = "model.params", .ndim = 1, .shape = {(int64_t)ih_model_n_params(model)},
+                                  .data = ih_model_params(model)};
+        if (ih_model_n_buffers(model) > 0)
+            t[n_t++] = (ih_st_tensor){.name = "model.buffers", .ndim = 1,
+                                      .shape = {(int64_t)ih_model_n_buffers(model)}, .data = ih_model_buffers(model)};
+    }
+    return ih_st_write(path, t, n_t, meta, n_meta);
+}
+
+int ih_adamw_save(const char *path, const ih_adamw *o, const ih_train_state *ts, const char *extra_json) {
+    return save_state(path, o, ts, extra_json, NULL);
+}
+
+int ih_checkpoint_save(const char *path, const ih_adamw *o, const ih_train_state *ts, ih_model *m,
+                       const char *run_json) {
+    return save_state(path, o, ts, run_json, m);
 }
 
 static int get_str(const ih_st_file *f, const char *path, int k, const char **out) {
@@ -125,8 +145,10 @@ static int load_scalars(const ih_st_file *f, const char *path, ih_adamw *o, ih_t
     return 0;
 }
 
-int ih_adamw_load(const char *path, ih_adamw *o, ih_train_state *ts, size_t expect_n) {
+static int load_state(const char *path, ih_adamw *o, ih_train_state *ts, size_t expect_n, ih_model *model,
+                      char **run_json) {
     memset(o, 0, sizeof *o);
+    if (run_json) *run_json = NULL;
     ih_st_file f;
     if (ih_st_read(path, &f) != 0) return -1;
     ih_adamw tmp = {0};
@@ -148,6 +170,16 @@ int ih_adamw_load(const char *path, ih_adamw *o, ih_train_state *ts, size_t expe
                      expect_n);
         goto done;
     }
+    if (model) {
+        const ih_st_entry *pw = ih_st_find(&f, "model.params"), *pb = ih_st_find(&f, "model.buffers");
+        size_t nb = ih_model_n_buffers(model);
+        if (!pw || pw->count != ih_model_n_params(model) || (nb && (!pb || pb->count != nb))) {
+            ih_set_error("%s: the checkpoint holds no weights of this model's size", path);
+            goto done;
+        }
+        memcpy(ih_model_params(model), pw->data, pw->count * sizeof(float));
+        if (nb) memcpy(ih_model_buffers(model), pb->data, nb * sizeof(float));
+    }
     if (ih_adamw_init(o, m->count, tmp.weight_decay) != 0) goto done;
     memcpy(o->m, m->data, m->count * sizeof(float));
     memcpy(o->v, v->data, v->count * sizeof(float));
@@ -155,8 +187,20 @@ int ih_adamw_load(const char *path, ih_adamw *o, ih_train_state *ts, size_t expe
     o->beta2 = tmp.beta2;
     o->eps = tmp.eps;
     *ts = st;
+    if (run_json) {
+        const char *r = ih_st_meta_get(&f, keys[K_EXTRA]);
+        *run_json = r ? strdup(r) : NULL;
+    }
     rc = 0;
 done:
     ih_st_free(&f);
     return rc;
+}
+
+int ih_adamw_load(const char *path, ih_adamw *o, ih_train_state *ts, size_t expect_n) {
+    return load_state(path, o, ts, expect_n, NULL, NULL);
+}
+
+int ih_checkpoint_load(const char *path, ih_adamw *o, ih_train_state *ts, ih_model *m, char **run_json) {
+    return load_state(path, o, ts, ih_model_n_params(m), m, run_json);
 }

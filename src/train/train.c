@@ -265,7 +265,8 @@ typedef struct trainer {
     ih_adamw adam;
     int have_adam;
     ih_train_state st;
-    char *ck_model, *ck_state;
+    char *ck_state;
+    char run_json[256]; /* what a resume must match: split, learning rate, weight decay */
     int *order;
     float *out, *tgt, *msk, *dout, *val_pred; /* eval_structs × P; val_pred n_val × P */
     double *per_task, *train_abs;             /* P */
@@ -276,7 +277,7 @@ static void trainer_free(trainer *t) {
     if (t->have_adam) ih_adamw_free(&t->adam);
     free(t->ranges);
     free(t->order), free(t->out), free(t->tgt), free(t->msk), free(t->dout), free(t->val_pred);
-    free(t->per_task), free(t->train_abs), free(t->train_cnt), free(t->ck_model), free(t->ck_state);
+    free(t->per_task), free(t->train_abs), free(t->train_cnt), free(t->ck_state);
 }
 
 static int trainer_alloc(trainer *t) {
@@ -284,8 +285,15 @@ static int trainer_alloc(trainer *t) {
     int P = t->P, E = t->eval_structs;
     t->n_ranges = param_ranges(t->m, o->trunk_lr_scale, &t->ranges);
     if (t->n_ranges < 0) return -1;
-    t->ck_model = o->checkpoint ? ckpt_path(o->checkpoint, ".model") : NULL;
     t->ck_state = o->checkpoint ? ckpt_path(o->checkpoint, ".state") : NULL;
+    /* the sizes first: the two lists hashed back to back must not read the same when a record
+     * moves from the end of one to the start of the other */
+    int sizes[2] = {t->n_train, t->n_val};
+    uint64_t split = ih_fnv1a(IH_FNV1A_START, sizes, sizeof sizes);
+    split = ih_fnv1a(split, t->train_idx, (size_t)t->n_train * sizeof *t->train_idx);
+    split = ih_fnv1a(split, t->val_idx ? (const void *)t->val_idx : "", (size_t)t->n_val * sizeof *t->val_idx);
+    snprintf(t->run_json, sizeof t->run_json, "{\"split\":\"%016llx\",\"max_lr\":%.9g,\"weight_decay\":%.9g}",
+             (unsigned long long)split, o->max_lr, o->weight_decay);
     t->order = malloc((size_t)t->n_train * sizeof *t->order);
     t->out = malloc((size_t)(E > t->n_val ? E : t->n_val + 1) * P * sizeof *t->out);
     t->tgt = malloc((size_t)E * P * sizeof *t->tgt);
@@ -296,7 +304,7 @@ static int trainer_alloc(trainer *t) {
     t->train_abs = malloc((size_t)P * sizeof *t->train_abs);
     t->train_cnt = malloc((size_t)P * sizeof *t->train_cnt);
     if (!t->order || !t->out || !t->tgt || !t->msk || !t->dout || !t->val_pred || !t->per_task || !t->train_abs ||
-        !t->train_cnt || (o->checkpoint && (!t->ck_model || !t->ck_state)))
+        !t->train_cnt || (o->checkpoint && !t->ck_state))
         return ih_set_error("out of memory");
     return 0;
 }
@@ -306,23 +314,20 @@ static int trainer_alloc(trainer *t) {
 static int resume_from_checkpoint(trainer *t) {
     const ih_train_opts *o = t->o;
     ih_train_state *st = &t->st;
-    if (ih_adamw_load(t->ck_state, &t->adam, st, ih_model_n_params(t->m)) != 0) return -1;
+    char *saved = NULL;
+    if (ih_checkpoint_load(t->ck_state, &t->adam, st, t->m, &saved) != 0) return -1;
     t->have_adam = 1;
-    char *meta = NULL;
-    ih_model *saved = ih_model_load(t->ck_model, &meta);
-    if (!saved) return -1;
-    int want = ih_model_n_tensors(t->m) + ih_model_n_buffer_tensors(t->m);
-    int got = ih_model_copy_matching(t->m, saved, NULL, 0);
-    ih_model_free(saved);
-    long ck_epoch = -1;
-    cJSON *mj = meta ? cJSON_Parse(meta) : NULL;
-    const cJSON *ce = cJSON_GetObjectItemCaseSensitive(mj, "checkpoint_epoch");
-    if (cJSON_IsNumber(ce)) ck_epoch = (long)ce->valuedouble;
-    cJSON_Delete(mj);
-    free(meta);
-    if (got != want || ck_epoch != st->epoch)
-        return ih_set_error("%s: checkpoint does not match %s (model epoch %ld, optimiser epoch %ld)", t->ck_model,
-                            t->ck_state, ck_epoch, st->epoch);
+    /* the records, split, learning rate and weight decay must be the interrupted run's: another
+     * --seed would re-split and move validation records into training halfway */
+    int same = saved && !strcmp(saved, t->run_json);
+    if (!same) {
+        int rc = ih_set_error("%s: checkpoint was made with other settings (%s; now %s): resume with the same "
+                              "data, --seed, --val, --lr and --wd",
+                              t->ck_state, saved ? saved : "none recorded", t->run_json);
+        free(saved);
+        return rc;
+    }
+    free(saved);
     if (st->sched.total_steps != t->steps_per_epoch * o->epochs)
         return ih_set_error("%s: checkpoint was made with another schedule (%ld steps, now %ld): "
                             "resume with the same --epochs, --batch and data",
@@ -444,14 +449,8 @@ static int finish_epoch(trainer *t, long epoch, ih_train_result *res, int *impro
         for (int p = 0; p < t->P && p < IH_MAX_TASKS; p++) res->best_val_mae[p] = n_val ? t->per_task[p] : NAN;
         if (o->out && o->save_model(o->save_ctx, t->m, o->out, epoch + 1, n_val ? t->per_task : NULL) != 0) return -1;
     }
-    if (o->checkpoint) {
-        /* state first, model second: a kill in between leaves epochs that disagree, which resume
-         * detects */
-        char desc[64];
-        snprintf(desc, sizeof desc, "{\"checkpoint_epoch\":%ld}", epoch + 1);
-        if (ih_adamw_save(t->ck_state, &t->adam, &t->st, NULL) != 0) return -1;
-        if (ih_model_save(t->ck_model, t->m, desc) != 0) return -1;
-    }
+    /* one file, renamed into place: the weights and the optimiser of the same epoch, always */
+    if (o->checkpoint && ih_checkpoint_save(t->ck_state, &t->adam, &t->st, t->m, t->run_json) != 0) return -1;
     return 0;
 }
 
@@ -510,13 +509,8 @@ int ih_train(ih_model *m, const ih_dataset *d, const int *train_idx, int n_train
         res->epochs = (int)t.st.epoch;
         if (!stopped) res->best_epoch = (int)t.st.best_epoch;
     }
-    /* a finished run needs no checkpoint: the model file holds its result. The state goes first,
-     * so that a kill in between leaves a model checkpoint that --resume refuses, never a state
-     * without its model. */
-    if (rc == 0 && !stopped && o->checkpoint) {
-        remove(t.ck_state);
-        remove(t.ck_model);
-    }
+    /* a finished run needs no checkpoint: the model file holds its result */
+    if (rc == 0 && !stopped && o->checkpoint) remove(t.ck_state);
     trainer_free(&t);
     return rc != 0 ? -1 : 0;
 }

@@ -38,6 +38,14 @@ static ih_model *train_run(const ih_dataset *d, int epochs, int stop_after, cons
         o1.stop_after = stop_after;
         CHECK(ih_train(m1, d, tr, 6, va, 2, &sc, &o1, &r) == 0);
         CHECK_INT(r.epochs, stop_after);
+        /* the interrupted run's checkpoint is one file (weights and optimiser together) */
+        if (ckpt) {
+            char p[512];
+            snprintf(p, sizeof p, "%s.state", ckpt);
+            CHECK(access(p, F_OK) == 0);
+            snprintf(p, sizeof p, "%s.model", ckpt);
+            CHECK(access(p, F_OK) != 0);
+        }
         ih_model_free(m1);
         o.resume = 1;
     }
@@ -309,6 +317,19 @@ int main(void) {
     o.resume = 1;
     CHECK(ih_train(r4, &d, tr, 6, NULL, 0, &sc, &o, &res) == -1);
     CHECK_MSG(strstr(ih_last_error(), "schedule") != NULL, "%s", ih_last_error());
+    /* nor from another weight decay, learning rate or train/validation split (another --seed) */
+    o.epochs = 4;
+    o.weight_decay = 0.5;
+    CHECK(ih_train(r4, &d, tr, 6, NULL, 0, &sc, &o, &res) == -1);
+    CHECK_MSG(strstr(ih_last_error(), "ck5.state: checkpoint was made with other settings") != NULL, "%s", ih_last_error());
+    ih_train_opts_default(&o);
+    o.epochs = 4, o.batch = 3, o.quiet = 1, o.resume = 1, o.checkpoint = tmp_path("ck5");
+    int va5[1] = {5};
+    CHECK_MSG(ih_train(r4, &d, tr, 5, va5, 1, &sc, &o, &res) == -1, "%s", ih_last_error());
+    CHECK(strstr(ih_last_error(), "other settings") != NULL);
+    o.max_lr *= 2;
+    CHECK(ih_train(r4, &d, tr, 6, NULL, 0, &sc, &o, &res) == -1);
+    CHECK(strstr(ih_last_error(), "other settings") != NULL);
     ih_model_free(r1), ih_model_free(r2), ih_model_free(r3), ih_model_free(r4);
     ih_dataset_free(&d);
     char cmd[128];

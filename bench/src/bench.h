@@ -8,4 +8,5 @@ int bench_graph(int argc, char **argv); /* bench_graph.c */
 int bench_train(int argc, char **argv); /* bench_train.c */
 int bench_gemm(int argc, char **argv);  /* bench_gemm.c */
 int bench_cells(int argc, char **argv); /* bench_cells.c */
+int bench_read(int argc, char **argv);  /* bench_read.c */
 #endif

@@ -13,6 +13,7 @@ static const struct {
     {"graph", bench_graph, "graph construction throughput on a record file (--data FILE)"},
     {"train", bench_train, "training step throughput"},
     {"gemm", bench_gemm, "GEMM throughput of the model's shapes"},
+    {"read", bench_read, "reading and checking structure files (parsing, symmetry expansion, overlaps)"},
     {"cells", bench_cells, "the cells hops are predicted in, against the training records' cells"},
 };
 

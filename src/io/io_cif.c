@@ -24,6 +24,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -502,6 +503,12 @@ typedef struct {
     double *pos; /* cap × 3 fractional, wrapped to [0, 1) */
     int *zs;
     size_t n, cap;
+    /* the sites so far by bin of SITE_BINS per axis (bins at least SITE_TOL wide), so that a new
+     * symmetry image is compared with the sites of its 27 bins only, not with every site */
+    int *head;   /* table_cap slots: first site of a bin (index + 1), 0 = empty */
+    int *next;   /* cap: the next site of the same slot chain */
+    uint64_t *key;
+    size_t table_cap;
 } sites;
 
 static int site_columns(const cif *c, sites *S) {
@@ -581,26 +588,70 @@ static int site_coords(const cif *c, const sites *S, int row, const char *sname,
 }
 
 /* the images of one site under the symmetry operations, each distinct one added once */
+#define SITE_BINS 4096 /* per axis: 1/4096 > SITE_TOL */
+
+static uint64_t bin_of(double x) {
+    uint64_t b = (uint64_t)(x * SITE_BINS);
+    return b >= SITE_BINS ? SITE_BINS - 1 : b;
+}
+
+static uint64_t slot_of(uint64_t key, size_t cap) { return (key * 0x9E3779B97F4A7C15ULL >> 17) & (cap - 1); }
+
+/* a site of element z within SITE_TOL of g (periodically) among those already kept */
+static int site_present(const sites *S, int z, const double g[3]) {
+    if (!S->head) return 0; /* nothing kept yet */
+    uint64_t b[3] = {bin_of(g[0]), bin_of(g[1]), bin_of(g[2])};
+    for (int dx = -1; dx <= 1; dx++)
+        for (int dy = -1; dy <= 1; dy++)
+            for (int dz = -1; dz <= 1; dz++) {
+                uint64_t c[3] = {(b[0] + SITE_BINS + dx) % SITE_BINS, (b[1] + SITE_BINS + dy) % SITE_BINS,
+                                 (b[2] + SITE_BINS + dz) % SITE_BINS};
+                uint64_t key = c[0] + SITE_BINS * (c[1] + SITE_BINS * c[2]);
+                for (int j = S->head[slot_of(key, S->table_cap)] - 1; j >= 0; j = S->next[j] - 1) {
+                    if (S->key[j] != key || S->zs[j] != z) continue;
+                    int same = 1;
+                    for (int k = 0; k < 3 && same; k++) {
+                        double d = g[k] - S->pos[3 * j + k];
+                        d -= floor(d + 0.5);
+                        same = fabs(d) < SITE_TOL;
+                    }
+                    if (same) return 1;
+                }
+            }
+    return 0;
+}
+
+static int keep_site(const char *name, sites *S, int z, const double g[3]) {
+    if (S->n >= S->cap) return ih_set_error("%s: symmetry expansion gives more than %zu atoms", name, S->cap);
+    if (2 * (S->n + 1) > S->table_cap) { /* grow the table, keeping the load under a half */
+        size_t cap = S->table_cap ? 2 * S->table_cap : 1024;
+        int *head = calloc(cap, sizeof *head);
+        if (!head) return ih_set_error("%s: out of memory", name);
+        for (size_t j = 0; j < S->n; j++) {
+            uint64_t sl = slot_of(S->key[j], cap);
+            S->next[j] = head[sl];
+            head[sl] = (int)j + 1;
+        }
+        free(S->head);
+        S->head = head, S->table_cap = cap;
+    }
+    size_t j = S->n++;
+    memcpy(S->pos + 3 * j, g, 3 * sizeof *g);
+    S->zs[j] = z;
+    S->key[j] = bin_of(g[0]) + SITE_BINS * (bin_of(g[1]) + SITE_BINS * bin_of(g[2]));
+    uint64_t sl = slot_of(S->key[j], S->table_cap);
+    S->next[j] = S->head[sl];
+    S->head[sl] = (int)j + 1;
+    return 0;
+}
+
 static int expand_site(const char *name, sites *S, const symop *ops, int n_ops, int z, const double f[3]) {
     for (int o = 0; o < n_ops; o++) {
         double g[3];
         for (int k = 0; k < 3; k++)
             g[k] = wrap01(ops[o].r[k][0] * f[0] + ops[o].r[k][1] * f[1] + ops[o].r[k][2] * f[2] + ops[o].t[k]);
-        int dup = 0;
-        for (size_t j = 0; j < S->n && !dup; j++) {
-            if (S->zs[j] != z) continue;
-            int same = 1;
-            for (int k = 0; k < 3 && same; k++) {
-                double d = g[k] - S->pos[3 * j + k];
-                d -= floor(d + 0.5);
-                same = fabs(d) < SITE_TOL;
-            }
-            dup = same;
-        }
-        if (dup) continue;
-        if (S->n >= S->cap) return ih_set_error("%s: symmetry expansion gives more than %zu atoms", name, S->cap);
-        memcpy(S->pos + 3 * S->n, g, sizeof g);
-        S->zs[S->n++] = z;
+        if (site_present(S, z, g)) continue;
+        if (keep_site(name, S, z, g) != 0) return -1;
     }
     return 0;
 }
@@ -615,7 +666,9 @@ static int read_sites(const cif *c, sites *S, const symop *ops, int n_ops) {
     if (S->cap > IH_MAX_ATOMS) S->cap = IH_MAX_ATOMS;
     S->pos = malloc(3 * S->cap * sizeof *S->pos);
     S->zs = malloc(S->cap * sizeof *S->zs);
-    if (!S->pos || !S->zs) return ih_set_error("%s: out of memory", c->name);
+    S->next = malloc(S->cap * sizeof *S->next);
+    S->key = malloc(S->cap * sizeof *S->key);
+    if (!S->pos || !S->zs || !S->next || !S->key) return ih_set_error("%s: out of memory", c->name);
     for (int row = 0; row < S->n_rows; row++) {
         char sname[64];
         site_name(c, S->label, row, sname, sizeof sname);
@@ -657,6 +710,7 @@ int ih_parse_cif(const char *text, const char *name, ih_structure *out) {
     free(ops);
     free(S.pos);
     free(S.zs);
+    free(S.next), free(S.key), free(S.head);
     cif_free(&c);
     return rc != 0 ? -1 : 0;
 }

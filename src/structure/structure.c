@@ -3,6 +3,7 @@
 #include "core/util.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,54 +150,90 @@ static double pair_distance(const ih_structure *s, int i, int j) {
     return best;
 }
 
-typedef struct wrapped {
-    double w;
+typedef struct binned {
+    uint64_t key; /* bin index bx + n0·(by + n1·bz) */
     int i;
-} wrapped;
+} binned;
 
-static int cmp_wrapped(const void *a, const void *b) {
-    double x = ((const wrapped *)a)->w, y = ((const wrapped *)b)->w;
-    return (x > y) - (x < y);
+static int cmp_binned(const void *a, const void *b) {
+    const binned *x = a, *y = b;
+    if (x->key != y->key) return x->key < y->key ? -1 : 1;
+    return (x->i > y->i) - (x->i < y->i);
+}
+
+/* first entry with key >= k */
+static int lower_bound(const binned *v, int n, uint64_t k) {
+    int lo = 0, hi = n;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (v[mid].key < k) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
 }
 
 /* Two atoms closer than r differ in wrapped fractional coordinate k by at most r·|b_k| (b_k the
- * reciprocal row, modulo 1), so after sorting by the first coordinate only a thin window of
- * neighbours in that order needs the full distance test: O(N log N) instead of O(N²). */
+ * reciprocal row), so with bins at least that wide along each axis they sit in the same or
+ * neighbouring bins (periodically). Atoms are sorted by bin and each looks into its 27 bins:
+ * O(N log N) whatever the arrangement (a sweep along one axis degenerates to all pairs when many
+ * atoms share that coordinate), and a bin holds few atoms unless they overlap. */
 static int check_overlaps(const ih_structure *s, const char *what, double r, int n_virtual) {
     int n = s->n_atoms - n_virtual;
     if (n < 2) return 0;
-    const double(*L)[3] = s->lattice;
-    double det = ih_structure_volume(s);
-    /* |b_0| = |a_1 × a_2| / V */
-    double cx = L[1][1] * L[2][2] - L[1][2] * L[2][1], cy = L[1][2] * L[2][0] - L[1][0] * L[2][2],
-           cz = L[1][0] * L[2][1] - L[1][1] * L[2][0];
-    double window = r * sqrt(cx * cx + cy * cy + cz * cz) / fabs(det) + 1e-12;
-    wrapped *w = malloc((size_t)n * sizeof *w);
-    if (!w) return ih_set_error("%s: out of memory", what);
-    for (int k = 0; k < n; k++) {
-        int i = n_virtual + k;
-        w[k].w = s->frac[3 * i] - floor(s->frac[3 * i]);
-        w[k].i = i;
+    double inv[3][3];
+    if (ih_mat3_inverse(s->lattice, inv, NULL) != 0) return ih_set_error("%s: degenerate lattice", what);
+    uint64_t nb[3];
+    for (int k = 0; k < 3; k++) {
+        /* |b_k| is the norm of column k of L⁻¹ (rows of L are the lattice vectors) */
+        double b = sqrt(inv[0][k] * inv[0][k] + inv[1][k] * inv[1][k] + inv[2][k] * inv[2][k]);
+        double width = r * b + 1e-12, count = floor(1.0 / width);
+        nb[k] = count < 1 ? 1 : count > (1 << 20) ? (1 << 20) : (uint64_t)count;
     }
-    qsort(w, (size_t)n, sizeof *w, cmp_wrapped);
-    int rc = 0;
-    for (int a = 0; a < n && rc == 0; a++) {
-        /* forward in sorted order, wrapping once around the unit interval */
-        for (int step = 1; step < n; step++) {
-            int b = (a + step) % n;
-            double gap = w[b].w - w[a].w;
-            if (gap < 0) gap += 1.0;
-            if (gap > window) break;
-            int i = w[a].i < w[b].i ? w[a].i : w[b].i, j = w[a].i < w[b].i ? w[b].i : w[a].i;
-            double dist = pair_distance(s, i, j);
-            if (dist < r) {
-                rc = ih_set_error("%s: atoms %d (%s) and %d (%s) overlap (%.3f Å apart)", what, i + 1,
-                                  ih_element_symbol(s->z[i]), j + 1, ih_element_symbol(s->z[j]), dist);
-                break;
-            }
+    binned *v = malloc((size_t)n * sizeof *v);
+    int(*bin)[3] = malloc((size_t)n * sizeof *bin);
+    if (!v || !bin) {
+        free(v), free(bin);
+        return ih_set_error("%s: out of memory", what);
+    }
+    for (int q = 0; q < n; q++) {
+        int i = n_virtual + q;
+        for (int k = 0; k < 3; k++) {
+            double f = s->frac[3 * i + k] - floor(s->frac[3 * i + k]);
+            uint64_t b = (uint64_t)(f * (double)nb[k]);
+            bin[q][k] = (int)(b >= nb[k] ? nb[k] - 1 : b);
         }
+        v[q].key = (uint64_t)bin[q][0] + nb[0] * ((uint64_t)bin[q][1] + nb[1] * (uint64_t)bin[q][2]);
+        v[q].i = i;
     }
-    free(w);
+    qsort(v, (size_t)n, sizeof *v, cmp_binned);
+    int rc = 0;
+    for (int q = 0; q < n && rc == 0; q++) {
+        int i = n_virtual + q;
+        /* the distinct neighbouring bins (fewer than 27 when an axis has under three bins) */
+        uint64_t seen[27];
+        int n_seen = 0;
+        for (int dx = -1; dx <= 1; dx++)
+            for (int dy = -1; dy <= 1; dy++)
+                for (int dz = -1; dz <= 1; dz++) {
+                    int d[3] = {dx, dy, dz};
+                    uint64_t c[3];
+                    for (int k = 0; k < 3; k++) c[k] = (uint64_t)(((int64_t)bin[q][k] + d[k] + (int64_t)nb[k]) % (int64_t)nb[k]);
+                    uint64_t key = c[0] + nb[0] * (c[1] + nb[1] * c[2]);
+                    int dup = 0;
+                    for (int t = 0; t < n_seen && !dup; t++) dup = seen[t] == key;
+                    if (dup) continue;
+                    seen[n_seen++] = key;
+                    for (int e = lower_bound(v, n, key); e < n && v[e].key == key && rc == 0; e++) {
+                        int j = v[e].i;
+                        if (j <= i) continue; /* each pair once, from its lower index */
+                        double dist = pair_distance(s, i, j);
+                        if (dist < r)
+                            rc = ih_set_error("%s: atoms %d (%s) and %d (%s) overlap (%.3f Å apart)", what, i + 1,
+                                              ih_element_symbol(s->z[i]), j + 1, ih_element_symbol(s->z[j]), dist);
+                    }
+                }
+    }
+    free(v), free(bin);
     return rc;
 }
 

@@ -3,6 +3,7 @@
 #include "core/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -75,17 +76,36 @@ uint64_t ih_fnv1a(uint64_t h, const void *data, size_t len) {
     return h;
 }
 
-int ih_write_file_atomic(const char *path, const void *data, size_t len) {
-    size_t plen = strlen(path) + 32;
+FILE *ih_open_temp(const char *path, char **tmp_out) {
+    static _Atomic unsigned counter;
+    *tmp_out = NULL;
+    size_t plen = strlen(path) + 48;
     char *tmp = malloc(plen);
-    if (!tmp) return ih_set_error("%s: out of memory", path);
-    snprintf(tmp, plen, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        ih_set_error("%s: cannot write: %s", path, strerror(errno));
-        free(tmp);
-        return -1;
+    if (!tmp) return ih_set_error("%s: out of memory", path), NULL;
+    /* O_EXCL | O_NOFOLLOW: a file or link planted at the name is never written through, and two
+     * writers of one path (threads, or runs sharing a PID namespace) never share a temporary */
+    for (int attempt = 0; attempt < 100; attempt++) {
+        snprintf(tmp, plen, "%s.tmp.%ld.%u", path, (long)getpid(), counter++);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0 && errno == EEXIST) continue;
+        if (fd < 0) break;
+        FILE *f = fdopen(fd, "wb");
+        if (!f) {
+            close(fd), remove(tmp);
+            break;
+        }
+        *tmp_out = tmp;
+        return f;
     }
+    ih_set_error("%s: cannot write: %s", path, strerror(errno));
+    free(tmp);
+    return NULL;
+}
+
+int ih_write_file_atomic(const char *path, const void *data, size_t len) {
+    char *tmp;
+    FILE *f = ih_open_temp(path, &tmp);
+    if (!f) return -1;
     int ok = fwrite(data, 1, len, f) == len;
     ok = (fflush(f) == 0) && ok;
     ok = (fsync(fileno(f)) == 0 || errno == EINVAL) && ok;

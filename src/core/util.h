@@ -17,8 +17,11 @@ int ih_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Read a whole file into a NUL-terminated malloc'ed buffer; error names the file. */
 char *ih_read_file(const char *path, size_t *len);
-/* Write a buffer atomically (path.tmp.PID then rename). */
+/* Write a buffer atomically (a temporary beside it, fsync, rename). */
 int ih_write_file_atomic(const char *path, const void *data, size_t len);
+/* A new temporary file beside path (path.tmp.PID.N, created exclusively, links not followed) for
+ * writing and then renaming over path; *tmp gets its malloc'ed name. NULL on failure. */
+FILE *ih_open_temp(const char *path, char **tmp);
 /* FNV-1a of len bytes continuing from h (start with IH_FNV1A_START): cache and progress keys. */
 #define IH_FNV1A_START 0xcbf29ce484222325ULL
 uint64_t ih_fnv1a(uint64_t h, const void *data, size_t len);

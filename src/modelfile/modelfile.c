@@ -138,17 +138,9 @@ int ih_st_write(const char *path, const ih_st_tensor *tensors, int n, const ih_s
     char *header = build_header(path, tensors, n, meta, n_meta, &hlen);
     if (!header) return -1;
 
-    size_t plen = strlen(path) + 32;
-    char *tmp = malloc(plen);
-    if (!tmp) {
-        free(header);
-        return ih_set_error("%s: out of memory", path);
-    }
-    snprintf(tmp, plen, "%s.tmp.%ld", path, (long)getpid());
-    FILE *fp = fopen(tmp, "wb");
+    char *tmp;
+    FILE *fp = ih_open_temp(path, &tmp);
     if (!fp) {
-        ih_set_error("%s: cannot write: %s", path, strerror(errno));
-        free(tmp);
         free(header);
         return -1;
     }

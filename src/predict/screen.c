@@ -360,10 +360,9 @@ int ih_screen(ih_predictor *p, const char *const *inputs, int n_inputs, const ih
     FILE *pf = NULL;
     if (rc == 0) {
         /* rewritten with what it holds, so a cut last line never stays in the middle of the file */
-        char tmp[4300];
-        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", partial, (long)getpid());
-        pf = fopen(tmp, "w");
-        if (!pf) rc = ih_set_error("%s: cannot write: %s", tmp, strerror(errno));
+        char *tmp = NULL;
+        pf = ih_open_temp(partial, &tmp);
+        if (!pf) rc = -1;
         char head[64];
         snprintf(head, sizeof head, "ionhop screen partial %016llx", (unsigned long long)key);
         if (rc == 0) rc = append_line(pf, tmp, head);
@@ -375,6 +374,7 @@ int ih_screen(ih_predictor *p, const char *const *inputs, int n_inputs, const ih
             }
         if (rc == 0 && rename(tmp, partial) != 0) rc = ih_set_error("%s: cannot rename: %s", partial, strerror(errno));
         if (rc != 0 && pf) fclose(pf), pf = NULL, remove(tmp);
+        free(tmp);
     }
     if (rc == 0 && already && o->progress)
         fprintf(o->progress, "screen: resuming, %d of %d structures already done (%s)\n", already, items.n, partial);

@@ -523,6 +523,7 @@ static void bad_xyz(void) {
     CHECK(fails(P, "x.xyz", "2\nLattice=\"4 0 0 0 4 0 0 0 4\nCs 0 0 0\nCl 2 2 2\n", "unterminated"));
     CHECK(fails(P, "x.xyz", "2\nLattice=\"4 0 0 0 4 0 0 0 nan\"\nCs 0 0 0\nCl 2 2 2\n", "finite"));
     CHECK(fails(P, "x.xyz", "2\nLattice=\"4 0 0 0 4 0 8 0 0\"\nCs 0 0 0\nCl 2 2 2\n", "degenerate"));
+    CHECK(fails(P, "x.xyz", "2\nLattice=\"1e308 0 0 0 4 0 0 0 4\"\nCs 0 0 0\nCl 1e307 2 2\n", "lattice vector 1 is 1e+308 Å long"));
     snprintf(t, sizeof t, "3\n%s\nCs 0 0 0\nCl 2 2 2\n", lat);
     CHECK(fails(P, "x.xyz", t, "truncated"));
     snprintf(t, sizeof t, "3\n%s\nCs 0 0 0\nCl 2 2 2\n\n", lat);

@@ -2,6 +2,7 @@
  * writer (tests/fixtures/gen/safetensors_numpy.py), every kind of bad file, atomic replacement, and a fuzz
  * loop over truncated and corrupted files. */
 #include "check.h"
+#include <dirent.h>
 #include "tmpdir.h"
 #include "ionhop_train.h"
 #include "core/util.h"
@@ -246,9 +247,26 @@ static void test_atomic(void) {
     size_t len1;
     char *after = ih_read_file(p, &len1);
     CHECK(before && after && len0 == len1 && memcmp(before, after, len0) == 0);
-    char tmp[700];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", p, (long)getpid());
-    CHECK(access(tmp, F_OK) != 0);
+    /* no temporary of any name left beside it */
+    DIR *dir = opendir(tmpdir);
+    int leftovers = 0;
+    for (struct dirent *e; dir && (e = readdir(dir));) leftovers += strstr(e->d_name, "atomic.safetensors.tmp.") != NULL;
+    if (dir) closedir(dir);
+    CHECK(dir != NULL && leftovers == 0);
+    /* a file planted where a temporary could go is never written through: the temporaries are
+     * created exclusively, and a link is not followed */
+    char victim[700], link[700];
+    snprintf(victim, sizeof victim, "%s/victim", tmpdir);
+    CHECK(ih_write_file_atomic(victim, "keep", 4) == 0);
+    for (int k = 0; k < 60; k++) {
+        snprintf(link, sizeof link, "%s.tmp.%ld.%d", tmp_path("planted.bin"), (long)getpid(), k);
+        CHECK(symlink(victim, link) == 0);
+    }
+    CHECK(ih_write_file_atomic(tmp_path("planted.bin"), "new", 3) == 0);
+    size_t vlen;
+    char *v = ih_read_file(victim, &vlen);
+    CHECK(v && vlen == 4 && !memcmp(v, "keep", 4));
+    free(v);
     /* and a successful write replaces it */
     CHECK(ih_st_write(p, &t, 1, NULL, 0) == 0);
     ih_st_file f;

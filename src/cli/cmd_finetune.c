@@ -201,12 +201,17 @@ int cmd_finetune(int argc, char **argv) {
     snprintf(f.command, sizeof f.command, "ionhop");
     for (int i = 0; i < argc; i++)
         snprintf(f.command + strlen(f.command), sizeof f.command - strlen(f.command), " %s", argv[i]);
+    /* one run per output (the model, or with --folds only the predictions' CSV), refused first */
+    char cv_default[4096], *lock = NULL;
+    snprintf(cv_default, sizeof cv_default, "%s.cv.csv", a.out ? a.out : "finetune");
+    if (ih_lock_output(a.out ? a.out : a.cv_out ? a.cv_out : cv_default, &lock) != 0) return cli_fail();
     ih_dataset d;
     f.log = stdout;
     rc = set_config(&f, a.config_given);
     if (rc == 0 && ih_finetune_load_records(&f, &d) != 0) rc = cli_fail();
     if (rc != 0) {
         ih_model_free(f.init);
+        ih_unlock_output(lock);
         return rc;
     }
     f.o.quiet = 0;
@@ -214,5 +219,6 @@ int cmd_finetune(int argc, char **argv) {
     else rc = ih_finetune_cross_validate(&f, &d, (int)a.folds, a.out, a.cv_out, a.resume, (int)a.stop_after_fold);
     ih_dataset_free(&d);
     ih_model_free(f.init);
+    ih_unlock_output(lock);
     return rc == 0 ? 0 : cli_fail();
 }

@@ -251,7 +251,15 @@ static int train_model(run_args *a, int argc, char **argv, ih_dataset *d, const 
     o.save_ctx = &ctx;
     ih_train_result res;
     int rc = ih_train(m, d, tr, ntr, va, nva, a->sc, &o, &res);
-    if (rc == 0) {
+    if (rc == 0 && nva == 0) {
+        printf("done: %d epochs in %.0f s; no validation part: the last epoch's weights -> %s\n", res.epochs,
+               res.seconds, a->out);
+    } else if (rc == 0 && isnan(res.best_val_mae[0])) {
+        /* resumed, and no epoch of this run beat the interrupted run's best: its figures are in
+         * that run's log, not here */
+        printf("done: %d epochs in %.0f s; best validation at epoch %d, before the resume (its MAE is in the "
+               "interrupted run's log) -> %s\n", res.epochs, res.seconds, res.best_epoch, a->out);
+    } else if (rc == 0) {
         printf("done: %d epochs in %.0f s; best validation at epoch %d, MAE", res.epochs, res.seconds, res.best_epoch);
         for (int p = 0; p < a->n_tasks; p++) printf(" %s %.4f", a->sc[p].name, res.best_val_mae[p]);
         printf(" -> %s\n", a->out);
@@ -259,6 +267,8 @@ static int train_model(run_args *a, int argc, char **argv, ih_dataset *d, const 
     ih_model_free(m);
     return rc;
 }
+
+static int run_locked(run_args *ap, int argc, char **argv);
 
 static int run(int argc, char **argv, int pretrain) {
     cli_tune_malloc();
@@ -278,6 +288,17 @@ static int run(int argc, char **argv, int pretrain) {
     if (pretrain) a.o.epochs = 30;
     int rc = parse_args(argc, argv, &a);
     if (rc >= 0) return rc;
+    /* one run per output file, refused before any work */
+    char *lock = NULL;
+    if (ih_lock_output(a.out, &lock) != 0) return cli_fail();
+    rc = run_locked(&a, argc, argv);
+    ih_unlock_output(lock);
+    return rc;
+}
+
+static int run_locked(run_args *ap, int argc, char **argv) {
+    run_args a = *ap;
+    int rc;
     char cache_buf[4096];
     if (!a.cache) a.cache = default_cache(a.task_paths[0], cache_buf, sizeof cache_buf);
     ih_graph_opts go;

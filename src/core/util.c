@@ -3,6 +3,7 @@
 #include "core/util.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
@@ -174,4 +175,48 @@ void ih_rng_shuffle(ih_rng *r, int *a, int n) {
         a[i] = a[j];
         a[j] = t;
     }
+}
+
+/* A lock beside an output file: OUT.lock holds the writer's PID. Taken exclusively; a lock whose
+ * process is gone (a killed run) is taken over. */
+int ih_lock_output(const char *out, char **lock_path) {
+    *lock_path = NULL;
+    size_t n = strlen(out) + 8;
+    char *lp = malloc(n);
+    if (!lp) return ih_set_error("%s: out of memory", out);
+    snprintf(lp, n, "%s.lock", out);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int fd = open(lp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+            char pid[32];
+            int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+            int ok = write(fd, pid, (size_t)len) == len;
+            close(fd);
+            if (!ok) {
+                remove(lp), free(lp);
+                return ih_set_error("%s: cannot write its lock file", out);
+            }
+            *lock_path = lp;
+            return 0;
+        }
+        if (errno != EEXIST) break;
+        char *text = ih_read_file(lp, NULL);
+        long owner = text ? strtol(text, NULL, 10) : 0;
+        free(text);
+        if (owner > 0 && (kill((pid_t)owner, 0) == 0 || errno == EPERM)) {
+            int rc = ih_set_error("%s: another run (process %ld) is writing it (lock %s)", out, owner, lp);
+            free(lp);
+            return rc;
+        }
+        remove(lp); /* its process is gone */
+    }
+    int rc = ih_set_error("%s: cannot take its lock %s: %s", out, lp, strerror(errno));
+    free(lp);
+    return rc;
+}
+
+void ih_unlock_output(char *lock_path) {
+    if (!lock_path) return;
+    remove(lock_path);
+    free(lock_path);
 }

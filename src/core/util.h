@@ -22,6 +22,11 @@ int ih_write_file_atomic(const char *path, const void *data, size_t len);
 /* A new temporary file beside path (path.tmp.PID.N, created exclusively, links not followed) for
  * writing and then renaming over path; *tmp gets its malloc'ed name. NULL on failure. */
 FILE *ih_open_temp(const char *path, char **tmp);
+/* Refuse a second run writing the same output: OUT.lock with this process's PID, taken
+ * exclusively (a lock left by a process that is gone is taken over); *lock_path for
+ * ih_unlock_output. */
+int ih_lock_output(const char *out, char **lock_path);
+void ih_unlock_output(char *lock_path);
 /* FNV-1a of len bytes continuing from h (start with IH_FNV1A_START): cache and progress keys. */
 #define IH_FNV1A_START 0xcbf29ce484222325ULL
 uint64_t ih_fnv1a(uint64_t h, const void *data, size_t len);

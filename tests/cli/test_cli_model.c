@@ -30,6 +30,29 @@ int main(void) {
     CHECK_INT(run(cmd, out, sizeof out), 0);
     CHECK_MSG(strstr(out, "epoch   2/2") && strstr(out, "val MAE") && strstr(out, "done: 2 epochs"), "%s", out);
     CHECK(access(model, R_OK) == 0);
+    {
+        char lock[600], m2[600];
+        snprintf(lock, sizeof lock, "%s.lock", model);
+        CHECK(access(lock, F_OK) != 0); /* a finished run leaves no lock */
+        /* a second run on the same --out is refused while the first is alive */
+        FILE *f = fopen(lock, "w");
+        fprintf(f, "%ld\n", (long)getpid());
+        fclose(f);
+        snprintf(cmd, sizeof cmd, "%s train --data %s --out %s --epochs 1 --batch 4 --val 0.25 " TINY, cli(), data, model);
+        CHECK_INT(run(cmd, out, sizeof out), 1);
+        CHECK_MSG(one_line_error(out, "m.ionhop: another run (process") && strstr(out, "is writing it"), "%s", out);
+        /* a lock left by a process that is gone is taken over */
+        pid_t child = fork();
+        if (child == 0) _exit(0);
+        waitpid(child, NULL, 0);
+        f = fopen(lock, "w");
+        fprintf(f, "%ld\n", (long)child);
+        fclose(f);
+        snprintf(m2, sizeof m2, "%s/m2.ionhop", dir);
+        CHECK_INT(run(cmd, out, sizeof out), 0);
+        CHECK(access(lock, F_OK) != 0);
+        (void)m2;
+    }
 
     /* the bundled example hop, and the same hop as --ion/--to */
     snprintf(cmd, sizeof cmd, "%s predict --model %s --initial examples/LiFePO4_hop/initial.vasp --final examples/LiFePO4_hop/final.vasp",

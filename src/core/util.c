@@ -2,6 +2,7 @@
 #include "ionhop_train.h"
 #include "core/util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <fcntl.h>
@@ -77,9 +78,35 @@ uint64_t ih_fnv1a(uint64_t h, const void *data, size_t len) {
     return h;
 }
 
+/* Temporaries of path left by writers that were killed (path.tmp.PID.N with PID no longer
+ * running) are removed, so that interrupted runs do not accumulate them. */
+static void remove_stale_temps(const char *path) {
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    const char *base = slash ? slash + 1 : path;
+    if (slash) snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    else snprintf(dir, sizeof dir, ".");
+    if (!slash || slash == path) snprintf(dir, sizeof dir, "%s", slash ? "/" : ".");
+    size_t blen = strlen(base);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (strncmp(e->d_name, base, blen) || strncmp(e->d_name + blen, ".tmp.", 5)) continue;
+        char *end;
+        long pid = strtol(e->d_name + blen + 5, &end, 10);
+        if (pid <= 0 || (*end != '.' && *end != '\0')) continue;
+        if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno == EPERM) continue;
+        char full[8192];
+        snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
+        remove(full);
+    }
+    closedir(d);
+}
+
 FILE *ih_open_temp(const char *path, char **tmp_out) {
     static _Atomic unsigned counter;
     *tmp_out = NULL;
+    remove_stale_temps(path);
     size_t plen = strlen(path) + 48;
     char *tmp = malloc(plen);
     if (!tmp) return ih_set_error("%s: out of memory", path), NULL;

@@ -9,6 +9,7 @@
 
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 
@@ -262,7 +263,15 @@ static void test_atomic(void) {
         snprintf(link, sizeof link, "%s.tmp.%ld.%d", tmp_path("planted.bin"), (long)getpid(), k);
         CHECK(symlink(victim, link) == 0);
     }
+    /* a temporary left by a killed writer (its process gone) is cleared by the next write */
+    pid_t child = fork();
+    if (child == 0) _exit(0);
+    waitpid(child, NULL, 0);
+    char stale[700];
+    snprintf(stale, sizeof stale, "%s.tmp.%ld.0", tmp_path("planted.bin"), (long)child);
+    CHECK(ih_write_file_atomic(stale, "x", 1) == 0);
     CHECK(ih_write_file_atomic(tmp_path("planted.bin"), "new", 3) == 0);
+    CHECK(access(stale, F_OK) != 0);
     size_t vlen;
     char *v = ih_read_file(victim, &vlen);
     CHECK(v && vlen == 4 && !memcmp(v, "keep", 4));

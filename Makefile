@@ -38,7 +38,7 @@ SANFLAGS = -O1 -g -fsanitize=address,undefined,float-cast-overflow -fno-omit-fra
 SAN_LIB_OBJ = $(LIB_SRC:%.c=$(SAN)/%.o)
 SAN_TESTS = $(TEST_SRC:tests/%.c=$(SAN)/tests/%)
 
-.PHONY: all test test-c clean install fuzz fuzz-build fuzz-smoke
+.PHONY: all test test-c test-python python clean install fuzz fuzz-build fuzz-smoke
 all: $(BUILD)/ionhop $(BUILD)/ionhop-bench
 
 $(BUILD)/bench/%.o: bench/%.c
@@ -92,7 +92,17 @@ $(SAN)/tests/%: $(SAN)/tests/%.o $(SAN)/libionhop.a
 test-c: $(SAN_TESTS) $(SAN)/ionhop $(SAN)/ionhop-bench
 	@IONHOP_CLI=$(SAN)/ionhop IONHOP_BENCH=$(SAN)/ionhop-bench sh tests/run_tests.sh $(SAN_TESTS)
 
-test: test-c
+# The Python package (python/, setup.py), built with Debian's python3 (python3-dev, -setuptools,
+# -numpy, -pytest) into build/python and tested there.
+PYTHON ?= $(shell [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo python3)
+PYLIB = $(BUILD)/python/lib
+python:
+	$(PYTHON) setup.py -q build --build-base $(BUILD)/python --build-lib $(PYLIB)
+
+test-python: python $(BUILD)/ionhop
+	IONHOP_CLI=$(BUILD)/ionhop PYTHONPATH=$(PYLIB) $(PYTHON) -m pytest -q python/tests
+
+test: test-c test-python
 
 install: $(BUILD)/ionhop $(BUILD)/libionhop.a
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \

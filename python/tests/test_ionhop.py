@@ -1,0 +1,140 @@
+"""The Python package against the command-line tool and the C library's own results: hops from end
+points and from an ion and a destination, ensemble members, hop networks with percolation, screening
+with error rows, structure conversion, errors as exceptions, and threads sharing one model."""
+import math
+import os
+import re
+import subprocess
+import threading
+
+import numpy as np
+import pytest
+
+import ionhop
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+INI = os.path.join(ROOT, "examples", "LiFePO4_hop", "initial.vasp")
+FIN = os.path.join(ROOT, "examples", "LiFePO4_hop", "final.vasp")
+OLIVINE = os.path.join(ROOT, "examples", "LiFePO4", "LiFePO4.vasp")
+CLI = os.environ.get("IONHOP_CLI", os.path.join(ROOT, "build", "ionhop"))
+
+
+@pytest.fixture(scope="module")
+def model():
+    return ionhop.Model()
+
+
+def test_read():
+    s = ionhop.read(INI)
+    assert s.lattice.shape == (3, 3) and s.frac_coords.shape == (len(s), 3)
+    assert s.numbers.dtype.kind == "i" and s.symbols[0] == "Li"
+    assert len(ionhop.read_all(INI)) == 1
+
+
+def test_endpoints_as_the_tool(model):
+    r = model.predict_hop(INI, FIN)
+    assert model.n_members == 5 and len(r.members) == 5
+    assert math.isclose(r.em, float(np.mean(r.members)), abs_tol=1e-12)
+    assert math.isclose(r.spread, float(np.std(r.members)), abs_tol=1e-12)
+    assert r.good == (r.em < 0.65) and 2.9 < r.length < 3.1
+    if os.path.exists(CLI):
+        out = subprocess.run([CLI, "predict", "--initial", INI, "--final", FIN], capture_output=True, text=True).stdout
+        em = float(re.search(r"Em:\s+([0-9.]+) eV", out).group(1))
+        assert abs(em - r.em) <= 0.0005
+
+
+def test_ion_and_destination_is_the_same_hop(model):
+    r = model.predict_hop(INI, FIN)
+    r2 = model.predict_hop(ionhop.read(INI), ion=r.ion, to=r.frac_to)
+    assert r2.em == r.em and r2.members == r.members
+
+
+def test_duck_typed_pymatgen_and_ase_objects(model):
+    s = ionhop.read(INI)
+
+    class Lattice:
+        matrix = s.lattice
+
+    class PymatgenLike:
+        lattice = Lattice()
+        frac_coords = s.frac_coords
+        atomic_numbers = list(s.numbers)
+
+    class AseLike:
+        cell = s.lattice
+        numbers = s.numbers
+
+        def get_scaled_positions(self, wrap=True):
+            return s.frac_coords
+
+    a = model.predict_hop(PymatgenLike(), ion=0, to=(0.75, 0.75, 0.5)).em
+    b = model.predict_hop(AseLike(), ion=0, to=(0.75, 0.75, 0.5)).em
+    c = model.predict_hop(s, ion=0, to=(0.75, 0.75, 0.5)).em
+    assert a == b == c
+    with pytest.raises(TypeError):
+        model.predict_hop(42, ion=0, to=(0, 0, 0))
+
+
+def test_hop_network_and_percolation(model):
+    net = model.hops(OLIVINE, "Li", max_hop=5.0)
+    assert net.spacegroup == 62 and net.n_sites == 16 and len(net.classes) == 2
+    assert len(net.hops) == sum(c["count"] for c in net.classes) == 64
+    lowest = net.lowest
+    assert math.isclose(net.percolation["1d"], lowest["em"], abs_tol=1e-6)
+    assert net.percolation_directions["1d"] == [(0, 1, 0)]
+    assert net.percolation["2d"] is not None and net.percolation["3d"] is None
+    for h in net.hops:
+        assert h["em"] == net.classes[h["class"]]["em"]
+
+
+def test_screen_keeps_going(model, tmp_path):
+    bad = tmp_path / "bad.cif"
+    bad.write_text("data_x\n")
+    res = model.screen([OLIVINE, str(bad), ionhop.read(INI)], "Li")
+    assert [r["status"] for r in res] == ["ok", "error", "ok"]
+    assert "bad.cif" in res[1]["error"]
+    ok = res[0]
+    assert ok["formula"] == "Li16Fe16P16O64" and len(ok["sites"]) == 16
+    assert all(0 <= h["from"] < 16 and 0 <= h["to"] < 16 and len(h["image"]) == 3 for h in ok["hops"])
+
+
+def test_errors_are_exceptions(model):
+    s = ionhop.read(INI)
+    with pytest.raises(ValueError, match="overlap"):
+        model.predict_hop(s, ion=0, to=s.frac_coords[1])
+    with pytest.raises(ValueError, match="already is"):
+        model.predict_hop(s, ion=0, to=s.frac_coords[0])
+    with pytest.raises(ValueError, match="not a finite point|non-finite"):
+        model.predict_hop(s, ion=0, to=(math.nan, 0, 0))
+    bad = ionhop.Structure(s.lattice, s.frac_coords * np.nan, s.numbers)
+    with pytest.raises(ValueError, match="non-finite"):
+        model.predict_hop(bad, ion=0, to=(0.75, 0.75, 0.5))
+    with pytest.raises(ValueError, match="unknown element"):
+        model.hops(s, "Xx")
+    with pytest.raises(ValueError, match="lattice"):
+        model.predict_hop(ionhop.Structure(np.zeros((3, 3)), s.frac_coords, s.numbers), ion=0, to=(0, 0, 0))
+    with pytest.raises(OSError, match="cannot open"):
+        ionhop.read("no/such/file.vasp")
+    with pytest.raises(OSError, match="cannot open"):
+        ionhop.Model("no/such/model.ionhop")
+    with pytest.raises(ValueError, match="not a migration-barrier model"):
+        ionhop.Model(os.path.join(ROOT, "models", "mpt.ionhop")).predict_hop(s, ion=0, to=(0.75, 0.75, 0.5))
+
+
+def test_threads_share_one_model(model):
+    want = model.predict_hop(INI, FIN).em
+    got, errors = [], []
+
+    def work():
+        try:
+            for _ in range(2):
+                got.append(model.predict_hop(INI, FIN).em)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(got) == 8 and all(abs(g - want) < 1e-6 for g in got)

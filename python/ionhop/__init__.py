@@ -187,8 +187,20 @@ class Model:
             out.append({"file": name, "formula": _formula(s), "ion": ion, "status": "ok", "error": None,
                         "spacegroup": net.spacegroup, "spacegroup_symbol": net.spacegroup_symbol,
                         "lattice": s.lattice.tolist(), "sites": sites, "classes": net.classes, "hops": hops,
-                        "percolation": net.percolation})
+                        "percolation": net.percolation, "percolation_directions": net.percolation_directions,
+                        "verdict": _verdict(net.percolation)})
         return out
+
+
+def _verdict(percolation: dict) -> str:
+    """As ionhop screen says it: the network's best dimension below the good-conductor line."""
+    best = max((d for d, key in ((1, "1d"), (2, "2d"), (3, "3d"))
+                if percolation[key] is not None and percolation[key] < GOOD_CONDUCTOR_EV), default=0)
+    if best:
+        return f"good ({best}D network below {GOOD_CONDUCTOR_EV:.2f} eV)"
+    if percolation["1d"] is not None:
+        return f"poor (no network below {GOOD_CONDUCTOR_EV:.2f} eV)"
+    return "no percolating network within the hop length"
 
 
 def _formula(s: Structure) -> str:

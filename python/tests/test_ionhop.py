@@ -49,6 +49,36 @@ def test_ion_and_destination_is_the_same_hop(model):
     assert r2.em == r.em and r2.members == r.members
 
 
+def test_pymatgen_and_ase_inputs_agree_with_files(model):
+    want = model.predict_hop(INI, ion=0, to=(0.75, 0.75, 0.5))
+    pymatgen = pytest.importorskip("pymatgen.core")
+    got = model.predict_hop(pymatgen.Structure.from_file(INI), ion=0, to=(0.75, 0.75, 0.5))
+    assert abs(got.em - want.em) < 1e-6
+    ase_io = pytest.importorskip("ase.io")
+    got = model.predict_hop(ase_io.read(INI), ion=0, to=(0.75, 0.75, 0.5))
+    assert abs(got.em - want.em) < 1e-6
+    net_file = model.hops(OLIVINE, "Li")
+    net_pmg = model.hops(pymatgen.Structure.from_file(OLIVINE), "Li")
+    net_ase = model.hops(ase_io.read(OLIVINE), "Li")
+    for other in (net_pmg, net_ase):
+        assert other.percolation["1d"] == pytest.approx(net_file.percolation["1d"], abs=1e-6)
+        assert sorted(c["em"] for c in other.classes) == pytest.approx(sorted(c["em"] for c in net_file.classes), abs=1e-6)
+
+
+def test_hop_table_as_the_tool(model, tmp_path):
+    if not os.path.exists(CLI):
+        pytest.skip("no ionhop binary")
+    csv = tmp_path / "hops.csv"
+    subprocess.run([CLI, "predict", OLIVINE, "--ion", "Li", "--out", str(csv)], check=True, capture_output=True)
+    rows = [line.split(",") for line in csv.read_text().splitlines()[1:]]
+    net = model.hops(OLIVINE, "Li")
+    cli = sorted((float(r[5]), float(r[8])) for r in rows)  # length, em
+    py = sorted((c["length"], c["em"]) for c in net.classes)
+    assert len(cli) == len(py)
+    for (la, ea), (lb, eb) in zip(cli, py):
+        assert abs(la - lb) < 1e-4 and abs(ea - eb) < 1e-6
+
+
 def test_duck_typed_pymatgen_and_ase_objects(model):
     s = ionhop.read(INI)
 

@@ -77,6 +77,11 @@ struct ih_model {
 
     /* convenience single-graph state (ih_model_reserve) */
     ih_acts *acts;
+    /* the arguments of the last ih_model_reserve / _eval: the same request again keeps the arenas
+     * (a predictor reserves before every call; re-allocating ~100 MB each time cost more than the
+     * forward pass) */
+    int reserved[9];
+    int has_reserved;
     int head_cap;
     float *head_scratch, *h, *dh;
 

@@ -10,7 +10,7 @@ OPT     ?= -O3 -march=x86-64-v2 -mtune=native
 BASEFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -fopenmp -ffp-contract=off -Iinclude -Isrc \
             -I/usr/include/x86_64-linux-gnu/openblas-pthread -MMD -MP
 CFLAGS  ?= $(OPT) -g
-LDLIBS  = -lopenblas -lsymspg -lcjson -lm -lpthread
+LDLIBS  = -lopenblas -lsymspg -lcjson -lz -lm -lpthread
 LDFLAGS += -fopenmp
 
 PREFIX  ?= /usr/local

@@ -1,6 +1,6 @@
 """The ionhop Python package: the C library compiled into one extension module, offline, with what
 Debian ships (python3-dev, python3-setuptools, python3-numpy; libopenblas-dev, libsymspg-dev,
-libcjson-dev).
+libcjson-dev, zlib1g-dev).
 
     pip install --no-build-isolation .          # into a virtual environment or the system Python
     python3 setup.py build                      # or just build (make python)
@@ -40,7 +40,7 @@ setup(
         "ionhop._core",
         sources=sources,
         include_dirs=["include", "src", "/usr/include/x86_64-linux-gnu/openblas-pthread"],
-        libraries=["openblas", "symspg", "cjson", "m"],
+        libraries=["openblas", "symspg", "cjson", "z", "m"],
         extra_compile_args=["-std=c11", "-D_GNU_SOURCE", "-fopenmp", "-ffp-contract=off", "-O3",
                             "-march=x86-64-v2", "-Wall", "-Wextra", "-Wno-missing-field-initializers",
                             "-Wno-unused-parameter", "-Wno-cast-function-type"],

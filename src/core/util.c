@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <zlib.h>
 #include <signal.h>
 #include <fcntl.h>
 #include <math.h>
@@ -33,40 +34,55 @@ int ih_set_error(const char *fmt, ...) {
     return -1;
 }
 
+/* Decompressed files are refused beyond this (a small gzip file can expand without bound). */
+#define IH_MAX_FILE_BYTES (1UL << 30)
+
+/* Whole files through zlib's reader, which passes plain files through unchanged and inflates
+ * gzip-compressed ones (CONTCAR.gz, structure.cif.gz). */
 char *ih_read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
+    errno = 0;
+    gzFile f = gzopen(path, "rb");
     if (!f) {
-        ih_set_error("%s: cannot open: %s", path, strerror(errno));
+        ih_set_error("%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
         return NULL;
     }
     size_t cap = 1 << 16, n = 0;
     char *buf = malloc(cap + 1);
     if (!buf) {
-        fclose(f);
+        gzclose(f);
         ih_set_error("%s: out of memory", path);
         return NULL;
     }
     for (;;) {
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
+        int got = gzread(f, buf + n, (unsigned)(cap - n));
+        if (got < 0) {
+            int zerr;
+            const char *msg = gzerror(f, &zerr);
+            ih_set_error("%s: read error: %s", path, zerr == Z_ERRNO ? strerror(errno) : msg);
+            free(buf);
+            gzclose(f);
+            return NULL;
+        }
+        n += (size_t)got;
         if (n < cap) break;
+        if (cap >= IH_MAX_FILE_BYTES) {
+            free(buf);
+            gzclose(f);
+            ih_set_error("%s: more than %lu bytes (after decompression): not a structure file", path,
+                         (unsigned long)IH_MAX_FILE_BYTES);
+            return NULL;
+        }
         char *nb = realloc(buf, 2 * cap + 1);
         if (!nb) {
             free(buf);
-            fclose(f);
+            gzclose(f);
             ih_set_error("%s: out of memory", path);
             return NULL;
         }
         buf = nb;
         cap *= 2;
     }
-    int err = ferror(f), saved_errno = errno;
-    fclose(f);
-    if (err) {
-        free(buf);
-        ih_set_error("%s: read error: %s", path, strerror(saved_errno));
-        return NULL;
-    }
+    gzclose(f);
     buf[n] = '\0';
     if (len) *len = n;
     return buf;

@@ -2,6 +2,8 @@
  * points that the CLI uses. */
 #include "io/io_text.h"
 
+#include <zlib.h>
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,8 +16,12 @@ static int ends_with_ci(const char *s, const char *suffix) {
 }
 
 static ih_format format_from_name(const char *path) {
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
+    const char *slash = strrchr(path, '/');
+    char base[1024];
+    snprintf(base, sizeof base, "%s", slash ? slash + 1 : path);
+    /* a compressed file is named by what it holds: CONTCAR.gz, x.cif.gz */
+    size_t bl = strlen(base);
+    if (bl > 3 && !strcasecmp(base + bl - 3, ".gz")) base[bl - 3] = '\0';
     if (ends_with_ci(base, ".json")) return IH_FMT_JSON;
     if (ends_with_ci(base, ".cif")) return IH_FMT_CIF;
     if (ends_with_ci(base, ".xyz") || ends_with_ci(base, ".extxyz")) return IH_FMT_XYZ;
@@ -69,11 +75,12 @@ static ih_format format_from_text(const char *text, size_t len) {
 ih_format ih_guess_format(const char *path) {
     ih_format f = format_from_name(path);
     if (f != IH_FMT_UNKNOWN) return f;
-    FILE *fp = fopen(path, "rb");
+    gzFile fp = gzopen(path, "rb"); /* plain or gzip-compressed */
     if (!fp) return IH_FMT_UNKNOWN;
     char buf[8193];
-    size_t n = fread(buf, 1, sizeof buf - 1, fp);
-    fclose(fp);
+    int got = gzread(fp, buf, sizeof buf - 1);
+    gzclose(fp);
+    size_t n = got > 0 ? (size_t)got : 0;
     buf[n] = '\0';
     /* the last line may be cut: sniffing only needs the first few */
     return format_from_text(buf, n);

@@ -24,6 +24,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <spglib.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -422,7 +423,86 @@ static int name_is_p1(const ctok *t) {
     return !strcmp(buf, "P1");
 }
 
-static int read_symops(const cif *c, symop **ops_out, int *n_out) {
+/* a space-group name without spaces, underscores or case ("F d -3 m :2" -> "fd-3m:2") */
+static void squash(const char *p, int len, char *out, size_t cap) {
+    size_t n = 0;
+    for (int k = 0; k < len && n + 1 < cap; k++)
+        if (!isspace((unsigned char)p[k]) && p[k] != '_' && p[k] != '\'' && p[k] != '"')
+            out[n++] = (char)tolower((unsigned char)p[k]);
+    out[n] = '\0';
+}
+
+/* The Hall number (spglib's 530 settings) a name or number gives: a Hermann-Mauguin symbol with or
+ * without its setting (":1", ":2", ":H", ":R"), a Hall symbol, or an International Tables number.
+ * Where the name leaves the setting open, rhombohedral groups take the hexagonal axes when the cell
+ * is hexagonal (gamma 120°) and the rhombohedral ones otherwise; any other open choice (origin
+ * choice 1 or 2, monoclinic unique axis) is refused rather than guessed. 0: no such group. */
+static int hall_number_of(const cif *c, const char *name, int number, double gamma, char *why, size_t why_cap) {
+    int found[16], n_found = 0;
+    for (int h = 1; h <= 530; h++) {
+        SpglibSpacegroupType st = spg_get_spacegroup_type(h);
+        int match = 0;
+        if (number > 0) {
+            match = st.number == number;
+        } else {
+            char a[64], b[64], full[64], withc[80], hall[40];
+            squash(st.international_short, (int)strlen(st.international_short), a, sizeof a);
+            squash(st.international_full, (int)strlen(st.international_full), full, sizeof full);
+            squash(st.international, (int)strlen(st.international), b, sizeof b);
+            squash(st.hall_symbol, (int)strlen(st.hall_symbol), hall, sizeof hall);
+            snprintf(withc, sizeof withc, "%s:%s", a, st.choice);
+            for (char *q = withc; *q; q++) *q = (char)tolower((unsigned char)*q);
+            match = !strcmp(name, a) || !strcmp(name, full) || !strcmp(name, b) || !strcmp(name, hall) ||
+                    (st.choice[0] && !strcmp(name, withc));
+        }
+        if (match && n_found < 16) found[n_found++] = h;
+    }
+    if (n_found == 0) return 0;
+    if (number > 0) {
+        /* a number means the International Tables' standard setting (spglib lists it first): only
+         * the origin or axes choices of that one symbol remain open */
+        SpglibSpacegroupType first = spg_get_spacegroup_type(found[0]);
+        int kept = 0;
+        for (int k = 0; k < n_found; k++)
+            if (!strcmp(spg_get_spacegroup_type(found[k]).international_short, first.international_short))
+                found[kept++] = found[k];
+        n_found = kept;
+    }
+    if (n_found == 1) return found[0];
+    /* several settings: the rhombohedral pair is settled by the cell */
+    if (n_found == 2) {
+        SpglibSpacegroupType s0 = spg_get_spacegroup_type(found[0]), s1 = spg_get_spacegroup_type(found[1]);
+        if (!strcmp(s0.choice, "H") && !strcmp(s1.choice, "R")) return fabs(gamma - 120) < 0.5 ? found[0] : found[1];
+    }
+    size_t len = 0;
+    for (int k = 0; k < n_found && len + 24 < why_cap; k++) {
+        SpglibSpacegroupType st = spg_get_spacegroup_type(found[k]);
+        len += (size_t)snprintf(why + len, why_cap - len, "%s'%s%s%s'", k ? ", " : "", st.international_short,
+                                st.choice[0] ? ":" : "", st.choice);
+    }
+    (void)c;
+    return -1;
+}
+
+/* The operations of a Hall number from spglib's database. */
+static int ops_from_hall(const cif *c, int hall, symop **ops_out, int *n_out) {
+    int rot[192][3][3];
+    double tra[192][3];
+    int n = spg_get_symmetry_from_database(rot, tra, hall);
+    if (n <= 0) return ih_set_error("%s: no symmetry operations for Hall number %d", c->name, hall);
+    symop *ops = calloc((size_t)n, sizeof *ops);
+    if (!ops) return ih_set_error("%s: out of memory", c->name);
+    for (int k = 0; k < n; k++)
+        for (int i = 0; i < 3; i++) {
+            for (int j = 0; j < 3; j++) ops[k].r[i][j] = rot[k][i][j];
+            ops[k].t[i] = tra[k][i];
+        }
+    *ops_out = ops;
+    *n_out = n;
+    return 0;
+}
+
+static int read_symops(const cif *c, double gamma, symop **ops_out, int *n_out) {
     *ops_out = NULL;
     *n_out = 0;
     ccol col = {0, -1, -1, -1};
@@ -430,27 +510,36 @@ static int read_symops(const cif *c, symop **ops_out, int *n_out) {
         col = find_col(c, symop_tags[k]);
     int n = col.found ? col_rows(c, col) : 0;
     if (n == 0) {
-        /* No operations: P1, unless the file says otherwise (guessing the setting of a named
-         * space group would risk a silently wrong structure). */
+        /* No operations listed: the space group's own, from spglib's database, when the file names
+         * it unambiguously (symbol with its setting, Hall symbol, or number); else P1. */
+        char why[256] = "";
         for (size_t k = 0; k < sizeof sg_name_tags / sizeof *sg_name_tags; k++) {
             ccol nc = find_col(c, sg_name_tags[k]);
-            if (nc.found && col_rows(c, nc) == 1) {
-                const ctok *t = col_val(c, nc, 0);
-                if (!is_unknown(t) && !name_is_p1(t))
-                    return ih_set_error("%s: the file names space group %s but lists no symmetry "
-                                        "operations (_symmetry_equiv_pos_as_xyz); add them or "
-                                        "write the full cell in P1",
-                                        c->name, ih_excerpt((ih_span){t->p, t->len}));
-            }
+            if (!nc.found || col_rows(c, nc) != 1) continue;
+            const ctok *t = col_val(c, nc, 0);
+            if (is_unknown(t) || name_is_p1(t)) continue;
+            char name[64];
+            squash(t->p, t->len, name, sizeof name);
+            int hall = hall_number_of(c, name, 0, gamma, why, sizeof why);
+            if (hall > 0) return ops_from_hall(c, hall, ops_out, n_out);
+            if (hall < 0)
+                return ih_set_error("%s: space group %s has several settings (%s) and no operations are listed: "
+                                    "name the setting or list the operations",
+                                    c->name, ih_excerpt((ih_span){t->p, t->len}), why);
+            return ih_set_error("%s: unknown space group %s and no symmetry operations (_symmetry_equiv_pos_as_xyz)",
+                                c->name, ih_excerpt((ih_span){t->p, t->len}));
         }
         for (size_t k = 0; k < sizeof sg_number_tags / sizeof *sg_number_tags; k++) {
             ccol nc = find_col(c, sg_number_tags[k]);
             double num;
-            if (nc.found && col_rows(c, nc) == 1 && cif_number(col_val(c, nc, 0), &num) == 0 &&
-                num != 1)
-                return ih_set_error("%s: the file names space group number %g but lists no "
-                                    "symmetry operations (_symmetry_equiv_pos_as_xyz)",
-                                    c->name, num);
+            if (!nc.found || col_rows(c, nc) != 1 || cif_number(col_val(c, nc, 0), &num) != 0 || num == 1) continue;
+            int hall = num >= 1 && num <= 230 && num == floor(num) ? hall_number_of(c, "", (int)num, gamma, why, sizeof why) : 0;
+            if (hall > 0) return ops_from_hall(c, hall, ops_out, n_out);
+            if (hall < 0)
+                return ih_set_error("%s: space group number %g has several settings (%s) and no operations are "
+                                    "listed: name the setting or list the operations",
+                                    c->name, num, why);
+            return ih_set_error("%s: space group number %g is not one of 1..230", c->name, num);
         }
         symop *id = calloc(1, sizeof *id);
         if (!id) return ih_set_error("%s: out of memory", c->name);
@@ -573,6 +662,11 @@ static int site_coords(const cif *c, const sites *S, int row, const char *sname,
     const char *name = c->name;
     for (int k = 0; k < 3; k++) {
         const ctok *t = col_val(c, S->fc[k], row);
+        /* older ICSD exports write '.' for a zero coordinate */
+        if (t->kind == TK_PLAIN && t->len == 1 && t->p[0] == '.') {
+            f[k] = 0;
+            continue;
+        }
         if (is_unknown(t))
             return ih_set_error("%s: line %d: %s has an unknown coordinate (%.*s)", name, t->line, sname, t->len,
                                 t->p);
@@ -681,6 +775,19 @@ static int read_sites(const cif *c, sites *S, const symop *ops, int n_ops) {
     return 0;
 }
 
+/* The start of the data block after the one that begins at or after p (a line "data_…"), or NULL. */
+static const char *next_block(const char *p) {
+    int seen = 0;
+    for (const char *q = p; *q; q++) {
+        int line_start = q == p || q[-1] == '\n' || q[-1] == '\r';
+        if (line_start && starts_ci(q, 5, "data_")) {
+            if (seen) return q;
+            seen = 1;
+        }
+    }
+    return NULL;
+}
+
 int ih_parse_cif(const char *text, const char *name, ih_structure *out) {
     memset(out, 0, sizeof *out);
     cif c = {0};
@@ -694,10 +801,19 @@ int ih_parse_cif(const char *text, const char *name, ih_structure *out) {
                                              "_cell_angle_alpha", "_cell_angle_beta", "_cell_angle_gamma"};
     int rc = all_blank(text) ? ih_set_error("%s: empty file", name) : 0;
     if (rc == 0 && (cif_tokenize(&c, text) != 0 || cif_structure(&c) != 0)) rc = -1;
+    /* a first block of metadata only (SpringerMaterials, journal CIFs): the first block with a cell */
+    for (const char *block = text; rc == 0 && !find_col(&c, "_cell_length_a").found;) {
+        block = next_block(block);
+        if (!block) break;
+        cif_free(&c);
+        memset(&c, 0, sizeof c);
+        c.name = name;
+        if (cif_tokenize(&c, block) != 0 || cif_structure(&c) != 0) rc = -1;
+    }
     for (int k = 0; k < 6 && rc == 0; k++) rc = cell_param(&c, cell_tags[k], cell_tags[k], &prm[k]);
     if (rc == 0) rc = lattice_from_parameters(&c, prm, lattice);
     if (rc == 0) rc = site_columns(&c, &S);
-    if (rc == 0) rc = read_symops(&c, &ops, &n_ops);
+    if (rc == 0) rc = read_symops(&c, prm[5], &ops, &n_ops);
     if (rc == 0) rc = read_sites(&c, &S, ops, n_ops);
     if (rc == 0) rc = ih_structure_init(out, (int)S.n);
     if (rc == 0) {

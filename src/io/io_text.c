@@ -131,6 +131,8 @@ int ih_parse_count(ih_span t, long limit, long *out) {
 /* z of a 1- or 2-letter symbol given in any case */
 static int z_of_letters(const char *p, int n) {
     if (n < 1 || n > 2) return 0;
+    /* deuterium, as neutron-diffraction CIFs write it: hydrogen to the network */
+    if (n == 1 && (p[0] == 'D' || p[0] == 'd')) return 1;
     char sym[3] = {(char)toupper((unsigned char)p[0]), 0, 0};
     if (n == 2) sym[1] = (char)tolower((unsigned char)p[1]);
     return ih_element_z(sym);

@@ -145,6 +145,9 @@ int ih_path_find_ion(const ih_structure *ini, const ih_structure *fin, const cha
                      const char *fin_name, int *ion, double final_frac[3], double *hop_length);
 /* Initial (site 0 + host) and final (site 4 + host) structures of a 5-image structure (§1.4). */
 int ih_path_endpoints(const ih_structure *five, ih_structure *ini, ih_structure *fin);
+/* The crystal a 5-image structure was cut from: its host with the ion on both end sites (the
+ * initial structure's atoms, then the final site), e.g. to screen the hosts of path records. */
+int ih_path_crystal(const ih_structure *five, ih_structure *out);
 /* How close the straight path of a 5-image structure (the segment from image 0 to image 4) comes
  * to any other site, over all periodic images, in Å; *site (may be NULL) gets that site's index
  * in `five` (5 or more). The model sees the path only at five points: a path that passes through

@@ -50,49 +50,26 @@ int bench_cells(int argc, char **argv) {
     double *atoms = malloc((size_t)n * nT * sizeof *atoms), *rec_atoms = malloc((size_t)n * sizeof *rec_atoms);
     for (int i = 0; i < n; i++) {
         const ih_structure *five = &set.items[i];
-        ih_structure ini, fin, canon;
-        if (!ih_structure_is_5image(five) || ih_path_endpoints(five, &ini, &fin) != 0) {
+        ih_structure crystal, canon = {0};
+        if (!ih_structure_is_5image(five) || ih_path_crystal(five, &crystal) != 0) {
             failed++;
             continue;
         }
-        /* the hop: atom 0 of the initial structure to the final site (image 4 of the path) */
-        ih_hop h = {.from = 0, .to = -1};
+        /* the record's hop in its crystal: the ion (atom 0) to the final site (the last atom) */
+        ih_hop h = {.from = 0, .to = crystal.n_atoms - 1}, hc;
+        for (int c = 0; c < 3; c++) h.step[c] = five->frac[12 + c] - five->frac[c];
         double shift[3];
-        int ok = ih_canonical_cell(&ini, 0.01, &canon, shift) == 0;
-        if (ok) {
-            /* the hop's destination as a site: the initial host plus the ion at its final position */
-            ih_structure both;
-            ok = ih_structure_init(&both, ini.n_atoms + 1) == 0;
-            if (ok) {
-                memcpy(both.lattice, ini.lattice, sizeof both.lattice);
-                memcpy(both.z, ini.z, (size_t)ini.n_atoms * sizeof *both.z);
-                memcpy(both.frac, ini.frac, 3 * (size_t)ini.n_atoms * sizeof *both.frac);
-                both.z[ini.n_atoms] = ini.z[0];
-                for (int c = 0; c < 3; c++) {
-                    both.frac[3 * ini.n_atoms + c] = five->frac[12 + c];
-                    h.step[c] = five->frac[12 + c] - five->frac[c];
-                }
-                h.to = ini.n_atoms;
-                ih_hop hc;
-                ih_structure canon_both;
-                double shift2[3];
-                /* the canonical cell of the host with both end sites filled */
-                ok = ih_canonical_cell(&both, 0.01, &canon_both, shift2) == 0 &&
-                     ih_hop_to_cell(&both, &h, &canon_both, shift2, 0.01, &hc) == 0;
-                for (int t = 0; ok && t < nT; t++) {
-                    int nn[3];
-                    ok = ih_hop_supercell_size(&canon_both, &hc, T[t], nn) == 0;
-                    if (!ok) break;
-                    double L[3][3];
-                    for (int r = 0; r < 3; r++)
-                        for (int c = 0; c < 3; c++) L[r][c] = canon_both.lattice[r][c] * nn[r];
-                    sp[(size_t)t * n + used] = shortest_spacing(L);
-                    atoms[(size_t)t * n + used] = (double)nn[0] * nn[1] * nn[2] * canon_both.n_atoms - 1;
-                }
-                if (canon_both.z) ih_structure_free(&canon_both);
-                ih_structure_free(&both);
-            }
-            ih_structure_free(&canon);
+        int ok = ih_canonical_cell(&crystal, 0.01, &canon, shift) == 0 &&
+                 ih_hop_to_cell(&crystal, &h, &canon, shift, 0.01, &hc) == 0;
+        for (int t = 0; ok && t < nT; t++) {
+            int nn[3];
+            ok = ih_hop_supercell_size(&canon, &hc, T[t], nn) == 0;
+            if (!ok) break;
+            double L[3][3];
+            for (int r = 0; r < 3; r++)
+                for (int c = 0; c < 3; c++) L[r][c] = canon.lattice[r][c] * nn[r];
+            sp[(size_t)t * n + used] = shortest_spacing(L);
+            atoms[(size_t)t * n + used] = (double)nn[0] * nn[1] * nn[2] * canon.n_atoms - 1;
         }
         if (ok) {
             rec[used] = shortest_spacing(five->lattice);
@@ -101,7 +78,8 @@ int bench_cells(int argc, char **argv) {
         } else {
             failed++;
         }
-        ih_structure_free(&ini), ih_structure_free(&fin);
+        if (canon.z) ih_structure_free(&canon);
+        ih_structure_free(&crystal);
     }
     printf("%s: %d records, %d analysed, %d not (no canonical cell)\n", data, n, used, failed);
     if (used) {

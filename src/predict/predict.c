@@ -398,7 +398,11 @@ int ih_predict_move(ih_predictor *p, const ih_structure *s, const char *name, in
     if (hop_geometry(s, ion, to, &r) != 0) return -1;
     if (!(r.length > 0.3)) return ih_set_error("%s: the destination is where atom %d already is", name, ion + 1);
     const double(*one)[3] = (const double(*)[3])to;
-    if (ih_predict_moves(p, 1, s, name, &ion, one, &r, members) != 0) return -1;
+    /* the geometry is known: straight to the network, as for end points */
+    pthread_mutex_lock(&p->lock);
+    int rc2 = predict_hop_graphs(&p->set, 1, s, NULL, &ion, one, name, &r.em, &r.spread, members);
+    pthread_mutex_unlock(&p->lock);
+    if (rc2 != 0) return -1;
     *out = r;
     return 0;
 }

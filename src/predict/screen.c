@@ -182,23 +182,6 @@ static cJSON *error_json(const char *item, int z, const char *message) {
     return j;
 }
 
-/* A 5-image path record stands for its crystal: the host with the ion on both end sites. */
-static int record_crystal(const ih_structure *five, ih_structure *out) {
-    ih_structure ini, fin;
-    if (ih_path_endpoints(five, &ini, &fin) != 0) return -1;
-    int rc = ih_structure_init(out, ini.n_atoms + 1);
-    if (rc == 0) {
-        memcpy(out->lattice, ini.lattice, sizeof out->lattice);
-        memcpy(out->z, ini.z, (size_t)ini.n_atoms * sizeof *out->z);
-        memcpy(out->frac, ini.frac, 3 * (size_t)ini.n_atoms * sizeof *out->frac);
-        out->z[ini.n_atoms] = five->z[0];
-        memcpy(out->frac + 3 * ini.n_atoms, five->frac + 12, 3 * sizeof *out->frac);
-        snprintf(out->jid, sizeof out->jid, "%s", five->jid);
-    }
-    ih_structure_free(&ini), ih_structure_free(&fin);
-    return rc;
-}
-
 /* ---- progress file: a header line, then one finished result per line ---- */
 
 static uint64_t run_key(const ih_screen_opts *o, const char *model, const str_list *items) {
@@ -407,7 +390,7 @@ int ih_screen(ih_predictor *p, const char *const *inputs, int n_inputs, const ih
                     char msg[4400];
                     snprintf(msg, sizeof msg, "%s: not a path record, so the ion must be given (--ion)", items.v[it]);
                     j = error_json(items.v[it], z, msg);
-                } else if (path && record_crystal(s, &crystal) != 0) {
+                } else if (path && ih_path_crystal(s, &crystal) != 0) {
                     j = error_json(items.v[it], z, ih_last_error());
                 } else if (ih_predict_element_hops(p, path ? &crystal : s, items.v[it], z, o->max_hop, o->symprec,
                                                    &h) == 0) {

@@ -108,6 +108,20 @@ static int table_find(const hop_table *t, const ih_hop *hops, int a, int b, cons
     }
 }
 
+/* The table of n hops (a load under one half); -1 when out of memory. */
+static int table_build(hop_table *t, const ih_hop *hops, int n) {
+    t->cap = 16;
+    while (t->cap < 2 * (size_t)n) t->cap *= 2;
+    t->slot = calloc(t->cap, sizeof *t->slot);
+    if (!t->slot) return ih_set_error("out of memory");
+    for (int k = 0; k < n; k++) {
+        size_t q = hop_key_hash(hops[k].from, hops[k].to, hops[k].image) & (t->cap - 1);
+        while (t->slot[q]) q = (q + 1) & (t->cap - 1);
+        t->slot[q] = k + 1;
+    }
+    return 0;
+}
+
 typedef struct hop_list {
     ih_hop *v;
     int n, cap;
@@ -173,20 +187,13 @@ static int classify(const ih_structure *s, const int *site, int n_sites, const s
     int *index_of = malloc((size_t)s->n_atoms * sizeof *index_of); /* structure index -> site number */
     int *perm = malloc((size_t)ops->n * n_sites * sizeof *perm);
     int(*shift)[3] = malloc((size_t)ops->n * n_sites * sizeof *shift);
-    hop_table t = {.cap = 16};
-    while (t.cap < 2 * (size_t)N) t.cap *= 2;
-    t.slot = calloc(t.cap, sizeof *t.slot);
+    hop_table t = {0};
     hop_list classes = {0};
-    if (!index_of || !perm || !shift || !t.slot) rc = ih_set_error("out of memory");
+    if (!index_of || !perm || !shift) rc = ih_set_error("out of memory");
+    if (rc == 0) rc = table_build(&t, net->hops, N);
     for (int a = 0; rc == 0 && a < n_sites; a++) index_of[site[a]] = a;
     if (rc == 0) rc = site_permutations(s, site, n_sites, ops, symprec, perm, shift);
-    for (int k = 0; rc == 0 && k < N; k++) {
-        const ih_hop *h = &net->hops[k];
-        size_t q = hop_key_hash(h->from, h->to, h->image) & (t.cap - 1);
-        while (t.slot[q]) q = (q + 1) & (t.cap - 1);
-        t.slot[q] = k + 1;
-        net->hops[k].klass = -1;
-    }
+    for (int k = 0; rc == 0 && k < N; k++) net->hops[k].klass = -1;
     for (int k = 0; rc == 0 && k < N; k++) {
         ih_hop *h = &net->hops[k];
         if (h->klass >= 0) continue;
@@ -250,18 +257,11 @@ static int network_in_cell(const ih_structure *s, int z, double max_length, doub
 static int class_from_canonical(const ih_structure *s, const ih_structure *c, const double shift[3], double symprec,
                                 const ih_hop_network *cnet, ih_hop_network *net) {
     int N = net->n_hops, C = cnet->n_classes, rc = 0;
-    hop_table t = {.cap = 16};
-    while (t.cap < 2 * (size_t)cnet->n_hops) t.cap *= 2;
-    t.slot = calloc(t.cap, sizeof *t.slot);
+    hop_table t = {0};
     int *renumber = malloc((size_t)(C + N + 1) * sizeof *renumber);
     hop_list classes = {0};
-    if (!t.slot || !renumber) rc = ih_set_error("out of memory");
-    for (int k = 0; rc == 0 && k < cnet->n_hops; k++) {
-        const ih_hop *h = &cnet->hops[k];
-        size_t q = hop_key_hash(h->from, h->to, h->image) & (t.cap - 1);
-        while (t.slot[q]) q = (q + 1) & (t.cap - 1);
-        t.slot[q] = k + 1;
-    }
+    if (!renumber) rc = ih_set_error("out of memory");
+    if (rc == 0) rc = table_build(&t, cnet->hops, cnet->n_hops);
     for (int k = 0; rc == 0 && k < C + N + 1; k++) renumber[k] = -1;
     int extra = C; /* hops with no canonical counterpart (a length rounding at max_length) */
     for (int k = 0; rc == 0 && k < N; k++) {

@@ -318,3 +318,19 @@ int ih_path_descriptors(const ih_structure *five, double raw[IH_PATH_DESC], floa
     }
     return 0;
 }
+
+int ih_path_crystal(const ih_structure *five, ih_structure *out) {
+    ih_structure ini, fin;
+    if (ih_path_endpoints(five, &ini, &fin) != 0) return -1;
+    int rc = ih_structure_init(out, ini.n_atoms + 1);
+    if (rc == 0) {
+        memcpy(out->lattice, ini.lattice, sizeof out->lattice);
+        memcpy(out->z, ini.z, (size_t)ini.n_atoms * sizeof *out->z);
+        memcpy(out->frac, ini.frac, 3 * (size_t)ini.n_atoms * sizeof *out->frac);
+        out->z[ini.n_atoms] = five->z[0];
+        memcpy(out->frac + 3 * ini.n_atoms, five->frac + 12, 3 * sizeof *out->frac);
+        snprintf(out->jid, sizeof out->jid, "%s", five->jid);
+    }
+    ih_structure_free(&ini), ih_structure_free(&fin);
+    return rc;
+}

@@ -92,15 +92,25 @@ int ih_mat3_inverse(const double L[3][3], double inv[3][3], double *det_out) {
     return 0;
 }
 
+/* The lattice vectors' lengths (hypot: no overflow); -1 naming the first one too long for a cell
+ * whose volume is finite (a lattice of 1e308 is not a "zero-volume" cell). */
+static int lattice_too_long(const double L[3][3], const char *what, double len[3]) {
+    for (int r = 0; r < 3; r++) {
+        len[r] = hypot(hypot(L[r][0], L[r][1]), L[r][2]);
+        if (!(len[r] <= 1e6))
+            return ih_set_error("%s: lattice vector %d is %.3g Å long: not a crystal cell", what, r + 1, len[r]);
+    }
+    return 0;
+}
+
 int ih_frac_from_cart(ih_structure *s, const char *name) {
     double inv[3][3], det;
     if (ih_mat3_inverse(s->lattice, inv, &det) != 0) {
-        for (int r = 0; r < 3; r++) {
-            double len = hypot(hypot(s->lattice[r][0], s->lattice[r][1]), s->lattice[r][2]); /* no overflow */
-            /* finite numbers whose volume overflows: name the length, not a "zero volume" */
-            if (isfinite(s->lattice[r][0] + s->lattice[r][1] + s->lattice[r][2]) && !(len <= 1e6))
-                return ih_set_error("%s: lattice vector %d is %.3g Å long: not a crystal cell", name, r + 1, len);
-        }
+        double len[3];
+        /* finite numbers whose volume overflows: name the length, not a "zero volume" */
+        int finite = 1;
+        for (int k = 0; k < 9; k++) finite &= isfinite(s->lattice[k / 3][k % 3]);
+        if (finite && lattice_too_long(s->lattice, name, len) != 0) return -1;
         if (!isfinite(det)) return ih_set_error("%s: lattice contains a non-finite number", name);
         return ih_set_error("%s: degenerate lattice (cell volume %.3g Å^3): zero-volume or flat cell",
                             name, fabs(det));
@@ -252,11 +262,7 @@ int ih_structure_validate(const ih_structure *s, const char *what, double min_se
             if (!isfinite(s->lattice[r][c]))
                 return ih_set_error("%s: lattice contains a non-finite number", what);
     double len[3];
-    for (int r = 0; r < 3; r++)
-        len[r] = hypot(hypot(s->lattice[r][0], s->lattice[r][1]), s->lattice[r][2]); /* no overflow */
-    for (int r = 0; r < 3; r++)
-        if (!(len[r] <= 1e6)) /* the volume of such a cell overflows: name the length instead */
-            return ih_set_error("%s: lattice vector %d is %.3g Å long: not a crystal cell", what, r + 1, len[r]);
+    if (lattice_too_long(s->lattice, what, len) != 0) return -1;
     double vol = fabs(ih_structure_volume(s));
     if (!(vol > 1e-6) || !(len[0] > 1e-3 && len[1] > 1e-3 && len[2] > 1e-3) ||
         vol < 1e-4 * len[0] * len[1] * len[2])

@@ -30,6 +30,13 @@ extern "C" {
 /* Last error message of the calling thread ("" if none). */
 const char *ih_last_error(void);
 
+/* Warnings: what the library did to an input that the user should know about (a disordered site
+ * resolved, end points that differ by more than the moving ion). Each is one line, passed to the
+ * handler in the thread that made it; the default handler (fn NULL) prints "ionhop: warning: MSG"
+ * on stderr. The handler is process-wide: set it before starting threads. */
+typedef void (*ih_warning_fn)(const char *message, void *user);
+void ih_set_warning_handler(ih_warning_fn fn, void *user);
+
 /* ---------------------------------------------------------------------------------------- */
 /* elements (elements.c)                                                                    */
 /* ---------------------------------------------------------------------------------------- */

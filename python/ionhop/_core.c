@@ -15,6 +15,31 @@ static PyObject *raise_error(int file_error) {
     return NULL;
 }
 
+/* Library warnings arrive in the thread that made them, possibly without the GIL: they are kept
+ * here and issued as Python UserWarnings (so `warnings` filters apply) once the call is back. */
+#define MAX_PENDING_WARNINGS 64
+static _Thread_local char *pending_warnings[MAX_PENDING_WARNINGS];
+static _Thread_local int n_pending_warnings;
+
+static void keep_warning(const char *message, void *user) {
+    (void)user;
+    if (n_pending_warnings < MAX_PENDING_WARNINGS) {
+        char *copy = strdup(message);
+        if (copy) pending_warnings[n_pending_warnings++] = copy;
+    }
+}
+
+/* Issue the pending warnings; -1 with an exception set when a filter turned one into an error. */
+static int issue_warnings(void) {
+    int rc = 0;
+    for (int k = 0; k < n_pending_warnings; k++) {
+        if (rc == 0 && PyErr_WarnEx(PyExc_UserWarning, pending_warnings[k], 1) < 0) rc = -1;
+        free(pending_warnings[k]);
+    }
+    n_pending_warnings = 0;
+    return rc;
+}
+
 static int looks_like_file_error(const char *msg) {
     return strstr(msg, "cannot open") || strstr(msg, "cannot write") || strstr(msg, "read error");
 }
@@ -106,6 +131,10 @@ static PyObject *py_read(PyObject *self, PyObject *args) {
     Py_BEGIN_ALLOW_THREADS
     rc = ih_read_structures(path, IH_FMT_UNKNOWN, &set);
     Py_END_ALLOW_THREADS
+    if (issue_warnings() != 0) {
+        if (rc == 0) ih_structure_set_free(&set);
+        return NULL;
+    }
     if (rc != 0) return raise_error(looks_like_file_error(ih_last_error()));
     PyObject *out = PyList_New(set.n);
     for (int k = 0; k < set.n; k++) PyList_SET_ITEM(out, k, structure_tuple(&set.items[k]));
@@ -132,6 +161,10 @@ static int Predictor_init(Predictor *self, PyObject *args, PyObject *kw) {
     Py_BEGIN_ALLOW_THREADS
     p = ih_predictor_load(path);
     Py_END_ALLOW_THREADS
+    if (issue_warnings() != 0) {
+        ih_predictor_free(p);
+        return -1;
+    }
     if (!p) {
         raise_error(looks_like_file_error(ih_last_error()));
         return -1;
@@ -166,7 +199,10 @@ static PyObject *Predictor_endpoints(Predictor *self, PyObject *args) {
     Py_END_ALLOW_THREADS
     ih_structure_free(&a);
     ih_structure_free(&b);
-    PyObject *out = rc == 0 ? hop_dict(&r, members, M) : members ? raise_error(0) : PyErr_NoMemory();
+    PyObject *out = issue_warnings() != 0 ? NULL
+                    : rc == 0            ? hop_dict(&r, members, M)
+                    : members            ? raise_error(0)
+                                         : PyErr_NoMemory();
     free(members);
     return out;
 }
@@ -185,7 +221,10 @@ static PyObject *Predictor_move(Predictor *self, PyObject *args) {
     rc = members ? ih_predict_move(self->p, &s, "structure", ion, to, &r, members) : -1;
     Py_END_ALLOW_THREADS
     ih_structure_free(&s);
-    PyObject *out = rc == 0 ? hop_dict(&r, members, M) : members ? raise_error(0) : PyErr_NoMemory();
+    PyObject *out = issue_warnings() != 0 ? NULL
+                    : rc == 0            ? hop_dict(&r, members, M)
+                    : members            ? raise_error(0)
+                                         : PyErr_NoMemory();
     free(members);
     return out;
 }
@@ -208,6 +247,10 @@ static PyObject *Predictor_hops(Predictor *self, PyObject *args) {
     rc = ih_predict_element_hops(self->p, &s, "structure", element, max_hop, symprec, &h);
     Py_END_ALLOW_THREADS
     ih_structure_free(&s);
+    if (issue_warnings() != 0) {
+        if (rc == 0) ih_element_hops_free(&h);
+        return NULL;
+    }
     if (rc != 0) return raise_error(0);
     PyObject *classes = PyList_New(h.n), *hops = PyList_New(h.net.n_hops);
     for (int k = 0; k < h.n; k++) {
@@ -306,6 +349,7 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "ionhop._core", "ionh
 
 PyMODINIT_FUNC PyInit__core(void) {
     if (PyType_Ready(&PredictorType) < 0) return NULL;
+    ih_set_warning_handler(keep_warning, NULL);
     PyObject *m = PyModule_Create(&module);
     if (!m) return NULL;
     Py_INCREF(&PredictorType);

@@ -18,6 +18,54 @@
 
 static _Thread_local char last_error[1024];
 
+static ih_warning_fn warning_fn;
+static void *warning_user;
+static _Thread_local int capture_open, capture_n;
+static _Thread_local char **capture_msgs;
+
+void ih_set_warning_handler(ih_warning_fn fn, void *user) {
+    warning_fn = fn;
+    warning_user = user;
+}
+
+void ih_warn(const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    for (char *p = msg; *p; p++)
+        if (*p == '\n' || *p == '\r') *p = ' ';
+    if (warning_fn)
+        warning_fn(msg, warning_user);
+    else
+        fprintf(stderr, "ionhop: warning: %s\n", msg);
+    if (capture_open) {
+        char **grown = realloc(capture_msgs, (size_t)(capture_n + 1) * sizeof *grown);
+        char *copy = strdup(msg);
+        if (grown) capture_msgs = grown;
+        if (grown && copy)
+            capture_msgs[capture_n++] = copy;
+        else
+            free(copy); /* out of memory: the warning was still passed to the handler */
+    }
+}
+
+void ih_warnings_capture_begin(void) {
+    capture_open = 1;
+    capture_n = 0;
+    capture_msgs = NULL;
+}
+
+int ih_warnings_capture_end(char ***msgs) {
+    int n = capture_n;
+    *msgs = capture_msgs;
+    capture_open = 0;
+    capture_n = 0;
+    capture_msgs = NULL;
+    return n;
+}
+
 const char *ih_last_error(void) { return last_error; }
 
 int ih_set_error(const char *fmt, ...) {

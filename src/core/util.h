@@ -10,6 +10,14 @@ extern "C" {
 
 /* Set the calling thread's error message (printf-style); always returns -1. */
 int ih_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Send a warning (printf-style, one line) to the handler of ih_set_warning_handler, and to the
+ * calling thread's capture list while one is open. */
+void ih_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Collect the calling thread's warnings (as well as passing them on) between begin and end; end
+ * returns how many were collected and hands over the malloc'ed list (*msgs, each malloc'ed; may
+ * be NULL). Captures do not nest. */
+void ih_warnings_capture_begin(void);
+int ih_warnings_capture_end(char ***msgs);
 
 /* ---------------------------------------------------------------------------------------- */
 /* utilities                                                                                */

@@ -120,6 +120,25 @@ int ih_read_structures(const char *path, ih_format fmt, ih_structure_set *out);
 /* Read exactly one structure (error if the file holds none or several). */
 int ih_read_structure(const char *path, ih_format fmt, ih_structure *out);
 
+/* Disordered structures (CIF occupancies; docs/method.md §12). Atoms closer than
+ * IH_SHARED_SITE_DISTANCE Å share one site, and partly occupied atoms of one element closer than
+ * IH_SPLIT_SITE_DISTANCE Å are one split site: each such site becomes one atom of its majority
+ * element at the occupancy-weighted mean position. Then IH_DISORDER_SITES (the default) keeps every
+ * partly occupied site as an occupied one (for the mobile element: every candidate site of the
+ * hop network), IH_DISORDER_HALF only those of occupancy >= 0.5, and IH_DISORDER_REFUSE refuses
+ * any occupancy under 0.99. Each change is reported as a warning. */
+typedef enum ih_disorder { IH_DISORDER_SITES = 0, IH_DISORDER_HALF, IH_DISORDER_REFUSE } ih_disorder;
+#define IH_SHARED_SITE_DISTANCE 0.1
+#define IH_SPLIT_SITE_DISTANCE 1.0
+typedef struct ih_read_opts {
+    ih_disorder disorder;
+} ih_read_opts; /* all zero: the defaults */
+/* ih_read_structures / ih_read_structure with options (o may be NULL: the defaults). */
+int ih_read_structures_opts(const char *path, ih_format fmt, const ih_read_opts *o, ih_structure_set *out);
+int ih_read_structure_opts(const char *path, ih_format fmt, const ih_read_opts *o, ih_structure *out);
+/* "sites", "half", "refuse" -> *out; -1 if the name is none of these */
+int ih_disorder_from_name(const char *name, ih_disorder *out);
+
 int ih_read_json(const char *path, ih_structure_set *out);
 int ih_read_poscar(const char *path, ih_structure *out);
 int ih_read_cif(const char *path, ih_structure *out);
@@ -197,6 +216,9 @@ typedef struct ih_hop_network {
     ih_hop *classes;
     ih_hops_info info;
 } ih_hop_network;
+/* The symmetry tolerance (Å) the command-line tool and the Python package use unless told:
+ * chosen so that relaxed structures keep their space group (docs/results.md). */
+#define IH_DEFAULT_SYMPREC 0.1
 int ih_hop_network_build(const ih_structure *s, int z, double max_length, double symprec, ih_hop_network *net);
 void ih_hop_network_free(ih_hop_network *net);
 /* The class representatives alone (malloc'ed), as ih_hop_network_build finds them. */
@@ -324,11 +346,12 @@ int ih_write_hop_network(const char *path, const ih_structure *s, const ih_eleme
  * list, one object per structure, in input order) and out_csv (a summary; may be NULL), both
  * written atomically at the end; finished structures are kept in OUT_JSON.partial as they finish,
  * and a run of the same inputs and settings continues from it. progress (may be NULL) gets one
- * line per structure. */
+ * line per structure. A result carries the warnings its structure raised ("warnings": a list). */
 typedef struct ih_screen_opts {
     int z;                 /* the mobile element; 0: each path record's own ion */
     double max_hop;        /* Å */
     double symprec;        /* Å */
+    ih_disorder disorder;  /* how partly occupied sites are read */
     const char *out_json, *out_csv;
     FILE *progress;
 } ih_screen_opts;

@@ -22,6 +22,7 @@ from . import _core
 
 __version__ = _core.version
 GOOD_CONDUCTOR_EV = _core.GOOD_CONDUCTOR_EV
+DEFAULT_SYMPREC = _core.DEFAULT_SYMPREC
 
 _SYMBOLS = (
     "H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As Se Br Kr "
@@ -60,14 +61,24 @@ class Structure:
         return len(self.numbers)
 
 
-def read(path) -> Structure:
-    """The (first) structure of a POSCAR/CONTCAR, CIF, extended XYZ or JSON record file."""
-    return read_all(path)[0]
+_DISORDER = {"sites": 0, "half": 1, "refuse": 2}
 
 
-def read_all(path) -> List[Structure]:
-    """Every structure of a file (a JSON record file holds many)."""
-    return [Structure(l, f, z, j) for l, f, z, j in _core.read(os.fspath(path))]
+def read(path, disorder: str = "sites") -> Structure:
+    """The (first) structure of a POSCAR/CONTCAR, CIF, extended XYZ or JSON record file.
+
+    ``disorder``: how partly occupied CIF sites are read: "sites" (every candidate site taken as
+    occupied, after merging split positions and giving shared sites to their majority species),
+    "half" (only sites of occupancy >= 0.5) or "refuse" (ValueError). What was done arrives as
+    UserWarnings."""
+    return read_all(path, disorder)[0]
+
+
+def read_all(path, disorder: str = "sites") -> List[Structure]:
+    """Every structure of a file (a JSON record file holds many); ``disorder`` as for read()."""
+    if disorder not in _DISORDER:
+        raise ValueError(f"disorder must be one of {', '.join(_DISORDER)}, not {disorder!r}")
+    return [Structure(l, f, z, j) for l, f, z, j in _core.read(os.fspath(path), _DISORDER[disorder])]
 
 
 def as_structure(obj) -> Structure:
@@ -159,7 +170,7 @@ class Model:
         return HopResult(d["em"], d["spread"], d["members"], d["length"], d["closest_approach"], d["ion"],
                          d["from"], d["to"])
 
-    def hops(self, structure, ion: str, max_hop: float = 5.0, symprec: float = 0.01) -> HopNetwork:
+    def hops(self, structure, ion: str, max_hop: float = 5.0, symprec: float = DEFAULT_SYMPREC) -> HopNetwork:
         """Every hop of element ``ion`` up to ``max_hop`` Å in symmetry classes, each class's Em (the same
         for any cell of the crystal), and the 1D/2D/3D percolation barriers."""
         s = as_structure(structure)
@@ -167,7 +178,7 @@ class Model:
         return HopNetwork(ion, d["spacegroup"], d["spacegroup_symbol"], d["n_sites"], d["classes"], d["hops"],
                           d["percolation"], d["percolation_directions"])
 
-    def screen(self, structures, ion: str, max_hop: float = 5.0, symprec: float = 0.01) -> List[dict]:
+    def screen(self, structures, ion: str, max_hop: float = 5.0, symprec: float = DEFAULT_SYMPREC) -> List[dict]:
         """One result per structure, as ``ionhop screen`` writes them: ``status`` "ok" with the hop
         network, class barriers and percolation, or "error" with the reason; a bad structure never
         stops the others."""

@@ -125,11 +125,17 @@ static PyObject *structure_tuple(const ih_structure *s) {
 static PyObject *py_read(PyObject *self, PyObject *args) {
     (void)self;
     const char *path;
-    if (!PyArg_ParseTuple(args, "s", &path)) return NULL;
+    int disorder = IH_DISORDER_SITES;
+    if (!PyArg_ParseTuple(args, "s|i", &path, &disorder)) return NULL;
+    if (disorder < IH_DISORDER_SITES || disorder > IH_DISORDER_REFUSE) {
+        PyErr_SetString(PyExc_ValueError, "unknown disorder policy");
+        return NULL;
+    }
+    ih_read_opts o = {.disorder = (ih_disorder)disorder};
     ih_structure_set set;
     int rc;
     Py_BEGIN_ALLOW_THREADS
-    rc = ih_read_structures(path, IH_FMT_UNKNOWN, &set);
+    rc = ih_read_structures_opts(path, IH_FMT_UNKNOWN, &o, &set);
     Py_END_ALLOW_THREADS
     if (issue_warnings() != 0) {
         if (rc == 0) ih_structure_set_free(&set);
@@ -340,7 +346,7 @@ static PyObject *py_default_model(PyObject *self, PyObject *args) {
 }
 
 static PyMethodDef module_methods[] = {
-    {"read", py_read, METH_VARARGS, "read(path) -> [(lattice, frac, numbers, jid), ...]"},
+    {"read", py_read, METH_VARARGS, "read(path, disorder=0) -> [(lattice, frac, numbers, jid), ...]"},
     {"default_model_path", py_default_model, METH_NOARGS, "the model used when none is named"},
     {NULL, NULL, 0, NULL}};
 
@@ -360,5 +366,6 @@ PyMODINIT_FUNC PyInit__core(void) {
     }
     PyModule_AddStringConstant(m, "version", IH_VERSION);
     PyModule_AddObject(m, "GOOD_CONDUCTOR_EV", PyFloat_FromDouble(IH_GOOD_CONDUCTOR_EV));
+    PyModule_AddObject(m, "DEFAULT_SYMPREC", PyFloat_FromDouble(IH_DEFAULT_SYMPREC));
     return m;
 }

@@ -168,3 +168,25 @@ def test_threads_share_one_model(model):
     for t in threads:
         t.join()
     assert not errors and len(got) == 8 and all(abs(g - want) < 1e-6 for g in got)
+
+
+LLZO = os.path.join(ROOT, "tests", "fixtures", "disordered", "llzo_cubic.cif")
+LGPS = os.path.join(ROOT, "tests", "fixtures", "disordered", "lsips_lgps.cif")
+
+
+def test_disordered_cif_policies_and_warnings():
+    with pytest.warns(UserWarning, match=r"72 partly occupied Li sites"):
+        s = ionhop.read(LLZO)
+    assert int((s.numbers == 3).sum()) == 72
+    with pytest.warns(UserWarning, match=r"16 sites with occupancy under 0.5 left empty"):
+        half = ionhop.read(LGPS, disorder="half")
+    assert int((half.numbers == 3).sum()) == 16
+    with pytest.raises(ValueError, match=r"site 'Li1' has occupancy 0.564"):
+        ionhop.read(LLZO, disorder="refuse")
+    with pytest.raises(ValueError, match=r"disorder must be one of"):
+        ionhop.read(LLZO, disorder="random")
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(UserWarning):  # a warnings filter set to "error" stops the call
+            ionhop.read(LLZO)

@@ -15,20 +15,26 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: ionhop predict [--model MODEL] --initial FILE --final FILE\n"
             "       ionhop predict [--model MODEL] STRUCTURE --ion INDEX --to \"x y z\"\n"
-            "       ionhop predict [--model MODEL] STRUCTURE --ion ELEMENT [--max-hop 5.0] [--all] [--out hops.csv]\n"
-            "                      [--network network.xyz]\n"
+            "       ionhop predict [--model MODEL] STRUCTURE --ion ELEMENT [--max-hop 5.0] [--symprec %g] [--top N]\n"
+            "                      [--all] [--out hops.csv] [--network network.xyz] [--disorder sites|half|refuse]\n"
             "       ionhop predict [--model MODEL] --data FILE.json [--out preds.csv]\n"
             "End points and structures: POSCAR/CONTCAR, CIF, extended XYZ or a JSON record.\n"
             "INDEX counts atoms from 1 in file order; x y z is the fractional destination.\n"
             "--ion ELEMENT (e.g. Li): every symmetry-distinct vacancy hop of that element between its\n"
             "own sites up to --max-hop Å (the destination site is emptied), lowest barrier first;\n"
             "hops passing within 1 Å of a host atom are left out of the list unless --all (the CSV\n"
-            "of --out holds every hop);\n"
+            "of --out holds every hop); --top N lists only the N lowest. Sites and hops are equivalent when a\n"
+            "symmetry operation found with tolerance --symprec Å (spglib) maps one onto the other: relaxed\n"
+            "structures keep their space group at the default (docs/results.md);\n"
             "hops to periodic images of a site count like any other; each hop is predicted in a supercell\n"
             "in which it is the nearest image of its path. The 1D/2D/3D percolation barriers follow the table;\n"
             "--network writes the structure with X markers along every hop open at the highest of them\n"
             "(extended XYZ with a hop_class column: VESTA, OVITO, ASE).\n"
-            "Without --model the bundled default model (models/default.ionhop) is used.\n");
+            "--disorder: partly occupied CIF sites (split positions and shared sites merged first) are all\n"
+            "taken as occupied (sites, the default), only those of occupancy >= 0.5 (half), or refused;\n"
+            "each change is reported as a warning (docs/method.md §12).\n"
+            "Without --model the bundled default model (models/default.ionhop) is used.\n",
+            IH_DEFAULT_SYMPREC);
 }
 
 static void report_hop(const char *model, int n_members, const ih_structure *ini, const ih_hop_result *r) {
@@ -105,18 +111,29 @@ static int is_path_record(const ih_structure *s) {
     return sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2]) < 2.0;
 }
 
+typedef struct predict_args {
+    const char *model, *ini_path, *fin_path, *data, *out, *network;
+    const char *structure, *ion_s, *to_s; /* STRUCTURE --ion … [--to …] */
+    long ion_number;                      /* --ion INDEX (1-based), with to[] */
+    double to[3];
+    int scan, all, top; /* --ion ELEMENT: the hop listing */
+    double max_hop, symprec;
+    ih_read_opts read; /* --disorder */
+} predict_args;
+
 /* The table of STRUCTURE --ion ELEMENT, lowest barrier first; paths close to a host atom only
  * with `all`. */
-static void print_scan(int n_members, const char *model, const char *path, int z, double max_hop, int all,
-                       const ih_element_hops *h) {
+static void print_scan(int n_members, const char *model, const char *path, int z, double max_hop, double symprec,
+                       int top, int all, const ih_element_hops *h) {
     const char *el = ih_element_symbol(z);
     const ih_hops_info *info = &h->info;
     printf("model:  %s\n", model);
-    printf("hops:   %s in %s: %d sites, space group %s (%d); %d hops up to %.1f Å in %d symmetry classes\n", el, path,
-           info->n_sites, info->spacegroup ? info->spacegroup_symbol : "none found", info->spacegroup, info->n_hops,
-           max_hop, h->n);
+    printf("hops:   %s in %s: %d sites, space group %s (%d) at tolerance %g Å; %d hops up to %.1f Å in %d symmetry "
+           "classes\n",
+           el, path, info->n_sites, info->spacegroup ? info->spacegroup_symbol : "none found", info->spacegroup,
+           symprec, info->n_hops, max_hop, h->n);
     printf("   from     to   image      length  closest  count  Em (eV)  %s verdict\n", n_members > 1 ? "spread" : "");
-    int close = 0, hidden = 0;
+    int close = 0, hidden = 0, shown = 0, beyond_top = 0;
     for (int r = 0; r < h->n; r++) {
         int k = h->order[r];
         const ih_hop *hop = &h->hops[k];
@@ -126,6 +143,11 @@ static void print_scan(int n_members, const char *model, const char *path, int z
             hidden++;
             continue;
         }
+        if (top > 0 && shown >= top) {
+            beyond_top++;
+            continue;
+        }
+        shown++;
         char spread[16] = "";
         if (n_members > 1) snprintf(spread, sizeof spread, " %6.3f", res->spread);
         char image[32];
@@ -153,6 +175,9 @@ static void print_scan(int n_members, const char *model, const char *path, int z
         printf("warning: %d hop%s (!) pass within %.1f Å of a host atom; such paths were predicted with about 1 eV "
                "mean error in cross-validation, mostly too low (docs/results.md)\n",
                close, close > 1 ? "s" : "", IH_CLOSE_APPROACH_WARN);
+    if (beyond_top)
+        printf("%d higher hop class%s not listed (--top %d); --out FILE writes them all\n", beyond_top,
+               beyond_top > 1 ? "es" : "", top);
     if (hidden)
         printf("%d more hop class%s pass%s within %.1f Å of a host atom (through or past another site: the model "
                "is unreliable there); --all lists them\n",
@@ -179,10 +204,11 @@ static int write_scan_csv(const ih_element_hops *h, const char *out_path) {
 }
 
 static int predict_scan(ih_predictor *pm, const char *model, const char *path, const ih_structure *s, int z,
-                        double max_hop, int all, const char *out_path, const char *network_path) {
+                        const predict_args *a) {
     ih_element_hops h;
-    if (ih_predict_element_hops(pm, s, path, z, max_hop, 0.01, &h) != 0) return -1;
-    print_scan(ih_predictor_n_members(pm), model, path, z, max_hop, all, &h);
+    if (ih_predict_element_hops(pm, s, path, z, a->max_hop, a->symprec, &h) != 0) return -1;
+    print_scan(ih_predictor_n_members(pm), model, path, z, a->max_hop, a->symprec, a->top, a->all, &h);
+    const char *out_path = a->out, *network_path = a->network;
     int rc = out_path ? write_scan_csv(&h, out_path) : 0;
     if (rc == 0 && network_path) {
         rc = ih_write_hop_network(network_path, s, &h);
@@ -192,21 +218,14 @@ static int predict_scan(ih_predictor *pm, const char *model, const char *path, c
     return rc;
 }
 
-typedef struct predict_args {
-    const char *model, *ini_path, *fin_path, *data, *out, *network;
-    const char *structure, *ion_s, *to_s; /* STRUCTURE --ion … [--to …] */
-    long ion_number;                      /* --ion INDEX (1-based), with to[] */
-    double to[3];
-    int scan, all; /* --ion ELEMENT: the hop listing */
-    double max_hop;
-} predict_args;
 
 /* Options into *a; every combination checked before the model loads, so that a typo costs
  * nothing. Returns -1 to go on, else the exit code. */
 static int parse_args(int argc, char **argv, predict_args *a) {
     memset(a, 0, sizeof *a);
     a->max_hop = 5.0;
-    const char *max_hop_s = NULL;
+    a->symprec = IH_DEFAULT_SYMPREC;
+    const char *max_hop_s = NULL, *symprec_s = NULL, *top_s = NULL, *disorder_s = NULL;
     for (int i = 1; i < argc; i++) {
         int r;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -220,7 +239,10 @@ static int parse_args(int argc, char **argv, predict_args *a) {
                    (r = cli_take(argc, argv, &i, "--network", &a->network)) ||
                    (r = cli_take(argc, argv, &i, "--ion", &a->ion_s)) ||
                    (r = cli_take(argc, argv, &i, "--to", &a->to_s)) ||
-                   (r = cli_take(argc, argv, &i, "--max-hop", &max_hop_s))) {
+                   (r = cli_take(argc, argv, &i, "--max-hop", &max_hop_s)) ||
+                   (r = cli_take(argc, argv, &i, "--symprec", &symprec_s)) ||
+                   (r = cli_take(argc, argv, &i, "--top", &top_s)) ||
+                   (r = cli_take(argc, argv, &i, "--disorder", &disorder_s))) {
             if (r < 0) return cli_usage_error("%s needs a value", argv[i]);
         } else if (!strcmp(argv[i], "--all")) {
             a->all = 1;
@@ -266,6 +288,17 @@ static int parse_args(int argc, char **argv, predict_args *a) {
     if (a->network && !a->scan) return cli_usage_error("--network goes with STRUCTURE --ion ELEMENT");
     if (max_hop_s && (!a->scan || cli_parse_double("--max-hop", max_hop_s, 0.5, 20.0, &a->max_hop)))
         return a->scan ? 2 : cli_usage_error("--max-hop goes with STRUCTURE --ion ELEMENT");
+    if (symprec_s && (!a->scan || cli_parse_double("--symprec", symprec_s, 1e-5, 0.5, &a->symprec)))
+        return a->scan ? 2 : cli_usage_error("--symprec goes with STRUCTURE --ion ELEMENT");
+    if (top_s) {
+        double top;
+        if (!a->scan) return cli_usage_error("--top goes with STRUCTURE --ion ELEMENT");
+        if (cli_parse_double("--top", top_s, 1, 1e6, &top)) return 2;
+        if (top != (int)top) return cli_usage_error("--top needs a whole number of hop classes, not '%s'", top_s);
+        a->top = (int)top;
+    }
+    if (disorder_s && ih_disorder_from_name(disorder_s, &a->read.disorder) != 0)
+        return cli_usage_error("--disorder: '%s' is not sites, half or refuse", disorder_s);
     if (a->out && !a->data && !a->scan)
         return cli_usage_error("--out goes with --data or STRUCTURE --ion ELEMENT");
     return -1;
@@ -274,8 +307,8 @@ static int parse_args(int argc, char **argv, predict_args *a) {
 /* --initial A --final B: the ion is the one atom that moved (minimum-image aware). */
 static int predict_endpoints(ih_predictor *pm, const predict_args *a) {
     ih_structure ini, fin;
-    if (ih_read_structure(a->ini_path, IH_FMT_UNKNOWN, &ini) != 0) return cli_fail();
-    if (ih_read_structure(a->fin_path, IH_FMT_UNKNOWN, &fin) != 0) {
+    if (ih_read_structure_opts(a->ini_path, IH_FMT_UNKNOWN, &a->read, &ini) != 0) return cli_fail();
+    if (ih_read_structure_opts(a->fin_path, IH_FMT_UNKNOWN, &a->read, &fin) != 0) {
         ih_structure_free(&ini);
         return cli_fail();
     }
@@ -290,15 +323,14 @@ static int predict_endpoints(ih_predictor *pm, const predict_args *a) {
 /* STRUCTURE --ion INDEX --to "x y z", or STRUCTURE --ion ELEMENT (the hop listing). */
 static int predict_structure(ih_predictor *pm, const predict_args *a) {
     ih_structure ini;
-    if (ih_read_structure(a->structure, IH_FMT_UNKNOWN, &ini) != 0) return cli_fail();
+    if (ih_read_structure_opts(a->structure, IH_FMT_UNKNOWN, &a->read, &ini) != 0) return cli_fail();
     int rc = 0;
     if (is_path_record(&ini)) {
         rc = ih_set_error("%s: a 5-image path record (sites 1-5: one ion at five points of its hop), not a "
                           "host structure; predict it with --data, or give the host",
                           a->structure);
     } else if (a->scan) {
-        rc = predict_scan(pm, a->model, a->structure, &ini, ih_element_z(a->ion_s), a->max_hop, a->all, a->out,
-                          a->network);
+        rc = predict_scan(pm, a->model, a->structure, &ini, ih_element_z(a->ion_s), a);
     } else if (a->ion_number < 1 || a->ion_number > ini.n_atoms) {
         int n_atoms = ini.n_atoms;
         ih_structure_free(&ini);

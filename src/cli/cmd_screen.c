@@ -8,8 +8,8 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: ionhop screen FILE|DIR ... --ion EL [--max-hop 5.0] [--symprec 0.01] [--out results.json]\n"
-            "                     [--csv summary.csv] [--model MODEL]\n"
+            "usage: ionhop screen FILE|DIR ... --ion EL [--max-hop 5.0] [--symprec %g] [--out results.json]\n"
+            "                     [--csv summary.csv] [--model MODEL] [--disorder sites|half|refuse]\n"
             "Every structure of the inputs (structure files; record files of many structures, each one\n"
             "item FILE#K; directories: their .cif/.vasp/POSCAR*/CONTCAR*/.xyz/.json files) gets its hop\n"
             "network of element EL up to --max-hop Å, a barrier per symmetry class, the 1D/2D/3D\n"
@@ -19,7 +19,11 @@ static void usage(FILE *f) {
             "crystal. --out (screen.json): the results, a JSON list in input order; --csv: one summary row\n"
             "per structure. Finished structures are kept in OUT.partial: run the same command again after\n"
             "an interruption and it continues. One progress line per structure on stderr.\n"
-            "--ion auto: each path record's own mobile ion (record files of 5-image paths).\n");
+            "--ion auto: each path record's own mobile ion (record files of 5-image paths).\n"
+            "--symprec: the symmetry tolerance in Å (spglib) under which sites and hops are equivalent.\n"
+            "--disorder: how partly occupied CIF sites are read (as for predict; docs/method.md §12); what\n"
+            "was done is listed under \"warnings\" in the structure's result.\n",
+            IH_DEFAULT_SYMPREC);
 }
 
 int cmd_screen(int argc, char **argv) {
@@ -41,6 +45,9 @@ int cmd_screen(int argc, char **argv) {
             if (r < 0) return free(inputs), cli_usage_error("%s needs a value", argv[i]);
         } else if ((r = cli_take(argc, argv, &i, "--max-hop", &v))) {
             if (r < 0 || cli_parse_double("--max-hop", v, 0.5, 20.0, &o.max_hop)) return free(inputs), 2;
+        } else if ((r = cli_take(argc, argv, &i, "--disorder", &v))) {
+            if (r < 0 || ih_disorder_from_name(v, &o.disorder) != 0)
+                return free(inputs), cli_usage_error("--disorder needs sites, half or refuse");
         } else if ((r = cli_take(argc, argv, &i, "--symprec", &v))) {
             if (r < 0 || cli_parse_double("--symprec", v, 1e-5, 0.5, &o.symprec)) return free(inputs), 2;
         } else if (argv[i][0] == '-' && argv[i][1]) {

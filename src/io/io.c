@@ -86,7 +86,23 @@ ih_format ih_guess_format(const char *path) {
     return format_from_text(buf, n);
 }
 
+int ih_disorder_from_name(const char *name, ih_disorder *out) {
+    static const char *const names[] = {"sites", "half", "refuse"};
+    for (int k = 0; k < 3; k++)
+        if (!strcmp(name, names[k])) {
+            *out = (ih_disorder)k;
+            return 0;
+        }
+    return -1;
+}
+
 int ih_read_structures(const char *path, ih_format fmt, ih_structure_set *out) {
+    return ih_read_structures_opts(path, fmt, NULL, out);
+}
+
+int ih_read_structures_opts(const char *path, ih_format fmt, const ih_read_opts *o, ih_structure_set *out) {
+    static const ih_read_opts defaults;
+    if (!o) o = &defaults;
     out->n = 0;
     out->items = NULL;
     if (fmt == IH_FMT_UNKNOWN) {
@@ -110,7 +126,7 @@ int ih_read_structures(const char *path, ih_format fmt, ih_structure_set *out) {
     int rc;
     switch (fmt) {
     case IH_FMT_POSCAR: rc = ih_read_poscar(path, &out->items[0]); break;
-    case IH_FMT_CIF: rc = ih_read_cif(path, &out->items[0]); break;
+    case IH_FMT_CIF: rc = ih_read_cif_with(path, o, &out->items[0]); break;
     case IH_FMT_XYZ: rc = ih_read_xyz(path, &out->items[0]); break;
     default: rc = ih_set_error("%s: unsupported format code %d", path, (int)fmt); break;
     }
@@ -124,9 +140,13 @@ int ih_read_structures(const char *path, ih_format fmt, ih_structure_set *out) {
 }
 
 int ih_read_structure(const char *path, ih_format fmt, ih_structure *out) {
+    return ih_read_structure_opts(path, fmt, NULL, out);
+}
+
+int ih_read_structure_opts(const char *path, ih_format fmt, const ih_read_opts *o, ih_structure *out) {
     memset(out, 0, sizeof *out);
     ih_structure_set set;
-    if (ih_read_structures(path, fmt, &set) != 0) return -1;
+    if (ih_read_structures_opts(path, fmt, o, &set) != 0) return -1;
     if (set.n != 1) {
         int n = set.n;
         ih_structure_set_free(&set);

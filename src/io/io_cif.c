@@ -587,10 +587,13 @@ static void site_name(const cif *c, ccol label, int row, char *buf, size_t cap) 
 /* The atom-site loop's columns (type, label and occupancy only where they sit in the coordinates'
  * loop) and the expanded sites gathered so far. */
 typedef struct {
-    ccol fc[3], type, label, occ;
+    ccol fc[3], type, label, occ_col;
     int n_rows;
     double *pos; /* cap × 3 fractional, wrapped to [0, 1) */
     int *zs;
+    double *occ;           /* cap: each site's occupancy */
+    int *row;              /* cap: the atom-site row it came from */
+    char (*row_name)[32];  /* n_rows: "site Li1" */
     size_t n, cap;
     /* the sites so far by bin of SITE_BINS per axis (bins at least SITE_TOL wide), so that a new
      * symmetry image is compared with the sites of its 27 bins only, not with every site */
@@ -618,11 +621,11 @@ static int site_columns(const cif *c, sites *S) {
     if (S->n_rows == 0) return ih_set_error("%s: no atoms (the _atom_site loop is empty)", name);
     S->type = find_col(c, "_atom_site_type_symbol");
     S->label = find_col(c, "_atom_site_label");
-    S->occ = find_col(c, "_atom_site_occupancy");
+    S->occ_col = find_col(c, "_atom_site_occupancy");
     /* only columns of the same loop as the coordinates describe these sites */
     if (S->type.found && S->type.loop != fx.loop) S->type.found = 0;
     if (S->label.found && S->label.loop != fx.loop) S->label.found = 0;
-    if (S->occ.found && S->occ.loop != fx.loop) S->occ.found = 0;
+    if (S->occ_col.found && S->occ_col.loop != fx.loop) S->occ_col.found = 0;
     if (!S->type.found && !S->label.found)
         return ih_set_error("%s: the atom sites have neither _atom_site_type_symbol nor _atom_site_label", name);
     return 0;
@@ -639,22 +642,22 @@ static int site_element(const cif *c, const sites *S, int row, const char *sname
                         st ? ih_excerpt((ih_span){st->p, st->len}) : "'?'");
 }
 
-/* ionhop models ordered crystals: every given occupancy must be 1 (within 1 %) */
-static int check_occupancy(const cif *c, const sites *S, int row, const char *sname) {
-    if (!S->occ.found) return 0;
-    const ctok *t = col_val(c, S->occ, row);
+/* a row's occupancy: 1 when not given ('?' unknown, '.' inapplicable); partial ones are resolved
+ * after the expansion (disorder.c) */
+static int site_occupancy(const cif *c, const sites *S, int row, const char *sname, double *occ) {
+    *occ = 1;
+    if (!S->occ_col.found) return 0;
+    const ctok *t = col_val(c, S->occ_col, row);
     if (is_unknown(t)) return 0;
-    double o;
-    int r = cif_number(t, &o);
+    int r = cif_number(t, occ);
     if (r != 0)
         return ih_set_error("%s: line %d: %s: occupancy %s is not a %snumber", c->name, t->line, sname,
                             ih_excerpt((ih_span){t->p, t->len}), r == -2 ? "finite " : "");
-    if (o < 0.99)
-        return ih_set_error("%s: line %d: %s has fractional occupancy %g: ionhop needs an "
-                            "ordered structure (every occupancy 1)",
-                            c->name, t->line, sname, o);
-    if (o > 1.01)
-        return ih_set_error("%s: line %d: %s has occupancy %g, more than 1", c->name, t->line, sname, o);
+    if (*occ < 0)
+        return ih_set_error("%s: line %d: %s has a negative occupancy %g", c->name, t->line, sname, *occ);
+    if (*occ > 1.01)
+        return ih_set_error("%s: line %d: %s has occupancy %g, more than 1", c->name, t->line, sname, *occ);
+    if (*occ > 1) *occ = 1;
     return 0;
 }
 
@@ -715,7 +718,7 @@ static int site_present(const sites *S, int z, const double g[3]) {
     return 0;
 }
 
-static int keep_site(const char *name, sites *S, int z, const double g[3]) {
+static int keep_site(const char *name, sites *S, int z, double occ, int row, const double g[3]) {
     if (S->n >= S->cap) return ih_set_error("%s: symmetry expansion gives more than %zu atoms", name, S->cap);
     if (2 * (S->n + 1) > S->table_cap) { /* grow the table, keeping the load under a half */
         size_t cap = S->table_cap ? 2 * S->table_cap : 1024;
@@ -732,6 +735,8 @@ static int keep_site(const char *name, sites *S, int z, const double g[3]) {
     size_t j = S->n++;
     memcpy(S->pos + 3 * j, g, 3 * sizeof *g);
     S->zs[j] = z;
+    S->occ[j] = occ;
+    S->row[j] = row;
     S->key[j] = bin_of(g[0]) + SITE_BINS * (bin_of(g[1]) + SITE_BINS * bin_of(g[2]));
     uint64_t sl = slot_of(S->key[j], S->table_cap);
     S->next[j] = S->head[sl];
@@ -739,13 +744,14 @@ static int keep_site(const char *name, sites *S, int z, const double g[3]) {
     return 0;
 }
 
-static int expand_site(const char *name, sites *S, const symop *ops, int n_ops, int z, const double f[3]) {
+static int expand_site(const char *name, sites *S, const symop *ops, int n_ops, int z, double occ, int row,
+                       const double f[3]) {
     for (int o = 0; o < n_ops; o++) {
         double g[3];
         for (int k = 0; k < 3; k++)
             g[k] = wrap01(ops[o].r[k][0] * f[0] + ops[o].r[k][1] * f[1] + ops[o].r[k][2] * f[2] + ops[o].t[k]);
         if (site_present(S, z, g)) continue;
-        if (keep_site(name, S, z, g) != 0) return -1;
+        if (keep_site(name, S, z, occ, row, g) != 0) return -1;
     }
     return 0;
 }
@@ -762,15 +768,24 @@ static int read_sites(const cif *c, sites *S, const symop *ops, int n_ops) {
     S->zs = malloc(S->cap * sizeof *S->zs);
     S->next = malloc(S->cap * sizeof *S->next);
     S->key = malloc(S->cap * sizeof *S->key);
-    if (!S->pos || !S->zs || !S->next || !S->key) return ih_set_error("%s: out of memory", c->name);
+    S->occ = malloc(S->cap * sizeof *S->occ);
+    S->row = malloc(S->cap * sizeof *S->row);
+    S->row_name = malloc((size_t)S->n_rows * sizeof *S->row_name);
+    if (!S->pos || !S->zs || !S->next || !S->key || !S->occ || !S->row || !S->row_name)
+        return ih_set_error("%s: out of memory", c->name);
     for (int row = 0; row < S->n_rows; row++) {
-        char sname[64];
-        site_name(c, S->label, row, sname, sizeof sname);
+        char *sname = S->row_name[row];
+        site_name(c, S->label, row, sname, sizeof *S->row_name);
         int z;
-        double f[3];
-        if (site_element(c, S, row, sname, &z) != 0 || check_occupancy(c, S, row, sname) != 0 ||
-            site_coords(c, S, row, sname, n_ops > 1, f) != 0 || expand_site(c->name, S, ops, n_ops, z, f) != 0)
+        double f[3], occ;
+        if (site_element(c, S, row, sname, &z) != 0 || site_occupancy(c, S, row, sname, &occ) != 0 ||
+            site_coords(c, S, row, sname, n_ops > 1, f) != 0)
             return -1;
+        if (occ < 1e-3) { /* an empty site: listed, not occupied */
+            ih_warn("%s: %s has occupancy %g: left out", c->name, sname, occ);
+            continue;
+        }
+        if (expand_site(c->name, S, ops, n_ops, z, occ, row, f) != 0) return -1;
     }
     return 0;
 }
@@ -789,6 +804,12 @@ static const char *next_block(const char *p) {
 }
 
 int ih_parse_cif(const char *text, const char *name, ih_structure *out) {
+    return ih_parse_cif_with(text, name, NULL, out);
+}
+
+int ih_parse_cif_with(const char *text, const char *name, const ih_read_opts *o, ih_structure *out) {
+    static const ih_read_opts defaults;
+    if (!o) o = &defaults;
     memset(out, 0, sizeof *out);
     cif c = {0};
     c.name = name ? name : "structure.cif";
@@ -815,6 +836,10 @@ int ih_parse_cif(const char *text, const char *name, ih_structure *out) {
     if (rc == 0) rc = site_columns(&c, &S);
     if (rc == 0) rc = read_symops(&c, prm[5], &ops, &n_ops);
     if (rc == 0) rc = read_sites(&c, &S, ops, n_ops);
+    if (rc == 0 && S.n == 0) rc = ih_set_error("%s: no occupied atom site", name);
+    if (rc == 0)
+        rc = ih_resolve_disorder(name, lattice, o->disorder, &S.n, S.pos, S.zs, S.occ, S.row,
+                                 (const char(*)[32])S.row_name);
     if (rc == 0) rc = ih_structure_init(out, (int)S.n);
     if (rc == 0) {
         memcpy(out->lattice, lattice, sizeof lattice);
@@ -827,17 +852,20 @@ int ih_parse_cif(const char *text, const char *name, ih_structure *out) {
     free(S.pos);
     free(S.zs);
     free(S.next), free(S.key), free(S.head);
+    free(S.occ), free(S.row), free(S.row_name);
     cif_free(&c);
     return rc != 0 ? -1 : 0;
 }
 
-int ih_read_cif(const char *path, ih_structure *out) {
+int ih_read_cif(const char *path, ih_structure *out) { return ih_read_cif_with(path, NULL, out); }
+
+int ih_read_cif_with(const char *path, const ih_read_opts *o, ih_structure *out) {
     size_t len;
     memset(out, 0, sizeof *out);
     char *text = ih_read_file(path, &len);
     if (!text) return -1;
     int rc = ih_check_text(text, len, path);
-    if (rc == 0) rc = ih_parse_cif(text, path, out);
+    if (rc == 0) rc = ih_parse_cif_with(text, path, o, out);
     free(text);
     return rc;
 }

@@ -48,6 +48,16 @@ int ih_element_from_label(ih_span t);
  * become '?'. Uses a small rotating static buffer: valid for the next few calls. */
 const char *ih_excerpt(ih_span t);
 
+/* The CIF reader with options (io_cif.c). */
+int ih_read_cif_with(const char *path, const ih_read_opts *o, ih_structure *out);
+int ih_parse_cif_with(const char *text, const char *name, const ih_read_opts *o, ih_structure *out);
+/* Make the expanded sites of a CIF (n_atoms fractional positions, elements, occupancies and the
+ * CIF row each came from, row_name[row] naming it) one ordered structure by the policy `mode`
+ * (disorder.c; ionhop.h's ih_disorder): the arrays are compacted in place and *n_atoms updated;
+ * every change is reported by ih_warn. */
+int ih_resolve_disorder(const char *name, const double L[3][3], ih_disorder mode, size_t *n_atoms, double *pos,
+                        int *z, double *occ, int *row, const char (*row_name)[32]);
+
 /* Refuse text that contains NUL bytes (binary files): len is the file length. */
 int ih_check_text(const char *text, size_t len, const char *name);
 

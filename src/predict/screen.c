@@ -186,8 +186,8 @@ static cJSON *error_json(const char *item, int z, const char *message) {
 
 static uint64_t run_key(const ih_screen_opts *o, const char *model, const str_list *items) {
     char head[512];
-    snprintf(head, sizeof head, "model=%s z=%d max_hop=%.9g symprec=%.9g n=%d", model, o->z, o->max_hop, o->symprec,
-             items->n);
+    snprintf(head, sizeof head, "model=%s z=%d max_hop=%.9g symprec=%.9g n=%d%s", model, o->z, o->max_hop, o->symprec,
+             items->n, o->disorder == IH_DISORDER_SITES ? "" : o->disorder == IH_DISORDER_HALF ? " disorder=half" : " disorder=refuse");
     uint64_t h = ih_fnv1a(IH_FNV1A_START, head, strlen(head));
     for (int k = 0; k < items->n; k++) h = ih_fnv1a(h, items->v[k], strlen(items->v[k]) + 1);
     return h;
@@ -294,7 +294,7 @@ void ih_screen_opts_default(ih_screen_opts *o) {
     memset(o, 0, sizeof *o);
     o->z = 3;
     o->max_hop = 5.0;
-    o->symprec = 0.01;
+    o->symprec = IH_DEFAULT_SYMPREC;
     o->out_json = "screen.json";
 }
 
@@ -367,12 +367,18 @@ int ih_screen(ih_predictor *p, const char *const *inputs, int n_inputs, const ih
         ih_structure_set set = {0};
         int read_rc = -2; /* read lazily: only if one of its items is still to do */
         char read_err[1024] = "";
+        char **read_warn = NULL; /* what reading the file changed (disorder resolved, …) */
+        int n_read_warn = 0;
         for (int r = 0; rc == 0 && r < n_in_file[f]; r++, it++) {
             if (results[it]) continue;
             if (read_rc == -2) {
-                read_rc = ih_read_structures(files.v[f], IH_FMT_UNKNOWN, &set);
+                ih_read_opts ro = {.disorder = o->disorder};
+                ih_warnings_capture_begin();
+                read_rc = ih_read_structures_opts(files.v[f], IH_FMT_UNKNOWN, &ro, &set);
+                n_read_warn = ih_warnings_capture_end(&read_warn);
                 if (read_rc != 0) snprintf(read_err, sizeof read_err, "%s", ih_last_error());
             }
+            ih_warnings_capture_begin();
             double ts = ih_now();
             cJSON *j = NULL;
             if (read_rc != 0) {
@@ -401,6 +407,15 @@ int ih_screen(ih_predictor *p, const char *const *inputs, int n_inputs, const ih
                 }
                 if (crystal.z) ih_structure_free(&crystal);
             }
+            char **warn;
+            int n_warn = ih_warnings_capture_end(&warn);
+            if (j && read_rc == 0 && n_read_warn + n_warn > 0) {
+                cJSON *list = cJSON_AddArrayToObject(j, "warnings");
+                for (int k = 0; list && k < n_read_warn; k++) cJSON_AddItemToArray(list, cJSON_CreateString(read_warn[k]));
+                for (int k = 0; list && k < n_warn; k++) cJSON_AddItemToArray(list, cJSON_CreateString(warn[k]));
+            }
+            for (int k = 0; k < n_warn; k++) free(warn[k]);
+            free(warn);
             char *t = j ? cJSON_PrintUnformatted(j) : NULL;
             if (!t) {
                 cJSON_Delete(j);
@@ -421,6 +436,8 @@ int ih_screen(ih_predictor *p, const char *const *inputs, int n_inputs, const ih
             }
         }
         if (read_rc == 0) ih_structure_set_free(&set);
+        for (int k = 0; k < n_read_warn; k++) free(read_warn[k]);
+        free(read_warn);
     }
     if (pf) fclose(pf);
     /* all done: the list in input order, then the CSV; the progress file goes last */

@@ -5,6 +5,7 @@
 #include "ionhop.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 /* Li on a simple cubic lattice (spacing a in x/y, c in z) in an nx × ny × nz cell, plus optional extra sites. */
@@ -152,6 +153,42 @@ int main(void) {
     printf("LiFePO4 example: %d Li sites, space group %s (%d), %d hops up to 6 Å in %d classes\n", info.n_sites,
            info.spacegroup_symbol, info.spacegroup, info.n_hops, n);
     free(h);
+    ih_structure_free(&s);
+
+    /* a relaxed-like olivine: every atom displaced by a seeded Gaussian step of 0.01 Å rms per
+     * component keeps Pnma and its classes at the default tolerance, and is P1 (every hop its own
+     * class) at 0.01 Å */
+    ih_hops_info ideal, loose, tight;
+    ih_hop *h0, *h1, *h2;
+    int n0, n1, n2;
+    CHECK(ih_read_structure("examples/LiFePO4/LiFePO4.vasp", IH_FMT_UNKNOWN, &s) == 0);
+    CHECK(ih_hops_enumerate(&s, 3, 5.0, IH_DEFAULT_SYMPREC, &h0, &n0, &ideal) == 0);
+    uint64_t state = 0x9e3779b97f4a7c15ULL;
+    double inv[3][3], det;
+    CHECK(ih_mat3_inverse(s.lattice, inv, &det) == 0);
+    for (int i = 0; i < s.n_atoms; i++) {
+        double step[3];
+        for (int c = 0; c < 3; c++) { /* Box-Muller from a xorshift stream */
+            state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+            double u1 = ((state >> 11) + 0.5) / 9007199254740992.0;
+            state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+            double u2 = ((state >> 11) + 0.5) / 9007199254740992.0;
+            step[c] = 0.01 * sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
+        }
+        for (int c = 0; c < 3; c++)
+            for (int r = 0; r < 3; r++) s.frac[3 * i + c] += step[r] * inv[r][c];
+    }
+    CHECK(ih_hops_enumerate(&s, 3, 5.0, IH_DEFAULT_SYMPREC, &h1, &n1, &loose) == 0);
+    CHECK(ih_hops_enumerate(&s, 3, 5.0, 0.01, &h2, &n2, &tight) == 0);
+    CHECK_INT(ideal.spacegroup, 62);
+    CHECK_INT(loose.spacegroup, 62);
+    CHECK_INT(n1, n0);
+    CHECK_INT(loose.n_hops, ideal.n_hops);
+    CHECK_INT(tight.spacegroup, 1);
+    CHECK_INT(n2, tight.n_hops);
+    printf("perturbed olivine (0.01 Å rms): %s, %d classes at %g Å; %s, %d classes at 0.01 Å\n",
+           loose.spacegroup_symbol, n1, IH_DEFAULT_SYMPREC, tight.spacegroup_symbol, n2);
+    free(h0), free(h1), free(h2);
     ih_structure_free(&s);
     return test_summary("test_hops");
 }

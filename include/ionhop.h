@@ -277,6 +277,13 @@ const char *ih_predictor_task_name(const ih_predictor *p, int task); /* "em", "f
  * models (pre-trained property models) predict record files only. */
 int ih_predictor_reads_hops(const ih_predictor *p);
 const char *ih_predictor_metadata(const ih_predictor *p); /* the model file's JSON description */
+/* Calibrated prediction intervals (docs/method.md §13), for models whose file carries a
+ * calibration (ionhop calibrate): the central interval at `level` (e.g. 0.9) of a prediction with
+ * its ensemble spread, and P(Em < IH_GOOD_CONDUCTOR_EV). Without a calibration: -1 (error set) and
+ * NaN. */
+int ih_predictor_has_calibration(const ih_predictor *p);
+int ih_predictor_interval(const ih_predictor *p, double em, double spread, double level, double *low, double *high);
+double ih_predictor_p_good(const ih_predictor *p, double em, double spread);
 
 /* One hop's prediction. */
 typedef struct ih_hop_result {

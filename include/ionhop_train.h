@@ -326,6 +326,31 @@ char *ih_model_desc_json(const ih_model_desc *d);
 int ih_model_sets_merge(const ih_model_set *sets, const char *const *paths, int n_sets, const char *out,
                         const char *command);
 void ih_model_set_free(ih_model_set *ms);
+
+/* Calibrated intervals (src/predict/calibration.c; docs/method.md §13): the sorted signed scores
+ * (target − prediction) / scale of cross-validated predictions, scale = c_spread · spread ·
+ * spread_factor + c_pred · max(prediction, 0) + c_const; spread_factor puts a spread of the
+ * model's member count on the footing of the spread_members the scores were computed with. */
+typedef struct ih_calibration {
+    int n;
+    double *signed_sorted, *abs_sorted;
+    double c_spread, c_pred, c_const, spread_factor;
+    int spread_members;
+    char source[256];
+} ih_calibration;
+/* Parse the "calibration" entry of a model's metadata: 0 ok, 1 none, -1 malformed (error set). */
+int ih_calibration_from_json(const char *meta_json, const char *name, int n_members, ih_calibration *c);
+void ih_calibration_free(ih_calibration *c);
+double ih_calibration_scale(const ih_calibration *c, double em, double spread);
+int ih_calibration_interval(const ih_calibration *c, double em, double spread, double level, double *low,
+                            double *high);
+double ih_calibration_p_below(const ih_calibration *c, double em, double spread, double threshold);
+/* Store in out_path a copy of model_path whose metadata carries the calibration computed from a
+ * cross-validation CSV (jid,fold,target,prediction,spread; spread from an ensemble of
+ * spread_members members, 1: no spread term) with the scale coefficients c_pred and c_const.
+ * Written atomically; out_path may be model_path. Empty, non-finite or short inputs are refused. */
+int ih_calibrate_model(const char *model_path, const char *cv_csv, int spread_members, double c_pred, double c_const,
+                       const char *out_path);
 /* The graph settings a model was trained with (line graphs are built per micro-batch). */
 void ih_model_set_graph_opts(const ih_config *c, ih_graph_opts *go);
 /* Ensemble mean and spread (population std over members) of records idx, original units,

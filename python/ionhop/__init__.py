@@ -12,9 +12,10 @@ Structures may be given as pymatgen ``Structure``, ASE ``Atoms``, a file path, o
 come from several threads (they are serialised inside; the GIL is released while the C library
 works). Bad input raises ValueError, unreadable files OSError, with the library's one-line message.
 """
+import math
 import os
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import numpy as np
 
@@ -111,6 +112,8 @@ class HopResult:
     ion: int
     frac_from: List[float]
     frac_to: List[float]
+    interval: Optional[Tuple[float, float]] = None  # calibrated 90 % central interval (eV), if the model has one
+    p_good: Optional[float] = None  # calibrated P(Em < 0.65 eV), if the model has one
 
     @property
     def good(self) -> bool:
@@ -168,7 +171,22 @@ class Model:
             to = [float(x) for x in np.asarray(to, dtype=float).reshape(3)]
             d = self._p.predict_move(*_args(s), int(ion), tuple(to))
         return HopResult(d["em"], d["spread"], d["members"], d["length"], d["closest_approach"], d["ion"],
-                         d["from"], d["to"])
+                         d["from"], d["to"], *self._calibrated(d["em"], d["spread"]))
+
+    def interval(self, em: float, spread: float, level: float = 0.9) -> Tuple[float, float]:
+        """The calibrated central interval (eV) of a prediction with its ensemble spread at ``level``
+        (docs/method.md §13); ValueError if the model carries no calibration."""
+        return self._p.interval(float(em), float(spread), float(level))
+
+    def p_good(self, em: float, spread: float) -> Optional[float]:
+        """Calibrated P(Em < 0.65 eV) of a prediction; None if the model carries no calibration."""
+        p = self._p.p_good(float(em), float(spread))
+        return None if math.isnan(p) else p
+
+    def _calibrated(self, em, spread):
+        if not self._p.calibrated:
+            return None, None
+        return self.interval(em, spread), self.p_good(em, spread)
 
     def hops(self, structure, ion: str, max_hop: float = 5.0, symprec: float = DEFAULT_SYMPREC) -> HopNetwork:
         """Every hop of element ``ion`` up to ``max_hop`` Å in symmetry classes, each class's Em (the same

@@ -300,6 +300,24 @@ static PyObject *Predictor_hops(Predictor *self, PyObject *args) {
     return out;
 }
 
+static PyObject *Predictor_interval(Predictor *self, PyObject *args) {
+    double em, spread, level, low, high;
+    if (!PyArg_ParseTuple(args, "ddd", &em, &spread, &level)) return NULL;
+    if (ih_predictor_interval(self->p, em, spread, level, &low, &high) != 0) return raise_error(0);
+    return Py_BuildValue("(dd)", low > 0 ? low : 0.0, high);
+}
+
+static PyObject *Predictor_p_good(Predictor *self, PyObject *args) {
+    double em, spread;
+    if (!PyArg_ParseTuple(args, "dd", &em, &spread)) return NULL;
+    return PyFloat_FromDouble(ih_predictor_p_good(self->p, em, spread));
+}
+
+static PyObject *Predictor_get_calibrated(Predictor *self, void *c) {
+    (void)c;
+    return PyBool_FromLong(ih_predictor_has_calibration(self->p));
+}
+
 static PyObject *Predictor_get_n_members(Predictor *self, void *c) {
     (void)c;
     return PyLong_FromLong(ih_predictor_n_members(self->p));
@@ -318,12 +336,17 @@ static PyMethodDef Predictor_methods[] = {
      "predict_endpoints(lat1, frac1, z1, lat2, frac2, z2) -> dict: the hop between two end points"},
     {"predict_move", (PyCFunction)Predictor_move, METH_VARARGS,
      "predict_move(lat, frac, z, ion, (x, y, z)) -> dict: atom ion (0-based) moving to a fractional point"},
+    {"interval", (PyCFunction)Predictor_interval, METH_VARARGS,
+     "interval(em, spread, level) -> (low, high): the calibrated central interval, low clipped at 0"},
+    {"p_good", (PyCFunction)Predictor_p_good, METH_VARARGS, "p_good(em, spread) -> P(Em < 0.65 eV), NaN if uncalibrated"},
     {"hops", (PyCFunction)Predictor_hops, METH_VARARGS,
      "hops(lat, frac, z, element_z, max_hop, symprec) -> dict: the hop network, class barriers, percolation"},
     {NULL, NULL, 0, NULL}};
 
 static PyGetSetDef Predictor_getset[] = {{"n_members", (getter)Predictor_get_n_members, NULL, "ensemble members", NULL},
                                          {"path", (getter)Predictor_get_path, NULL, "model file", NULL},
+                                         {"calibrated", (getter)Predictor_get_calibrated, NULL,
+                                          "the model carries an interval calibration", NULL},
                                          {"reads_hops", (getter)Predictor_get_reads_hops, NULL,
                                           "a migration-barrier model", NULL},
                                          {NULL, NULL, NULL, NULL, NULL}};

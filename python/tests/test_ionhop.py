@@ -190,3 +190,20 @@ def test_disordered_cif_policies_and_warnings():
         warnings.simplefilter("error")
         with pytest.raises(UserWarning):  # a warnings filter set to "error" stops the call
             ionhop.read(LLZO)
+
+
+def test_calibrated_interval_and_probability(model):
+    assert model.calibrated
+    hop = model.predict_hop(ionhop.read(INI), final=ionhop.read(FIN))
+    low, high = hop.interval
+    assert 0 <= low < hop.em < high
+    assert 0 < hop.p_good <= 1 and hop.p_good > 0.5  # a 0.25 eV prediction is probably good
+    wide = model.interval(hop.em, hop.spread, 0.95)
+    assert wide[0] <= low and wide[1] > high
+    assert model.p_good(3.0, 0.1) < model.p_good(0.3, 0.1)
+    with pytest.raises(ValueError, match="level"):
+        model.interval(0.3, 0.1, 1.5)
+    out = subprocess.run([CLI, "predict", "--initial", INI, "--final", FIN], capture_output=True, text=True).stdout
+    m = re.search(r"interval: ([0-9.]+) to ([0-9.]+) eV \(90 %", out)
+    assert m and abs(float(m.group(1)) - low) < 0.006 and abs(float(m.group(2)) - high) < 0.006
+    assert re.search(r"verdict: good \(p = %.2f\)" % hop.p_good, out)

@@ -14,6 +14,7 @@ int cmd_pretrain(int argc, char **argv); /* ionhop pretrain --task name=PATH ...
 int cmd_finetune(int argc, char **argv); /* ionhop finetune --init MPT --data ... */
 int cmd_evaluate(int argc, char **argv); /* ionhop evaluate --model M --data FILE */
 int cmd_merge(int argc, char **argv);
+int cmd_calibrate(int argc, char **argv);
 int cmd_screen(int argc, char **argv);   /* ionhop screen FILE|DIR ... --ion EL */    /* ionhop merge --out MODEL A B ... */
 
 /* Option helpers (cli_common.c): strict number parsing with a usage message (returns -1 after

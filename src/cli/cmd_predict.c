@@ -33,11 +33,26 @@ static void usage(FILE *f) {
             "--disorder: partly occupied CIF sites (split positions and shared sites merged first) are all\n"
             "taken as occupied (sites, the default), only those of occupancy >= 0.5 (half), or refused;\n"
             "each change is reported as a warning (docs/method.md §12).\n"
+            "--level L (0.9): the central interval printed when the model carries a calibration (ionhop\n"
+            "calibrate); the verdict then comes with p = P(Em < 0.65 eV) (docs/method.md §13).\n"
             "Without --model the bundled default model (models/default.ionhop) is used.\n",
             IH_DEFAULT_SYMPREC);
 }
 
-static void report_hop(const char *model, int n_members, const ih_structure *ini, const ih_hop_result *r) {
+/* "good (p = 0.93)": the verdict, with its calibrated probability when the model has one */
+static const char *verdict(const ih_predictor *pm, double em, double spread, char *buf, size_t cap) {
+    double p = ih_predictor_p_good(pm, em, spread);
+    const char *word = em < IH_GOOD_CONDUCTOR_EV ? "good" : "poor";
+    if (isnan(p))
+        snprintf(buf, cap, "%s", word);
+    else
+        snprintf(buf, cap, "%s (p = %.2f)", word, p);
+    return buf;
+}
+
+static void report_hop(const ih_predictor *pm, const char *model, const ih_structure *ini, const ih_hop_result *r,
+                       double level) {
+    int n_members = ih_predictor_n_members(pm);
     const double *f = r->from, *to = r->to;
     printf("model:  %s\n", model);
     printf("hop:    %s (atom %d) from (%.4f %.4f %.4f) to (%.4f %.4f %.4f), %.2f Å\n",
@@ -46,8 +61,13 @@ static void report_hop(const char *model, int n_members, const ih_structure *ini
         printf("Em:     %.3f eV ± %.3f (spread of %d ensemble members)\n", r->em, r->spread, n_members);
     else
         printf("Em:     %.3f eV\n", r->em);
-    printf("verdict: %s (good conductor: Em < %.2f eV)\n",
-           r->em < IH_GOOD_CONDUCTOR_EV ? "good" : "poor", IH_GOOD_CONDUCTOR_EV);
+    double low, high;
+    if (ih_predictor_has_calibration(pm) && ih_predictor_interval(pm, r->em, r->spread, level, &low, &high) == 0)
+        printf("interval: %.2f to %.2f eV (%.0f %% central interval, calibrated on cross-validation)\n",
+               low > 0 ? low : 0, high, 100 * level);
+    char v[64];
+    printf("verdict: %s (good conductor: Em < %.2f eV%s)\n", verdict(pm, r->em, r->spread, v, sizeof v),
+           IH_GOOD_CONDUCTOR_EV, ih_predictor_has_calibration(pm) ? "; p = P(Em < 0.65 eV)" : "");
     if (r->nearest_atom >= 0) {
         printf("path:   passes %.2f Å from %s (atom %d) at its closest\n", r->closest_approach,
                ih_element_symbol(ini->z[r->nearest_atom]), r->nearest_atom + 1);
@@ -61,18 +81,20 @@ static void report_hop(const char *model, int n_members, const ih_structure *ini
 /* --data FILE: jid,target,prediction[,spread] for a one-target model (target empty where a record
  * has none); a multi-property model (MPT) gives jid and one column per property instead, since the
  * file's target belongs to no particular one of them. */
-static int predict_file(ih_predictor *pm, const char *data, const char *out_path) {
+static int predict_file(ih_predictor *pm, const char *data, const char *out_path, double level) {
     ih_record_predictions fp;
     if (ih_predict_file(pm, data, &fp) != 0) return cli_fail();
     int P = fp.n_tasks, ens = fp.n_members > 1;
-    size_t cap = 256 + (size_t)P * 80 + (size_t)fp.n * (96 + 32 * P * (ens + 1)), len = 0;
+    int cal = P == 1 && ih_predictor_has_calibration(pm); /* low,high,p_good columns */
+    size_t cap = 256 + (size_t)P * 80 + (size_t)fp.n * (96 + 32 * P * (ens + 1) + 96 * cal), len = 0;
     char *csv = malloc(cap);
     if (!csv) {
         ih_record_predictions_free(&fp);
         return cli_usage_error("out of memory");
     }
     if (P == 1) {
-        len += (size_t)snprintf(csv + len, cap - len, "jid,target,prediction%s\n", ens ? ",spread" : "");
+        len += (size_t)snprintf(csv + len, cap - len, "jid,target,prediction%s%s\n", ens ? ",spread" : "",
+                                cal ? ",low,high,p_good" : "");
     } else {
         len += (size_t)snprintf(csv + len, cap - len, "jid");
         for (int p = 0; p < P; p++) len += (size_t)snprintf(csv + len, cap - len, ",%s", ih_predictor_task_name(pm, p));
@@ -88,6 +110,10 @@ static int predict_file(ih_predictor *pm, const char *data, const char *out_path
         for (int p = 0; p < P; p++) len += (size_t)snprintf(csv + len, cap - len, ",%.6f", fp.mean[(size_t)i * P + p]);
         for (int p = 0; p < P && ens; p++)
             len += (size_t)snprintf(csv + len, cap - len, ",%.6f", fp.spread[(size_t)i * P + p]);
+        double low, high;
+        if (cal && ih_predictor_interval(pm, fp.mean[i], fp.spread[i], level, &low, &high) == 0)
+            len += (size_t)snprintf(csv + len, cap - len, ",%.6f,%.6f,%.4f", low, high,
+                                    ih_predictor_p_good(pm, fp.mean[i], fp.spread[i]));
         len += (size_t)snprintf(csv + len, cap - len, "\n");
     }
     int rc = out_path ? ih_write_file_atomic(out_path, csv, len)
@@ -117,14 +143,15 @@ typedef struct predict_args {
     long ion_number;                      /* --ion INDEX (1-based), with to[] */
     double to[3];
     int scan, all, top; /* --ion ELEMENT: the hop listing */
-    double max_hop, symprec;
-    ih_read_opts read; /* --disorder */
+    double max_hop, symprec, level; /* level: --level of the calibrated interval */
+    ih_read_opts read;              /* --disorder */
 } predict_args;
 
 /* The table of STRUCTURE --ion ELEMENT, lowest barrier first; paths close to a host atom only
  * with `all`. */
-static void print_scan(int n_members, const char *model, const char *path, int z, double max_hop, double symprec,
-                       int top, int all, const ih_element_hops *h) {
+static void print_scan(const ih_predictor *pm, const char *model, const char *path, int z, double max_hop,
+                       double symprec, double level, int top, int all, const ih_element_hops *h) {
+    int n_members = ih_predictor_n_members(pm), cal = ih_predictor_has_calibration(pm);
     const char *el = ih_element_symbol(z);
     const ih_hops_info *info = &h->info;
     printf("model:  %s\n", model);
@@ -132,7 +159,10 @@ static void print_scan(int n_members, const char *model, const char *path, int z
            "classes\n",
            el, path, info->n_sites, info->spacegroup ? info->spacegroup_symbol : "none found", info->spacegroup,
            symprec, info->n_hops, max_hop, h->n);
-    printf("   from     to   image      length  closest  count  Em (eV)  %s verdict\n", n_members > 1 ? "spread" : "");
+    char level_head[32] = "";
+    if (cal) snprintf(level_head, sizeof level_head, " %2.0f %% interval ", 100 * level);
+    printf("   from     to   image      length  closest  count  Em (eV)  %s%s verdict\n", n_members > 1 ? "spread" : "",
+           level_head);
     int close = 0, hidden = 0, shown = 0, beyond_top = 0;
     for (int r = 0; r < h->n; r++) {
         int k = h->order[r];
@@ -152,9 +182,13 @@ static void print_scan(int n_members, const char *model, const char *path, int z
         if (n_members > 1) snprintf(spread, sizeof spread, " %6.3f", res->spread);
         char image[32];
         snprintf(image, sizeof image, "%d %d %d", hop->image[0], hop->image[1], hop->image[2]);
-        printf("  %2s %-4d %2s %-4d %-9s %5.2f Å  %5.2f Å%s %5d  %7.3f%s  %s\n", el, hop->from + 1, el, hop->to + 1,
+        char interval[40] = "", v[64];
+        double low, high;
+        if (cal && ih_predictor_interval(pm, res->em, res->spread, level, &low, &high) == 0)
+            snprintf(interval, sizeof interval, "  %5.2f-%-5.2f", low > 0 ? low : 0, high);
+        printf("  %2s %-4d %2s %-4d %-9s %5.2f Å  %5.2f Å%s %5d  %7.3f%s%s  %s\n", el, hop->from + 1, el, hop->to + 1,
                image, hop->length, res->closest_approach, near ? "!" : " ", hop->multiplicity, res->em, spread,
-               res->em < IH_GOOD_CONDUCTOR_EV ? "good" : "poor");
+               interval, verdict(pm, res->em, res->spread, v, sizeof v));
         close += near;
     }
     printf("Each hop: the ion moves from site `from` into a vacancy at site `to` of the cell `image` (removed), "
@@ -185,17 +219,25 @@ static void print_scan(int n_members, const char *model, const char *path, int z
 }
 
 /* every hop class (the close ones too) as CSV, lowest barrier first */
-static int write_scan_csv(const ih_element_hops *h, const char *out_path) {
-    size_t cap = 128 + (size_t)h->n * 160, len = 0;
+static int write_scan_csv(const ih_predictor *pm, const ih_element_hops *h, const char *out_path, double level) {
+    int cal = ih_predictor_has_calibration(pm);
+    size_t cap = 128 + (size_t)h->n * 240, len = 0;
     char *csv = malloc(cap);
     if (!csv) return ih_set_error("out of memory");
-    len += (size_t)snprintf(csv, cap, "from,to,image_a,image_b,image_c,length,closest_approach,count,em,spread\n");
+    len += (size_t)snprintf(csv, cap, "from,to,image_a,image_b,image_c,length,closest_approach,count,em,spread%s\n",
+                            cal ? ",low,high,p_good" : "");
     for (int r = 0; r < h->n; r++) {
         int k = h->order[r];
         const ih_hop *hop = &h->hops[k];
-        len += (size_t)snprintf(csv + len, cap - len, "%d,%d,%d,%d,%d,%.4f,%.4f,%d,%.6f,%.6f\n", hop->from + 1,
-                                hop->to + 1, hop->image[0], hop->image[1], hop->image[2], hop->length, h->result[k].closest_approach, hop->multiplicity, h->result[k].em,
-                                h->result[k].spread);
+        const ih_hop_result *res = &h->result[k];
+        len += (size_t)snprintf(csv + len, cap - len, "%d,%d,%d,%d,%d,%.4f,%.4f,%d,%.6f,%.6f", hop->from + 1,
+                                hop->to + 1, hop->image[0], hop->image[1], hop->image[2], hop->length,
+                                res->closest_approach, hop->multiplicity, res->em, res->spread);
+        double low, high;
+        if (cal && ih_predictor_interval(pm, res->em, res->spread, level, &low, &high) == 0)
+            len += (size_t)snprintf(csv + len, cap - len, ",%.6f,%.6f,%.4f", low, high,
+                                    ih_predictor_p_good(pm, res->em, res->spread));
+        len += (size_t)snprintf(csv + len, cap - len, "\n");
     }
     int rc = ih_write_file_atomic(out_path, csv, len);
     free(csv);
@@ -207,9 +249,9 @@ static int predict_scan(ih_predictor *pm, const char *model, const char *path, c
                         const predict_args *a) {
     ih_element_hops h;
     if (ih_predict_element_hops(pm, s, path, z, a->max_hop, a->symprec, &h) != 0) return -1;
-    print_scan(ih_predictor_n_members(pm), model, path, z, a->max_hop, a->symprec, a->top, a->all, &h);
+    print_scan(pm, model, path, z, a->max_hop, a->symprec, a->level, a->top, a->all, &h);
     const char *out_path = a->out, *network_path = a->network;
-    int rc = out_path ? write_scan_csv(&h, out_path) : 0;
+    int rc = out_path ? write_scan_csv(pm, &h, out_path, a->level) : 0;
     if (rc == 0 && network_path) {
         rc = ih_write_hop_network(network_path, s, &h);
         if (rc == 0) printf("hop network (markers X by class) -> %s\n", network_path);
@@ -225,7 +267,8 @@ static int parse_args(int argc, char **argv, predict_args *a) {
     memset(a, 0, sizeof *a);
     a->max_hop = 5.0;
     a->symprec = IH_DEFAULT_SYMPREC;
-    const char *max_hop_s = NULL, *symprec_s = NULL, *top_s = NULL, *disorder_s = NULL;
+    a->level = 0.9;
+    const char *max_hop_s = NULL, *symprec_s = NULL, *top_s = NULL, *disorder_s = NULL, *level_s = NULL;
     for (int i = 1; i < argc; i++) {
         int r;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -242,7 +285,8 @@ static int parse_args(int argc, char **argv, predict_args *a) {
                    (r = cli_take(argc, argv, &i, "--max-hop", &max_hop_s)) ||
                    (r = cli_take(argc, argv, &i, "--symprec", &symprec_s)) ||
                    (r = cli_take(argc, argv, &i, "--top", &top_s)) ||
-                   (r = cli_take(argc, argv, &i, "--disorder", &disorder_s))) {
+                   (r = cli_take(argc, argv, &i, "--disorder", &disorder_s)) ||
+                   (r = cli_take(argc, argv, &i, "--level", &level_s))) {
             if (r < 0) return cli_usage_error("%s needs a value", argv[i]);
         } else if (!strcmp(argv[i], "--all")) {
             a->all = 1;
@@ -297,6 +341,7 @@ static int parse_args(int argc, char **argv, predict_args *a) {
         if (top != (int)top) return cli_usage_error("--top needs a whole number of hop classes, not '%s'", top_s);
         a->top = (int)top;
     }
+    if (level_s && cli_parse_double("--level", level_s, 0.5, 0.99, &a->level)) return 2;
     if (disorder_s && ih_disorder_from_name(disorder_s, &a->read.disorder) != 0)
         return cli_usage_error("--disorder: '%s' is not sites, half or refuse", disorder_s);
     if (a->out && !a->data && !a->scan)
@@ -314,7 +359,7 @@ static int predict_endpoints(ih_predictor *pm, const predict_args *a) {
     }
     ih_hop_result r;
     int rc = ih_predict_endpoints(pm, &ini, &fin, a->ini_path, a->fin_path, &r, NULL);
-    if (rc == 0) report_hop(a->model, ih_predictor_n_members(pm), &ini, &r);
+    if (rc == 0) report_hop(pm, a->model, &ini, &r, a->level);
     ih_structure_free(&ini);
     ih_structure_free(&fin);
     return rc == 0 ? 0 : cli_fail();
@@ -338,7 +383,7 @@ static int predict_structure(ih_predictor *pm, const predict_args *a) {
     } else {
         ih_hop_result r;
         rc = ih_predict_move(pm, &ini, a->structure, (int)a->ion_number - 1, a->to, &r, NULL);
-        if (rc == 0) report_hop(a->model, ih_predictor_n_members(pm), &ini, &r);
+        if (rc == 0) report_hop(pm, a->model, &ini, &r, a->level);
     }
     ih_structure_free(&ini);
     return rc == 0 ? 0 : cli_fail();
@@ -352,7 +397,7 @@ int cmd_predict(int argc, char **argv) {
     if (!pm) return cli_fail();
     if (!a.model) a.model = ih_predictor_path(pm);
     if (a.data) {
-        rc = predict_file(pm, a.data, a.out);
+        rc = predict_file(pm, a.data, a.out, a.level);
     } else if (!ih_predictor_reads_hops(pm)) {
         rc = cli_usage_error("%s: not a migration-barrier model (it was not trained on 5-image path "
                              "structures); use --data",

@@ -22,6 +22,7 @@ static const struct {
     {"evaluate", cmd_evaluate, "metrics of a model on a record file"},
     {"info", cmd_info, "describe a model file"},
     {"merge", cmd_merge, "combine model files into one ensemble (e.g. two archs)"},
+    {"calibrate", cmd_calibrate, "store prediction-interval calibration in a model file"},
 };
 
 static void usage(FILE *f) {

@@ -56,6 +56,16 @@ static void print_json(FILE *out, const cJSON *v, int level) {
         }
         indent(out, level);
         fputs(obj ? "}" : "]", out);
+    } else if (cJSON_IsArray(v) && cJSON_GetArraySize(v) > 24) {
+        /* long lists (calibration scores) are summarised: the first three, the count, the last */
+        fputc('[', out);
+        int k = 0;
+        for (const cJSON *it = v->child; it && k < 3; it = it->next, k++) print_scalar(out, it), fputs(", ", out);
+        fprintf(out, "… %d values …, ", cJSON_GetArraySize(v) - 4);
+        const cJSON *last = v->child;
+        while (last->next) last = last->next;
+        print_scalar(out, last);
+        fputc(']', out);
     } else if (cJSON_IsArray(v)) {
         fputc('[', out);
         for (const cJSON *it = v->child; it; it = it->next) {

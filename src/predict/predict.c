@@ -282,6 +282,8 @@ static int hop_geometry(const ih_structure *s, int ion, const double to[3], ih_h
 
 struct ih_predictor {
     ih_model_set set;
+    ih_calibration cal;
+    int has_cal;
     char *path;
     pthread_mutex_t lock;
 };
@@ -329,6 +331,13 @@ ih_predictor *ih_predictor_load(const char *path) {
         free(p->path), free(p);
         return NULL;
     }
+    int cal = ih_calibration_from_json(p->set.meta, path, p->set.n_members, &p->cal);
+    if (cal < 0) {
+        ih_model_set_free(&p->set);
+        free(p->path), free(p);
+        return NULL;
+    }
+    p->has_cal = cal == 0;
     pthread_mutex_init(&p->lock, NULL);
     return p;
 }
@@ -336,6 +345,7 @@ ih_predictor *ih_predictor_load(const char *path) {
 void ih_predictor_free(ih_predictor *p) {
     if (!p) return;
     ih_model_set_free(&p->set);
+    if (p->has_cal) ih_calibration_free(&p->cal);
     pthread_mutex_destroy(&p->lock);
     free(p->path);
     free(p);
@@ -349,6 +359,14 @@ const char *ih_predictor_task_name(const ih_predictor *p, int task) {
 }
 int ih_predictor_reads_hops(const ih_predictor *p) { return p->set.five_image; }
 const char *ih_predictor_metadata(const ih_predictor *p) { return p->set.meta; }
+int ih_predictor_has_calibration(const ih_predictor *p) { return p->has_cal; }
+int ih_predictor_interval(const ih_predictor *p, double em, double spread, double level, double *low, double *high) {
+    if (!p->has_cal) return ih_set_error("%s: the model carries no calibration (ionhop calibrate)", p->path);
+    return ih_calibration_interval(&p->cal, em, spread, level, low, high);
+}
+double ih_predictor_p_good(const ih_predictor *p, double em, double spread) {
+    return p->has_cal ? ih_calibration_p_below(&p->cal, em, spread, IH_GOOD_CONDUCTOR_EV) : NAN;
+}
 ih_model_set *ih_predictor_model_set(ih_predictor *p) { return &p->set; }
 
 static int need_hop_model(const ih_predictor *p) {

@@ -1,0 +1,228 @@
+/* Calibrated prediction intervals and P(Em < 0.65 eV) (docs/method.md §13).
+ *
+ * Split conformal prediction on cross-validated residuals: each calibration record i has a target
+ * y_i, a prediction p_i made by models that never saw its host, and an ensemble spread s_i. Its
+ * score is r_i = (y_i − p_i) / scale_i with scale = c_s · s + c_p · max(p, 0) + c_0. For a new
+ * prediction (p, s) the central interval at level L is p ± q_L · scale, q_L the ceil((n+1)·L)-th
+ * smallest |r_i|; P(Em < t) is the fraction of calibration records with p + scale · r_i < t. The
+ * sorted signed scores travel in the model file's "calibration" metadata, so merged and
+ * fine-tuned files keep them and any level can be asked for. */
+#include "ionhop_train.h"
+#include "ionhop_modelfile.h"
+#include "core/util.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double ih_calibration_scale(const ih_calibration *c, double em, double spread) {
+    return c->c_spread * spread * c->spread_factor + c->c_pred * (em > 0 ? em : 0) + c->c_const;
+}
+
+int ih_calibration_interval(const ih_calibration *c, double em, double spread, double level, double *low,
+                            double *high) {
+    if (!(level > 0 && level < 1)) return ih_set_error("interval level %g: give a fraction between 0 and 1", level);
+    int n = c->n, k = (int)ceil((n + 1) * level);
+    if (k > n) return ih_set_error("interval level %g needs more than the %d calibration records", level, n);
+    double q = c->abs_sorted[k - 1], scale = ih_calibration_scale(c, em, spread);
+    *low = em - q * scale;
+    *high = em + q * scale;
+    return 0;
+}
+
+double ih_calibration_p_below(const ih_calibration *c, double em, double spread, double threshold) {
+    double scale = ih_calibration_scale(c, em, spread);
+    if (!(scale > 0)) return NAN;
+    /* p + scale · r < t  ⇔  r < (t − p) / scale: count the sorted scores below */
+    double r = (threshold - em) / scale;
+    int lo = 0, hi = c->n;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (c->signed_sorted[mid] < r)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return (double)lo / c->n;
+}
+
+void ih_calibration_free(ih_calibration *c) {
+    free(c->signed_sorted), free(c->abs_sorted);
+    memset(c, 0, sizeof *c);
+}
+
+/* the sorted absolute values beside the sorted signed scores */
+static int finish(ih_calibration *c, const char *name) {
+    c->abs_sorted = malloc((size_t)c->n * sizeof *c->abs_sorted);
+    if (!c->abs_sorted) return ih_set_error("%s: out of memory", name);
+    for (int i = 0; i < c->n; i++) c->abs_sorted[i] = fabs(c->signed_sorted[i]);
+    qsort(c->abs_sorted, (size_t)c->n, sizeof *c->abs_sorted, cmp_double);
+    return 0;
+}
+
+int ih_calibration_from_json(const char *meta_json, const char *name, int n_members, ih_calibration *c) {
+    memset(c, 0, sizeof *c);
+    cJSON *root = cJSON_Parse(meta_json ? meta_json : "{}");
+    cJSON *cal = root ? cJSON_GetObjectItemCaseSensitive(root, "calibration") : NULL;
+    if (!cal) {
+        cJSON_Delete(root);
+        return 1; /* none */
+    }
+    cJSON *scale = cJSON_GetObjectItemCaseSensitive(cal, "scale");
+    cJSON *scores = cJSON_GetObjectItemCaseSensitive(cal, "scores");
+    cJSON *cs = cJSON_GetObjectItemCaseSensitive(scale, "spread"), *cp = cJSON_GetObjectItemCaseSensitive(scale, "pred"),
+          *c0 = cJSON_GetObjectItemCaseSensitive(scale, "const");
+    cJSON *members = cJSON_GetObjectItemCaseSensitive(cal, "spread_members");
+    int n = cJSON_IsArray(scores) ? cJSON_GetArraySize(scores) : 0;
+    int rc = 0;
+    if (!cJSON_IsNumber(cs) || !cJSON_IsNumber(cp) || !cJSON_IsNumber(c0) || !cJSON_IsNumber(members) || n < 10)
+        rc = ih_set_error("%s: the model's \"calibration\" is malformed (scale, spread_members and at least 10 "
+                          "scores are needed)",
+                          name);
+    if (rc == 0) {
+        c->c_spread = cs->valuedouble, c->c_pred = cp->valuedouble, c->c_const = c0->valuedouble;
+        c->spread_members = members->valueint;
+        c->n = n;
+        c->signed_sorted = malloc((size_t)n * sizeof *c->signed_sorted);
+        if (!c->signed_sorted) rc = ih_set_error("%s: out of memory", name);
+    }
+    for (int i = 0; rc == 0 && i < n; i++) {
+        cJSON *v = cJSON_GetArrayItem(scores, i);
+        if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || (i && v->valuedouble < c->signed_sorted[i - 1]))
+            rc = ih_set_error("%s: calibration score %d is not a finite number in ascending order", name, i + 1);
+        else
+            c->signed_sorted[i] = v->valuedouble;
+    }
+    if (rc == 0 && !(c->c_spread >= 0 && c->c_pred >= 0 && c->c_const > 0))
+        rc = ih_set_error("%s: calibration scale coefficients must be >= 0 with a positive constant", name);
+    /* the population standard deviation of m members estimates sqrt((m-1)/m) of the members'
+     * scatter: a spread of n_members is put on the calibration's footing */
+    if (rc == 0) {
+        int m = c->spread_members, M = n_members;
+        c->spread_factor = m > 1 && M > 1 ? sqrt(((m - 1.0) / m) / ((M - 1.0) / M)) : M > 1 || c->c_spread == 0 ? 1 : 0;
+        if (M <= 1 && c->c_spread > 0)
+            ih_warn("%s: calibrated for a %d-member ensemble spread, but the model has one member: its interval "
+                    "uses the prediction term only and is too narrow",
+                    name, m);
+    }
+    if (rc == 0) rc = finish(c, name);
+    if (rc == 0) {
+        cJSON *src = cJSON_GetObjectItemCaseSensitive(cal, "source");
+        snprintf(c->source, sizeof c->source, "%s", cJSON_IsString(src) ? src->valuestring : "");
+    }
+    if (rc != 0) ih_calibration_free(c);
+    cJSON_Delete(root);
+    return rc;
+}
+
+/* jid,fold,target,prediction,spread rows (a header line first) */
+static int read_cv(const char *path, double **score_out, int *n_out, double cs, double cp, double c0) {
+    size_t len;
+    char *text = ih_read_file(path, &len);
+    if (!text) return -1;
+    int cap = 1024, n = 0, line = 0, rc = 0;
+    double *score = malloc((size_t)cap * sizeof *score);
+    if (!score) rc = ih_set_error("%s: out of memory", path);
+    for (char *save = NULL, *l = strtok_r(text, "\n", &save); rc == 0 && l; l = strtok_r(NULL, "\n", &save)) {
+        line++;
+        if (line == 1) {
+            if (strncmp(l, "jid,fold,target,prediction,spread", 33) != 0)
+                rc = ih_set_error("%s: line 1: expected the header jid,fold,target,prediction,spread "
+                                  "(cross-validated predictions, e.g. finetune --cv-out)",
+                                  path);
+            continue;
+        }
+        if (!*l || *l == '\r') continue;
+        char jid[128];
+        int fold;
+        double y, p, s;
+        if (sscanf(l, "%127[^,],%d,%lf,%lf,%lf", jid, &fold, &y, &p, &s) != 5 || !isfinite(y) || !isfinite(p) ||
+            !isfinite(s) || s < 0) {
+            rc = ih_set_error("%s: line %d: not five finite fields jid,fold,target,prediction,spread (spread >= 0)",
+                              path, line);
+            break;
+        }
+        double scale = cs * s + cp * (p > 0 ? p : 0) + c0;
+        if (n == cap) {
+            double *g = realloc(score, (size_t)(cap *= 2) * sizeof *g);
+            if (!g) {
+                rc = ih_set_error("%s: out of memory", path);
+                break;
+            }
+            score = g;
+        }
+        score[n++] = (y - p) / scale;
+    }
+    free(text);
+    if (rc == 0 && n < 10)
+        rc = ih_set_error("%s: %d cross-validated predictions: at least 10 are needed to calibrate", path, n);
+    if (rc != 0) {
+        free(score);
+        return -1;
+    }
+    qsort(score, (size_t)n, sizeof *score, cmp_double);
+    *score_out = score, *n_out = n;
+    return 0;
+}
+
+int ih_calibrate_model(const char *model_path, const char *cv_csv, int spread_members, double c_pred, double c_const,
+                       const char *out_path) {
+    if (spread_members < 1) return ih_set_error("--members %d: the cross-validation ensemble size", spread_members);
+    if (!(c_pred >= 0) || !(c_const > 0))
+        return ih_set_error("calibration scale: the prediction coefficient must be >= 0 and the constant > 0");
+    double *score;
+    int n;
+    double c_spread = spread_members > 1 ? 1.0 : 0.0;
+    if (read_cv(cv_csv, &score, &n, c_spread, c_pred, c_const) != 0) return -1;
+    ih_st_file f;
+    if (ih_st_read(model_path, &f) != 0) {
+        free(score);
+        return -1;
+    }
+    int rc = 0;
+    const char *meta = ih_st_meta_get(&f, "ionhop");
+    cJSON *root = meta ? cJSON_Parse(meta) : NULL;
+    if (!root) rc = ih_set_error("%s: not an ionhop model file (no \"ionhop\" metadata)", model_path);
+    if (rc == 0) {
+        cJSON_DeleteItemFromObjectCaseSensitive(root, "calibration");
+        cJSON *cal = cJSON_AddObjectToObject(root, "calibration");
+        cJSON_AddStringToObject(cal, "method", "split conformal on host-grouped cross-validation residuals");
+        cJSON_AddStringToObject(cal, "source", cv_csv);
+        cJSON_AddNumberToObject(cal, "n", n);
+        cJSON_AddNumberToObject(cal, "spread_members", spread_members);
+        cJSON *scale = cJSON_AddObjectToObject(cal, "scale");
+        cJSON_AddNumberToObject(scale, "spread", c_spread);
+        cJSON_AddNumberToObject(scale, "pred", c_pred);
+        cJSON_AddNumberToObject(scale, "const", c_const);
+        cJSON *arr = cJSON_AddArrayToObject(cal, "scores");
+        for (int i = 0; i < n; i++) {
+            char num[32];
+            snprintf(num, sizeof num, "%.6g", score[i]);
+            cJSON_AddItemToArray(arr, cJSON_CreateRaw(num));
+        }
+        char *text = cJSON_PrintUnformatted(root);
+        ih_st_tensor *t = malloc((size_t)f.n * sizeof *t);
+        ih_st_kv *kv = malloc((size_t)f.n_meta * sizeof *kv);
+        if (!text || !t || !kv) rc = ih_set_error("%s: out of memory", out_path);
+        for (int k = 0; rc == 0 && k < f.n; k++) {
+            const ih_st_entry *e = &f.tensors[k];
+            t[k] = (ih_st_tensor){.name = e->name, .ndim = e->ndim, .data = e->data};
+            memcpy(t[k].shape, e->shape, sizeof t[k].shape);
+        }
+        for (int k = 0; rc == 0 && k < f.n_meta; k++)
+            kv[k] = (ih_st_kv){f.meta[k].key, strcmp(f.meta[k].key, "ionhop") ? f.meta[k].value : text};
+        if (rc == 0) rc = ih_st_write(out_path, t, f.n, kv, f.n_meta);
+        free(text), free(t), free(kv);
+    }
+    cJSON_Delete(root);
+    ih_st_free(&f);
+    free(score);
+    return rc;
+}

@@ -1,0 +1,131 @@
+/* Calibrated intervals (docs/method.md §13): quantiles and probabilities against hand-computed
+ * values, coverage on synthetic residuals, the model-file round trip, and bad calibration data. */
+#include "check.h"
+#include "tmpdir.h"
+#include "ionhop.h"
+#include "ionhop_train.h"
+
+#include <math.h>
+#include <string.h>
+
+static void write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    fputs(text, f);
+    fclose(f);
+}
+
+int main(void) {
+    CHECK(tmpdir_make("calibration") == 0);
+    /* 19 records, no spread term (members 1), scale = 0.1 + 0.5·max(p, 0): prediction 0.2 for
+     * all, so scale 0.2 and the scores are (y - 0.2) / 0.2 = -0.9, -0.8, …, +0.9 */
+    char csv[4096] = "jid,fold,target,prediction,spread\n";
+    for (int i = 0; i < 19; i++) {
+        char row[64];
+        snprintf(row, sizeof row, "%d,%d,%.3f,0.2,0\n", i, i % 5 + 1, 0.2 + 0.2 * (i - 9) / 10.0);
+        strcat(csv, row);
+    }
+    const char *cv = tmp_path("cv.csv"), *model = tmp_path("m.ionhop");
+    write_text(cv, csv);
+    /* a real model file to carry the calibration: the bundled one, copied */
+    size_t len;
+    FILE *in = fopen("models/default.ionhop", "rb");
+    CHECK(in != NULL);
+    fseek(in, 0, SEEK_END);
+    len = (size_t)ftell(in);
+    rewind(in);
+    char *buf = malloc(len);
+    CHECK(fread(buf, 1, len, in) == len);
+    fclose(in);
+    FILE *out = fopen(model, "wb");
+    CHECK(fwrite(buf, 1, len, out) == len);
+    fclose(out);
+    free(buf);
+
+    ih_predictor *p = ih_predictor_load(model);
+    CHECK(p != NULL);
+    CHECK(!ih_predictor_has_calibration(p));
+    double low, high;
+    CHECK(ih_predictor_interval(p, 0.3, 0.0, 0.9, &low, &high) == -1);
+    CHECK(isnan(ih_predictor_p_good(p, 0.3, 0.0)));
+    ih_predictor_free(p);
+
+    CHECK(ih_calibrate_model(model, cv, 1, 0.5, 0.1, model) == 0);
+    p = ih_predictor_load(model);
+    CHECK(p != NULL && ih_predictor_has_calibration(p));
+    /* level 0.9: the ceil(20 · 0.9) = 18th smallest |score| of {0, 0.1, 0.1, …, 0.9, 0.9} is 0.9 */
+    CHECK(ih_predictor_interval(p, 0.4, 0.0, 0.9, &low, &high) == 0);
+    double scale = 0.1 + 0.5 * 0.4;
+    CHECK_NEAR(low, 0.4 - 0.9 * scale, 1e-9);
+    CHECK_NEAR(high, 0.4 + 0.9 * scale, 1e-9);
+    /* level 0.5: the 10th smallest is 0.5 */
+    CHECK(ih_predictor_interval(p, 0.4, 0.0, 0.5, &low, &high) == 0);
+    CHECK_NEAR(high - 0.4, 0.5 * scale, 1e-9);
+    /* level 0.96 needs the 20th of 19: refused */
+    CHECK(ih_predictor_interval(p, 0.4, 0.0, 0.96, &low, &high) == -1);
+    CHECK(strstr(ih_last_error(), "more than the 19 calibration records") != NULL);
+    /* P(Em < 0.65) at prediction 0.5 (scale 0.35): scores below (0.65 - 0.5) / 0.35 = 0.4286 are
+     * -0.9 … 0.4: 14 of 19 */
+    CHECK_NEAR(ih_predictor_p_good(p, 0.5, 0.0), 14.0 / 19.0, 1e-12);
+    /* a prediction far below or above the line */
+    CHECK_NEAR(ih_predictor_p_good(p, -5, 0.0), 1.0, 0);
+    CHECK_NEAR(ih_predictor_p_good(p, 10, 0.0), 0.0, 0);
+    ih_predictor_free(p);
+
+    /* coverage on synthetic residuals: Gaussian noise of sd 0.2 around the prediction, calibrated
+     * on 2000 draws, covers about 90 % of 2000 fresh draws at level 0.9 */
+    uint64_t state = 88172645463325252ULL;
+    FILE *f = fopen(cv, "w");
+    fprintf(f, "jid,fold,target,prediction,spread\n");
+    double fresh[2000];
+    for (int i = 0; i < 4000; i++) {
+        state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+        double u1 = ((state >> 11) + 0.5) / 9007199254740992.0;
+        state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+        double u2 = ((state >> 11) + 0.5) / 9007199254740992.0;
+        double e = 0.2 * sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
+        if (i < 2000)
+            fprintf(f, "%d,1,%.6f,0,0\n", i, e);
+        else
+            fresh[i - 2000] = e;
+    }
+    fclose(f);
+    CHECK(ih_calibrate_model(model, cv, 1, 0.0, 1.0, model) == 0);
+    p = ih_predictor_load(model);
+    CHECK(p != NULL);
+    for (int k = 0; k < 3; k++) {
+        double level = k == 0 ? 0.68 : k == 1 ? 0.9 : 0.95;
+        CHECK(ih_predictor_interval(p, 0.0, 0.0, level, &low, &high) == 0);
+        int in_interval = 0;
+        for (int i = 0; i < 2000; i++) in_interval += fresh[i] >= low && fresh[i] <= high;
+        CHECK_MSG(fabs(in_interval / 2000.0 - level) < 0.03, "level %.2f covers %.3f", level, in_interval / 2000.0);
+        /* the Gaussian's own quantiles: 0.994, 1.645, 1.960 sd */
+        double z = k == 0 ? 0.994 : k == 1 ? 1.645 : 1.960;
+        CHECK_MSG(fabs(high - 0.2 * z) < 0.02, "level %.2f half-width %.3f against %.3f", level, high, 0.2 * z);
+    }
+    ih_predictor_free(p);
+
+    /* bad calibration data: header only, a NaN, a wrong header, a negative spread */
+    write_text(cv, "jid,fold,target,prediction,spread\n");
+    CHECK(ih_calibrate_model(model, cv, 3, 0.5, 0.02, model) == -1);
+    CHECK(strstr(ih_last_error(), "0 cross-validated predictions: at least 10") != NULL);
+    write_text(cv, "jid,fold,target,prediction,spread\n1,1,0.3,nan,0.1\n");
+    CHECK(ih_calibrate_model(model, cv, 3, 0.5, 0.02, model) == -1);
+    CHECK(strstr(ih_last_error(), "line 2: not five finite fields") != NULL);
+    write_text(cv, "a,b\n1,2\n");
+    CHECK(ih_calibrate_model(model, cv, 3, 0.5, 0.02, model) == -1);
+    CHECK(strstr(ih_last_error(), "expected the header") != NULL);
+    write_text(cv, "jid,fold,target,prediction,spread\n1,1,0.3,0.2,-1\n");
+    CHECK(ih_calibrate_model(model, cv, 3, 0.5, 0.02, model) == -1);
+    CHECK(ih_calibrate_model(model, cv, 3, 0.5, 0.0, model) == -1);
+    /* the file is unchanged by the refused calls: still the Gaussian calibration */
+    p = ih_predictor_load(model);
+    CHECK(p != NULL && ih_predictor_has_calibration(p));
+    ih_predictor_free(p);
+    /* a malformed calibration in the metadata is refused when the model loads */
+    ih_calibration c;
+    CHECK(ih_calibration_from_json("{\"calibration\": {\"scale\": {}, \"scores\": []}}", "x", 5, &c) == -1);
+    CHECK(strstr(ih_last_error(), "malformed") != NULL);
+    CHECK(ih_calibration_from_json("{}", "x", 5, &c) == 1);
+    return test_summary("test_calibration");
+}

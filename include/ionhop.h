@@ -294,6 +294,12 @@ typedef struct ih_hop_result {
     double closest_approach; /* Å: how close the straight path comes to a host atom */
     int nearest_atom;        /* that atom (0-based, in the initial structure), -1 if none */
 } ih_hop_result;
+/* Applicability (docs/results.md §35): the reasons, joined by "; " into why, that the hop r of
+ * the structure ini lies outside the model's training domain (a mobile ion absent or rare in
+ * training, a host element in no training structure, a path closer to a host atom than 99 % of
+ * the training paths); returns how many (0 also when the model stores no domain). */
+int ih_predictor_domain_check(const ih_predictor *p, const ih_structure *ini, const ih_hop_result *r, char *why,
+                              size_t cap);
 
 /* members (may be NULL): each ensemble member's Em, n_members values per hop. Errors name the
  * structures by the names given (NULL: generic names). */

@@ -337,7 +337,19 @@ typedef struct ih_calibration {
     double c_spread, c_pred, c_const, spread_factor;
     int spread_members;
     char source[256];
+    /* the training domain ("domain" metadata, if stored): records per mobile ion, host elements
+     * seen, the 1st percentile of the paths' closest approach to a host atom */
+    int has_domain, domain_records;
+    int ion_records[128];
+    unsigned char host_seen[128];
+    double closest_p01;
 } ih_calibration;
+/* Mobile ions with fewer training records than this are flagged (docs/results.md §35). */
+#define IH_RARE_ION_RECORDS 40
+/* Reasons (joined by "; " into why) that a hop of atom `ion` of s with the given closest approach
+ * lies outside the training domain; returns how many (0 without a stored domain). */
+int ih_calibration_domain_check(const ih_calibration *c, const ih_structure *s, int ion, double closest, char *why,
+                                size_t cap);
 /* Parse the "calibration" entry of a model's metadata: 0 ok, 1 none, -1 malformed (error set). */
 int ih_calibration_from_json(const char *meta_json, const char *name, int n_members, ih_calibration *c);
 void ih_calibration_free(ih_calibration *c);
@@ -347,10 +359,11 @@ int ih_calibration_interval(const ih_calibration *c, double em, double spread, d
 double ih_calibration_p_below(const ih_calibration *c, double em, double spread, double threshold);
 /* Store in out_path a copy of model_path whose metadata carries the calibration computed from a
  * cross-validation CSV (jid,fold,target,prediction,spread; spread from an ensemble of
- * spread_members members, 1: no spread term) with the scale coefficients c_pred and c_const.
+ * spread_members members, 1: no spread term) with the scale coefficients c_pred and c_const, and
+ * (train_data not NULL) the training domain of that record file.
  * Written atomically; out_path may be model_path. Empty, non-finite or short inputs are refused. */
 int ih_calibrate_model(const char *model_path, const char *cv_csv, int spread_members, double c_pred, double c_const,
-                       const char *out_path);
+                       const char *train_data, const char *out_path);
 /* The graph settings a model was trained with (line graphs are built per micro-batch). */
 void ih_model_set_graph_opts(const ih_config *c, ih_graph_opts *go);
 /* Ensemble mean and spread (population std over members) of records idx, original units,

@@ -114,6 +114,7 @@ class HopResult:
     frac_to: List[float]
     interval: Optional[Tuple[float, float]] = None  # calibrated 90 % central interval (eV), if the model has one
     p_good: Optional[float] = None  # calibrated P(Em < 0.65 eV), if the model has one
+    outside_domain: str = ""  # why the hop lies outside the model's training domain ("" if it does not)
 
     @property
     def good(self) -> bool:
@@ -156,6 +157,11 @@ class Model:
     def n_members(self) -> int:
         return self._p.n_members
 
+    @property
+    def calibrated(self) -> bool:
+        """The model file carries an interval calibration (HopResult.interval and p_good are set)."""
+        return self._p.calibrated
+
     def predict_hop(self, initial, final=None, *, ion: Optional[int] = None, to=None) -> HopResult:
         """Em of a hop: two end points ``predict_hop(initial, final)`` (the moving ion is found), or an
         atom of one structure and its fractional destination ``predict_hop(s, ion=i, to=(x, y, z))``
@@ -171,7 +177,7 @@ class Model:
             to = [float(x) for x in np.asarray(to, dtype=float).reshape(3)]
             d = self._p.predict_move(*_args(s), int(ion), tuple(to))
         return HopResult(d["em"], d["spread"], d["members"], d["length"], d["closest_approach"], d["ion"],
-                         d["from"], d["to"], *self._calibrated(d["em"], d["spread"]))
+                         d["from"], d["to"], *self._calibrated(d["em"], d["spread"]), d["outside_domain"])
 
     def interval(self, em: float, spread: float, level: float = 0.9) -> Tuple[float, float]:
         """The calibrated central interval (eV) of a prediction with its ensemble spread at ``level``

@@ -180,12 +180,13 @@ static int Predictor_init(Predictor *self, PyObject *args, PyObject *kw) {
     return 0;
 }
 
-static PyObject *hop_dict(const ih_hop_result *r, const double *members, int M) {
+static PyObject *hop_dict(const ih_hop_result *r, const double *members, int M, const char *outside) {
     PyObject *mem = PyList_New(M);
     for (int k = 0; k < M; k++) PyList_SET_ITEM(mem, k, PyFloat_FromDouble(members[k]));
-    return Py_BuildValue("{s:d,s:d,s:N,s:d,s:d,s:i,s:i,s:N,s:N}", "em", r->em, "spread", r->spread, "members", mem,
+    return Py_BuildValue("{s:d,s:d,s:N,s:d,s:d,s:i,s:i,s:N,s:N,s:s}", "em", r->em, "spread", r->spread, "members", mem,
                          "length", r->length, "closest_approach", r->closest_approach, "nearest_atom",
-                         r->nearest_atom, "ion", r->ion, "from", list3(r->from), "to", list3(r->to));
+                         r->nearest_atom, "ion", r->ion, "from", list3(r->from), "to", list3(r->to), "outside_domain",
+                         outside);
 }
 
 static PyObject *Predictor_endpoints(Predictor *self, PyObject *args) {
@@ -203,10 +204,12 @@ static PyObject *Predictor_endpoints(Predictor *self, PyObject *args) {
     Py_BEGIN_ALLOW_THREADS
     rc = members ? ih_predict_endpoints(self->p, &a, &b, "initial", "final", &r, members) : -1;
     Py_END_ALLOW_THREADS
+    char why[512] = "";
+    if (rc == 0) ih_predictor_domain_check(self->p, &a, &r, why, sizeof why);
     ih_structure_free(&a);
     ih_structure_free(&b);
     PyObject *out = issue_warnings() != 0 ? NULL
-                    : rc == 0            ? hop_dict(&r, members, M)
+                    : rc == 0            ? hop_dict(&r, members, M, why)
                     : members            ? raise_error(0)
                                          : PyErr_NoMemory();
     free(members);
@@ -226,9 +229,11 @@ static PyObject *Predictor_move(Predictor *self, PyObject *args) {
     Py_BEGIN_ALLOW_THREADS
     rc = members ? ih_predict_move(self->p, &s, "structure", ion, to, &r, members) : -1;
     Py_END_ALLOW_THREADS
+    char why[512] = "";
+    if (rc == 0) ih_predictor_domain_check(self->p, &s, &r, why, sizeof why);
     ih_structure_free(&s);
     PyObject *out = issue_warnings() != 0 ? NULL
-                    : rc == 0            ? hop_dict(&r, members, M)
+                    : rc == 0            ? hop_dict(&r, members, M, why)
                     : members            ? raise_error(0)
                                          : PyErr_NoMemory();
     free(members);

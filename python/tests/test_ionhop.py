@@ -207,3 +207,4 @@ def test_calibrated_interval_and_probability(model):
     m = re.search(r"interval: ([0-9.]+) to ([0-9.]+) eV \(90 %", out)
     assert m and abs(float(m.group(1)) - low) < 0.006 and abs(float(m.group(2)) - high) < 0.006
     assert re.search(r"verdict: good \(p = %.2f\)" % hop.p_good, out)
+    assert hop.outside_domain == ""  # a Li hop in an olivine is inside the training domain

@@ -68,6 +68,9 @@ static void report_hop(const ih_predictor *pm, const char *model, const ih_struc
     char v[64];
     printf("verdict: %s (good conductor: Em < %.2f eV%s)\n", verdict(pm, r->em, r->spread, v, sizeof v),
            IH_GOOD_CONDUCTOR_EV, ih_predictor_has_calibration(pm) ? "; p = P(Em < 0.65 eV)" : "");
+    char why[512];
+    if (ih_predictor_domain_check(pm, ini, r, why, sizeof why) > 0)
+        printf("warning: outside the training domain (larger errors, docs/results.md §35): %s\n", why);
     if (r->nearest_atom >= 0) {
         printf("path:   passes %.2f Å from %s (atom %d) at its closest\n", r->closest_approach,
                ih_element_symbol(ini->z[r->nearest_atom]), r->nearest_atom + 1);
@@ -149,8 +152,8 @@ typedef struct predict_args {
 
 /* The table of STRUCTURE --ion ELEMENT, lowest barrier first; paths close to a host atom only
  * with `all`. */
-static void print_scan(const ih_predictor *pm, const char *model, const char *path, int z, double max_hop,
-                       double symprec, double level, int top, int all, const ih_element_hops *h) {
+static void print_scan(const ih_predictor *pm, const char *model, const char *path, const ih_structure *s, int z,
+                       double max_hop, double symprec, double level, int top, int all, const ih_element_hops *h) {
     int n_members = ih_predictor_n_members(pm), cal = ih_predictor_has_calibration(pm);
     const char *el = ih_element_symbol(z);
     const ih_hops_info *info = &h->info;
@@ -163,7 +166,8 @@ static void print_scan(const ih_predictor *pm, const char *model, const char *pa
     if (cal) snprintf(level_head, sizeof level_head, " %2.0f %% interval ", 100 * level);
     printf("   from     to   image      length  closest  count  Em (eV)  %s%s verdict\n", n_members > 1 ? "spread" : "",
            level_head);
-    int close = 0, hidden = 0, shown = 0, beyond_top = 0;
+    int close = 0, hidden = 0, shown = 0, beyond_top = 0, flagged = 0;
+    char first_why[512] = "";
     for (int r = 0; r < h->n; r++) {
         int k = h->order[r];
         const ih_hop *hop = &h->hops[k];
@@ -186,9 +190,14 @@ static void print_scan(const ih_predictor *pm, const char *model, const char *pa
         double low, high;
         if (cal && ih_predictor_interval(pm, res->em, res->spread, level, &low, &high) == 0)
             snprintf(interval, sizeof interval, "  %5.2f-%-5.2f", low > 0 ? low : 0, high);
-        printf("  %2s %-4d %2s %-4d %-9s %5.2f Å  %5.2f Å%s %5d  %7.3f%s%s  %s\n", el, hop->from + 1, el, hop->to + 1,
+        char why[512];
+        ih_hop_result at = *res; /* the class's ion as an atom of s (res->ion counts in the hop's cell) */
+        at.ion = hop->from;
+        int outside = ih_predictor_domain_check(pm, s, &at, why, sizeof why) > 0;
+        if (outside && !flagged++) snprintf(first_why, sizeof first_why, "%s", why);
+        printf("  %2s %-4d %2s %-4d %-9s %5.2f Å  %5.2f Å%s %5d  %7.3f%s%s  %s%s\n", el, hop->from + 1, el, hop->to + 1,
                image, hop->length, res->closest_approach, near ? "!" : " ", hop->multiplicity, res->em, spread,
-               interval, verdict(pm, res->em, res->spread, v, sizeof v));
+               interval, verdict(pm, res->em, res->spread, v, sizeof v), outside ? " *" : "");
         close += near;
     }
     printf("Each hop: the ion moves from site `from` into a vacancy at site `to` of the cell `image` (removed), "
@@ -209,6 +218,9 @@ static void print_scan(const ih_predictor *pm, const char *model, const char *pa
         printf("warning: %d hop%s (!) pass within %.1f Å of a host atom; such paths were predicted with about 1 eV "
                "mean error in cross-validation, mostly too low (docs/results.md)\n",
                close, close > 1 ? "s" : "", IH_CLOSE_APPROACH_WARN);
+    if (flagged)
+        printf("warning: %d listed class%s (*) outside the training domain (larger errors, docs/results.md §35): %s\n",
+               flagged, flagged > 1 ? "es" : "", first_why);
     if (beyond_top)
         printf("%d higher hop class%s not listed (--top %d); --out FILE writes them all\n", beyond_top,
                beyond_top > 1 ? "es" : "", top);
@@ -249,7 +261,7 @@ static int predict_scan(ih_predictor *pm, const char *model, const char *path, c
                         const predict_args *a) {
     ih_element_hops h;
     if (ih_predict_element_hops(pm, s, path, z, a->max_hop, a->symprec, &h) != 0) return -1;
-    print_scan(pm, model, path, z, a->max_hop, a->symprec, a->level, a->top, a->all, &h);
+    print_scan(pm, model, path, s, z, a->max_hop, a->symprec, a->level, a->top, a->all, &h);
     const char *out_path = a->out, *network_path = a->network;
     int rc = out_path ? write_scan_csv(pm, &h, out_path, a->level) : 0;
     if (rc == 0 && network_path) {

@@ -37,6 +37,37 @@ int ih_calibration_interval(const ih_calibration *c, double em, double spread, d
     return 0;
 }
 
+int ih_calibration_domain_check(const ih_calibration *c, const ih_structure *s, int ion, double closest, char *why,
+                                size_t cap) {
+    if (cap) why[0] = 0;
+    if (!c->has_domain) return 0;
+    int n = 0;
+    size_t len = 0;
+#define REASON(...)                                                                                  \
+    do {                                                                                             \
+        if (len < cap) len += (size_t)snprintf(why + len, cap - len, "%s", n ? "; " : "");          \
+        if (len < cap) len += (size_t)snprintf(why + len, cap - len, __VA_ARGS__);                   \
+        n++;                                                                                         \
+    } while (0)
+    int zi = s->z[ion] & 127, count = c->ion_records[zi];
+    if (count == 0)
+        REASON("no %s hop among the %d training records", ih_element_symbol(s->z[ion]), c->domain_records);
+    else if (count < IH_RARE_ION_RECORDS)
+        REASON("%s hops are rare in training (%d of %d records)", ih_element_symbol(s->z[ion]), count,
+               c->domain_records);
+    int unseen[128] = {0};
+    for (int i = 0; i < s->n_atoms; i++)
+        if (i != ion && !c->host_seen[s->z[i] & 127] && !unseen[s->z[i] & 127]) {
+            unseen[s->z[i] & 127] = 1;
+            REASON("host element %s is in no training structure", ih_element_symbol(s->z[i]));
+        }
+    if (closest < c->closest_p01)
+        REASON("the path passes %.2f Å from a host atom, closer than 99 %% of the training paths (%.2f Å)", closest,
+               c->closest_p01);
+#undef REASON
+    return n;
+}
+
 double ih_calibration_p_below(const ih_calibration *c, double em, double spread, double threshold) {
     double scale = ih_calibration_scale(c, em, spread);
     if (!(scale > 0)) return NAN;
@@ -113,6 +144,28 @@ int ih_calibration_from_json(const char *meta_json, const char *name, int n_memb
                     name, m);
     }
     if (rc == 0) rc = finish(c, name);
+    cJSON *dom = root ? cJSON_GetObjectItemCaseSensitive(root, "domain") : NULL;
+    if (rc == 0 && dom) {
+        cJSON *n_rec = cJSON_GetObjectItemCaseSensitive(dom, "n"), *ions = cJSON_GetObjectItemCaseSensitive(dom, "ions"),
+              *host = cJSON_GetObjectItemCaseSensitive(dom, "host_elements"),
+              *p01 = cJSON_GetObjectItemCaseSensitive(dom, "closest_approach_p01");
+        if (!cJSON_IsNumber(n_rec) || !cJSON_IsObject(ions) || !cJSON_IsArray(host) || !cJSON_IsNumber(p01)) {
+            rc = ih_set_error("%s: the model's \"domain\" is malformed", name);
+        } else {
+            c->has_domain = 1;
+            c->domain_records = n_rec->valueint;
+            c->closest_p01 = p01->valuedouble;
+            const cJSON *it;
+            cJSON_ArrayForEach(it, ions) {
+                int z = ih_element_z(it->string);
+                if (z > 0 && z < 128 && cJSON_IsNumber(it)) c->ion_records[z] = it->valueint;
+            }
+            cJSON_ArrayForEach(it, host) {
+                int z = cJSON_IsString(it) ? ih_element_z(it->valuestring) : 0;
+                if (z > 0 && z < 128) c->host_seen[z] = 1;
+            }
+        }
+    }
     if (rc == 0) {
         cJSON *src = cJSON_GetObjectItemCaseSensitive(cal, "source");
         snprintf(c->source, sizeof c->source, "%s", cJSON_IsString(src) ? src->valuestring : "");
@@ -172,8 +225,52 @@ static int read_cv(const char *path, double **score_out, int *n_out, double cs, 
     return 0;
 }
 
+/* The training domain of a record file: records per mobile ion, the host elements seen, and the
+ * 1st percentile of the straight paths' closest approach to a host atom (docs/method.md §13). */
+static cJSON *domain_json(const char *data) {
+    ih_structure_set set;
+    if (ih_read_structures(data, IH_FMT_JSON, &set) != 0) return NULL;
+    int ions[128] = {0}, host[128] = {0}, n = 0;
+    double *closest = malloc((size_t)(set.n ? set.n : 1) * sizeof *closest);
+    cJSON *d = NULL;
+    if (!closest) {
+        ih_set_error("%s: out of memory", data);
+        goto done;
+    }
+    for (int r = 0; r < set.n; r++) {
+        const ih_structure *s = &set.items[r];
+        if (!ih_structure_is_5image(s)) {
+            ih_set_error("%s: record %d is not a 5-image path record: the training domain is built from path "
+                         "records",
+                         data, r + 1);
+            goto done;
+        }
+        ions[s->z[0] & 127]++;
+        for (int i = 5; i < s->n_atoms; i++) host[s->z[i] & 127] = 1;
+        closest[n++] = ih_path_closest_approach(s, NULL);
+    }
+    if (n == 0) {
+        ih_set_error("%s: no records", data);
+        goto done;
+    }
+    qsort(closest, (size_t)n, sizeof *closest, cmp_double);
+    d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "source", data);
+    cJSON_AddNumberToObject(d, "n", n);
+    cJSON *io = cJSON_AddObjectToObject(d, "ions"), *el = cJSON_AddArrayToObject(d, "host_elements");
+    for (int z = 1; z < 128; z++) {
+        if (ions[z]) cJSON_AddNumberToObject(io, ih_element_symbol(z), ions[z]);
+        if (host[z]) cJSON_AddItemToArray(el, cJSON_CreateString(ih_element_symbol(z)));
+    }
+    cJSON_AddNumberToObject(d, "closest_approach_p01", closest[(int)floor(0.01 * (n - 1))]);
+done:
+    free(closest);
+    ih_structure_set_free(&set);
+    return d;
+}
+
 int ih_calibrate_model(const char *model_path, const char *cv_csv, int spread_members, double c_pred, double c_const,
-                       const char *out_path) {
+                       const char *train_data, const char *out_path) {
     if (spread_members < 1) return ih_set_error("--members %d: the cross-validation ensemble size", spread_members);
     if (!(c_pred >= 0) || !(c_const > 0))
         return ih_set_error("calibration scale: the prediction coefficient must be >= 0 and the constant > 0");
@@ -190,6 +287,14 @@ int ih_calibrate_model(const char *model_path, const char *cv_csv, int spread_me
     const char *meta = ih_st_meta_get(&f, "ionhop");
     cJSON *root = meta ? cJSON_Parse(meta) : NULL;
     if (!root) rc = ih_set_error("%s: not an ionhop model file (no \"ionhop\" metadata)", model_path);
+    cJSON *domain = rc == 0 && train_data ? domain_json(train_data) : NULL;
+    if (rc == 0 && train_data && !domain) rc = -1;
+    if (rc == 0 && domain) {
+        cJSON_DeleteItemFromObjectCaseSensitive(root, "domain");
+        cJSON_AddItemToObject(root, "domain", domain);
+    } else {
+        cJSON_Delete(domain);
+    }
     if (rc == 0) {
         cJSON_DeleteItemFromObjectCaseSensitive(root, "calibration");
         cJSON *cal = cJSON_AddObjectToObject(root, "calibration");

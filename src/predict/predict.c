@@ -364,6 +364,13 @@ int ih_predictor_interval(const ih_predictor *p, double em, double spread, doubl
     if (!p->has_cal) return ih_set_error("%s: the model carries no calibration (ionhop calibrate)", p->path);
     return ih_calibration_interval(&p->cal, em, spread, level, low, high);
 }
+int ih_predictor_domain_check(const ih_predictor *p, const ih_structure *ini, const ih_hop_result *r, char *why,
+                              size_t cap) {
+    if (cap) why[0] = 0;
+    if (!p->has_cal || r->ion < 0 || r->ion >= ini->n_atoms) return 0;
+    return ih_calibration_domain_check(&p->cal, ini, r->ion, r->closest_approach, why, cap);
+}
+
 double ih_predictor_p_good(const ih_predictor *p, double em, double spread) {
     return p->has_cal ? ih_calibration_p_below(&p->cal, em, spread, IH_GOOD_CONDUCTOR_EV) : NAN;
 }

@@ -42,7 +42,8 @@ int main(void) {
     fclose(out);
     free(buf);
 
-    ih_predictor *p = ih_predictor_load(model);
+    /* a model without a calibration (the pre-trained trunk) answers no interval */
+    ih_predictor *p = ih_predictor_load("models/mpt.ionhop");
     CHECK(p != NULL);
     CHECK(!ih_predictor_has_calibration(p));
     double low, high;
@@ -50,7 +51,7 @@ int main(void) {
     CHECK(isnan(ih_predictor_p_good(p, 0.3, 0.0)));
     ih_predictor_free(p);
 
-    CHECK(ih_calibrate_model(model, cv, 1, 0.5, 0.1, model) == 0);
+    CHECK(ih_calibrate_model(model, cv, 1, 0.5, 0.1, NULL, model) == 0);
     p = ih_predictor_load(model);
     CHECK(p != NULL && ih_predictor_has_calibration(p));
     /* level 0.9: the ceil(20 · 0.9) = 18th smallest |score| of {0, 0.1, 0.1, …, 0.9, 0.9} is 0.9 */
@@ -90,7 +91,7 @@ int main(void) {
             fresh[i - 2000] = e;
     }
     fclose(f);
-    CHECK(ih_calibrate_model(model, cv, 1, 0.0, 1.0, model) == 0);
+    CHECK(ih_calibrate_model(model, cv, 1, 0.0, 1.0, NULL, model) == 0);
     p = ih_predictor_load(model);
     CHECK(p != NULL);
     for (int k = 0; k < 3; k++) {
@@ -105,19 +106,47 @@ int main(void) {
     }
     ih_predictor_free(p);
 
+    /* the training domain of a record file (one Na record with V, P, O hosts): a Li hop is outside
+     * it, a Na hop in a V/P/O host is rare (1 record < IH_RARE_ION_RECORDS), a Ti host unseen */
+    CHECK(ih_calibrate_model(model, cv, 1, 0.0, 1.0, "tests/fixtures/em_jid7.json", model) == 0);
+    p = ih_predictor_load(model);
+    CHECK(p != NULL);
+    {
+        ih_structure s;
+        CHECK(ih_structure_init(&s, 3) == 0);
+        s.lattice[0][0] = s.lattice[1][1] = s.lattice[2][2] = 8;
+        int zs[3] = {3, 22, 8};
+        for (int i = 0; i < 3; i++) s.z[i] = zs[i], s.frac[3 * i] = 0.3 * i;
+        ih_hop_result r = {.ion = 0, .closest_approach = 1.5};
+        char why[512];
+        CHECK_INT(ih_predictor_domain_check(p, &s, &r, why, sizeof why), 2);
+        CHECK(strstr(why, "no Li hop among the 1 training records") != NULL);
+        CHECK(strstr(why, "host element Ti is in no training structure") != NULL);
+        s.z[0] = 11, s.z[1] = 23;
+        CHECK_INT(ih_predictor_domain_check(p, &s, &r, why, sizeof why), 1);
+        CHECK(strstr(why, "Na hops are rare in training (1 of 1 records)") != NULL);
+        r.closest_approach = 0.01; /* closer than the record's own path */
+        CHECK_INT(ih_predictor_domain_check(p, &s, &r, why, sizeof why), 2);
+        CHECK(strstr(why, "the path passes 0.01 Å from a host atom") != NULL);
+        ih_structure_free(&s);
+    }
+    ih_predictor_free(p);
+    /* a record file that is not path records is refused */
+    CHECK(ih_calibrate_model(model, cv, 1, 0.0, 1.0, "tests/fixtures/disordered/llzo_cubic.cif", model) == -1);
+
     /* bad calibration data: header only, a NaN, a wrong header, a negative spread */
     write_text(cv, "jid,fold,target,prediction,spread\n");
-    CHECK(ih_calibrate_model(model, cv, 3, 0.5, 0.02, model) == -1);
+    CHECK(ih_calibrate_model(model, cv, 3, 0.5, 0.02, NULL, model) == -1);
     CHECK(strstr(ih_last_error(), "0 cross-validated predictions: at least 10") != NULL);
     write_text(cv, "jid,fold,target,prediction,spread\n1,1,0.3,nan,0.1\n");
-    CHECK(ih_calibrate_model(model, cv, 3, 0.5, 0.02, model) == -1);
+    CHECK(ih_calibrate_model(model, cv, 3, 0.5, 0.02, NULL, model) == -1);
     CHECK(strstr(ih_last_error(), "line 2: not five finite fields") != NULL);
     write_text(cv, "a,b\n1,2\n");
-    CHECK(ih_calibrate_model(model, cv, 3, 0.5, 0.02, model) == -1);
+    CHECK(ih_calibrate_model(model, cv, 3, 0.5, 0.02, NULL, model) == -1);
     CHECK(strstr(ih_last_error(), "expected the header") != NULL);
     write_text(cv, "jid,fold,target,prediction,spread\n1,1,0.3,0.2,-1\n");
-    CHECK(ih_calibrate_model(model, cv, 3, 0.5, 0.02, model) == -1);
-    CHECK(ih_calibrate_model(model, cv, 3, 0.5, 0.0, model) == -1);
+    CHECK(ih_calibrate_model(model, cv, 3, 0.5, 0.02, NULL, model) == -1);
+    CHECK(ih_calibrate_model(model, cv, 3, 0.5, 0.0, NULL, model) == -1);
     /* the file is unchanged by the refused calls: still the Gaussian calibration */
     p = ih_predictor_load(model);
     CHECK(p != NULL && ih_predictor_has_calibration(p));

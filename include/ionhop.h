@@ -284,6 +284,9 @@ const char *ih_predictor_metadata(const ih_predictor *p); /* the model file's JS
 int ih_predictor_has_calibration(const ih_predictor *p);
 int ih_predictor_interval(const ih_predictor *p, double em, double spread, double level, double *low, double *high);
 double ih_predictor_p_good(const ih_predictor *p, double em, double spread);
+/* 1 if the record id `jid` was among the model's training records, 0 if not, -1 if the model does
+ * not say (no stored training domain). */
+int ih_predictor_trained_on(const ih_predictor *p, const char *jid);
 
 /* One hop's prediction. */
 typedef struct ih_hop_result {

@@ -343,7 +343,11 @@ typedef struct ih_calibration {
     int ion_records[128];
     unsigned char host_seen[128];
     double closest_p01;
+    char (*jids)[64]; /* the training records' ids, sorted (NULL if not stored) */
+    int n_jids;
 } ih_calibration;
+/* 1 if the record id was among the model's training records, 0 if not, -1 if unknown. */
+int ih_calibration_trained_on(const ih_calibration *c, const char *jid);
 /* Mobile ions with fewer training records than this are flagged (docs/results.md §35). */
 #define IH_RARE_ION_RECORDS 40
 /* Reasons (joined by "; " into why) that a hop of atom `ion` of s with the given closest approach

@@ -48,6 +48,6 @@ void cli_graph_opts(const ih_config *c, ih_graph_opts *go, int line_graph);
 int cli_training_option(int argc, char **argv, int *i, ih_train_opts *o, double *val_fraction);
 
 /* Parity plot (truth vs prediction, good-conductor region shaded, optional error bars). */
-int cli_parity_svg(const char *path, const double *truth, const double *pred, const double *spread,
-                   int n, const char *title);
+int cli_parity_svg(const char *path, const double *truth, const double *pred, const double *low, const double *high,
+                   int n, const char *title, const char *bar_label, int n_trained);
 #endif

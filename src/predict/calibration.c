@@ -84,8 +84,15 @@ double ih_calibration_p_below(const ih_calibration *c, double em, double spread,
     return (double)lo / c->n;
 }
 
+int ih_calibration_trained_on(const ih_calibration *c, const char *jid) {
+    if (!c->jids) return -1;
+    char key[64];
+    snprintf(key, sizeof key, "%s", jid);
+    return bsearch(key, c->jids, (size_t)c->n_jids, sizeof *c->jids, (int (*)(const void *, const void *))strcmp) != NULL;
+}
+
 void ih_calibration_free(ih_calibration *c) {
-    free(c->signed_sorted), free(c->abs_sorted);
+    free(c->signed_sorted), free(c->abs_sorted), free(c->jids);
     memset(c, 0, sizeof *c);
 }
 
@@ -153,6 +160,14 @@ int ih_calibration_from_json(const char *meta_json, const char *name, int n_memb
             rc = ih_set_error("%s: the model's \"domain\" is malformed", name);
         } else {
             c->has_domain = 1;
+            cJSON *jids = cJSON_GetObjectItemCaseSensitive(dom, "jids");
+            int nj = cJSON_IsArray(jids) ? cJSON_GetArraySize(jids) : 0;
+            c->jids = nj ? calloc((size_t)nj, sizeof *c->jids) : NULL;
+            for (int k = 0; c->jids && k < nj; k++) {
+                cJSON *v = cJSON_GetArrayItem(jids, k);
+                snprintf(c->jids[c->n_jids++], sizeof *c->jids, "%s", cJSON_IsString(v) ? v->valuestring : "");
+            }
+            if (c->jids) qsort(c->jids, (size_t)c->n_jids, sizeof *c->jids, (int (*)(const void *, const void *))strcmp);
             c->domain_records = n_rec->valueint;
             c->closest_p01 = p01->valuedouble;
             const cJSON *it;
@@ -232,7 +247,7 @@ static cJSON *domain_json(const char *data) {
     if (ih_read_structures(data, IH_FMT_JSON, &set) != 0) return NULL;
     int ions[128] = {0}, host[128] = {0}, n = 0;
     double *closest = malloc((size_t)(set.n ? set.n : 1) * sizeof *closest);
-    cJSON *d = NULL;
+    cJSON *d = NULL, *jids = cJSON_CreateArray(); /* the training records, so evaluate can tell them */
     if (!closest) {
         ih_set_error("%s: out of memory", data);
         goto done;
@@ -246,6 +261,7 @@ static cJSON *domain_json(const char *data) {
             goto done;
         }
         ions[s->z[0] & 127]++;
+        if (jids) cJSON_AddItemToArray(jids, cJSON_CreateString(s->jid));
         for (int i = 5; i < s->n_atoms; i++) host[s->z[i] & 127] = 1;
         closest[n++] = ih_path_closest_approach(s, NULL);
     }
@@ -263,7 +279,10 @@ static cJSON *domain_json(const char *data) {
         if (host[z]) cJSON_AddItemToArray(el, cJSON_CreateString(ih_element_symbol(z)));
     }
     cJSON_AddNumberToObject(d, "closest_approach_p01", closest[(int)floor(0.01 * (n - 1))]);
+    cJSON_AddItemToObject(d, "jids", jids);
+    jids = NULL;
 done:
+    cJSON_Delete(jids);
     free(closest);
     ih_structure_set_free(&set);
     return d;

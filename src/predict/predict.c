@@ -364,6 +364,10 @@ int ih_predictor_interval(const ih_predictor *p, double em, double spread, doubl
     if (!p->has_cal) return ih_set_error("%s: the model carries no calibration (ionhop calibrate)", p->path);
     return ih_calibration_interval(&p->cal, em, spread, level, low, high);
 }
+int ih_predictor_trained_on(const ih_predictor *p, const char *jid) {
+    return p->has_cal ? ih_calibration_trained_on(&p->cal, jid) : -1;
+}
+
 int ih_predictor_domain_check(const ih_predictor *p, const ih_structure *ini, const ih_hop_result *r, char *why,
                               size_t cap) {
     if (cap) why[0] = 0;

@@ -98,7 +98,8 @@ static void verdict(const ih_percolation *pc, char *buf, size_t cap) {
     else snprintf(buf, cap, "no percolating network within the hop length");
 }
 
-static cJSON *result_json(const char *item, const ih_structure *s, int z, const ih_element_hops *h) {
+static cJSON *result_json(const ih_predictor *p, const char *item, const ih_structure *s, int z,
+                          const ih_element_hops *h) {
     cJSON *j = cJSON_CreateObject();
     char formula[256];
     ih_structure_formula(s, formula, sizeof formula);
@@ -131,6 +132,17 @@ static cJSON *result_json(const char *item, const ih_structure *s, int z, const 
         cJSON_AddNumberToObject(c, "em", round(h->result[k].em * 1e4) / 1e4);
         cJSON_AddNumberToObject(c, "spread", round(h->result[k].spread * 1e4) / 1e4);
         cJSON_AddNumberToObject(c, "closest_approach", round(h->result[k].closest_approach * 1e3) / 1e3);
+        double low, high;
+        if (ih_predictor_has_calibration(p) &&
+            ih_predictor_interval(p, h->result[k].em, h->result[k].spread, 0.9, &low, &high) == 0) {
+            cJSON_AddNumberToObject(c, "low", round((low > 0 ? low : 0) * 1e4) / 1e4);
+            cJSON_AddNumberToObject(c, "high", round(high * 1e4) / 1e4);
+            cJSON_AddNumberToObject(c, "p_good", round(ih_predictor_p_good(p, h->result[k].em, h->result[k].spread) * 1e3) / 1e3);
+        }
+        ih_hop_result at = h->result[k]; /* the class's ion as an atom of s */
+        at.ion = h->hops[k].from;
+        char why[512];
+        if (ih_predictor_domain_check(p, s, &at, why, sizeof why) > 0) cJSON_AddStringToObject(c, "outside_domain", why);
         cJSON_AddItemToArray(classes, c);
     }
     cJSON *hops = cJSON_AddArrayToObject(j, "hops");
@@ -400,7 +412,7 @@ int ih_screen(ih_predictor *p, const char *const *inputs, int n_inputs, const ih
                     j = error_json(items.v[it], z, ih_last_error());
                 } else if (ih_predict_element_hops(p, path ? &crystal : s, items.v[it], z, o->max_hop, o->symprec,
                                                    &h) == 0) {
-                    j = result_json(items.v[it], path ? &crystal : s, z, &h);
+                    j = result_json(p, items.v[it], path ? &crystal : s, z, &h);
                     ih_element_hops_free(&h);
                 } else {
                     j = error_json(items.v[it], z, ih_last_error());

@@ -101,6 +101,14 @@ int main(void) {
         snprintf(want, sizeof want, "1D: %.3f eV (good), along [0 1 0]", b1);
         CHECK_MSG(strstr(out, want) != NULL, "%s / %s", want, out);
         CHECK(strstr(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(oli, "verdict")), "good (1D") != NULL);
+        /* the bundled model is calibrated: each class has its 90 % interval around Em and P(good) */
+        cJSON *c0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(oli, "classes"), 0);
+        double em = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(c0, "em"));
+        double lo = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(c0, "low"));
+        double hi = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(c0, "high"));
+        double pg = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(c0, "p_good"));
+        CHECK_MSG(lo >= 0 && lo < em && em < hi && pg > 0 && pg <= 1, "%g %g %g %g", lo, em, hi, pg);
+        CHECK(cJSON_GetObjectItemCaseSensitive(c0, "outside_domain") == NULL);
     }
     /* predict's picture of the network: the atoms, then three X markers per drawn hop with its class */
     snprintf(cmd, sizeof cmd, "%s predict examples/LiFePO4/LiFePO4.vasp --ion Li --max-hop 5 --network %s", cli(),

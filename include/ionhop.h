@@ -123,6 +123,10 @@ int ih_read_structure(const char *path, ih_format fmt, ih_structure *out);
 int ih_read_json(const char *path, ih_structure_set *out);
 int ih_read_poscar(const char *path, ih_structure *out);
 int ih_read_cif(const char *path, ih_structure *out);
+/* The CIF data block `block` (data_BLOCK; case-insensitive) of a CIF file; an error lists the blocks
+ * the file has. NULL: as ih_read_cif, the first block with atom sites (with a warning when several
+ * blocks hold some). A name given for a file of another format is an error. */
+int ih_read_cif_block(const char *path, const char *block, ih_structure *out);
 int ih_read_xyz(const char *path, ih_structure *out);
 /* The same from memory; `name` is used in error messages. */
 int ih_parse_json(const char *text, const char *name, ih_structure_set *out);
@@ -331,6 +335,7 @@ typedef struct ih_screen_opts {
     double symprec;        /* Å */
     const char *out_json, *out_csv;
     FILE *progress;
+    const char *block; /* NULL, or the data block of every input (ih_read_cif_block) */
 } ih_screen_opts;
 typedef struct ih_screen_summary {
     int n, n_ok, n_error, n_resumed;

@@ -60,14 +60,16 @@ class Structure:
         return len(self.numbers)
 
 
-def read(path) -> Structure:
-    """The (first) structure of a POSCAR/CONTCAR, CIF, extended XYZ or JSON record file."""
-    return read_all(path)[0]
+def read(path, block: Optional[str] = None) -> Structure:
+    """The (first) structure of a POSCAR/CONTCAR, CIF (.mcif too), extended XYZ or JSON record file,
+    gzip-compressed or not. block: the data block data_BLOCK of a CIF (default: its first block with
+    atom sites, with a warning when several blocks hold some)."""
+    return read_all(path, block=block)[0]
 
 
-def read_all(path) -> List[Structure]:
-    """Every structure of a file (a JSON record file holds many)."""
-    return [Structure(l, f, z, j) for l, f, z, j in _core.read(os.fspath(path))]
+def read_all(path, block: Optional[str] = None) -> List[Structure]:
+    """Every structure of a file (a JSON record file holds many); block as in read()."""
+    return [Structure(l, f, z, j) for l, f, z, j in _core.read(os.fspath(path), block)]
 
 
 def as_structure(obj) -> Structure:

@@ -121,15 +121,27 @@ static PyObject *structure_tuple(const ih_structure *s) {
     return Py_BuildValue("(NNNs)", lat, frac, z, s->jid);
 }
 
-/* read(path) -> [(lattice, frac, numbers, jid), ...] */
-static PyObject *py_read(PyObject *self, PyObject *args) {
+/* read(path, block=None) -> [(lattice, frac, numbers, jid), ...]; block: a CIF's data block */
+static PyObject *py_read(PyObject *self, PyObject *args, PyObject *kw) {
     (void)self;
-    const char *path;
-    if (!PyArg_ParseTuple(args, "s", &path)) return NULL;
-    ih_structure_set set;
+    static char *names[] = {"path", "block", NULL};
+    const char *path, *block = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "s|z", names, &path, &block)) return NULL;
+    ih_structure_set set = {0};
+    if (block && !(set.items = calloc(1, sizeof *set.items))) return PyErr_NoMemory();
     int rc;
     Py_BEGIN_ALLOW_THREADS
-    rc = ih_read_structures(path, IH_FMT_UNKNOWN, &set);
+    if (block) {
+        rc = ih_read_cif_block(path, block, &set.items[0]);
+        if (rc == 0) {
+            set.n = 1;
+        } else {
+            free(set.items);
+            set.items = NULL;
+        }
+    } else {
+        rc = ih_read_structures(path, IH_FMT_UNKNOWN, &set);
+    }
     Py_END_ALLOW_THREADS
     if (issue_warnings() != 0) {
         if (rc == 0) ih_structure_set_free(&set);
@@ -340,7 +352,8 @@ static PyObject *py_default_model(PyObject *self, PyObject *args) {
 }
 
 static PyMethodDef module_methods[] = {
-    {"read", py_read, METH_VARARGS, "read(path) -> [(lattice, frac, numbers, jid), ...]"},
+    {"read", (PyCFunction)(void (*)(void))py_read, METH_VARARGS | METH_KEYWORDS,
+     "read(path, block=None) -> [(lattice, frac, numbers, jid), ...]; block: a CIF's data block"},
     {"default_model_path", py_default_model, METH_NOARGS, "the model used when none is named"},
     {NULL, NULL, 0, NULL}};
 

@@ -13,12 +13,14 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: ionhop predict [--model MODEL] --initial FILE --final FILE\n"
-            "       ionhop predict [--model MODEL] STRUCTURE --ion INDEX --to \"x y z\"\n"
-            "       ionhop predict [--model MODEL] STRUCTURE --ion ELEMENT [--max-hop 5.0] [--all] [--out hops.csv]\n"
-            "                      [--network network.xyz]\n"
+            "usage: ionhop predict [--model MODEL] --initial FILE --final FILE [--block NAME]\n"
+            "       ionhop predict [--model MODEL] STRUCTURE [--block NAME] --ion INDEX --to \"x y z\"\n"
+            "       ionhop predict [--model MODEL] STRUCTURE [--block NAME] --ion ELEMENT [--max-hop 5.0] [--all]\n"
+            "                      [--out hops.csv] [--network network.xyz]\n"
             "       ionhop predict [--model MODEL] --data FILE.json [--out preds.csv]\n"
-            "End points and structures: POSCAR/CONTCAR, CIF, extended XYZ or a JSON record.\n"
+            "End points and structures: POSCAR/CONTCAR, CIF (magnetic .mcif too), extended XYZ or a JSON\n"
+            "record, gzip-compressed or not. --block NAME reads the CIF data block data_NAME (default: the\n"
+            "first block with atom sites, with a warning when there are several).\n"
             "INDEX counts atoms from 1 in file order; x y z is the fractional destination.\n"
             "--ion ELEMENT (e.g. Li): every symmetry-distinct vacancy hop of that element between its\n"
             "own sites up to --max-hop Å (the destination site is emptied), lowest barrier first;\n"
@@ -193,7 +195,7 @@ static int predict_scan(ih_predictor *pm, const char *model, const char *path, c
 }
 
 typedef struct predict_args {
-    const char *model, *ini_path, *fin_path, *data, *out, *network;
+    const char *model, *ini_path, *fin_path, *data, *out, *network, *block;
     const char *structure, *ion_s, *to_s; /* STRUCTURE --ion … [--to …] */
     long ion_number;                      /* --ion INDEX (1-based), with to[] */
     double to[3];
@@ -218,6 +220,7 @@ static int parse_args(int argc, char **argv, predict_args *a) {
                    (r = cli_take(argc, argv, &i, "--data", &a->data)) ||
                    (r = cli_take(argc, argv, &i, "--out", &a->out)) ||
                    (r = cli_take(argc, argv, &i, "--network", &a->network)) ||
+                   (r = cli_take(argc, argv, &i, "--block", &a->block)) ||
                    (r = cli_take(argc, argv, &i, "--ion", &a->ion_s)) ||
                    (r = cli_take(argc, argv, &i, "--to", &a->to_s)) ||
                    (r = cli_take(argc, argv, &i, "--max-hop", &max_hop_s))) {
@@ -266,16 +269,22 @@ static int parse_args(int argc, char **argv, predict_args *a) {
     if (a->network && !a->scan) return cli_usage_error("--network goes with STRUCTURE --ion ELEMENT");
     if (max_hop_s && (!a->scan || cli_parse_double("--max-hop", max_hop_s, 0.5, 20.0, &a->max_hop)))
         return a->scan ? 2 : cli_usage_error("--max-hop goes with STRUCTURE --ion ELEMENT");
+    if (a->block && a->data) return cli_usage_error("--block goes with STRUCTURE or --initial/--final (CIF files)");
     if (a->out && !a->data && !a->scan)
         return cli_usage_error("--out goes with --data or STRUCTURE --ion ELEMENT");
     return -1;
 }
 
+/* one structure file; with --block, that data block of a CIF */
+static int read_input(const predict_args *a, const char *path, ih_structure *s) {
+    return a->block ? ih_read_cif_block(path, a->block, s) : ih_read_structure(path, IH_FMT_UNKNOWN, s);
+}
+
 /* --initial A --final B: the ion is the one atom that moved (minimum-image aware). */
 static int predict_endpoints(ih_predictor *pm, const predict_args *a) {
     ih_structure ini, fin;
-    if (ih_read_structure(a->ini_path, IH_FMT_UNKNOWN, &ini) != 0) return cli_fail();
-    if (ih_read_structure(a->fin_path, IH_FMT_UNKNOWN, &fin) != 0) {
+    if (read_input(a, a->ini_path, &ini) != 0) return cli_fail();
+    if (read_input(a, a->fin_path, &fin) != 0) {
         ih_structure_free(&ini);
         return cli_fail();
     }
@@ -290,7 +299,7 @@ static int predict_endpoints(ih_predictor *pm, const predict_args *a) {
 /* STRUCTURE --ion INDEX --to "x y z", or STRUCTURE --ion ELEMENT (the hop listing). */
 static int predict_structure(ih_predictor *pm, const predict_args *a) {
     ih_structure ini;
-    if (ih_read_structure(a->structure, IH_FMT_UNKNOWN, &ini) != 0) return cli_fail();
+    if (read_input(a, a->structure, &ini) != 0) return cli_fail();
     int rc = 0;
     if (is_path_record(&ini)) {
         rc = ih_set_error("%s: a 5-image path record (sites 1-5: one ion at five points of its hop), not a "

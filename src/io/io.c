@@ -23,7 +23,7 @@ static ih_format format_from_name(const char *path) {
     size_t bl = strlen(base);
     if (bl > 3 && !strcasecmp(base + bl - 3, ".gz")) base[bl - 3] = '\0';
     if (ends_with_ci(base, ".json")) return IH_FMT_JSON;
-    if (ends_with_ci(base, ".cif")) return IH_FMT_CIF;
+    if (ends_with_ci(base, ".cif") || ends_with_ci(base, ".mcif")) return IH_FMT_CIF;
     if (ends_with_ci(base, ".xyz") || ends_with_ci(base, ".extxyz")) return IH_FMT_XYZ;
     if (ends_with_ci(base, ".vasp") || ends_with_ci(base, ".poscar")) return IH_FMT_POSCAR;
     /* VASP names: POSCAR, CONTCAR, POSCAR_relaxed, CONTCAR.3, ... */

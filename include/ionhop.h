@@ -132,6 +132,10 @@ typedef enum ih_disorder { IH_DISORDER_SITES = 0, IH_DISORDER_HALF, IH_DISORDER_
 #define IH_SPLIT_SITE_DISTANCE 1.0
 typedef struct ih_read_opts {
     ih_disorder disorder;
+    /* a CIF's data block (data_BLOCK, case-insensitive; "data_" may be included): an error lists
+     * the blocks the file has; a name given for a file of another format is an error. NULL: the
+     * first block with atom sites, with a warning when several blocks hold some. */
+    const char *block;
 } ih_read_opts; /* all zero: the defaults */
 /* ih_read_structures / ih_read_structure with options (o may be NULL: the defaults). */
 int ih_read_structures_opts(const char *path, ih_format fmt, const ih_read_opts *o, ih_structure_set *out);
@@ -370,6 +374,7 @@ typedef struct ih_screen_opts {
     ih_disorder disorder;  /* how partly occupied sites are read */
     const char *out_json, *out_csv;
     FILE *progress;
+    const char *block; /* NULL, or the CIF data block of every input (ih_read_opts) */
 } ih_screen_opts;
 typedef struct ih_screen_summary {
     int n, n_ok, n_error, n_resumed;

@@ -65,21 +65,24 @@ class Structure:
 _DISORDER = {"sites": 0, "half": 1, "refuse": 2}
 
 
-def read(path, disorder: str = "sites") -> Structure:
-    """The (first) structure of a POSCAR/CONTCAR, CIF, extended XYZ or JSON record file.
+def read(path, disorder: str = "sites", block: Optional[str] = None) -> Structure:
+    """The (first) structure of a POSCAR/CONTCAR, CIF (.mcif too), extended XYZ or JSON record file,
+    gzip-compressed or not.
 
     ``disorder``: how partly occupied CIF sites are read: "sites" (every candidate site taken as
     occupied, after merging split positions and giving shared sites to their majority species),
     "half" (only sites of occupancy >= 0.5) or "refuse" (ValueError). What was done arrives as
-    UserWarnings."""
-    return read_all(path, disorder)[0]
+    UserWarnings. ``block``: the data block data_BLOCK of a CIF (default: its first block with
+    atom sites, with a warning when several blocks hold some)."""
+    return read_all(path, disorder, block)[0]
 
 
-def read_all(path, disorder: str = "sites") -> List[Structure]:
-    """Every structure of a file (a JSON record file holds many); ``disorder`` as for read()."""
+def read_all(path, disorder: str = "sites", block: Optional[str] = None) -> List[Structure]:
+    """Every structure of a file (a JSON record file holds many); ``disorder`` and ``block`` as for
+    read()."""
     if disorder not in _DISORDER:
         raise ValueError(f"disorder must be one of {', '.join(_DISORDER)}, not {disorder!r}")
-    return [Structure(l, f, z, j) for l, f, z, j in _core.read(os.fspath(path), _DISORDER[disorder])]
+    return [Structure(l, f, z, j) for l, f, z, j in _core.read(os.fspath(path), _DISORDER[disorder], block)]
 
 
 def as_structure(obj) -> Structure:

@@ -121,17 +121,18 @@ static PyObject *structure_tuple(const ih_structure *s) {
     return Py_BuildValue("(NNNs)", lat, frac, z, s->jid);
 }
 
-/* read(path) -> [(lattice, frac, numbers, jid), ...] */
-static PyObject *py_read(PyObject *self, PyObject *args) {
+/* read(path, block=None) -> [(lattice, frac, numbers, jid), ...]; block: a CIF's data block */
+static PyObject *py_read(PyObject *self, PyObject *args, PyObject *kw) {
     (void)self;
-    const char *path;
+    static char *names[] = {"path", "disorder", "block", NULL};
+    const char *path, *block = NULL;
     int disorder = IH_DISORDER_SITES;
-    if (!PyArg_ParseTuple(args, "s|i", &path, &disorder)) return NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "s|iz", names, &path, &disorder, &block)) return NULL;
     if (disorder < IH_DISORDER_SITES || disorder > IH_DISORDER_REFUSE) {
         PyErr_SetString(PyExc_ValueError, "unknown disorder policy");
         return NULL;
     }
-    ih_read_opts o = {.disorder = (ih_disorder)disorder};
+    ih_read_opts o = {.disorder = (ih_disorder)disorder, .block = block};
     ih_structure_set set;
     int rc;
     Py_BEGIN_ALLOW_THREADS
@@ -374,7 +375,8 @@ static PyObject *py_default_model(PyObject *self, PyObject *args) {
 }
 
 static PyMethodDef module_methods[] = {
-    {"read", py_read, METH_VARARGS, "read(path, disorder=0) -> [(lattice, frac, numbers, jid), ...]"},
+    {"read", (PyCFunction)(void (*)(void))py_read, METH_VARARGS | METH_KEYWORDS,
+     "read(path, disorder=0, block=None) -> [(lattice, frac, numbers, jid), ...]; block: a CIF's data block"},
     {"default_model_path", py_default_model, METH_NOARGS, "the model used when none is named"},
     {NULL, NULL, 0, NULL}};
 

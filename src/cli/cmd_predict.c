@@ -13,12 +13,15 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: ionhop predict [--model MODEL] --initial FILE --final FILE\n"
-            "       ionhop predict [--model MODEL] STRUCTURE --ion INDEX --to \"x y z\"\n"
-            "       ionhop predict [--model MODEL] STRUCTURE --ion ELEMENT [--max-hop 5.0] [--symprec %g] [--top N]\n"
-            "                      [--all] [--out hops.csv] [--network network.xyz] [--disorder sites|half|refuse]\n"
+            "usage: ionhop predict [--model MODEL] --initial FILE --final FILE [--block NAME]\n"
+            "       ionhop predict [--model MODEL] STRUCTURE [--block NAME] --ion INDEX --to \"x y z\"\n"
+            "       ionhop predict [--model MODEL] STRUCTURE [--block NAME] --ion ELEMENT [--max-hop 5.0] [--symprec %g]\n"
+            "                      [--top N] [--all] [--out hops.csv] [--network network.xyz]\n"
+            "       (every structure read: [--disorder sites|half|refuse])\n"
             "       ionhop predict [--model MODEL] --data FILE.json [--out preds.csv]\n"
-            "End points and structures: POSCAR/CONTCAR, CIF, extended XYZ or a JSON record.\n"
+            "End points and structures: POSCAR/CONTCAR, CIF (magnetic .mcif too), extended XYZ or a JSON\n"
+            "record, gzip-compressed or not. --block NAME reads the CIF data block data_NAME (default: the\n"
+            "first block with atom sites, with a warning when there are several).\n"
             "INDEX counts atoms from 1 in file order; x y z is the fractional destination.\n"
             "--ion ELEMENT (e.g. Li): every symmetry-distinct vacancy hop of that element between its\n"
             "own sites up to --max-hop Å (the destination site is emptied), lowest barrier first;\n"
@@ -292,6 +295,7 @@ static int parse_args(int argc, char **argv, predict_args *a) {
                    (r = cli_take(argc, argv, &i, "--data", &a->data)) ||
                    (r = cli_take(argc, argv, &i, "--out", &a->out)) ||
                    (r = cli_take(argc, argv, &i, "--network", &a->network)) ||
+                   (r = cli_take(argc, argv, &i, "--block", &a->read.block)) ||
                    (r = cli_take(argc, argv, &i, "--ion", &a->ion_s)) ||
                    (r = cli_take(argc, argv, &i, "--to", &a->to_s)) ||
                    (r = cli_take(argc, argv, &i, "--max-hop", &max_hop_s)) ||
@@ -356,6 +360,7 @@ static int parse_args(int argc, char **argv, predict_args *a) {
     if (level_s && cli_parse_double("--level", level_s, 0.5, 0.99, &a->level)) return 2;
     if (disorder_s && ih_disorder_from_name(disorder_s, &a->read.disorder) != 0)
         return cli_usage_error("--disorder: '%s' is not sites, half or refuse", disorder_s);
+    if (a->read.block && a->data) return cli_usage_error("--block goes with STRUCTURE or --initial/--final (CIF files)");
     if (a->out && !a->data && !a->scan)
         return cli_usage_error("--out goes with --data or STRUCTURE --ion ELEMENT");
     return -1;

@@ -9,20 +9,22 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: ionhop screen FILE|DIR ... --ion EL [--max-hop 5.0] [--symprec %g] [--out results.json]\n"
-            "                     [--csv summary.csv] [--model MODEL] [--disorder sites|half|refuse]\n"
+            "                     [--csv summary.csv] [--model MODEL] [--disorder sites|half|refuse] [--block NAME]\n"
             "Every structure of the inputs (structure files; record files of many structures, each one\n"
-            "item FILE#K; directories: their .cif/.vasp/POSCAR*/CONTCAR*/.xyz/.json files) gets its hop\n"
-            "network of element EL up to --max-hop Å, a barrier per symmetry class, the 1D/2D/3D\n"
-            "percolation barriers (the lowest Em_max at which hops with Em <= Em_max connect the sites\n"
-            "into a network infinite in 1, 2 or 3 directions) and a verdict; a file that cannot be read\n"
-            "or has no hop becomes an error row with its reason. A 5-image path record stands for its\n"
-            "crystal. --out (screen.json): the results, a JSON list in input order; --csv: one summary row\n"
-            "per structure. Finished structures are kept in OUT.partial: run the same command again after\n"
-            "an interruption and it continues. One progress line per structure on stderr.\n"
+            "item FILE#K; directories: their .cif/.mcif/.vasp/POSCAR*/CONTCAR*/.xyz/.json files, gzipped\n"
+            "or not) gets its hop network of element EL up to --max-hop Å, a barrier per symmetry class,\n"
+            "the 1D/2D/3D percolation barriers (the lowest Em_max at which hops with Em <= Em_max connect\n"
+            "the sites into a network infinite in 1, 2 or 3 directions) and a verdict; a file that cannot\n"
+            "be read or has no hop becomes an error row with its reason. A 5-image path record stands for\n"
+            "its crystal. --out (screen.json): the results, a JSON list in input order; --csv: one summary\n"
+            "row per structure. Finished structures are kept in OUT.partial: run the same command again\n"
+            "after an interruption and it continues. One progress line per structure on stderr.\n"
             "--ion auto: each path record's own mobile ion (record files of 5-image paths).\n"
             "--symprec: the symmetry tolerance in Å (spglib) under which sites and hops are equivalent.\n"
             "--disorder: how partly occupied CIF sites are read (as for predict; docs/method.md §12); what\n"
-            "was done is listed under \"warnings\" in the structure's result.\n",
+            "was done is listed under \"warnings\" in the structure's result.\n"
+            "--block NAME: the data block data_NAME of every input, which must be CIFs (other inputs\n"
+            "become error rows); without it a CIF gives its first block with atom sites.\n",
             IH_DEFAULT_SYMPREC);
 }
 
@@ -41,7 +43,8 @@ int cmd_screen(int argc, char **argv) {
             return 0;
         } else if ((r = cli_take(argc, argv, &i, "--model", &model)) || (r = cli_take(argc, argv, &i, "--ion", &ion)) ||
                    (r = cli_take(argc, argv, &i, "--out", &o.out_json)) ||
-                   (r = cli_take(argc, argv, &i, "--csv", &o.out_csv))) {
+                   (r = cli_take(argc, argv, &i, "--csv", &o.out_csv)) ||
+                   (r = cli_take(argc, argv, &i, "--block", &o.block))) {
             if (r < 0) return free(inputs), cli_usage_error("%s needs a value", argv[i]);
         } else if ((r = cli_take(argc, argv, &i, "--max-hop", &v))) {
             if (r < 0 || cli_parse_double("--max-hop", v, 0.5, 20.0, &o.max_hop)) return free(inputs), 2;

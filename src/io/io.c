@@ -23,7 +23,7 @@ static ih_format format_from_name(const char *path) {
     size_t bl = strlen(base);
     if (bl > 3 && !strcasecmp(base + bl - 3, ".gz")) base[bl - 3] = '\0';
     if (ends_with_ci(base, ".json")) return IH_FMT_JSON;
-    if (ends_with_ci(base, ".cif")) return IH_FMT_CIF;
+    if (ends_with_ci(base, ".cif") || ends_with_ci(base, ".mcif")) return IH_FMT_CIF;
     if (ends_with_ci(base, ".xyz") || ends_with_ci(base, ".extxyz")) return IH_FMT_XYZ;
     if (ends_with_ci(base, ".vasp") || ends_with_ci(base, ".poscar")) return IH_FMT_POSCAR;
     /* VASP names: POSCAR, CONTCAR, POSCAR_relaxed, CONTCAR.3, ... */
@@ -120,6 +120,8 @@ int ih_read_structures_opts(const char *path, ih_format fmt, const ih_read_opts 
                                 path);
         }
     }
+    if (o->block && fmt != IH_FMT_CIF)
+        return ih_set_error("%s: not a CIF file, so it has no data block '%s' to choose", path, o->block);
     if (fmt == IH_FMT_JSON) return ih_read_json(path, out);
     out->items = calloc(1, sizeof *out->items);
     if (!out->items) return ih_set_error("%s: out of memory", path);

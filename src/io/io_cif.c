@@ -1,25 +1,36 @@
 /* CIF files as written by pymatgen, ASE, VESTA and the ICSD/COD databases (CIF 1.1 syntax, DDLm
- * dotted names such as _cell.length_a accepted too). Only the first data block is read.
+ * dotted names such as _cell.length_a accepted too), magnetic CIFs (magCIF, .mcif) included.
+ *
+ * Data blocks: the block named by the caller (ih_read_opts.block), else the first block with atom
+ * sites (a first block of metadata only, as journals write, is passed over); when several blocks
+ * hold atom sites, a warning says which was read.
  *
  * Cell: _cell_length_a/b/c and _cell_angle_alpha/beta/gamma (standard uncertainties such as
- * "5.4310(2)" dropped). The lattice is built exactly as pymatgen's Lattice.from_parameters does, so
- * that a CIF gives the same Cartesian frame in ionhop and pymatgen:
+ * "5.4310(2)" dropped; an angle given as '.' takes the dictionary's default, 90°). The lattice is
+ * built exactly as pymatgen's Lattice.from_parameters does, so that a CIF gives the same Cartesian
+ * frame in ionhop and pymatgen:
  *     c along z;  a in the xz plane:  a = (a sin β, 0, a cos β);
  *     b = (-b sin α cos γ*, b sin α sin γ*, b cos α)  with cos γ* = (cos α cos β - cos γ)/(sin α sin β).
  * (ASE's cellpar_to_cell instead puts a along x and b in the xy plane: the same cell rotated.)
  *
  * Sites: the _atom_site_ loop with fract_x/y/z; the element comes from _atom_site_type_symbol, or
- * from _atom_site_label when there is none ("Fe2+", "O2-", "Li1" give Fe, O, Li). Occupancy below
- * 0.99 is refused (ionhop handles ordered structures only). When there are symmetry operations
+ * from _atom_site_label when there is none or it is '?' ("Fe2+", "O2-", "Li1" give Fe, O, Li).
+ * Occupancy below 0.99 is refused (ionhop handles ordered structures only); '?' or '.' means 1.
+ * A coordinate '.' is 0 (older ICSD exports), '?' an error. When there are symmetry operations
  * besides the identity, coordinates within a relative 1e-4 of 1/3 or 2/3 are set to them exactly,
  * as pymatgen does, so that hexagonal operations do not make near-duplicates (pymatgen does it in
  * P1 files too; ionhop keeps P1 coordinates as written, so that its own CIFs read back exactly).
  *
  * Symmetry: the operations of _symmetry_equiv_pos_as_xyz or _space_group_symop_operation_xyz
- * ("-x+1/2, y, -z+1/4", "x-y,x,z+1/2") are applied to every site, positions wrapped into [0,1),
- * and a generated position equal modulo 1 (within 1e-4 in each fractional coordinate) to one of the
- * same element already present is dropped, as pymatgen does. A file without operations is P1
- * unless it names another space group, which is refused rather than guessed. */
+ * ("-x+1/2, y, -z+1/4", "x-y,x,z+1/2"), or of a magnetic CIF every operation of
+ * _space_group_symop_magn_operation.xyz combined with every _space_group_symop_magn_centering.xyz
+ * (the time reversal, ",+1" or ",-1", dropped: moments are not used), are applied to every site,
+ * positions wrapped into [0,1), and a generated position equal modulo 1 (within 1e-4 in each
+ * fractional coordinate) to one of the same element already present is dropped, as pymatgen does.
+ * A file without operations is P1 unless it names another space group, whose operations come
+ * from spglib's database. Whatever could leave symmetry unapplied is refused instead: a named group
+ * with an open setting, a magnetic group named without its operations, modulated (superspace)
+ * structures, two operation lists that disagree. */
 #include "io/io_text.h"
 
 #include <ctype.h>
@@ -51,6 +62,8 @@ typedef struct citem {
 
 typedef struct cif {
     const char *name;
+    const char *block; /* the block's name (after "data_"), NULL before the first header */
+    int block_len;
     ctok *tok;
     int n_tok, cap_tok;
     cloop *loops;
@@ -93,11 +106,17 @@ static int is_keyword(const ctok *t) {
 
 static int is_tag(const ctok *t) { return t->kind == TK_PLAIN && t->len > 1 && t->p[0] == '_'; }
 
-/* Tokenise up to the second data block. */
-static int cif_tokenize(cif *c, const char *text) {
-    const char *p = text;
-    int line = 1, at_line_start = 1, blocks = 0;
-    if (!strncmp(p, "\xEF\xBB\xBF", 3)) p += 3;
+/* Where tokenising stands: the start of the next data block and its line. */
+typedef struct cif_cursor {
+    const char *p;
+    int line;
+} cif_cursor;
+
+/* Tokenise one data block, from the cursor up to the next data_ header (its own header included),
+ * and move the cursor there. Text before the first header forms a block without a name. */
+static int cif_tokenize(cif *c, cif_cursor *cur) {
+    const char *p = cur->p;
+    int line = cur->line, at_line_start = 1;
     while (*p) {
         char ch = *p;
         if (ch == '\n' || ch == '\r') {
@@ -159,13 +178,22 @@ static int cif_tokenize(cif *c, const char *text) {
             while (*q && !isspace((unsigned char)*q)) q++;
             t.len = (int)(q - p);
             p = q;
-            if (starts_ci(t.p, t.len, "data_") && ++blocks > 1) break; /* first block only */
+            if (starts_ci(t.p, t.len, "data_")) {
+                if (c->n_tok > 0) {
+                    p = t.p; /* the next block's header */
+                    break;
+                }
+                c->block = t.p + 5;
+                c->block_len = t.len - 5;
+            }
         }
         at_line_start = 0;
         if (grow((void **)&c->tok, &c->cap_tok, c->n_tok + 1, sizeof *c->tok) != 0)
             return ih_set_error("%s: out of memory", c->name);
         c->tok[c->n_tok++] = t;
     }
+    cur->p = p;
+    cur->line = line;
     return 0;
 }
 
@@ -270,15 +298,20 @@ static int cif_number(const ctok *t, double *out) {
     return ih_parse_real(s, out);
 }
 
-static int cell_param(const cif *c, const char *tag, const char *shown, double *out) {
+static int cell_param(const cif *c, const char *tag, const char *shown, int is_angle, double *out) {
     ccol col = find_col(c, tag);
     if (!col.found) return ih_set_error("%s: no %s (the cell is needed)", c->name, shown);
     if (col_rows(c, col) != 1)
         return ih_set_error("%s: %s is given %d times", c->name, shown, col_rows(c, col));
     const ctok *t = col_val(c, col, 0);
+    /* '.' asks for the dictionary's default, which the angles have (90°) and the lengths do not */
+    if (is_angle && is_unknown(t) && t->p[0] == '.') {
+        *out = 90;
+        return 0;
+    }
     if (is_unknown(t))
-        return ih_set_error("%s: line %d: %s is unknown (%.*s)", c->name, t->line, shown, t->len,
-                            t->p);
+        return ih_set_error("%s: line %d: %s is %s (%.*s)", c->name, t->line, shown,
+                            t->p[0] == '?' ? "unknown" : "not given", t->len, t->p);
     int r = cif_number(t, out);
     if (r != 0)
         return ih_set_error("%s: line %d: %s: %s is not a %snumber", c->name, t->line, shown,
@@ -373,24 +406,33 @@ static const char *parse_component(const char *p, const char *end, double row[3]
     return any ? NULL : "empty component";
 }
 
-/* Parse "x-y, x, z+1/2" style operations. */
-static int parse_symop(const cif *c, const ctok *tk, symop *op) {
+/* The time reversal of a magnetic operation ("+1", "-1"): it turns moments, not atoms. */
+static const char *time_reversal(const char *p, const char *end) {
+    while (p < end && isspace((unsigned char)*p)) p++;
+    while (end > p && isspace((unsigned char)end[-1])) end--;
+    if (p < end && (*p == '+' || *p == '-')) p++;
+    return end - p == 1 && *p == '1' ? NULL : "the fourth component, the time reversal, is not +1 or -1";
+}
+
+/* Parse "x-y, x, z+1/2" style operations; a magnetic one ("x,-y,z+1/2,-1") may add its time
+ * reversal, which is checked and dropped. */
+static int parse_symop(const cif *c, const ctok *tk, int magnetic, symop *op) {
     const char *p = tk->p, *end = tk->p + tk->len;
     const char *why = NULL;
     int comp = 0;
     while (!why) {
         const char *q = p;
         while (q < end && *q != ',') q++;
-        if (comp == 3) {
-            why = "more than three components";
+        if (comp == 3 + magnetic) {
+            why = magnetic ? "more than four components" : "more than three components";
             break;
         }
-        why = parse_component(p, q, op->r[comp], &op->t[comp]);
+        why = comp == 3 ? time_reversal(p, q) : parse_component(p, q, op->r[comp], &op->t[comp]);
         comp++;
         if (q >= end) break;
         p = q + 1;
     }
-    if (!why && comp != 3) why = "fewer than three components";
+    if (!why && comp < 3) why = "fewer than three components";
     if (why)
         return ih_set_error("%s: line %d: symmetry operation %s is not understood (%s)", c->name,
                             tk->line, ih_excerpt((ih_span){tk->p, tk->len}), why);
@@ -502,64 +544,279 @@ static int ops_from_hall(const cif *c, int hall, symop **ops_out, int *n_out) {
     return 0;
 }
 
-static int read_symops(const cif *c, double gamma, symop **ops_out, int *n_out) {
+/* Magnetic CIFs (magCIF): the group is every operation combined with every centering. */
+static const char *const magn_op_tag = "_space_group_symop_magn_operation_xyz";
+static const char *const magn_centering_tag = "_space_group_symop_magn_centering_xyz";
+/* tags of magnetic symmetry, whose atom sites are the magnetic group's asymmetric unit */
+static const char *const magn_prefixes[] = {"_space_group_magn", "_space_group_symop_magn", "_magnetic_space_group"};
+/* tags of modulated (superspace) structures: their atoms are not a periodic crystal's */
+static const char *const superspace_prefixes[] = {"_space_group_symop_ssg", "_space_group_symop_magn_ssg",
+                                                  "_space_group_ssg", "_space_group_magn_ssg", "_cell_wave_vector",
+                                                  "_atom_site_fourier_wave_vector"};
+static const char *const magn_group_tags[] = {"_space_group_magn_name_bns", "_space_group_magn_number_bns",
+                                              "_space_group_magn_name_og", "_space_group_magn_number_og"};
+#define MAX_MAGN_OPS 65536 /* operations × centerings */
+
+/* The first tag of the block that starts with prefix (DDLm '.' read as '_'), or NULL. */
+static const ctok *tag_starting(const cif *c, const char *prefix) {
+    int n = (int)strlen(prefix);
+    for (int k = 0; k < c->n_tok; k++) {
+        const ctok *t = &c->tok[k];
+        if (!is_tag(t) || t->len < n) continue;
+        int same = 1;
+        for (int q = 0; q < n && same; q++) {
+            char a = (char)tolower((unsigned char)t->p[q]);
+            same = (a == '.' ? '_' : a) == prefix[q];
+        }
+        if (same) return t;
+    }
+    return NULL;
+}
+
+/* The operations listed in a column; magnetic ones may carry a time reversal. */
+static int listed_ops(const cif *c, ccol col, int magnetic, symop **ops_out, int *n_out) {
+    int n = col_rows(c, col);
     *ops_out = NULL;
     *n_out = 0;
-    ccol col = {0, -1, -1, -1};
-    for (size_t k = 0; k < sizeof symop_tags / sizeof *symop_tags && !col.found; k++)
-        col = find_col(c, symop_tags[k]);
-    int n = col.found ? col_rows(c, col) : 0;
-    if (n == 0) {
-        /* No operations listed: the space group's own, from spglib's database, when the file names
-         * it unambiguously (symbol with its setting, Hall symbol, or number); else P1. */
-        char why[256] = "";
-        for (size_t k = 0; k < sizeof sg_name_tags / sizeof *sg_name_tags; k++) {
-            ccol nc = find_col(c, sg_name_tags[k]);
-            if (!nc.found || col_rows(c, nc) != 1) continue;
-            const ctok *t = col_val(c, nc, 0);
-            if (is_unknown(t) || name_is_p1(t)) continue;
-            char name[64];
-            squash(t->p, t->len, name, sizeof name);
-            int hall = hall_number_of(c, name, 0, gamma, why, sizeof why);
-            if (hall > 0) return ops_from_hall(c, hall, ops_out, n_out);
-            if (hall < 0)
-                return ih_set_error("%s: space group %s has several settings (%s) and no operations are listed: "
-                                    "name the setting or list the operations",
-                                    c->name, ih_excerpt((ih_span){t->p, t->len}), why);
-            return ih_set_error("%s: unknown space group %s and no symmetry operations (_symmetry_equiv_pos_as_xyz)",
-                                c->name, ih_excerpt((ih_span){t->p, t->len}));
-        }
-        for (size_t k = 0; k < sizeof sg_number_tags / sizeof *sg_number_tags; k++) {
-            ccol nc = find_col(c, sg_number_tags[k]);
-            double num;
-            if (!nc.found || col_rows(c, nc) != 1 || cif_number(col_val(c, nc, 0), &num) != 0 || num == 1) continue;
-            int hall = num >= 1 && num <= 230 && num == floor(num) ? hall_number_of(c, "", (int)num, gamma, why, sizeof why) : 0;
-            if (hall > 0) return ops_from_hall(c, hall, ops_out, n_out);
-            if (hall < 0)
-                return ih_set_error("%s: space group number %g has several settings (%s) and no operations are "
-                                    "listed: name the setting or list the operations",
-                                    c->name, num, why);
-            return ih_set_error("%s: space group number %g is not one of 1..230", c->name, num);
-        }
-        symop *id = calloc(1, sizeof *id);
-        if (!id) return ih_set_error("%s: out of memory", c->name);
-        for (int k = 0; k < 3; k++) id->r[k][k] = 1;
-        *ops_out = id;
-        *n_out = 1;
-        return 0;
-    }
-    if (n > MAX_OPS)
-        return ih_set_error("%s: %d symmetry operations (at most %d expected)", c->name, n, MAX_OPS);
+    if (n > MAX_OPS) return ih_set_error("%s: %d symmetry operations (at most %d expected)", c->name, n, MAX_OPS);
     symop *ops = malloc((size_t)n * sizeof *ops);
     if (!ops) return ih_set_error("%s: out of memory", c->name);
     for (int k = 0; k < n; k++) {
-        if (parse_symop(c, col_val(c, col, k), &ops[k]) != 0) {
+        if (parse_symop(c, col_val(c, col, k), magnetic, &ops[k]) != 0) {
             free(ops);
             return -1;
         }
     }
     *ops_out = ops;
     *n_out = n;
+    return 0;
+}
+
+/* the same operation, translations taken modulo lattice vectors */
+static int same_op(const symop *a, const symop *b) {
+    for (int i = 0; i < 3; i++) {
+        double d = a->t[i] - b->t[i];
+        if (fabs(d - floor(d + 0.5)) > 1e-6) return 0;
+        for (int j = 0; j < 3; j++)
+            if (fabs(a->r[i][j] - b->r[i][j]) > 1e-9) return 0;
+    }
+    return 1;
+}
+
+static int op_in(const symop *op, const symop *ops, int n) {
+    for (int k = 0; k < n; k++)
+        if (same_op(op, &ops[k])) return 1;
+    return 0;
+}
+
+static int n_distinct_ops(const symop *ops, int n) {
+    int d = 0;
+    for (int k = 0; k < n; k++) d += !op_in(&ops[k], ops, k);
+    return d;
+}
+
+static int same_op_sets(const symop *a, int na, const symop *b, int nb) {
+    for (int k = 0; k < na; k++)
+        if (!op_in(&a[k], b, nb)) return 0;
+    for (int k = 0; k < nb; k++)
+        if (!op_in(&b[k], a, na)) return 0;
+    return 1;
+}
+
+/* The Hall number of the space group the block names by symbol, Hall symbol or number; 0 for none
+ * (or P1). `strict` (no operations listed, so the name decides): a name that cannot be resolved, or
+ * a number that contradicts it, is an error (-1); otherwise such a name counts as none. `shown`
+ * receives the name as written. */
+static int named_group(const cif *c, double gamma, int strict, char *shown, size_t shown_cap) {
+    char why[256] = "";
+    double num = 0;
+    const char *num_tag = NULL;
+    for (size_t k = 0; k < sizeof sg_number_tags / sizeof *sg_number_tags && !num_tag; k++) {
+        ccol nc = find_col(c, sg_number_tags[k]);
+        if (nc.found && col_rows(c, nc) == 1 && cif_number(col_val(c, nc, 0), &num) == 0) num_tag = sg_number_tags[k];
+    }
+    for (size_t k = 0; k < sizeof sg_name_tags / sizeof *sg_name_tags; k++) {
+        ccol nc = find_col(c, sg_name_tags[k]);
+        if (!nc.found || col_rows(c, nc) != 1) continue;
+        const ctok *t = col_val(c, nc, 0);
+        if (is_unknown(t)) continue;
+        snprintf(shown, shown_cap, "%s", ih_excerpt((ih_span){t->p, t->len}));
+        int hall = 0, number = 1;
+        if (!name_is_p1(t)) {
+            char name[64];
+            squash(t->p, t->len, name, sizeof name);
+            hall = hall_number_of(c, name, 0, gamma, why, sizeof why);
+            if (hall <= 0) {
+                if (!strict) return 0;
+                if (hall < 0)
+                    return ih_set_error("%s: space group %s has several settings (%s) and no operations are listed: "
+                                        "name the setting or list the operations",
+                                        c->name, shown, why);
+                return ih_set_error("%s: unknown space group %s and no symmetry operations (_symmetry_equiv_pos_as_xyz)",
+                                    c->name, shown);
+            }
+            number = spg_get_spacegroup_type(hall).number;
+        }
+        /* a number beside the name must agree with it */
+        if (num_tag && num != number) {
+            if (!strict) return 0;
+            return ih_set_error("%s: space group %s is number %d, but %s gives %g", c->name, shown, number, num_tag,
+                                num);
+        }
+        return hall;
+    }
+    if (!num_tag || num == 1) return 0;
+    snprintf(shown, shown_cap, "number %g", num);
+    int hall = num >= 1 && num <= 230 && num == floor(num) ? hall_number_of(c, "", (int)num, gamma, why, sizeof why) : 0;
+    if (hall > 0 || !strict) return hall > 0 ? hall : 0;
+    if (hall < 0)
+        return ih_set_error("%s: space group number %g has several settings (%s) and no operations are "
+                            "listed: name the setting or list the operations",
+                            c->name, num, why);
+    return ih_set_error("%s: space group number %g is not one of 1..230", c->name, num);
+}
+
+/* The operations the sites are expanded with. A file that lists both ordinary and magnetic
+ * operations expands with the magnetic ones and keeps the ordinary ones to check that they give
+ * the same crystal. */
+typedef struct symmetry {
+    symop *ops, *check;
+    int n, n_check;
+    const char *check_tag;
+} symmetry;
+
+static int identity_op(const cif *c, symmetry *sym) {
+    symop *id = calloc(1, sizeof *id);
+    if (!id) return ih_set_error("%s: out of memory", c->name);
+    for (int k = 0; k < 3; k++) id->r[k][k] = 1;
+    sym->ops = id;
+    sym->n = 1;
+    return 0;
+}
+
+/* every magnetic operation g combined with every centering t: x -> t(g(x)) */
+static int magnetic_ops(const cif *c, ccol op_col, ccol centering_col, symmetry *sym) {
+    symop *g = NULL, *ce = NULL;
+    int ng = 0, nce = 0;
+    if (listed_ops(c, op_col, 1, &g, &ng) != 0) return -1;
+    if (centering_col.found && col_rows(c, centering_col) > 0) {
+        if (listed_ops(c, centering_col, 1, &ce, &nce) != 0) return free(g), -1;
+    } else {
+        symmetry id = {0};
+        if (identity_op(c, &id) != 0) return free(g), -1;
+        ce = id.ops, nce = 1;
+    }
+    int rc = 0;
+    if ((long)ng * nce > MAX_MAGN_OPS)
+        rc = ih_set_error("%s: %d magnetic operations with %d centerings (at most %d combinations expected)", c->name,
+                          ng, nce, MAX_MAGN_OPS);
+    symop *ops = rc == 0 ? malloc((size_t)ng * (size_t)nce * sizeof *ops) : NULL;
+    if (rc == 0 && !ops) rc = ih_set_error("%s: out of memory", c->name);
+    for (int a = 0; rc == 0 && a < nce; a++)
+        for (int b = 0; b < ng; b++) {
+            symop *o = &ops[a * ng + b];
+            for (int i = 0; i < 3; i++) {
+                o->t[i] = ce[a].t[i];
+                for (int j = 0; j < 3; j++) {
+                    o->r[i][j] = 0;
+                    for (int k = 0; k < 3; k++) o->r[i][j] += ce[a].r[i][k] * g[b].r[k][j];
+                    o->t[i] += ce[a].r[i][j] * g[b].t[j];
+                }
+            }
+        }
+    free(g);
+    free(ce);
+    if (rc != 0) return -1;
+    sym->ops = ops;
+    sym->n = ng * nce;
+    return 0;
+}
+
+static int read_symops(const cif *c, double gamma, symmetry *sym) {
+    memset(sym, 0, sizeof *sym);
+    const ctok *t;
+    for (size_t k = 0; k < sizeof superspace_prefixes / sizeof *superspace_prefixes; k++)
+        if ((t = tag_starting(c, superspace_prefixes[k])))
+            return ih_set_error("%s: line %d: %s: a modulated (superspace) structure, which is not a periodic crystal "
+                                "(not supported)",
+                                c->name, t->line, ih_excerpt((ih_span){t->p, t->len}));
+    ccol md = find_col(c, "_cell_modulation_dimension");
+    double dim;
+    if (md.found && col_rows(c, md) == 1 && cif_number(col_val(c, md, 0), &dim) == 0 && dim > 0)
+        return ih_set_error("%s: _cell_modulation_dimension %g: a modulated (superspace) structure, which is not a "
+                            "periodic crystal (not supported)",
+                            c->name, dim);
+
+    /* ordinary operations, under either name: two lists must agree */
+    symop *ord = NULL;
+    int n_ord = 0;
+    const char *ord_tag = NULL;
+    for (size_t k = 0; k < sizeof symop_tags / sizeof *symop_tags; k++) {
+        ccol col = find_col(c, symop_tags[k]);
+        if (!col.found || col_rows(c, col) == 0) continue;
+        symop *o;
+        int n;
+        if (listed_ops(c, col, 0, &o, &n) != 0) return free(ord), -1;
+        if (!ord) {
+            ord = o, n_ord = n, ord_tag = symop_tags[k];
+            continue;
+        }
+        int same = same_op_sets(ord, n_ord, o, n);
+        free(o);
+        if (!same) {
+            free(ord);
+            return ih_set_error("%s: %s and %s list different symmetry operations", c->name, ord_tag, symop_tags[k]);
+        }
+    }
+
+    ccol mo = find_col(c, magn_op_tag), mc = find_col(c, magn_centering_tag);
+    if (mo.found && col_rows(c, mo) > 0) {
+        if (magnetic_ops(c, mo, mc, sym) != 0) return free(ord), -1;
+        sym->check = ord, sym->n_check = n_ord, sym->check_tag = ord_tag;
+        return 0;
+    }
+    if (!ord) {
+        if (mc.found && col_rows(c, mc) > 0)
+            return ih_set_error("%s: magnetic centerings (_space_group_symop_magn_centering.xyz) without the "
+                                "operations (_space_group_symop_magn_operation.xyz)",
+                                c->name);
+        /* magnetic symmetry without operations: its name alone (BNS/OG) cannot be expanded here */
+        for (size_t k = 0; k < sizeof magn_prefixes / sizeof *magn_prefixes; k++) {
+            if (!(t = tag_starting(c, magn_prefixes[k]))) continue;
+            char what[160];
+            snprintf(what, sizeof what, "magnetic symmetry (%s)", ih_excerpt((ih_span){t->p, t->len}));
+            for (size_t q = 0; q < sizeof magn_group_tags / sizeof *magn_group_tags; q++) {
+                ccol gc = find_col(c, magn_group_tags[q]);
+                if (!gc.found || col_rows(c, gc) != 1 || is_unknown(col_val(c, gc, 0))) continue;
+                const ctok *v = col_val(c, gc, 0);
+                snprintf(what, sizeof what, "magnetic space group %s", ih_excerpt((ih_span){v->p, v->len}));
+                break;
+            }
+            return ih_set_error("%s: %s without its operations (_space_group_symop_magn_operation.xyz): the atom "
+                                "sites cannot be expanded",
+                                c->name, what);
+        }
+        /* No operations listed: the space group's own, from spglib's database, when the file names
+         * it unambiguously (symbol with its setting, Hall symbol, or number); else P1. */
+        char shown[160];
+        int hall = named_group(c, gamma, 1, shown, sizeof shown);
+        if (hall < 0) return -1;
+        return hall > 0 ? ops_from_hall(c, hall, &sym->ops, &sym->n) : identity_op(c, sym);
+    }
+    /* listed operations fewer than those of the group the file names: a list cut short (e.g. the
+     * centring translations left out) would lose atoms */
+    char shown[160];
+    int hall = named_group(c, gamma, 0, shown, sizeof shown);
+    if (hall > 0) {
+        int rot[192][3][3];
+        double tra[192][3];
+        int n_group = spg_get_symmetry_from_database(rot, tra, hall), n_listed = n_distinct_ops(ord, n_ord);
+        if (n_listed < n_group)
+            ih_warn("%s: lists %d distinct symmetry operation%s (%s), fewer than the %d of space group %s that it "
+                    "names; the listed ones are used",
+                    c->name, n_listed, n_listed == 1 ? "" : "s", ord_tag, n_group, shown);
+    }
+    sym->ops = ord, sym->n = n_ord;
     return 0;
 }
 
@@ -576,8 +833,8 @@ static double wrap01(double x) {
 }
 
 static void site_name(const cif *c, ccol label, int row, char *buf, size_t cap) {
-    if (label.found) {
-        const ctok *t = col_val(c, label, row);
+    const ctok *t = label.found ? col_val(c, label, row) : NULL;
+    if (t && !is_unknown(t)) {
         snprintf(buf, cap, "site %s", ih_excerpt((ih_span){t->p, t->len}));
     } else {
         snprintf(buf, cap, "site %d", row + 1);
@@ -790,52 +1047,119 @@ static int read_sites(const cif *c, sites *S, const symop *ops, int n_ops) {
     return 0;
 }
 
-/* The start of the data block after the one that begins at or after p (a line "data_…"), or NULL. */
-static const char *next_block(const char *p) {
-    int seen = 0;
-    for (const char *q = p; *q; q++) {
-        int line_start = q == p || q[-1] == '\n' || q[-1] == '\r';
-        if (line_start && starts_ci(q, 5, "data_")) {
-            if (seen) return q;
-            seen = 1;
-        }
+static void sites_free(sites *S) {
+    free(S->pos), free(S->zs), free(S->next), free(S->key), free(S->head);
+    free(S->occ), free(S->row), free(S->row_name);
+}
+
+/* The ordinary operations listed beside magnetic ones must give the same crystal. */
+static int check_same_sites(const cif *c, const sites *S, const symmetry *sym) {
+    sites T = {0};
+    memcpy(T.fc, S->fc, sizeof T.fc);
+    T.type = S->type, T.label = S->label, T.occ_col = S->occ_col, T.n_rows = S->n_rows;
+    int rc = read_sites(c, &T, sym->check, sym->n_check);
+    int same = rc == 0 && T.n == S->n;
+    for (size_t j = 0; same && j < T.n; j++) same = site_present(S, T.zs[j], T.pos + 3 * j);
+    if (rc == 0 && !same)
+        rc = ih_set_error("%s: its magnetic symmetry operations (_space_group_symop_magn_operation.xyz) give %zu atoms "
+                          "and its ordinary ones (%s) %zu%s: the file contradicts itself",
+                          c->name, S->n, sym->check_tag, T.n, T.n == S->n ? " at other sites" : "");
+    sites_free(&T);
+    return rc;
+}
+
+/* "data_NAME" for messages (printable, cut short), or "the unnamed block" before any header */
+static void block_label(const cif *c, char *buf, size_t cap) {
+    if (!c->block) {
+        snprintf(buf, cap, "the unnamed block");
+        return;
     }
-    return NULL;
+    size_t n = (size_t)snprintf(buf, cap, "data_");
+    for (int k = 0; k < c->block_len && n + 4 < cap; k++)
+        buf[n++] = isprint((unsigned char)c->block[k]) ? c->block[k] : '?';
+    if ((int)n - 5 < c->block_len) buf[n - 1] = '~'; /* cut short */
+    buf[n] = '\0';
 }
 
-int ih_parse_cif(const char *text, const char *name, ih_structure *out) {
-    return ih_parse_cif_with(text, name, NULL, out);
+static int block_has_sites(const cif *c) {
+    return find_col(c, "_atom_site_fract_x").found || find_col(c, "_atom_site_cartn_x").found;
 }
 
-int ih_parse_cif_with(const char *text, const char *name, const ih_read_opts *o, ih_structure *out) {
+/* Is the block data_NAME? (block names are case-insensitive; "data_NAME" is accepted for NAME) */
+static int block_is(const cif *c, const char *want) {
+    if (!c->block) return 0;
+    size_t n = strlen(want), len = (size_t)c->block_len;
+    if (len == n && !strncasecmp(c->block, want, n)) return 1;
+    return n > 5 && starts_ci(want, 5, "data_") && len == n - 5 && !strncasecmp(c->block, want + 5, len);
+}
+
+/* The data block to read, into *c: the one named `want`, or without a name the first with atom
+ * sites (failing that the first with a cell, then the first at all, so that the message says
+ * what is missing). *n_sites counts the blocks with atom sites. A syntax error anywhere in the
+ * blocks looked at refuses the file. The caller frees *c, also after an error. */
+static int choose_block(const char *text, const char *name, const char *want, cif *c, int *n_sites) {
+    cif_cursor cur = {text, 1};
+    if (!strncmp(cur.p, "\xEF\xBB\xBF", 3)) cur.p += 3;
+    int rank_chosen = 0, n_named = 0;
+    char names[160] = "";
+    size_t names_len = 0;
+    *n_sites = 0;
+    memset(c, 0, sizeof *c);
+    c->name = name;
+    while (*cur.p) {
+        cif b = {0};
+        b.name = name;
+        if (cif_tokenize(&b, &cur) != 0 || cif_structure(&b) != 0) {
+            cif_free(&b);
+            return -1;
+        }
+        int sites = block_has_sites(&b);
+        *n_sites += sites;
+        int rank = want ? (block_is(&b, want) ? 3 : 0) : sites ? 3 : find_col(&b, "_cell_length_a").found ? 2 : b.n_tok > 0;
+        if (b.block && n_named++ < 5) {
+            char label[48];
+            block_label(&b, label, sizeof label);
+            names_len += (size_t)snprintf(names + names_len, sizeof names - names_len, "%s%s", n_named > 1 ? ", " : "", label);
+        }
+        if (rank > rank_chosen) {
+            cif_free(c);
+            *c = b;
+            rank_chosen = rank;
+        } else {
+            cif_free(&b);
+        }
+        if (want && rank_chosen) return 0;
+    }
+    if (want) {
+        if (!n_named) return ih_set_error("%s: no data block '%s': the file has no data_ blocks", name, want);
+        return ih_set_error("%s: no data block '%s'; the file has %s%s (%d block%s)", name, want, names,
+                            n_named > 5 ? ", …" : "", n_named, n_named > 1 ? "s" : "");
+    }
+    return 0;
+}
+
+static int parse_cif(const char *text, const char *name, const ih_read_opts *o, ih_structure *out) {
     static const ih_read_opts defaults;
     if (!o) o = &defaults;
+    const char *want = o->block;
     memset(out, 0, sizeof *out);
     cif c = {0};
-    c.name = name ? name : "structure.cif";
-    name = c.name;
+    name = name ? name : "structure.cif";
+    c.name = name;
     sites S = {0};
-    symop *ops = NULL;
-    int n_ops = 0;
+    symmetry sym = {0};
     double prm[6], lattice[3][3];
+    int n_site_blocks = 0;
     static const char *const cell_tags[6] = {"_cell_length_a",    "_cell_length_b",   "_cell_length_c",
                                              "_cell_angle_alpha", "_cell_angle_beta", "_cell_angle_gamma"};
     int rc = all_blank(text) ? ih_set_error("%s: empty file", name) : 0;
-    if (rc == 0 && (cif_tokenize(&c, text) != 0 || cif_structure(&c) != 0)) rc = -1;
-    /* a first block of metadata only (SpringerMaterials, journal CIFs): the first block with a cell */
-    for (const char *block = text; rc == 0 && !find_col(&c, "_cell_length_a").found;) {
-        block = next_block(block);
-        if (!block) break;
-        cif_free(&c);
-        memset(&c, 0, sizeof c);
-        c.name = name;
-        if (cif_tokenize(&c, block) != 0 || cif_structure(&c) != 0) rc = -1;
-    }
-    for (int k = 0; k < 6 && rc == 0; k++) rc = cell_param(&c, cell_tags[k], cell_tags[k], &prm[k]);
+    if (rc == 0) rc = choose_block(text, name, want, &c, &n_site_blocks);
+    for (int k = 0; k < 6 && rc == 0; k++) rc = cell_param(&c, cell_tags[k], cell_tags[k], k >= 3, &prm[k]);
     if (rc == 0) rc = lattice_from_parameters(&c, prm, lattice);
     if (rc == 0) rc = site_columns(&c, &S);
-    if (rc == 0) rc = read_symops(&c, prm[5], &ops, &n_ops);
-    if (rc == 0) rc = read_sites(&c, &S, ops, n_ops);
+    if (rc == 0) rc = read_symops(&c, prm[5], &sym);
+    if (rc == 0) rc = read_sites(&c, &S, sym.ops, sym.n);
+    if (rc == 0 && sym.n_check) rc = check_same_sites(&c, &S, &sym);
     if (rc == 0 && S.n == 0) rc = ih_set_error("%s: no occupied atom site", name);
     if (rc == 0)
         rc = ih_resolve_disorder(name, lattice, o->disorder, &S.n, S.pos, S.zs, S.occ, S.row,
@@ -847,28 +1171,47 @@ int ih_parse_cif_with(const char *text, const char *name, const ih_read_opts *o,
         memcpy(out->z, S.zs, S.n * sizeof *S.zs);
         rc = ih_structure_validate(out, name, IH_MIN_SEPARATION, 0);
     }
+    if (rc == 0 && !want && n_site_blocks > 1) {
+        char label[48];
+        block_label(&c, label, sizeof label);
+        ih_warn("%s: %d data blocks hold atom sites; read the first, %s (name another to read it: --block, or "
+                "block= in Python)",
+                name, n_site_blocks, label);
+    }
     if (rc != 0) ih_structure_free(out);
-    free(ops);
-    free(S.pos);
-    free(S.zs);
-    free(S.next), free(S.key), free(S.head);
-    free(S.occ), free(S.row), free(S.row_name);
+    free(sym.ops);
+    free(sym.check);
+    sites_free(&S);
     cif_free(&c);
     return rc != 0 ? -1 : 0;
 }
 
-int ih_read_cif(const char *path, ih_structure *out) { return ih_read_cif_with(path, NULL, out); }
+int ih_parse_cif(const char *text, const char *name, ih_structure *out) { return parse_cif(text, name, NULL, out); }
+
+int ih_parse_cif_with(const char *text, const char *name, const ih_read_opts *o, ih_structure *out) {
+    return parse_cif(text, name, o, out);
+}
 
 int ih_read_cif_with(const char *path, const ih_read_opts *o, ih_structure *out) {
-    size_t len;
+    const char *block = o ? o->block : NULL;
     memset(out, 0, sizeof *out);
+    if (block) {
+        /* a block name only means something in a CIF: refused for other formats, not ignored */
+        ih_format f = ih_guess_format(path);
+        if (f != IH_FMT_CIF && f != IH_FMT_UNKNOWN)
+            return ih_set_error("%s: not a CIF file, so it has no data block '%s' to choose", path, block);
+        if (!*block) return ih_set_error("%s: an empty data block name", path);
+    }
+    size_t len;
     char *text = ih_read_file(path, &len);
     if (!text) return -1;
     int rc = ih_check_text(text, len, path);
-    if (rc == 0) rc = ih_parse_cif_with(text, path, o, out);
+    if (rc == 0) rc = parse_cif(text, path, o, out);
     free(text);
     return rc;
 }
+
+int ih_read_cif(const char *path, ih_structure *out) { return ih_read_cif_with(path, NULL, out); }
 
 /* P1 CIF in pymatgen's CifWriter layout (more digits: the file is an exchange format here). */
 int ih_write_cif(const char *path, const ih_structure *s) {

@@ -25,9 +25,10 @@ static int has_structure_suffix(const char *name) {
     base = base ? base + 1 : name;
     if (!strncmp(base, "POSCAR", 6) || !strncmp(base, "CONTCAR", 7)) return 1;
     size_t n = strlen(base);
+    if (n > 3 && !strcasecmp(base + n - 3, ".gz")) n -= 3; /* named by what it holds: x.cif.gz */
     for (size_t k = 0; k < sizeof ext / sizeof ext[0]; k++) {
         size_t e = strlen(ext[k]);
-        if (n > e && !strcasecmp(base + n - e, ext[k])) return 1;
+        if (n > e && !strncasecmp(base + n - e, ext[k], e)) return 1;
     }
     return 0;
 }
@@ -198,8 +199,12 @@ static cJSON *error_json(const char *item, int z, const char *message) {
 
 static uint64_t run_key(const ih_screen_opts *o, const char *model, const str_list *items) {
     char head[512];
-    snprintf(head, sizeof head, "model=%s z=%d max_hop=%.9g symprec=%.9g n=%d%s", model, o->z, o->max_hop, o->symprec,
-             items->n, o->disorder == IH_DISORDER_SITES ? "" : o->disorder == IH_DISORDER_HALF ? " disorder=half" : " disorder=refuse");
+    int len = snprintf(head, sizeof head, "model=%s z=%d max_hop=%.9g symprec=%.9g n=%d%s", model, o->z, o->max_hop,
+                       o->symprec, items->n,
+                       o->disorder == IH_DISORDER_SITES  ? ""
+                       : o->disorder == IH_DISORDER_HALF ? " disorder=half"
+                                                         : " disorder=refuse");
+    if (o->block && len > 0 && (size_t)len < sizeof head) snprintf(head + len, sizeof head - (size_t)len, " block=%s", o->block);
     uint64_t h = ih_fnv1a(IH_FNV1A_START, head, strlen(head));
     for (int k = 0; k < items->n; k++) h = ih_fnv1a(h, items->v[k], strlen(items->v[k]) + 1);
     return h;
@@ -327,7 +332,7 @@ int ih_screen(ih_predictor *p, const char *const *inputs, int n_inputs, const ih
     if (rc == 0 && !n_in_file) rc = ih_set_error("out of memory");
     for (int f = 0; rc == 0 && f < files.n; f++) {
         n_in_file[f] = 1;
-        if (ih_guess_format(files.v[f]) == IH_FMT_JSON) {
+        if (!o->block && ih_guess_format(files.v[f]) == IH_FMT_JSON) {
             ih_structure_set set;
             if (ih_read_structures(files.v[f], IH_FMT_JSON, &set) == 0) {
                 n_in_file[f] = set.n > 0 ? set.n : 1;
@@ -384,7 +389,7 @@ int ih_screen(ih_predictor *p, const char *const *inputs, int n_inputs, const ih
         for (int r = 0; rc == 0 && r < n_in_file[f]; r++, it++) {
             if (results[it]) continue;
             if (read_rc == -2) {
-                ih_read_opts ro = {.disorder = o->disorder};
+                ih_read_opts ro = {.disorder = o->disorder, .block = o->block};
                 ih_warnings_capture_begin();
                 read_rc = ih_read_structures_opts(files.v[f], IH_FMT_UNKNOWN, &ro, &set);
                 n_read_warn = ih_warnings_capture_end(&read_warn);

@@ -71,7 +71,8 @@ int cli_parity_svg(const char *path, const double *truth, const double *pred, co
     for (int i = 0; i < n; i++) {
         double x = X(truth[i]), y = Y(pred[i]);
         if (low && high)
-            PUT("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#9ab\" stroke-width=\"0.8\"/>\n", x,
+            PUT("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#9ab\" stroke-width=\"0.8\" "
+                "stroke-opacity=\"0.55\"/>\n", x,
                 Y(low[i]), x, Y(high[i]));
         if (truth[i] > AXIS || pred[i] > AXIS) {
             beyond++;
@@ -81,8 +82,8 @@ int cli_parity_svg(const char *path, const double *truth, const double *pred, co
         }
     }
     /* metrics and legend inside the panel's upper left */
-    PUT("<text x=\"%.0f\" y=\"%.0f\">n = %d   MAE %.3f eV   RMSE %.3f eV   R² %.3f</text>\n", left + 10, top + 20, m.n,
-        m.mae, m.rmse, m.r2);
+    PUT("<text x=\"%.0f\" y=\"%.0f\">n = %d · MAE %.3f eV · RMSE %.3f eV · R² %.3f</text>\n", left + 10, top + 20,
+        m.n, m.mae, m.rmse, m.r2);
     double ly = top + 42;
     PUT("<circle cx=\"%.0f\" cy=\"%.0f\" r=\"3\" fill=\"#1f77b4\"/><text x=\"%.0f\" y=\"%.0f\">record</text>\n",
         left + 16, ly - 4, left + 26, ly);
@@ -103,8 +104,9 @@ int cli_parity_svg(const char *path, const double *truth, const double *pred, co
     }
     if (n_trained > 0)
         PUT("<text x=\"%.0f\" y=\"%.0f\" fill=\"#d62728\">Note: %d of these %d records were in the model's training "
-            "data (fitted values, not a test).</text>\n",
-            left, top + S + 66, n_trained, n);
+            "data:</text>\n<text x=\"%.0f\" y=\"%.0f\" fill=\"#d62728\">fitted values, not a test of the "
+            "model.</text>\n",
+            left, top + S + 66, n_trained, n, left, top + S + 84);
     PUT("</svg>\n");
 #undef PUT
 #undef X

@@ -242,8 +242,37 @@ int main(void) {
     CHECK_INT(run(cmd, out, sizeof out), 0);
     CHECK_MSG(strstr(out, "MAE") && strstr(out, "R²") && strstr(out, "precision") && strstr(out, "true good"), "%s", out);
     char *svg = ih_read_file(path, NULL);
-    CHECK(svg && strstr(svg, "<svg") && strstr(svg, "<circle"));
+    CHECK(svg && strstr(svg, "<svg") && strstr(svg, "<circle") && strstr(svg, "MAE") && strstr(svg, "both below 0.65 eV"));
+    CHECK(svg && !strstr(svg, "Note:")); /* an uncalibrated model does not say what it was trained on */
     free(svg);
+    /* calibrated with twelve hand-written cross-validation rows and its own training records as the
+     * domain: evaluate then reports the interval's coverage and that these records were training
+     * data, and the plot draws the intervals and says so */
+    {
+        char cv[256], cal[256];
+        snprintf(cv, sizeof cv, "%s/cv.csv", dir);
+        snprintf(cal, sizeof cal, "%s/calibrated.ionhop", dir);
+        FILE *f = fopen(cv, "w");
+        fprintf(f, "jid,fold,target,prediction,spread\n");
+        for (int i = 0; i < 12; i++) fprintf(f, "r%d,%d,%.2f,0.5,0\n", i, i % 3 + 1, 0.2 + 0.05 * i);
+        fclose(f);
+        snprintf(cmd, sizeof cmd, "%s calibrate %s --cv %s --members 1 --data %s --out %s", cli(), model, cv, data, cal);
+        CHECK_INT(run(cmd, out, sizeof out), 0);
+        snprintf(cmd, sizeof cmd, "%s evaluate --model %s --data %s --plot %s", cli(), cal, data, path);
+        CHECK_INT(run(cmd, out, sizeof out), 0);
+        CHECK_MSG(strstr(out, "90 % calibrated interval covers") && strstr(out, "were in the model's training data"),
+                  "%s", out);
+        svg = ih_read_file(path, NULL);
+        CHECK(svg && strstr(svg, "90 % calibrated interval") && strstr(svg, "Note:") && strstr(svg, "training data"));
+        free(svg);
+        /* calibration data that cannot be used: one line, non-zero exit */
+        f = fopen(cv, "w");
+        fprintf(f, "jid,fold,target,prediction,spread\nr1,1,nan,0.3,0\n");
+        fclose(f);
+        snprintf(cmd, sizeof cmd, "%s calibrate %s --cv %s --out %s", cli(), model, cv, cal);
+        CHECK_INT(run(cmd, out, sizeof out), 1);
+        CHECK_MSG(one_line_error(out, "cv.csv: line 2: not five finite fields"), "%s", out);
+    }
 
     snprintf(cmd, sizeof cmd, "%s info %s", cli(), model);
     CHECK_INT(run(cmd, out, sizeof out), 0);

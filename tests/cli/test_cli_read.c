@@ -157,7 +157,7 @@ int main(void) {
     if (g) gzclose(g);
     free(text);
     ih_structure s;
-    CHECK(ih_read_cif_block(tmp_path("b.cif"), NULL, &s) == 0);
+    CHECK(ih_read_cif(tmp_path("b.cif"), &s) == 0);
     char poscar[512];
     snprintf(poscar, sizeof poscar, "%s/in/POSCAR_b", tmpdir);
     CHECK(s.z && ih_write_poscar(poscar, &s) == 0);

@@ -1116,10 +1116,13 @@ static int choose_block(const char *text, const char *name, const char *want, ci
         int sites = block_has_sites(&b);
         *n_sites += sites;
         int rank = want ? (block_is(&b, want) ? 3 : 0) : sites ? 3 : find_col(&b, "_cell_length_a").found ? 2 : b.n_tok > 0;
-        if (b.block && n_named++ < 5) {
+        if (b.block && n_named++ < 5 && names_len < sizeof names) {
             char label[48];
             block_label(&b, label, sizeof label);
-            names_len += (size_t)snprintf(names + names_len, sizeof names - names_len, "%s%s", n_named > 1 ? ", " : "", label);
+            int w = snprintf(names + names_len, sizeof names - names_len, "%s%s", n_named > 1 ? ", " : "", label);
+            /* snprintf reports what it would have written: keep the length inside the buffer */
+            names_len = w < 0 ? sizeof names : names_len + (size_t)w;
+            if (names_len >= sizeof names) names_len = sizeof names - 1;
         }
         if (rank > rank_chosen) {
             cif_free(c);

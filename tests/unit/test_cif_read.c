@@ -506,6 +506,13 @@ static void data_blocks(void) {
     CHECK(read_block(tmp_path("seven.cif"), "x", &s) == -1);
     CHECK(error_says("the file has data_b0, data_b1, data_b2, data_b3, data_b4, … (7 blocks)", NULL));
     CHECK(read_block(tmp_path("seven.cif"), "b6", &s) == -1 && error_says("_cell_length_b", NULL));
+    /* long block names (the list of names is cut at its buffer; found by the fuzzer) */
+    n = 0;
+    for (int k = 0; k < 6; k++)
+        n += (size_t)snprintf(t + n, sizeof t - n, "data_%c%044d\n_cell_length_a 3\n", 'a' + k, k);
+    write_text(tmp_path("long.cif"), t);
+    CHECK(read_block(tmp_path("long.cif"), "x", &s) == -1 && error_says("no data block 'x'", NULL));
+    CHECK(strlen(ih_last_error()) < 400);
     /* no data_ header at all */
     write_text(tmp_path("bare.cif"), a + strlen("data_A\n"));
     CHECK(read_block(tmp_path("bare.cif"), NULL, &s) == 0 && s.n_atoms == 2);

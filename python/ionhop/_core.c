@@ -258,12 +258,15 @@ static PyObject *Predictor_hops(Predictor *self, PyObject *args) {
     Py_BEGIN_ALLOW_THREADS
     rc = ih_predict_element_hops(self->p, &s, "structure", element, max_hop, symprec, &h);
     Py_END_ALLOW_THREADS
-    ih_structure_free(&s);
     if (issue_warnings() != 0) {
         if (rc == 0) ih_element_hops_free(&h);
+        ih_structure_free(&s);
         return NULL;
     }
-    if (rc != 0) return raise_error(0);
+    if (rc != 0) {
+        ih_structure_free(&s);
+        return raise_error(0);
+    }
     PyObject *classes = PyList_New(h.n), *hops = PyList_New(h.net.n_hops);
     for (int k = 0; k < h.n; k++) {
         const ih_hop *x = &h.hops[k];
@@ -272,6 +275,24 @@ static PyObject *Predictor_hops(Predictor *self, PyObject *args) {
                                       x->to, "image", x->image[0], x->image[1], x->image[2], "length", x->length,
                                       "count", x->multiplicity, "em", h.result[k].em, "spread", h.result[k].spread,
                                       "closest_approach", h.result[k].closest_approach));
+        /* with a calibrated model: the 90 % interval, P(good) and any reason it lies outside the domain */
+        PyObject *cls = PyList_GET_ITEM(classes, k);
+        double low, high;
+        if (cls && ih_predictor_interval(self->p, h.result[k].em, h.result[k].spread, 0.9, &low, &high) == 0) {
+            PyObject *iv = Py_BuildValue("(dd)", low > 0 ? low : 0.0, high),
+                     *pg = PyFloat_FromDouble(ih_predictor_p_good(self->p, h.result[k].em, h.result[k].spread));
+            PyDict_SetItemString(cls, "interval", iv);
+            PyDict_SetItemString(cls, "p_good", pg);
+            Py_XDECREF(iv), Py_XDECREF(pg);
+        }
+        ih_hop_result at = h.result[k];
+        at.ion = x->from;
+        char why[512];
+        if (cls && ih_predictor_domain_check(self->p, &s, &at, why, sizeof why) > 0) {
+            PyObject *w = PyUnicode_FromString(why);
+            PyDict_SetItemString(cls, "outside_domain", w);
+            Py_XDECREF(w);
+        }
     }
     for (int k = 0; k < h.net.n_hops; k++) {
         const ih_hop *x = &h.net.hops[k];
@@ -303,6 +324,7 @@ static PyObject *Predictor_hops(Predictor *self, PyObject *args) {
         "percolation", "1d", barrier(h.percolation.barrier[0]), "2d", barrier(h.percolation.barrier[1]), "3d",
         barrier(h.percolation.barrier[2]), "percolation_directions", dirs);
     ih_element_hops_free(&h);
+    ih_structure_free(&s);
     return out;
 }
 

@@ -208,3 +208,14 @@ def test_calibrated_interval_and_probability(model):
     assert m and abs(float(m.group(1)) - low) < 0.006 and abs(float(m.group(2)) - high) < 0.006
     assert re.search(r"verdict: good \(p = %.2f\)" % hop.p_good, out)
     assert hop.outside_domain == ""  # a Li hop in an olivine is inside the training domain
+
+
+def test_hop_classes_carry_intervals(model):
+    net = model.hops(OLIVINE, "Li")
+    for c in net.classes:
+        low, high = c["interval"]
+        assert low <= c["em"] <= high and 0 <= c["p_good"] <= 1
+        assert "outside_domain" not in c
+    lowest = min(net.classes, key=lambda c: c["em"])
+    highest = max(net.classes, key=lambda c: c["em"])
+    assert lowest["p_good"] > highest["p_good"]

@@ -167,12 +167,35 @@ int ih_write_json(const char *path, const ih_structure *items, int n);
  * points from its initial position to final_frac (moved by a lattice vector so every component of
  * the fractional step lies in [-0.5, 0.5]), followed by the other sites of `ini` in order. */
 int ih_path_5image(const ih_structure *ini, int ion, const double final_frac[3], ih_structure *out);
-/* The one ion that moves between two NEB end points (same atoms, same lattice), minimum-image
- * aware: *ion is its index in ini, final_frac (may be NULL) its position in fin. Atoms listed in a
- * different order in the two files are matched by position (closest same-element pairs first).
- * Ambiguous or inconsistent end points are an error naming both files. */
+/* The one ion that moves between two NEB end points (same atoms, cells within IH_CELL_CHANGE_MAX),
+ * minimum-image aware: *ion is its index in ini, final_frac (may be NULL) its position in fin. Atoms
+ * listed in a different order in the two files are matched by position (closest same-element pairs
+ * first). Ambiguous or inconsistent end points (other atom counts or elements, cells further apart)
+ * are an error naming both files. */
+#define IH_CELL_CHANGE_MAX 0.10
 int ih_path_find_ion(const ih_structure *ini, const ih_structure *fin, const char *ini_name,
                      const char *fin_name, int *ion, double final_frac[3], double *hop_length);
+/* The same, with how the end points differ beyond the moving ion: the cells (each lattice vector's
+ * relative change of length, each angle's change, and the largest of these with angles in radians,
+ * which IH_CELL_CHANGE_MAX bounds) and the other atoms' displacements (minimum image, the
+ * fractional difference in the initial cell, atoms matched as ih_path_find_ion matches them). */
+typedef struct ih_endpoint_diff {
+    int ion;                 /* the moving ion (0-based, in ini) */
+    double final_frac[3];    /* its position in fin */
+    double hop_length;       /* Å */
+    double length_change[3]; /* |a|, |b|, |c| of fin over those of ini, minus 1 */
+    double angle_change[3];  /* alpha, beta, gamma of fin minus those of ini, degrees */
+    double cell_change;      /* the largest |length_change| and |angle_change| (radians) */
+    int n_moved;             /* other atoms displaced more than host_tol Å */
+    int most_moved;          /* the other atom displaced most (0-based, in ini; -1 if none) */
+    double most_moved_by;    /* its displacement, Å */
+} ih_endpoint_diff;
+int ih_path_compare_endpoints(const ih_structure *ini, const ih_structure *fin, const char *ini_name,
+                              const char *fin_name, double host_tol, ih_endpoint_diff *out);
+/* The nearest atom of s to fractional point p other than atom `skip` (-1: none skipped) and its
+ * periodic images, over every periodic image of the others: its distance (Å; INFINITY if there is
+ * none) and *atom (may be NULL) its index, -1 if none. */
+double ih_nearest_atom(const ih_structure *s, const double p[3], int skip, int *atom);
 /* Initial (site 0 + host) and final (site 4 + host) structures of a 5-image structure (§1.4). */
 int ih_path_endpoints(const ih_structure *five, ih_structure *ini, ih_structure *fin);
 /* The crystal a 5-image structure was cut from: its host with the ion on both end sites (the
@@ -310,11 +333,24 @@ int ih_predictor_domain_check(const ih_predictor *p, const ih_structure *ini, co
 
 /* members (may be NULL): each ensemble member's Em, n_members values per hop. Errors name the
  * structures by the names given (NULL: generic names). */
-/* Two NEB end points: the moving ion is found (minimum-image aware, any atom order). */
+/* Two NEB end points: the moving ion is found (minimum-image aware, any atom order). End points
+ * that differ by more than the moving ion are predicted with a warning (ih_set_warning_handler)
+ * saying what differs and whether the model reads it: cells whose lengths or angles differ by more
+ * than IH_CELL_CHANGE_WARN (relative; angles in radians), refused beyond IH_CELL_CHANGE_MAX; other
+ * atoms displaced more than IH_HOST_MOVE_WARN Å (docs/commands.md, docs/results.md). */
+#define IH_CELL_CHANGE_WARN 0.005
+#define IH_HOST_MOVE_WARN 0.5
 int ih_predict_endpoints(ih_predictor *p, const ih_structure *ini, const ih_structure *fin, const char *ini_name,
                          const char *fin_name, ih_hop_result *out, double *members);
 /* Atom `ion` (0-based) of s moving to fractional position `to`; refused if the ion would land on
- * another atom or does not move. */
+ * another atom, does not move, or would end closer than IH_DEST_MIN_HOST Å to another atom (no site
+ * is); closer than IH_DEST_WARN_HOST Å (closer than any end site of the training hops) gives a
+ * warning. A destination on a periodic image of the ion itself (`to` = its position + a lattice
+ * vector) is a hop between two sites the cell cannot tell apart: it is predicted, with a warning,
+ * as the vacancy hop to that image in the supercell of ih_hop_cell (IH_HOP_MIN_SPACING), and the
+ * result's atoms and positions are those of s. */
+#define IH_DEST_MIN_HOST 0.8
+#define IH_DEST_WARN_HOST 1.5
 int ih_predict_move(ih_predictor *p, const ih_structure *s, const char *name, int ion, const double to[3],
                     ih_hop_result *out, double *members);
 /* A batch of such hops in one pass (no destination checks): hop k moves atom ion[k] of ini[k];

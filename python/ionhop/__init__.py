@@ -168,7 +168,9 @@ class Model:
     def predict_hop(self, initial, final=None, *, ion: Optional[int] = None, to=None) -> HopResult:
         """Em of a hop: two end points ``predict_hop(initial, final)`` (the moving ion is found), or an
         atom of one structure and its fractional destination ``predict_hop(s, ion=i, to=(x, y, z))``
-        (``ion`` counted from 0)."""
+        (``ion`` counted from 0). End points that differ by more than the moving ion, a destination
+        close to an atom or on the ion's own periodic image give a ``UserWarning`` saying so
+        (docs/commands.md, *Checked hops*)."""
         s = as_structure(initial)
         if final is not None:
             if ion is not None or to is not None:

@@ -151,6 +151,31 @@ def test_errors_are_exceptions(model):
         ionhop.Model(os.path.join(ROOT, "models", "mpt.ionhop")).predict_hop(s, ion=0, to=(0.75, 0.75, 0.5))
 
 
+def test_checked_hops_warn(model):
+    """End points that differ by more than the moving ion, a destination close to an atom, and a
+    destination on the ion's own periodic image arrive as UserWarnings; the prediction is made."""
+    ini, fin = ionhop.read(INI), ionhop.read(FIN)
+    frac = fin.frac_coords.copy()
+    frac[60, 0] += 1.0 / np.linalg.norm(fin.lattice[0])
+    moved = ionhop.Structure(fin.lattice, frac, fin.numbers)
+    with pytest.warns(UserWarning, match=r"atom 61 \(O\) moves 1\.00 Å between the end points"):
+        r = model.predict_hop(ini, moved)
+    assert r.em == model.predict_hop(ini, fin).em  # a 5-image model reads the initial host only
+    with pytest.warns(UserWarning, match=r"cells differ by more than 0\.5 %: a \+2\.00 %"):
+        model.predict_hop(ini, ionhop.Structure(fin.lattice * 1.02, fin.frac_coords, fin.numbers))
+    with pytest.raises(ValueError, match="differ by more than 10 %"):
+        model.predict_hop(ini, ionhop.Structure(fin.lattice * 1.2, fin.frac_coords, fin.numbers))
+    o = ini.frac_coords[60]
+    c = np.linalg.norm(ini.lattice[2])
+    with pytest.warns(UserWarning, match=r"1\.00 Å from atom 61 \(O\)"):
+        model.predict_hop(ini, ion=0, to=(o[0], o[1], o[2] + 1.0 / c))
+    with pytest.raises(ValueError, match=r"0\.32 Å from atom 61 \(O\)"):
+        model.predict_hop(ini, ion=0, to=(o[0], o[1], o[2] + 0.32 / c))
+    with pytest.warns(UserWarning, match=r"own periodic image \[1 0 0\]"):
+        r = model.predict_hop(ini, ion=0, to=(1.75, 0.5, 0.5))
+    assert math.isfinite(r.em) and abs(r.length - np.linalg.norm(ini.lattice[0])) < 1e-9
+
+
 def test_threads_share_one_model(model):
     want = model.predict_hop(INI, FIN).em
     got, errors = [], []

@@ -407,6 +407,90 @@ int ih_predict_moves(ih_predictor *p, int n, const ih_structure *ini, const char
     return rc;
 }
 
+/* A destination closer than this to the ion's own position or one of its periodic images is that
+ * site (the hop would be shorter than any hop between sites). */
+#define IH_SAME_SITE 0.3
+
+/* Does the model read both end points as given (MODEL-1/2), or the hop in the initial host only? */
+static int reads_both_endpoints(const ih_predictor *p) {
+    return ih_arch_input(ih_model_config(p->set.members[0])->arch) == IH_INPUT_ENDPOINTS;
+}
+
+static double cart_length(const double L[3][3], const double f[3]) {
+    double x[3];
+    ih_frac_to_cart(L, f, x);
+    return sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2]);
+}
+
+/* The periodic image of the ion's own site nearest to `to`: the lattice vector `image` from the
+ * site to it, and the distance from `to` to it (Å). */
+static double own_image(const double L[3][3], const double from[3], const double to[3], int image[3]) {
+    double best = INFINITY;
+    int n0[3];
+    for (int c = 0; c < 3; c++) n0[c] = (int)nearbyint(fmax(-1e6, fmin(1e6, to[c] - from[c])));
+    for (int a = -1; a <= 1; a++)
+        for (int b = -1; b <= 1; b++)
+            for (int c = -1; c <= 1; c++) {
+                int n[3] = {n0[0] + a, n0[1] + b, n0[2] + c};
+                double f[3];
+                for (int k = 0; k < 3; k++) f[k] = to[k] - from[k] - n[k];
+                double r = cart_length(L, f);
+                if (r < best) best = r, memcpy(image, n, sizeof n);
+            }
+    return best;
+}
+
+/* A destination on a periodic image of the ion itself: in this cell the two sites are one, so the
+ * hop is the vacancy hop into that image in the supercell of ih_hop_cell, where the image is a
+ * distinct site and is emptied (as the element's hop listing predicts such hops). The result is
+ * given in s's terms: its atom numbers and the positions as asked. */
+static int predict_own_image(ih_predictor *p, const ih_structure *s, const char *name, int ion, const double to[3],
+                             const int image[3], ih_hop_result *out, double *members) {
+    ih_hop h = {.from = ion, .to = ion, .multiplicity = 1};
+    memcpy(h.image, image, sizeof h.image);
+    for (int c = 0; c < 3; c++) h.step[c] = to[c] - s->frac[3 * ion + c];
+    h.length = cart_length(s->lattice, h.step);
+    int n[3], cell_ion = -1;
+    double cell_to[3];
+    ih_structure cell;
+    if (ih_hop_supercell_size(s, &h, IH_HOP_MIN_SPACING, n) != 0 ||
+        ih_hop_cell(s, &h, IH_HOP_MIN_SPACING, &cell, &cell_ion, cell_to) != 0)
+        return ih_set_error("%s: the destination of atom %d is its own periodic image [%d %d %d] (%.2f Å away), a "
+                            "hop this cell cannot hold: %s",
+                            name, ion + 1, image[0], image[1], image[2], h.length, ih_last_error());
+    ih_warn("%s: the destination of atom %d (%s) is its own periodic image [%d %d %d], %.2f Å away: this cell is too "
+            "small to hold that hop between two distinct sites, so it is predicted as the vacancy hop into that image "
+            "in a %dx%dx%d supercell of the cell (the image's site emptied)",
+            name, ion + 1, ih_element_symbol(s->z[ion]), image[0], image[1], image[2], h.length, n[0], n[1], n[2]);
+    ih_hop_result r;
+    int rc = hop_geometry(&cell, cell_ion, cell_to, &r);
+    if (rc == 0) {
+        const double(*one)[3] = (const double(*)[3])cell_to;
+        pthread_mutex_lock(&p->lock);
+        rc = predict_hop_graphs(&p->set, 1, &cell, NULL, &cell_ion, one, name, &r.em, &r.spread, members);
+        pthread_mutex_unlock(&p->lock);
+    }
+    if (rc == 0) {
+        /* the supercell's atom nearest to the path, as the atom of s it repeats */
+        int m = r.nearest_atom;
+        r.nearest_atom = -1;
+        for (int a = 0; m >= 0 && a < s->n_atoms && r.nearest_atom < 0; a++) {
+            int same = s->z[a] == cell.z[m];
+            for (int c = 0; c < 3 && same; c++) {
+                double d = cell.frac[3 * m + c] * n[c] - s->frac[3 * a + c];
+                same = fabs(d - nearbyint(d)) < 1e-6;
+            }
+            if (same) r.nearest_atom = a;
+        }
+        r.ion = ion;
+        memcpy(r.from, s->frac + 3 * ion, sizeof r.from);
+        memcpy(r.to, to, sizeof r.to);
+        *out = r;
+    }
+    ih_structure_free(&cell);
+    return rc;
+}
+
 int ih_predict_move(ih_predictor *p, const ih_structure *s, const char *name, int ion, const double to[3],
                     ih_hop_result *out, double *members) {
     if (need_hop_model(p) != 0) return -1;
@@ -423,9 +507,28 @@ int ih_predict_move(ih_predictor *p, const ih_structure *s, const char *name, in
     int rc = ih_structure_validate(&moved, what, IH_MIN_SEPARATION, 0);
     ih_structure_free(&moved);
     if (rc != 0) return -1;
+    /* a destination no site is at: the end sites of the training hops lie 1.57 Å or more from their
+     * nearest host atom, but for one record's duplicated site (docs/results.md, "Checked hops") */
+    int near = -1;
+    double gap = ih_nearest_atom(s, to, ion, &near);
+    if (near >= 0 && gap < IH_DEST_MIN_HOST)
+        return ih_set_error("%s: the destination of atom %d (%g %g %g) is %.2f Å from atom %d (%s): no site is that "
+                            "close to another atom (refused below %.1f Å; the sites of the training hops are 1.57 Å or "
+                            "more from their nearest atom)",
+                            name, ion + 1, to[0], to[1], to[2], gap, near + 1, ih_element_symbol(s->z[near]),
+                            IH_DEST_MIN_HOST);
+    int image[3];
+    if (own_image(s->lattice, s->frac + 3 * ion, to, image) < IH_SAME_SITE) {
+        if (image[0] == 0 && image[1] == 0 && image[2] == 0)
+            return ih_set_error("%s: the destination is where atom %d already is", name, ion + 1);
+        return predict_own_image(p, s, name, ion, to, image, out, members);
+    }
+    if (near >= 0 && gap < IH_DEST_WARN_HOST)
+        ih_warn("%s: the destination of atom %d is %.2f Å from atom %d (%s), closer than the sites of the "
+                "training hops (1.57 Å or more): the prediction is an extrapolation",
+                name, ion + 1, gap, near + 1, ih_element_symbol(s->z[near]));
     ih_hop_result r;
     if (hop_geometry(s, ion, to, &r) != 0) return -1;
-    if (!(r.length > 0.3)) return ih_set_error("%s: the destination is where atom %d already is", name, ion + 1);
     const double(*one)[3] = (const double(*)[3])to;
     /* the geometry is known: straight to the network, as for end points */
     pthread_mutex_lock(&p->lock);
@@ -436,17 +539,62 @@ int ih_predict_move(ih_predictor *p, const ih_structure *s, const char *name, in
     return 0;
 }
 
+/* End points that differ by more than the moving ion, in warnings: what differs and by how much,
+ * and whether the model reads it. */
+static void warn_endpoint_diff(const ih_predictor *p, const ih_structure *ini, const char *ini_name,
+                               const char *fin_name, const ih_endpoint_diff *d) {
+    int both = reads_both_endpoints(p);
+    if (d->cell_change > IH_CELL_CHANGE_WARN) {
+        static const char *const abc[3] = {"a", "b", "c"}, *const greek[3] = {"alpha", "beta", "gamma"};
+        char what[512] = "";
+        size_t len = 0;
+        for (int k = 0; k < 3; k++) {
+            double a = cart_length(ini->lattice, (const double[3]){k == 0, k == 1, k == 2});
+            if (fabs(d->length_change[k]) > IH_CELL_CHANGE_WARN && len < sizeof what)
+                len += (size_t)snprintf(what + len, sizeof what - len, "%s%s %+.2f %% (%.3f to %.3f Å)",
+                                        len ? ", " : "", abc[k], 100 * d->length_change[k], a,
+                                        a * (1 + d->length_change[k]));
+        }
+        for (int k = 0; k < 3; k++)
+            if (fabs(d->angle_change[k]) * M_PI / 180 > IH_CELL_CHANGE_WARN && len < sizeof what)
+                len += (size_t)snprintf(what + len, sizeof what - len, "%s%s %+.2f°", len ? ", " : "", greek[k],
+                                        d->angle_change[k]);
+        ih_warn("%s, %s: the end points' cells differ by more than %.1f %%: %s; %s", ini_name, fin_name,
+                100 * IH_CELL_CHANGE_WARN, what,
+                both ? "the model reads each end point in its own cell"
+                     : "the hop is predicted in the initial cell (of the final structure only the ion's fractional "
+                       "position is used)");
+    }
+    if (d->n_moved > 0) {
+        int i = d->most_moved, others = d->n_moved - 1;
+        char more[96] = "";
+        if (others > 0)
+            snprintf(more, sizeof more, ", and %d other atom%s more than %.1f Å", others, others > 1 ? "s" : "",
+                     IH_HOST_MOVE_WARN);
+        ih_warn("%s, %s: besides the hopping %s (atom %d), atom %d (%s) moves %.2f Å between the end points%s; %s",
+                ini_name, fin_name, ih_element_symbol(ini->z[d->ion]), d->ion + 1, i + 1,
+                ih_element_symbol(ini->z[i]), d->most_moved_by, more,
+                both ? "the model reads both end points as given, these displacements included"
+                     : "the model reads the hop in the initial structure's host only, so these displacements are "
+                       "not used");
+    }
+}
+
 int ih_predict_endpoints(ih_predictor *p, const ih_structure *ini, const ih_structure *fin, const char *ini_name,
                          const char *fin_name, ih_hop_result *out, double *members) {
     if (need_hop_model(p) != 0) return -1;
     if (!ini_name) ini_name = "initial structure";
     if (!fin_name) fin_name = "final structure";
-    int ion = -1;
+    ih_endpoint_diff diff;
+    if (ih_path_compare_endpoints(ini, fin, ini_name, fin_name, IH_HOST_MOVE_WARN, &diff) != 0) return -1;
+    int ion = diff.ion;
     double to[3];
-    if (ih_path_find_ion(ini, fin, ini_name, fin_name, &ion, to, NULL) != 0) return -1;
+    memcpy(to, diff.final_frac, sizeof to);
     ih_hop_result r;
     if (hop_geometry(ini, ion, to, &r) != 0) return -1;
-    if (!(r.length > 0.3)) return ih_set_error("%s: the destination is where atom %d already is", ini_name, ion + 1);
+    if (!(r.length > IH_SAME_SITE))
+        return ih_set_error("%s: the destination is where atom %d already is", ini_name, ion + 1);
+    warn_endpoint_diff(p, ini, ini_name, fin_name, &diff);
     const double(*one)[3] = (const double(*)[3])to;
     pthread_mutex_lock(&p->lock);
     int rc = predict_hop_graphs(&p->set, 1, ini, fin, &ion, one, ini_name, &r.em, &r.spread, members);

@@ -118,7 +118,7 @@ static int match_by_position(const ih_structure *ini, const ih_structure *fin, i
     for (int i = 0; i < n; i++)
         for (int j = 0; j < n; j++) n_pairs += ini->z[i] == fin->z[j];
     pair_dist *pairs = malloc((n_pairs ? n_pairs : 1) * sizeof *pairs);
-    char *fin_used = calloc((size_t)n, 1);
+    char *fin_used = calloc(n > 0 ? (size_t)n : 1, 1);
     if (!pairs || !fin_used) {
         free(pairs), free(fin_used);
         return ih_set_error("out of memory");
@@ -144,29 +144,122 @@ static int match_by_position(const ih_structure *ini, const ih_structure *fin, i
     return matched == n ? 0 : -1; /* short only if the compositions differ */
 }
 
-int ih_path_find_ion(const ih_structure *ini, const ih_structure *fin, const char *ini_name,
-                     const char *fin_name, int *ion, double final_frac[3], double *hop_length) {
+/* How far the final cell is from the initial one: each lattice vector's relative change of length
+ * and each angle's change (degrees); returns the largest of the relative length changes and the
+ * angle changes in radians (a shear strain of that size turns an angle by that much). */
+static double cell_change(const double A[3][3], const double B[3][3], double length[3], double angle[3]) {
+    double la[3], lb[3], worst = 0;
+    for (int k = 0; k < 3; k++) {
+        la[k] = sqrt(A[k][0] * A[k][0] + A[k][1] * A[k][1] + A[k][2] * A[k][2]);
+        lb[k] = sqrt(B[k][0] * B[k][0] + B[k][1] * B[k][1] + B[k][2] * B[k][2]);
+        length[k] = lb[k] / la[k] - 1;
+        if (!(fabs(length[k]) <= worst)) worst = fabs(length[k]); /* NaN propagates */
+    }
+    /* alpha between b and c, beta between a and c, gamma between a and b */
+    for (int k = 0; k < 3; k++) {
+        int i = (k + 1) % 3, j = (k + 2) % 3;
+        double ca = (A[i][0] * A[j][0] + A[i][1] * A[j][1] + A[i][2] * A[j][2]) / (la[i] * la[j]);
+        double cb = (B[i][0] * B[j][0] + B[i][1] * B[j][1] + B[i][2] * B[j][2]) / (lb[i] * lb[j]);
+        double d = acos(fmax(-1.0, fmin(1.0, cb))) - acos(fmax(-1.0, fmin(1.0, ca)));
+        angle[k] = d * 180.0 / M_PI;
+        if (!(fabs(d) <= worst)) worst = fabs(d);
+    }
+    return worst;
+}
+
+/* "the end points hold different atoms" with the first element whose count differs and the first
+ * site whose element differs, or 0 if the compositions agree. */
+static int composition_differs(const ih_structure *ini, const ih_structure *fin, const char *ini_name,
+                               const char *fin_name) {
+    int n = ini->n_atoms;
+    for (int i = 0; i < n; i++) {
+        int z = ini->z[i], in_ini = 0, in_fin = 0, seen = 0;
+        for (int j = 0; j < i && !seen; j++) seen = ini->z[j] == z;
+        if (seen) continue;
+        for (int j = 0; j < n; j++) in_ini += ini->z[j] == z, in_fin += fin->z[j] == z;
+        if (in_ini == in_fin) continue;
+        int site = 0;
+        while (site < n - 1 && ini->z[site] == fin->z[site]) site++;
+        return ih_set_error("%s, %s: the end points hold different atoms: %d %s in one, %d in the other (site %d is "
+                            "%s in one end point and %s in the other); end points must hold the same atoms",
+                            ini_name, fin_name, in_ini, ih_element_symbol(z), in_fin, site + 1,
+                            ih_element_symbol(ini->z[site]), ih_element_symbol(fin->z[site]));
+    }
+    return 0;
+}
+
+/* The moving ion and the atom matching of two end points: match[i] (n entries) gets the atom of
+ * fin that atom i of ini is, the same index when the files list the atoms in one order, else
+ * matched by position. Errors name both files. */
+static int match_endpoints(const ih_structure *ini, const ih_structure *fin, const char *ini_name,
+                           const char *fin_name, int *ion, int *match, double *hop_length, double length[3],
+                           double angle[3], double *change) {
     if (ini->n_atoms != fin->n_atoms)
         return ih_set_error("%s, %s: end points have different atom counts (%d vs %d)", ini_name,
                             fin_name, ini->n_atoms, fin->n_atoms);
-    for (int r = 0; r < 3; r++)
-        for (int c = 0; c < 3; c++)
-            if (fabs(ini->lattice[r][c] - fin->lattice[r][c]) >
-                1e-2 * (1.0 + fabs(ini->lattice[r][c])))
-                return ih_set_error("%s, %s: end points have different lattices (row %d)", ini_name,
-                                    fin_name, r + 1);
-    int site = -1;
-    if (find_mover(ini, fin, NULL, ini_name, fin_name, ion, &site, hop_length) != 0) {
-        /* the same atoms listed in another order? then match them by position */
-        char same_order_error[1024];
-        snprintf(same_order_error, sizeof same_order_error, "%s", ih_last_error());
-        int *match = malloc((size_t)ini->n_atoms * sizeof *match);
-        int rc = match ? match_by_position(ini, fin, match) : ih_set_error("out of memory");
-        if (rc == 0) rc = find_mover(ini, fin, match, ini_name, fin_name, ion, &site, hop_length);
-        free(match);
-        if (rc != 0) return ih_set_error("%s", same_order_error);
+    if (ini->n_atoms < 1) return ih_set_error("%s, %s: end points without atoms", ini_name, fin_name);
+    *change = cell_change(ini->lattice, fin->lattice, length, angle);
+    if (!(*change <= IH_CELL_CHANGE_MAX)) {
+        static const char *const abc[3] = {"a", "b", "c"}, *const greek[3] = {"alpha", "beta", "gamma"};
+        char what[256] = "";
+        size_t len = 0;
+        for (int k = 0; k < 6; k++) {
+            double v = k < 3 ? length[k] : angle[k - 3], size = k < 3 ? fabs(v) : fabs(v) * M_PI / 180;
+            if (!(size <= IH_CELL_CHANGE_MAX) && len < sizeof what)
+                len += (size_t)snprintf(what + len, sizeof what - len, k < 3 ? "%s%s %+.1f %%" : "%s%s %+.1f°",
+                                        len ? ", " : "", k < 3 ? abc[k] : greek[k - 3], k < 3 ? 100 * v : v);
+        }
+        return ih_set_error("%s, %s: the end points' cells differ by more than %.0f %% (%s): not two states of one "
+                            "cell",
+                            ini_name, fin_name, 100 * IH_CELL_CHANGE_MAX, what);
     }
-    if (final_frac) memcpy(final_frac, fin->frac + 3 * site, 3 * sizeof(double));
+    if (composition_differs(ini, fin, ini_name, fin_name) != 0) return -1;
+    int site = -1;
+    if (find_mover(ini, fin, NULL, ini_name, fin_name, ion, &site, hop_length) == 0) {
+        for (int i = 0; i < ini->n_atoms; i++) match[i] = i;
+        return 0;
+    }
+    /* the same atoms listed in another order? then match them by position */
+    char same_order_error[1024];
+    snprintf(same_order_error, sizeof same_order_error, "%s", ih_last_error());
+    int rc = match_by_position(ini, fin, match);
+    if (rc == 0) rc = find_mover(ini, fin, match, ini_name, fin_name, ion, &site, hop_length);
+    return rc == 0 ? 0 : ih_set_error("%s", same_order_error);
+}
+
+int ih_path_find_ion(const ih_structure *ini, const ih_structure *fin, const char *ini_name,
+                     const char *fin_name, int *ion, double final_frac[3], double *hop_length) {
+    ih_endpoint_diff d;
+    if (ih_path_compare_endpoints(ini, fin, ini_name, fin_name, INFINITY, &d) != 0) return -1;
+    *ion = d.ion;
+    if (final_frac) memcpy(final_frac, d.final_frac, sizeof d.final_frac);
+    if (hop_length) *hop_length = d.hop_length;
+    return 0;
+}
+
+int ih_path_compare_endpoints(const ih_structure *ini, const ih_structure *fin, const char *ini_name,
+                              const char *fin_name, double host_tol, ih_endpoint_diff *out) {
+    memset(out, 0, sizeof *out);
+    out->ion = out->most_moved = -1;
+    int n = ini->n_atoms, *match = malloc((size_t)(n > 0 ? n : 1) * sizeof *match);
+    if (!match) return ih_set_error("out of memory");
+    if (match_endpoints(ini, fin, ini_name, fin_name, &out->ion, match, &out->hop_length, out->length_change,
+                        out->angle_change, &out->cell_change) != 0) {
+        free(match);
+        return -1;
+    }
+    memcpy(out->final_frac, fin->frac + 3 * match[out->ion], sizeof out->final_frac);
+    /* every other atom's displacement as the hop itself is measured: fractional difference in the
+     * initial cell, minimum image (so a final cell of another size moves no atom by itself) */
+    for (int i = 0; i < n; i++) {
+        if (i == out->ion) continue;
+        double df[3];
+        for (int c = 0; c < 3; c++) df[c] = fin->frac[3 * match[i] + c] - ini->frac[3 * i + c];
+        double d = min_image_length(ini->lattice, df);
+        if (d > out->most_moved_by || out->most_moved < 0) out->most_moved = i, out->most_moved_by = d;
+        out->n_moved += d > host_tol;
+    }
+    free(match);
     return 0;
 }
 
@@ -273,6 +366,37 @@ static double host_distances(const ih_structure *five, const double p[3], double
     double bound = closest_within(five, p, x, zero, near, &site, 0, NULL);
     shifts_for_reach(five->lattice, bound > radius ? bound : radius, wide);
     return closest_within(five, p, x, zero, wide, &site, radius, count);
+}
+
+/* The nearest image of an atom other than `skip` to p (fractional) over the translations
+ * -shift[k]..shift[k] of each atom's fractional offset from p, reduced to [-0.5, 0.5]. */
+static double nearest_within(const ih_structure *s, const double p[3], int skip, const int shift[3], int *atom) {
+    double best = INFINITY;
+    *atom = -1;
+    for (int j = 0; j < s->n_atoms; j++) {
+        if (j == skip) continue;
+        double df[3];
+        for (int c = 0; c < 3; c++) df[c] = min_image_frac(s->frac[3 * j + c] - p[c]);
+        for (int a = -shift[0]; a <= shift[0]; a++)
+            for (int b = -shift[1]; b <= shift[1]; b++)
+                for (int c = -shift[2]; c <= shift[2]; c++) {
+                    double f[3] = {df[0] + a, df[1] + b, df[2] + c}, x[3];
+                    ih_frac_to_cart(s->lattice, f, x);
+                    double r = sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2]);
+                    if (r < best) best = r, *atom = j;
+                }
+    }
+    return best;
+}
+
+double ih_nearest_atom(const ih_structure *s, const double p[3], int skip, int *atom) {
+    int near[3] = {1, 1, 1}, wide[3], dummy;
+    if (!atom) atom = &dummy;
+    /* a first bound from the 27 nearest translations, then every translation that could beat it */
+    double bound = nearest_within(s, p, skip, near, atom);
+    if (!isfinite(bound)) return bound;
+    shifts_for_reach(s->lattice, bound, wide);
+    return nearest_within(s, p, skip, wide, atom);
 }
 
 /* Centre and scale of each raw descriptor: its mean and standard deviation over the 559 shared

@@ -286,7 +286,7 @@ static void check_merge(const char *dir, const char *data, const char *mpt) {
 int main(void) {
     char dir[] = "/tmp/ionhop-cli-variants-XXXXXX";
     CHECK(mkdtemp(dir) != NULL);
-    char data[256], model[256], big[256], cmd[4096], path[512], relaxed[256];
+    char data[256], model[256], big[256], cmd[4096], path[512], relaxed[256], moved[256];
     static char out[1 << 16];
     snprintf(data, sizeof data, "%s/hops.json", dir);
     CHECK(hop_records_write(data, 6) == 0);
@@ -296,6 +296,10 @@ int main(void) {
     CHECK(ih_read_structure(FIN, IH_FMT_UNKNOWN, &fin) == 0);
     fin.frac[3 * 60] += 0.03;
     CHECK(ih_write_poscar(relaxed, &fin) == 0);
+    /* and moved by ~1 Å: beyond what relaxing an end point moves an atom (IH_HOST_MOVE_WARN) */
+    snprintf(moved, sizeof moved, "%s/final_moved.vasp", dir);
+    fin.frac[3 * 60] += 0.077;
+    CHECK(ih_write_poscar(moved, &fin) == 0);
     ih_structure_free(&fin);
 
     static const struct {
@@ -340,6 +344,15 @@ int main(void) {
             CHECK_INT(run(cmd, out, sizeof out), 0);
             double b2 = predicted_em(out);
             CHECK_MSG(isfinite(b1) && isfinite(b2) && (b1 != b2) == archs[a].pair, "%s: %g vs %g", archs[a].arch, b1, b2);
+            CHECK_MSG(!strstr(out, "warning"), "%s: %s", archs[a].arch, out);
+            /* an atom moved further: a warning that says whether this model reads it */
+            snprintf(cmd, sizeof cmd, "%s predict --model %s --initial " INI " --final %s", cli(), big, moved);
+            CHECK_INT(run(cmd, out, sizeof out), 0);
+            CHECK_MSG(strstr(out, "atom 61 (O) moves 1.00 Å between the end points") &&
+                          strstr(out, archs[a].pair ? "the model reads both end points as given, these displacements "
+                                                      "included"
+                                                    : "host only, so these displacements are not used"),
+                      "%s: %s", archs[a].arch, out);
         }
         /* batch predictions and evaluation from the 5-image records */
         snprintf(path, sizeof path, "%s/%s.csv", dir, archs[a].arch);

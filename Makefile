@@ -3,12 +3,21 @@
 #   make test            every tests/*/test_*.c against an AddressSanitizer/UBSan build, then the
 #                        Python package's tests when python3 is there
 #   make install PREFIX=/usr/local   binary, library, public headers and bundled models
+#   make MPI=1           the same with MPI (mpicc; Debian: libopenmpi-dev openmpi-bin) in build-mpi/,
+#                        for mpirun -np N ionhop pretrain|train|finetune|screen (docs/mpi.md)
+#   make test-mpi        the MPI build's tests under mpirun -np 2 (tests/mpi/)
 CC      ?= gcc
+ifeq ($(MPI),1)
+# Open MPI's and MPICH's compiler wrapper; only src/core/dist.c includes mpi.h
+CC      = mpicc
+BUILD  ?= build-mpi
+MPIFLAGS = -DIH_MPI
+endif
 BUILD   ?= build
 OPT     ?= -O3 -march=x86-64-v2 -mtune=native
 # -ffp-contract=off: the neighbour search must round like the reference (docs/method.md §2.7).
 BASEFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -fopenmp -ffp-contract=off -Iinclude -Isrc \
-            -I/usr/include/x86_64-linux-gnu/openblas-pthread -MMD -MP
+            -I/usr/include/x86_64-linux-gnu/openblas-pthread -MMD -MP $(MPIFLAGS)
 CFLAGS  ?= $(OPT) -g
 LDLIBS  = -lopenblas -lsymspg -lcjson -lz -lm -lpthread
 LDFLAGS += -fopenmp
@@ -38,7 +47,7 @@ SANFLAGS = -O1 -g -fsanitize=address,undefined,float-cast-overflow -fno-omit-fra
 SAN_LIB_OBJ = $(LIB_SRC:%.c=$(SAN)/%.o)
 SAN_TESTS = $(TEST_SRC:tests/%.c=$(SAN)/tests/%)
 
-.PHONY: all test test-c test-python python clean install fuzz fuzz-build fuzz-smoke
+.PHONY: all test test-c test-python test-mpi python clean install fuzz fuzz-build fuzz-smoke
 all: $(BUILD)/ionhop $(BUILD)/ionhop-bench
 
 $(BUILD)/bench/%.o: bench/%.c
@@ -104,6 +113,23 @@ test-python: python $(BUILD)/ionhop
 
 test: test-c test-python
 
+# MPI: the optimised MPI build's tests under mpirun -np 2 (tests/mpi/run.sh; as root it adds
+# --allow-run-as-root); the dist unit test is also built against MPI and run on two ranks.
+ifeq ($(MPI),1)
+test-mpi: $(BUILD)/ionhop $(BUILD)/ionhop-bench $(BUILD)/tests/unit/test_dist
+	sh tests/mpi/run.sh $(BUILD)/ionhop $(BUILD)/ionhop-bench $(BUILD)/tests/unit/test_dist
+
+$(BUILD)/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASEFLAGS) -Itests $(CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/libionhop.a
+	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/libionhop.a $(LDLIBS)
+else
+test-mpi:
+	$(MAKE) MPI=1 test-mpi
+endif
+
 install: $(BUILD)/ionhop $(BUILD)/libionhop.a
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
 	    $(DESTDIR)$(PREFIX)/share/ionhop/models
@@ -162,7 +188,7 @@ fuzz fuzz-smoke: fuzz-build
 	done
 
 clean:
-	rm -rf $(BUILD) $(SAN) $(FUZZ)
+	rm -rf $(BUILD) $(SAN) $(FUZZ) build-mpi
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(SAN_LIB_OBJ:.o=.d)
 -include $(CLI_SRC:%.c=$(SAN)/%.d) $(BENCH_SRC:%.c=$(SAN)/%.d) $(SAN_TESTS:=.d)

@@ -287,6 +287,21 @@ int ih_model_backward(ih_model *m, const ih_graph *g1, const ih_graph *g2, const
  * creation; reseeding it per step makes the masks a function of (seed, step), so a resumed run
  * repeats an uninterrupted one. */
 void ih_model_set_dropout_seed(ih_model *m, uint64_t seed);
+/* BatchNorm running-statistics updates as data (data-parallel training, docs/mpi.md). While a log
+ * is attached, every training-mode forward appends, for each update of a BatchNorm layer's running
+ * statistics and in the order applied, the statistics it used: doubles [mean offset, variance
+ * offset, C, batch mean ×C, unbiased batch variance ×C], offsets into the buffer block
+ * (ih_model_buffers). The training-mode forward never reads the running statistics, so forwards
+ * of one step may run on several processes; replaying their logs there in the order of a
+ * one-process run gives that run's buffers bit for bit. */
+typedef struct ih_bn_log {
+    double *v;
+    size_t n, cap;
+} ih_bn_log;
+void ih_model_set_bn_log(ih_model *m, ih_bn_log *log); /* NULL detaches */
+/* Apply logged updates (n doubles, whole entries) to m's buffers in order; -1 if malformed. */
+int ih_model_bn_replay(ih_model *m, const double *v, size_t n);
+void ih_bn_log_free(ih_bn_log *log);
 /* Bytes of the built-in training arena (0 before ih_model_reserve). */
 size_t ih_model_arena_bytes(const ih_model *m);
 

@@ -89,6 +89,7 @@ struct ih_model {
     linear_layer fuse;       /* "fc": Linear(2H→H) of MODEL-1-CC, MODEL-2, MODEL-4 */
     attn_layer attn[2];      /* "attention" (on G1), "attention1" (on G2) of MODEL-4 */
     ih_rng drop_rng;         /* attention dropout masks */
+    ih_bn_log *bn_log;       /* ih_model_set_bn_log, or NULL */
     struct variant_state *var; /* arenas of the two-graph forward (ih_model_reserve) */
     /* releases var: set by variants.c, which owns that state, so that the model's own module
      * (model.c) never calls into the forward code built on top of it */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "core/util.h"
+#include "ionhop_nn.h"
 #include "nn/kern.h"
 
 int ops_max_threads(void) { return omp_get_max_threads(); }
@@ -252,6 +253,58 @@ void bn_acc_merge(double *into, const double *from, int C) {
 
 static void bn_acc_zero(double *acc, int C) { memset(acc, 0, sizeof(double) * (1 + 2 * (size_t)C)); }
 
+/* The running-statistics log in force on this thread (ops_bn_log_set), and the buffer block its
+ * offsets count from. */
+static _Thread_local ih_bn_log *bn_log_active;
+static _Thread_local const float *bn_log_base;
+
+void ops_bn_log_set(ih_bn_log *log, const float *base) {
+    bn_log_active = log;
+    bn_log_base = log ? base : NULL;
+}
+
+/* One running-statistics update, the same arithmetic for a forward pass and a replay. */
+static inline float bn_run_update(float run, double stat) {
+    return (float)((1.0 - IH_BN_MOMENTUM) * run + IH_BN_MOMENTUM * stat);
+}
+
+static int bn_log_append(const float *run_mean, const float *run_var, int C, const double *acc, double n) {
+    ih_bn_log *log = bn_log_active;
+    size_t need = log->n + 3 + 2 * (size_t)C;
+    if (need > log->cap) {
+        size_t cap = log->cap ? 2 * log->cap : 4096;
+        while (cap < need) cap *= 2;
+        double *grown = realloc(log->v, cap * sizeof *grown);
+        if (!grown) return ih_set_error("model: out of memory for the BatchNorm statistics log");
+        log->v = grown, log->cap = cap;
+    }
+    double *w = log->v + log->n;
+    w[0] = (double)(run_mean - bn_log_base), w[1] = (double)(run_var - bn_log_base), w[2] = C;
+    for (int k = 0; k < C; k++) w[3 + k] = acc[1 + k], w[3 + C + k] = acc[1 + C + k] / (n - 1.0);
+    log->n = need;
+    return 0;
+}
+
+int bn_log_replay(float *buffers, size_t n_buffers, const double *v, size_t n) {
+    for (size_t q = 0; q < n;) {
+        if (n - q < 3) return ih_set_error("BatchNorm statistics log: entry cut short");
+        double om = v[q], ov = v[q + 1], c = v[q + 2];
+        if (!(c >= 1 && c <= (double)n_buffers && om >= 0 && ov >= 0 && om + c <= (double)n_buffers &&
+              ov + c <= (double)n_buffers) ||
+            (double)(n - q - 3) < 2 * c)
+            return ih_set_error("BatchNorm statistics log: entry outside the buffers");
+        size_t C = (size_t)c;
+        float *rm = buffers + (size_t)om, *rv = buffers + (size_t)ov;
+        const double *mean = v + q + 3, *unbiased = mean + C;
+        for (size_t k = 0; k < C; k++) {
+            rm[k] = bn_run_update(rm[k], mean[k]);
+            rv[k] = bn_run_update(rv[k], unbiased[k]);
+        }
+        q += 3 + 2 * C;
+    }
+    return 0;
+}
+
 int bn_stats_finish(float *stats, const double *acc, int C, int training, float *run_mean,
                     float *run_var) {
     if (!training) {
@@ -264,14 +317,15 @@ int bn_stats_finish(float *stats, const double *acc, int C, int training, float 
     double n = acc[0];
     if (n < 2.0)
         return ih_set_error("model: BatchNorm in training mode needs at least 2 rows, got %.0f", n);
+    if (bn_log_active && bn_log_append(run_mean, run_var, C, acc, n) != 0) return -1;
     for (int k = 0; k < C; k++) {
         double mean = acc[1 + k], var = acc[1 + C + k] / n;
         if (var < 0) var = 0;
         stats[k] = (float)mean;
         stats[C + k] = (float)(1.0 / sqrt(var + (double)IH_BN_EPS));
         double unbiased = acc[1 + C + k] / (n - 1.0);
-        run_mean[k] = (float)((1.0 - IH_BN_MOMENTUM) * run_mean[k] + IH_BN_MOMENTUM * mean);
-        run_var[k] = (float)((1.0 - IH_BN_MOMENTUM) * run_var[k] + IH_BN_MOMENTUM * unbiased);
+        run_mean[k] = bn_run_update(run_mean[k], mean);
+        run_var[k] = bn_run_update(run_var[k], unbiased);
     }
     return 0;
 }

@@ -76,6 +76,13 @@ void bn_acc_merge(double *into, const double *from, int C);
 /* stats from merged accumulators (and running-stat update when training). */
 int bn_stats_finish(float *stats, const double *acc, int C, int training, float *run_mean,
                     float *run_var);
+/* While a log is set (the calling thread; NULL clears it), every training-mode update of
+ * bn_stats_finish is also appended to it as ih_bn_log entries (ionhop_nn.h), offsets counted from
+ * base (the model's buffer block). */
+struct ih_bn_log;
+void ops_bn_log_set(struct ih_bn_log *log, const float *base);
+/* Apply the logged updates v[0..n) to the buffer block, in order, as bn_stats_finish does. */
+int bn_log_replay(float *buffers, size_t n_buffers, const double *v, size_t n);
 /* out = res + act(gamma·(x-mean)·rstd + beta); act = SiLU if silu else identity; res may be
  * NULL; out may alias res or x. */
 void bn_apply(float *out, const float *res, const float *x, const float *stats, const float *gamma,

@@ -268,7 +268,28 @@ int variants_forward_fused(ih_model *m, const ih_graph *g1, const ih_graph *g2, 
     return 0;
 }
 
+void ih_model_set_bn_log(ih_model *m, ih_bn_log *log) { m->bn_log = log; }
+
+int ih_model_bn_replay(ih_model *m, const double *v, size_t n) {
+    return bn_log_replay(m->buffers, m->n_buffers, v, n);
+}
+
+void ih_bn_log_free(ih_bn_log *log) {
+    free(log->v);
+    log->v = NULL, log->n = log->cap = 0;
+}
+
+static int model_forward(ih_model *m, const ih_graph *g1, const ih_graph *g2, int training, float *out);
+
 int ih_model_forward(ih_model *m, const ih_graph *g1, const ih_graph *g2, int training, float *out) {
+    if (!training || !m->bn_log) return model_forward(m, g1, g2, training, out);
+    ops_bn_log_set(m->bn_log, m->buffers);
+    int rc = model_forward(m, g1, g2, training, out);
+    ops_bn_log_set(NULL, NULL);
+    return rc;
+}
+
+static int model_forward(ih_model *m, const ih_graph *g1, const ih_graph *g2, int training, float *out) {
     if (!g2 && ih_arch_input(m->cfg.arch) != IH_INPUT_SINGLE)
         return ih_set_error("model: a %s model takes two graphs per structure", ih_arch_name(m->cfg.arch));
     if (m->cfg.arch == IH_ARCH_MODEL3) {

@@ -86,6 +86,8 @@ typedef struct ih_train_opts {
     int loss;              /* IH_LOSS_L1 or IH_LOSS_MSE */
     uint64_t seed;         /* shuffling */
     long micro_triplets;   /* line-graph budget of one micro-batch (memory bound) */
+    int micro_structs;     /* > 0: at most this many records per micro-batch as well (a fixed
+                            * split, e.g. to compare runs on different numbers of processes) */
     const char *out;       /* best-validation model (every epoch if there is no validation set) */
     const char *checkpoint; /* base path of the resume checkpoint (.model, .state), or NULL */
     int resume;
@@ -108,7 +110,16 @@ typedef struct ih_train_result {
 } ih_train_result;
 
 void ih_train_opts_default(ih_train_opts *o);
-/* Train m (n_outputs = d->n_tasks) on the records train_idx, selecting on val_idx. */
+/* Train m (n_outputs = d->n_tasks) on the records train_idx, selecting on val_idx.
+ * Data-parallel when the process is one of several MPI ranks (ih_dist_init in the tool; docs/mpi.md):
+ * every rank calls it with the same arguments and starts from rank 0's model and (with resume)
+ * checkpoint; the micro-batches of each mini-batch are dealt round-robin to the ranks, the
+ * gradients summed in rank order and the BatchNorm running-statistics updates replayed in
+ * micro-batch order on every rank, so that every rank holds the same model, that of one process
+ * up to the order of the gradient sum; validation records are predicted a share per rank.
+ * save_model is called on every rank (a callback that writes a file writes it on rank 0 only);
+ * the checkpoint is written by rank 0. A failure returns -1 on the rank where it happened only:
+ * the caller must then end the job (the other ranks wait in a collective). */
 int ih_train(ih_model *m, const ih_dataset *d, const int *train_idx, int n_train,
              const int *val_idx, int n_val, const ih_task_scaling *sc, const ih_train_opts *o,
              ih_train_result *res);

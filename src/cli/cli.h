@@ -43,7 +43,7 @@ int cli_parse_long(const char *name, const char *s, long lo, long hi, long *out)
 int cli_config_flag(int argc, char **argv, int *i, ih_config *c);
 void cli_graph_opts(const ih_config *c, ih_graph_opts *go, int line_graph);
 /* The training options of train, pretrain and finetune: --val (into *val_fraction), --epochs,
- * --batch, --lr, --wd, --seed, --micro-triplets, --loss l1|mse. 1 if consumed, 0 if not one of
+ * --batch, --lr, --wd, --seed, --micro-triplets, --micro-batch, --loss l1|mse. 1 if consumed, 0 if not one of
  * them, -1 on a missing or bad value (message printed). */
 int cli_training_option(int argc, char **argv, int *i, ih_train_opts *o, double *val_fraction);
 

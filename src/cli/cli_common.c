@@ -142,6 +142,9 @@ int cli_training_option(int argc, char **argv, int *i, ih_train_opts *o, double 
     } else if ((r = cli_take(argc, argv, i, "--micro-triplets", &v))) {
         if (r < 0 || cli_parse_long("--micro-triplets", v, 1000, 1L << 30, &n)) return -1;
         o->micro_triplets = n;
+    } else if ((r = cli_take(argc, argv, i, "--micro-batch", &v))) {
+        if (r < 0 || cli_parse_long("--micro-batch", v, 1, 100000, &n)) return -1;
+        o->micro_structs = (int)n;
     } else if ((r = cli_take(argc, argv, i, "--loss", &v))) {
         if (r < 0 || (strcmp(v, "l1") && strcmp(v, "mse"))) return cli_usage_error("--loss expects l1 or mse"), -1;
         o->loss = strcmp(v, "mse") ? IH_LOSS_L1 : IH_LOSS_MSE;

@@ -1,6 +1,7 @@
 /* ionhop finetune: migration-barrier models from a pre-trained (MPT) trunk or from scratch,
  * with grouped cross-validation and seed ensembles. */
 #include "cli.h"
+#include "core/dist.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -61,7 +62,7 @@ static void usage(FILE *f) {
             "  --log-target C (0) scale log(Em + C eV) to [-1, 1] instead of Em itself (0: the published method's\n"
             "                     linear min-max scaling); stored in the model\n"
             "  --val F (0.1)  --epochs N (100)  --batch B (16)  --lr MAX_LR (1e-3)  --wd (0.01)\n"
-            "  --seed S (123)  --micro-triplets N  --loss l1|mse\n"
+            "  --seed S (123)  --micro-triplets N  --micro-batch S  --loss l1|mse\n"
             "  --hidden H (64) --alignn-layers A (4) --gcn-layers G (4) --neighbors K (12) --cutoff R (8)\n"
             "  --edges full|canonical (canonical): without --init; the published network is --hidden 256 --edges full\n");
 }
@@ -204,7 +205,8 @@ int cmd_finetune(int argc, char **argv) {
     /* one run per output (the model, or with --folds only the predictions' CSV), refused first */
     char cv_default[4096], *lock = NULL;
     snprintf(cv_default, sizeof cv_default, "%s.cv.csv", a.out ? a.out : "finetune");
-    if (ih_lock_output(a.out ? a.out : a.cv_out ? a.cv_out : cv_default, &lock) != 0) return cli_fail();
+    if (ih_dist_rank() == 0 && ih_lock_output(a.out ? a.out : a.cv_out ? a.cv_out : cv_default, &lock) != 0)
+        return cli_fail();
     ih_dataset d;
     f.log = stdout;
     rc = set_config(&f, a.config_given);

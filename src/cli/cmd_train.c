@@ -2,6 +2,7 @@
  * ionhop pretrain: one trunk with a head per named task (multi-property pre-training, docs/method.md §6);
  * each record trains its own task's head only (masked L1). */
 #include "cli.h"
+#include "core/dist.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -16,7 +17,7 @@ static void usage_pretrain(FILE *f) {
             "usage: ionhop pretrain --task NAME=FILE.json [--task NAME=FILE.json ...] --out MODEL [options]\n"
             "  targets are used as given (the shared pre-training files are scaled to [-1, 1])\n"
             "  --val FRACTION (0.1)  --epochs N (30)  --batch B (16)  --lr MAX_LR (1e-3)  --wd (0.01)\n"
-            "  --seed S (123)  --micro-triplets N  --cache DIR (graph cache; default beside the data\n"
+            "  --seed S (123)  --micro-triplets N  --micro-batch S  --cache DIR (graph cache; default beside the data\n"
             "  or ~/.cache/ionhop)  --resume [CHECKPOINT] (default MODEL.ckpt)\n"
             "  --hidden H (64) --alignn-layers A (4) --gcn-layers G (4) --neighbors K (12) --cutoff R (8)\n"
             "  --edges full|canonical (canonical) --head-hidden 1|2 (2) --tie-tol A (0; see ionhop finetune --help)\n"
@@ -32,6 +33,8 @@ static void usage(FILE *f) {
             "  --val FRACTION     validation share, split by host (sys_name without _N) (0.1)\n"
             "  --epochs N (100)  --batch B (16)  --lr MAX_LR (1e-3)  --wd DECAY (0.01)\n"
             "  --seed S (123)  --loss l1|mse (l1)  --micro-triplets N (1048576)\n"
+            "  --micro-batch S    at most S records per micro-batch (a fixed split: runs on different\n"
+            "                     numbers of MPI ranks then give the same model to rounding)\n"
             "  --resume [CKPT]    continue from the checkpoint (MODEL.ckpt) after an interruption\n"
             "  --cache DIR        graph cache directory (default: beside the data, else ~/.cache/ionhop)\n"
             "  --hidden H (64) --alignn-layers A (4) --gcn-layers G (4) --neighbors K (12)\n"
@@ -54,6 +57,7 @@ typedef struct save_ctx {
 
 static int save_model(void *vctx, ih_model *m, const char *path, long epoch, const double *val_mae) {
     save_ctx *c = vctx;
+    if (ih_dist_rank() != 0) return 0; /* several ranks hold the same model: rank 0 writes it */
     int P = ih_model_config(m)->n_outputs;
     cJSON *tr = cJSON_CreateObject();
     cJSON_AddStringToObject(tr, "data", c->data);
@@ -288,9 +292,9 @@ static int run(int argc, char **argv, int pretrain) {
     if (pretrain) a.o.epochs = 30;
     int rc = parse_args(argc, argv, &a);
     if (rc >= 0) return rc;
-    /* one run per output file, refused before any work */
+    /* one run per output file, refused before any work (several ranks are one run: rank 0's lock) */
     char *lock = NULL;
-    if (ih_lock_output(a.out, &lock) != 0) return cli_fail();
+    if (ih_dist_rank() == 0 && ih_lock_output(a.out, &lock) != 0) return cli_fail();
     rc = run_locked(&a, argc, argv);
     ih_unlock_output(lock);
     return rc;
@@ -305,7 +309,10 @@ static int run_locked(run_args *ap, int argc, char **argv) {
     cli_graph_opts(&a.cfg, &go, 0);
     double t0 = ih_now();
     ih_dataset d;
+    /* several ranks: rank 0 first, so that the others read the graphs it cached */
+    if (ih_dist_rank() != 0) ih_dist_barrier();
     if (ih_dataset_load(&d, a.task_paths, a.n_tasks, &go, 0, a.cache) != 0) return cli_fail();
+    if (ih_dist_rank() == 0) ih_dist_barrier();
     int *tr = NULL, *va = NULL, ntr = 0, nva = 0;
     rc = ih_split_groups(&d, a.val, a.o.seed, &tr, &ntr, &va, &nva) != 0 ? cli_fail() : 0;
     if (rc == 0) rc = report_split(&a, &d, tr, ntr, nva, t0);

@@ -1,8 +1,11 @@
 /* Fine-tuning a migration-barrier model: members trained from a pre-trained trunk (or from
  * scratch) on host-grouped splits, seed ensembles, and K-fold cross-validation by host that can be
  * resumed after an interruption and keeps its fold models as one ensemble. The command-line tool's
- * `finetune` only parses its options and calls ih_finetune_ensemble / ih_finetune_cross_validate. */
+ * `finetune` only parses its options and calls ih_finetune_ensemble / ih_finetune_cross_validate.
+ * On several MPI ranks every member is trained data-parallel (ih_train) and every rank holds every
+ * model; rank 0 alone writes the files, and a resume reads them on every rank. */
 #include "ionhop_train.h"
+#include "core/dist.h"
 #include "core/util.h"
 
 #include <cjson/cJSON.h>
@@ -91,6 +94,7 @@ static ih_model *fit_member(ih_finetune *f, ih_dataset *d, const int *pool, int 
 /* member_lo_hi (n × 2) or NULL: each member's own target scaling (cross-validation ensembles) */
 static int write_model(ih_finetune *f, const char *out, ih_model **ms, int n, const ih_task_scaling *sc,
                        const double *member_lo_hi, const double *val_mae, double seconds, int n_records) {
+    if (ih_dist_rank() != 0) return 0;
     cJSON *tr = cJSON_CreateObject();
     cJSON_AddStringToObject(tr, "data", f->data);
     cJSON_AddStringToObject(tr, "command", f->command);
@@ -145,6 +149,8 @@ static uint64_t cv_key(const ih_finetune *f, long folds, const ih_dataset *d) {
     if (f->log_target != 0)
         snprintf(text + strlen(text), sizeof text - strlen(text), " log_target=%.9g", f->log_target);
     if (f->o.jitter != 0) snprintf(text + strlen(text), sizeof text - strlen(text), " jitter=%.9g", f->o.jitter);
+    if (f->o.micro_structs > 0)
+        snprintf(text + strlen(text), sizeof text - strlen(text), " micro_batch=%d", f->o.micro_structs);
     if (f->path_desc) snprintf(text + strlen(text), sizeof text - strlen(text), " path_desc=1");
     if (f->train_fraction != 1)
         snprintf(text + strlen(text), sizeof text - strlen(text), " train_fraction=%.9g", f->train_fraction);
@@ -160,6 +166,7 @@ static uint64_t cv_key(const ih_finetune *f, long folds, const ih_dataset *d) {
 }
 
 static int cv_save(const char *path, uint64_t key, const cv_state *st, const int *fold_of, int n) {
+    if (ih_dist_rank() != 0) return 0;
     size_t cap = 128 + (size_t)n * 96, len = 0;
     char *buf = malloc(cap);
     if (!buf) return ih_set_error("out of memory");
@@ -365,6 +372,7 @@ static int cv_fold(cv_run *c, int fo) {
 /* every record's held-out prediction, ensemble spread and first member's, as CSV */
 static int cv_write_csv(const cv_run *c) {
     const ih_finetune *f = c->f;
+    if (ih_dist_rank() != 0) return 0;
     const ih_dataset *d = c->d;
     size_t cap = 128 + (size_t)c->n * 160, len = 0;
     char *csv = malloc(cap);
@@ -401,7 +409,7 @@ static int cv_finish(cv_run *c) {
         rc = write_model(c->f, c->out, c->keep, (int)c->KM, &c->all_sc, c->lo_hi, c->val_mae, c->st.seconds, n);
         if (rc == 0) say(f, "the %zu fold models (each trained without its fold) as one ensemble -> %s\n", c->KM, c->out);
     }
-    if (rc == 0) {
+    if (rc == 0 && ih_dist_rank() == 0) {
         char fpath[4200];
         remove(c->partial);
         for (int fo = 0; c->keep && fo < c->folds; fo++) fold_path(fpath, sizeof fpath, c->out, fo), remove(fpath);

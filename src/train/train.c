@@ -4,8 +4,14 @@
  * budget; each micro-batch runs forward and backward on its own (BatchNorm statistics are those
  * of the micro-batch, "ghost" batch normalisation) and its loss gradient is weighted by its share
  * of the batch, so the accumulated gradient is that of the batch mean. Memory is therefore set by
- * the budget (or the largest single structure), whatever the batch size. */
+ * the budget (or the largest single structure), whatever the batch size.
+ *
+ * On several MPI ranks (docs/mpi.md) the micro-batches of a step are dealt to the ranks in rounds;
+ * each micro-batch's gradient is computed apart and the gradients are added in micro-batch order,
+ * on one rank or many, and the BatchNorm running statistics replayed in that order, so that any
+ * number of ranks trains the model of one process bit for bit. */
 #include "ionhop_train.h"
+#include "core/dist.h"
 #include "core/util.h"
 
 #include <cjson/cJSON.h>
@@ -173,6 +179,18 @@ int ih_scaling_fit(const ih_dataset *d, const int *idx, int n, ih_task_scaling *
     return labelled;
 }
 
+/* Where ih_predict_dataset's forward passes start (n_chunks of them); chunk c has records
+ * idx[start[c] .. start[c + 1]). */
+static int predict_chunks(const ih_dataset *d, const int *idx, int n, int max_structs, long budget_t, int *start) {
+    int c = 0;
+    for (int s = 0; s < n; c++) {
+        start[c] = s;
+        s += micro_len(d, idx + s, n - s < max_structs ? n - s : max_structs, budget_t);
+    }
+    start[c] = n;
+    return c;
+}
+
 int ih_predict_dataset(ih_model *m, const ih_dataset *d, const int *idx, int n, int max_structs,
                        long budget_t, float *out) {
     int P = ih_model_config(m)->n_outputs;
@@ -271,9 +289,23 @@ typedef struct trainer {
     float *out, *tgt, *msk, *dout, *val_pred; /* eval_structs × P; val_pred n_val × P */
     double *per_task, *train_abs;             /* P */
     long *train_cnt;                          /* P */
+    int *mb_start, *mb_len;                   /* the micro-batches of a mini-batch (batch entries) */
+    int *val_chunk;                           /* validation forward passes (n_val + 1) */
+    int quiet;                                /* o->quiet, or not rank 0 */
+    /* data parallelism (ih_dist_size() > 1) */
+    int rank, size;
+    float *buf_start;    /* the BatchNorm buffers at the start of a step */
+    ih_bn_log bn_log;    /* this rank's micro-batches' running-statistics updates, each after its length */
+    size_t *log_counts, *log_at; /* the ranks' log lengths (size), replay cursors and ends (2 size) */
+    double *sums;        /* 1 + 2P: loss and training-MAE sums to reduce */
+    float *grad_acc;     /* the batch's gradient (n_params) */
 } trainer;
 
 static void trainer_free(trainer *t) {
+    ih_model_set_bn_log(t->m, NULL);
+    ih_bn_log_free(&t->bn_log);
+    free(t->mb_start), free(t->mb_len), free(t->val_chunk), free(t->buf_start), free(t->log_counts), free(t->log_at);
+    free(t->sums), free(t->grad_acc);
     if (t->have_adam) ih_adamw_free(&t->adam);
     free(t->ranges);
     free(t->order), free(t->out), free(t->tgt), free(t->msk), free(t->dout), free(t->val_pred);
@@ -303,9 +335,21 @@ static int trainer_alloc(trainer *t) {
     t->per_task = malloc((size_t)P * sizeof *t->per_task);
     t->train_abs = malloc((size_t)P * sizeof *t->train_abs);
     t->train_cnt = malloc((size_t)P * sizeof *t->train_cnt);
+    t->mb_start = malloc((size_t)o->batch * sizeof *t->mb_start);
+    t->mb_len = malloc((size_t)o->batch * sizeof *t->mb_len);
+    t->val_chunk = malloc((size_t)(t->n_val + 1) * sizeof *t->val_chunk);
+    t->sums = malloc((size_t)(1 + 2 * P) * sizeof *t->sums);
+    t->grad_acc = malloc((ih_model_n_params(t->m) + 1) * sizeof *t->grad_acc);
     if (!t->order || !t->out || !t->tgt || !t->msk || !t->dout || !t->val_pred || !t->per_task || !t->train_abs ||
-        !t->train_cnt || (o->checkpoint && !t->ck_state))
+        !t->train_cnt || (o->checkpoint && !t->ck_state) || !t->mb_start || !t->mb_len || !t->val_chunk || !t->sums ||
+        !t->grad_acc)
         return ih_set_error("out of memory");
+    if (t->size > 1) {
+        t->buf_start = malloc((ih_model_n_buffers(t->m) + 1) * sizeof *t->buf_start);
+        t->log_counts = malloc((size_t)t->size * sizeof *t->log_counts);
+        t->log_at = malloc(2 * (size_t)t->size * sizeof *t->log_at);
+        if (!t->buf_start || !t->log_counts || !t->log_at) return ih_set_error("out of memory");
+    }
     return 0;
 }
 
@@ -332,10 +376,10 @@ static int resume_from_checkpoint(trainer *t) {
         return ih_set_error("%s: checkpoint was made with another schedule (%ld steps, now %ld): "
                             "resume with the same --epochs, --batch and data",
                             t->ck_state, st->sched.total_steps, t->steps_per_epoch * o->epochs);
-    if (!o->quiet && isfinite(st->best_val))
+    if (!t->quiet && isfinite(st->best_val))
         printf("resuming after epoch %ld (best validation %.4f at epoch %ld)\n", st->epoch, st->best_val,
                st->best_epoch);
-    else if (!o->quiet)
+    else if (!t->quiet)
         printf("resuming after epoch %ld (no validation set)\n", st->epoch);
     return 0;
 }
@@ -351,6 +395,57 @@ static int start_fresh(trainer *t) {
     return 0;
 }
 
+/* Several ranks: every rank takes rank 0's model, optimiser and schedule state (rank 0 may have
+ * resumed from its checkpoint; the others started fresh). */
+static int sync_start(trainer *t) {
+    ih_model *m = t->m;
+    if (ih_dist_bcast(ih_model_params(m), ih_model_n_params(m) * sizeof(float), 0) != 0 ||
+        ih_dist_bcast(ih_model_buffers(m), ih_model_n_buffers(m) * sizeof(float), 0) != 0 ||
+        ih_dist_bcast(t->adam.m, t->adam.n * sizeof *t->adam.m, 0) != 0 ||
+        ih_dist_bcast(t->adam.v, t->adam.n * sizeof *t->adam.v, 0) != 0 ||
+        ih_dist_bcast(&t->adam.step, sizeof t->adam.step, 0) != 0 || ih_dist_bcast(&t->st, sizeof t->st, 0) != 0)
+        return -1;
+    return 0;
+}
+
+/* a double appended to the log (a micro-batch's length before its entries) */
+static int log_push(ih_bn_log *log, double v) {
+    if (log->n == log->cap) {
+        size_t cap = log->cap ? 2 * log->cap : 4096;
+        double *grown = realloc(log->v, cap * sizeof *grown);
+        if (!grown) return ih_set_error("out of memory");
+        log->v = grown, log->cap = cap;
+    }
+    log->v[log->n++] = v;
+    return 0;
+}
+
+/* Several ranks, after each rank's micro-batches of a step: the buffers those of one process that
+ * ran the K micro-batches in order, the step's starting buffers with every micro-batch's logged
+ * updates replayed, micro-batch j from rank j mod size. */
+static int sync_buffers(trainer *t, int K) {
+    ih_model *m = t->m;
+    double *all = NULL;
+    if (ih_dist_allgatherv_f64(t->bn_log.v, t->bn_log.n, &all, t->log_counts) != 0) return -1;
+    memcpy(ih_model_buffers(m), t->buf_start, ih_model_n_buffers(m) * sizeof *t->buf_start);
+    /* rank r's part is all[log_at[r] .. log_at[size + r]) */
+    size_t *at = t->log_at, *end = t->log_at + t->size, pos = 0;
+    for (int r = 0; r < t->size; r++) at[r] = pos, pos += t->log_counts[r], end[r] = pos;
+    int rc = 0;
+    for (int j = 0; rc == 0 && j < K; j++) {
+        int r = j % t->size;
+        size_t q = at[r];
+        double len = q < end[r] ? all[q] : -1;
+        if (!(len >= 0 && len <= (double)(end[r] - q - 1))) {
+            rc = ih_set_error("BatchNorm statistics of rank %d: micro-batch %d missing", r, j);
+            break;
+        }
+        at[r] = q + 1 + (size_t)len;
+        rc = ih_model_bn_replay(m, all + q + 1, (size_t)len);
+    }
+    free(all);
+    return rc;
+}
 /* Forward and backward of one micro-batch (len records at idx); the loss gradient weighted by the
  * micro-batch's share of the nb-record batch. Adds to *loss_sum and the training MAE sums. */
 static int micro_step(trainer *t, const int *idx, int len, int nb, int first_in_batch, double *loss_sum) {
@@ -393,7 +488,8 @@ static int micro_step(trainer *t, const int *idx, int len, int nb, int first_in_
 
 /* One pass over the training records in a seeded order, an AdamW step per batch. */
 static int train_epoch(trainer *t, long epoch, double *loss_sum) {
-    int n_train = t->n_train, B = t->o->batch;
+    int n_train = t->n_train, B = t->o->batch, P = t->P;
+    long done_here = 0; /* records this rank trained on */
     double t0 = ih_now(), last_progress = t0;
     /* the order of epoch k is a function of the seed and k alone (resumable) */
     memcpy(t->order, t->train_idx, (size_t)n_train * sizeof *t->order);
@@ -402,29 +498,93 @@ static int train_epoch(trainer *t, long epoch, double *loss_sum) {
     for (int p = 0; p < t->P; p++) t->train_abs[p] = 0, t->train_cnt[p] = 0;
     for (int b0 = 0; b0 < n_train; b0 += B) {
         int nb = n_train - b0 < B ? n_train - b0 : B;
-        if (!t->o->quiet && ih_now() - last_progress > 120) {
-            /* long epochs (pre-training): a line every two minutes */
+        if (!t->quiet && ih_now() - last_progress > 120) {
+            /* long epochs (pre-training): a line every two minutes (the loss of this rank's share) */
             double done = (double)b0 / n_train, spent = ih_now() - t0;
             printf("  epoch %ld: %4.1f %% of the training records, loss %.4f, epoch ETA %.0f s\n", epoch + 1,
-                   100 * done, *loss_sum / (b0 > 0 ? b0 : 1), spent / done * (1 - done));
+                   100 * done, *loss_sum / (done_here > 0 ? done_here : 1), spent / done * (1 - done));
             last_progress = ih_now();
         }
-        ih_model_zero_grad(t->m);
-        for (int s = 0; s < nb;) {
-            int len = micro_len(t->d, t->order + b0 + s, nb - s, t->o->micro_triplets);
-            if (micro_step(t, t->order + b0 + s, len, nb, s, loss_sum) != 0) return -1;
-            s += len;
+        /* the micro-batches: the same split on every rank */
+        int K = 0;
+        for (int s = 0; s < nb; K++) {
+            int cap = nb - s;
+            if (t->o->micro_structs > 0 && cap > t->o->micro_structs) cap = t->o->micro_structs;
+            t->mb_start[K] = s;
+            t->mb_len[K] = micro_len(t->d, t->order + b0 + s, cap, t->o->micro_triplets);
+            s += t->mb_len[K];
         }
+        if (t->size > 1) {
+            memcpy(t->buf_start, ih_model_buffers(t->m), ih_model_n_buffers(t->m) * sizeof *t->buf_start);
+            t->bn_log.n = 0;
+        }
+        /* Each micro-batch's gradient is computed apart and added to the batch's, in micro-batch
+         * order. Several ranks: rounds of `size` micro-batches, micro-batch j of a round on rank j;
+         * rank 0 adds the sum so far to its own, and the rank-order all-reduce then adds the
+         * others' in order: the same additions as one process, so the same bits. */
+        float *acc = t->grad_acc, *grads = ih_model_grads(t->m);
+        size_t n_params = ih_model_n_params(t->m);
+        memset(acc, 0, n_params * sizeof *acc);
+        for (int j0 = 0; j0 < K; j0 += t->size) {
+            int j = j0 + t->rank;
+            ih_model_zero_grad(t->m);
+            if (j < K) {
+                size_t head = t->bn_log.n;
+                if (t->size > 1) {
+                    if (log_push(&t->bn_log, 0) != 0) return -1;
+                    ih_model_set_bn_log(t->m, &t->bn_log);
+                }
+                int rc = micro_step(t, t->order + b0 + t->mb_start[j], t->mb_len[j], nb, t->mb_start[j], loss_sum);
+                ih_model_set_bn_log(t->m, NULL);
+                if (rc != 0) return -1;
+                if (t->size > 1) t->bn_log.v[head] = (double)(t->bn_log.n - head - 1);
+                done_here += t->mb_len[j];
+            }
+            if (t->size == 1) {
+                for (size_t i = 0; i < n_params; i++) acc[i] += grads[i];
+            } else {
+                if (t->rank == 0)
+                    for (size_t i = 0; i < n_params; i++) grads[i] = acc[i] + grads[i];
+                if (ih_dist_allreduce_sum(grads, n_params) != 0) return -1;
+                memcpy(acc, grads, n_params * sizeof *acc);
+            }
+        }
+        if (t->size > 1 && sync_buffers(t, K) != 0) return -1;
         double lr, beta1;
         ih_onecycle_at(&t->st.sched, t->st.sched_step, &lr, &beta1);
-        if (ih_adamw_step(&t->adam, ih_model_params(t->m), ih_model_grads(t->m), t->ranges, t->n_ranges, lr, beta1) !=
-            0)
-            return -1;
+        if (ih_adamw_step(&t->adam, ih_model_params(t->m), acc, t->ranges, t->n_ranges, lr, beta1) != 0) return -1;
         t->st.sched_step++;
+    }
+    if (t->size > 1) {
+        /* the epoch's loss and training-MAE sums over every rank's share */
+        t->sums[0] = *loss_sum;
+        for (int p = 0; p < P; p++) t->sums[1 + p] = t->train_abs[p], t->sums[1 + P + p] = (double)t->train_cnt[p];
+        if (ih_dist_allreduce_sum_f64(t->sums, (size_t)(1 + 2 * P)) != 0) return -1;
+        *loss_sum = t->sums[0];
+        for (int p = 0; p < P; p++) t->train_abs[p] = t->sums[1 + p], t->train_cnt[p] = (long)t->sums[1 + P + p];
     }
     if (!isfinite(*loss_sum))
         return ih_set_error("training diverged at epoch %ld (loss is not finite); try a smaller --lr", epoch + 1);
     return 0;
+}
+
+/* The validation records' outputs into val_pred: the forward passes of ih_predict_dataset, with
+ * several ranks each rank's share of them (every size-th), gathered by a sum (each entry is one
+ * rank's, the others add zeros): the same numbers as one process. */
+static int predict_validation(trainer *t) {
+    const ih_train_opts *o = t->o;
+    int P = t->P;
+    if (t->size == 1)
+        return ih_predict_dataset(t->m, t->d, t->val_idx, t->n_val, t->eval_structs, o->micro_triplets, t->val_pred);
+    int nc = predict_chunks(t->d, t->val_idx, t->n_val, t->eval_structs, o->micro_triplets, t->val_chunk);
+    memset(t->val_pred, 0, (size_t)t->n_val * P * sizeof *t->val_pred);
+    for (int c = t->rank; c < nc; c += t->size) {
+        int s = t->val_chunk[c], len = t->val_chunk[c + 1] - s;
+        if (ih_predict_dataset(t->m, t->d, t->val_idx + s, len, t->eval_structs, o->micro_triplets,
+                               t->val_pred + (size_t)s * P) != 0)
+            return -1;
+    }
+    return ih_dist_allreduce_sum(t->val_pred, (size_t)t->n_val * P);
 }
 
 /* After epoch (0-based) `epoch`: validation, the best model kept (o->save_model), the checkpoint
@@ -434,8 +594,7 @@ static int finish_epoch(trainer *t, long epoch, ih_train_result *res, int *impro
     int n_val = t->n_val;
     double val_score = NAN;
     if (n_val > 0) {
-        if (ih_predict_dataset(t->m, t->d, t->val_idx, n_val, t->eval_structs, o->micro_triplets, t->val_pred) != 0)
-            return -1;
+        if (predict_validation(t) != 0) return -1;
         val_score = task_maes(t->d, t->val_idx, n_val, t->val_pred, t->sc, t->per_task);
     }
     t->st.epoch = epoch + 1;
@@ -449,8 +608,9 @@ static int finish_epoch(trainer *t, long epoch, ih_train_result *res, int *impro
         for (int p = 0; p < t->P && p < IH_MAX_TASKS; p++) res->best_val_mae[p] = n_val ? t->per_task[p] : NAN;
         if (o->out && o->save_model(o->save_ctx, t->m, o->out, epoch + 1, n_val ? t->per_task : NULL) != 0) return -1;
     }
-    /* one file, renamed into place: the weights and the optimiser of the same epoch, always */
-    if (o->checkpoint && ih_checkpoint_save(t->ck_state, &t->adam, &t->st, t->m, t->run_json) != 0) return -1;
+    /* one file, renamed into place: the weights and the optimiser of the same epoch, always (by
+     * rank 0: every rank holds the same) */
+    if (o->checkpoint && t->rank == 0 && ih_checkpoint_save(t->ck_state, &t->adam, &t->st, t->m, t->run_json) != 0) return -1;
     return 0;
 }
 
@@ -483,12 +643,15 @@ int ih_train(ih_model *m, const ih_dataset *d, const int *train_idx, int n_train
      * validation MAE (the state keeps the selection score only) */
     for (int p = 0; p < IH_MAX_TASKS; p++) res->best_val_mae[p] = NAN;
     trainer t = {.m = m, .d = d, .train_idx = train_idx, .val_idx = val_idx, .n_train = n_train, .n_val = n_val,
-                 .P = P, .sc = sc, .o = o};
+                 .P = P, .sc = sc, .o = o, .rank = ih_dist_rank(), .size = ih_dist_size()};
+    t.quiet = o->quiet || t.rank != 0;
     t.eval_structs = o->batch > 64 ? o->batch : 64;
     t.steps_per_epoch = (n_train + o->batch - 1) / o->batch;
     if (ih_dataset_reserve(m, d, t.eval_structs, o->micro_triplets) != 0) return -1;
     int rc = trainer_alloc(&t);
-    if (rc == 0) rc = o->resume && o->checkpoint ? resume_from_checkpoint(&t) : start_fresh(&t);
+    /* several ranks: rank 0 resumes, and every rank takes its state */
+    if (rc == 0) rc = o->resume && o->checkpoint && t.rank == 0 ? resume_from_checkpoint(&t) : start_fresh(&t);
+    if (rc == 0 && t.size > 1) rc = sync_start(&t);
     double t_start = ih_now();
     int epochs_this_run = 0, stopped = 0;
     for (long epoch = t.st.epoch; rc == 0 && !stopped && epoch < o->epochs; epoch++) {
@@ -501,7 +664,7 @@ int ih_train(ih_model *m, const ih_dataset *d, const int *train_idx, int n_train
         /* --stop-after (tests of resuming): no epoch line, best epoch as of this run */
         stopped = o->stop_after > 0 && t.st.epoch >= o->stop_after;
         double now = ih_now(), el = now - t_start;
-        if (!o->quiet && !stopped)
+        if (!t.quiet && !stopped)
             print_epoch(&t, epoch, loss_sum, improved, now - t0, el, el / epochs_this_run * (o->epochs - epoch - 1));
     }
     if (rc == 0) {
@@ -510,7 +673,7 @@ int ih_train(ih_model *m, const ih_dataset *d, const int *train_idx, int n_train
         if (!stopped) res->best_epoch = (int)t.st.best_epoch;
     }
     /* a finished run needs no checkpoint: the model file holds its result */
-    if (rc == 0 && !stopped && o->checkpoint) remove(t.ck_state);
+    if (rc == 0 && !stopped && o->checkpoint && t.rank == 0) remove(t.ck_state);
     trainer_free(&t);
     return rc != 0 ? -1 : 0;
 }

@@ -2,8 +2,13 @@
  * barrier per hop class, its 1D/2D/3D percolation barriers and a verdict, or an error row saying
  * why not; one bad file never stops the run. Finished structures are appended (and flushed to
  * disk) to OUT.partial as they complete, so an interrupted run resumes without redoing them; the
- * final JSON list (and CSV summary) replace their files atomically at the end. */
+ * final JSON list (and CSV summary) replace their files atomically at the end.
+ *
+ * On several MPI ranks (docs/mpi.md) rank 0 hands the structures out one at a time as ranks ask
+ * (a rank that finishes early takes more), screens structures itself between requests, and alone
+ * keeps the progress file and writes the results: the same files as one process. */
 #include "ionhop.h"
+#include "core/dist.h"
 #include "core/util.h"
 #include "io/io_text.h"
 
@@ -307,6 +312,312 @@ static int write_csv(const char *path, cJSON *const *results, int n) {
     return rc;
 }
 
+/* ---- one screening run: the items, their results, the progress file ---- */
+
+typedef struct screen_run {
+    ih_predictor *p;
+    const ih_screen_opts *o;
+    str_list files, items;
+    int *n_in_file;        /* structures per file */
+    int *file_of, *rec_of; /* per item: its file and its structure in the file */
+    cJSON **results;       /* per item: its result, once done (rank 0) */
+    FILE *pf;              /* the progress file, appended to (rank 0) */
+    char partial[4200];
+    uint64_t key;
+    int already, done_now, to_do;
+    double t0;
+    /* the file whose structures are being screened: read once while its items come in a row */
+    int cur_file, read_rc;
+    ih_structure_set set;
+    char read_err[1024];
+    char **read_warn; /* what reading the file changed (disorder resolved, …) */
+    int n_read_warn;
+} screen_run;
+
+static void release_file(screen_run *r) {
+    if (r->cur_file >= 0 && r->read_rc == 0) ih_structure_set_free(&r->set);
+    for (int k = 0; k < r->n_read_warn; k++) free(r->read_warn[k]);
+    free(r->read_warn);
+    r->read_warn = NULL, r->n_read_warn = 0, r->cur_file = -1;
+}
+
+static void screen_run_free(screen_run *r) {
+    release_file(r);
+    if (r->pf) fclose(r->pf);
+    for (int k = 0; r->results && k < r->items.n; k++) cJSON_Delete(r->results[k]);
+    free(r->results);
+    for (int k = 0; k < r->files.n; k++) free(r->files.v[k]);
+    for (int k = 0; k < r->items.n; k++) free(r->items.v[k]);
+    free(r->files.v), free(r->items.v), free(r->n_in_file), free(r->file_of), free(r->rec_of);
+}
+
+/* The items: every structure of every input file (directories expanded; record files (JSON) one
+ * item per record, named FILE#K with K from 1). */
+static int list_items(screen_run *r, const char *const *inputs, int n_inputs) {
+    const ih_screen_opts *o = r->o;
+    int rc = 0;
+    for (int k = 0; rc == 0 && k < n_inputs; k++) {
+        struct stat st;
+        if (stat(inputs[k], &st) == 0 && S_ISDIR(st.st_mode)) rc = expand_dir(inputs[k], &r->files);
+        else rc = push_str(&r->files, inputs[k]);
+    }
+    r->n_in_file = calloc((size_t)(r->files.n ? r->files.n : 1), sizeof *r->n_in_file);
+    if (rc == 0 && !r->n_in_file) rc = ih_set_error("out of memory");
+    for (int f = 0; rc == 0 && f < r->files.n; f++) {
+        r->n_in_file[f] = 1;
+        if (!o->block && ih_guess_format(r->files.v[f]) == IH_FMT_JSON) {
+            ih_structure_set set;
+            if (ih_read_structures(r->files.v[f], IH_FMT_JSON, &set) == 0) {
+                r->n_in_file[f] = set.n > 0 ? set.n : 1;
+                ih_structure_set_free(&set);
+            }
+        }
+        for (int q = 0; rc == 0 && q < r->n_in_file[f]; q++) {
+            char name[4200];
+            if (r->n_in_file[f] > 1) snprintf(name, sizeof name, "%s#%d", r->files.v[f], q + 1);
+            else snprintf(name, sizeof name, "%s", r->files.v[f]);
+            rc = push_str(&r->items, name);
+        }
+    }
+    if (rc == 0 && r->items.n == 0) rc = ih_set_error("screen: no structure files among the inputs");
+    if (rc != 0) return -1;
+    int n = r->items.n;
+    r->file_of = malloc((size_t)n * sizeof *r->file_of);
+    r->rec_of = malloc((size_t)n * sizeof *r->rec_of);
+    r->results = calloc((size_t)n, sizeof *r->results);
+    if (!r->file_of || !r->rec_of || !r->results) return ih_set_error("out of memory");
+    for (int f = 0, it = 0; f < r->files.n; f++)
+        for (int q = 0; q < r->n_in_file[f]; q++, it++) r->file_of[it] = f, r->rec_of[it] = q;
+    return 0;
+}
+
+/* The result of item `it` (an error row when it cannot be screened); NULL only when out of
+ * memory. Reads its file unless it is the one read last. */
+static cJSON *work_item(screen_run *r, int it) {
+    const ih_screen_opts *o = r->o;
+    int f = r->file_of[it], q = r->rec_of[it];
+    const char *item = r->items.v[it];
+    if (r->cur_file != f) {
+        release_file(r);
+        ih_read_opts ro = {.disorder = o->disorder, .block = o->block};
+        ih_warnings_capture_begin();
+        r->read_rc = ih_read_structures_opts(r->files.v[f], IH_FMT_UNKNOWN, &ro, &r->set);
+        r->n_read_warn = ih_warnings_capture_end(&r->read_warn);
+        if (r->read_rc != 0) snprintf(r->read_err, sizeof r->read_err, "%s", ih_last_error());
+        r->cur_file = f;
+    }
+    ih_warnings_capture_begin();
+    cJSON *j = NULL;
+    if (r->read_rc != 0) {
+        j = error_json(item, o->z, r->read_err);
+    } else if (q >= r->set.n) {
+        j = error_json(item, o->z, "the file holds no structure");
+    } else {
+        const ih_structure *s = &r->set.items[q];
+        ih_structure crystal = {0};
+        int path = ih_structure_is_5image(s) && (s->has_target || s->sys_name[0]);
+        /* z 0: the mobile ion of each path record */
+        int z = o->z ? o->z : path ? s->z[0] : 0;
+        ih_element_hops h;
+        if (!z) {
+            char msg[4400];
+            snprintf(msg, sizeof msg, "%s: not a path record, so the ion must be given (--ion)", item);
+            j = error_json(item, z, msg);
+        } else if (path && ih_path_crystal(s, &crystal) != 0) {
+            j = error_json(item, z, ih_last_error());
+        } else if (ih_predict_element_hops(r->p, path ? &crystal : s, item, z, o->max_hop, o->symprec, &h) == 0) {
+            j = result_json(r->p, item, path ? &crystal : s, z, &h);
+            ih_element_hops_free(&h);
+        } else {
+            j = error_json(item, z, ih_last_error());
+        }
+        if (crystal.z) ih_structure_free(&crystal);
+    }
+    char **warn;
+    int n_warn = ih_warnings_capture_end(&warn);
+    if (j && r->read_rc == 0 && r->n_read_warn + n_warn > 0) {
+        cJSON *list = cJSON_AddArrayToObject(j, "warnings");
+        for (int k = 0; list && k < r->n_read_warn; k++) cJSON_AddItemToArray(list, cJSON_CreateString(r->read_warn[k]));
+        for (int k = 0; list && k < n_warn; k++) cJSON_AddItemToArray(list, cJSON_CreateString(warn[k]));
+    }
+    for (int k = 0; k < n_warn; k++) free(warn[k]);
+    free(warn);
+    if (!j) ih_set_error("out of memory");
+    return j;
+}
+
+/* Item `it` finished (j, taking it; it took `seconds`): appended to the progress file, kept, and
+ * a progress line. */
+static int done_item(screen_run *r, int it, cJSON *j, double seconds) {
+    char *t = cJSON_PrintUnformatted(j);
+    if (!t) {
+        cJSON_Delete(j);
+        return ih_set_error("out of memory");
+    }
+    int rc = append_line(r->pf, r->partial, t);
+    free(t);
+    r->results[it] = j;
+    r->done_now++;
+    if (r->o->progress) {
+        double el = ih_now() - r->t0, rate = r->done_now / (el > 0 ? el : 1e-9);
+        long eta = (long)((r->to_do - r->done_now) / rate);
+        const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "status"));
+        fprintf(r->o->progress, "screen: %d/%d %s: %s (%.1f s); %.2f structures/s, ETA %ld:%02ld\n",
+                r->already + r->done_now, r->items.n, r->items.v[it], st && !strcmp(st, "ok") ? "ok" : "error",
+                seconds, rate, eta / 60, eta % 60);
+    }
+    return rc;
+}
+
+/* The progress file rewritten with the results it holds (an earlier run's), so a cut last line
+ * never stays in the middle of the file, and kept open for appending. */
+static int open_partial(screen_run *r) {
+    char *tmp = NULL;
+    int rc = 0;
+    r->pf = ih_open_temp(r->partial, &tmp);
+    if (!r->pf) return -1;
+    char head[64];
+    snprintf(head, sizeof head, "ionhop screen partial %016llx", (unsigned long long)r->key);
+    rc = append_line(r->pf, tmp, head);
+    for (int k = 0; rc == 0 && k < r->items.n; k++)
+        if (r->results[k]) {
+            char *t = cJSON_PrintUnformatted(r->results[k]);
+            rc = t ? append_line(r->pf, tmp, t) : ih_set_error("out of memory");
+            free(t);
+        }
+    if (rc == 0 && rename(tmp, r->partial) != 0) rc = ih_set_error("%s: cannot rename: %s", r->partial, strerror(errno));
+    if (rc != 0) fclose(r->pf), r->pf = NULL, remove(tmp);
+    free(tmp);
+    return rc;
+}
+
+/* All done: the list in input order, then the CSV; the progress file goes last. */
+static int write_outputs(screen_run *r, ih_screen_summary *sum) {
+    const ih_screen_opts *o = r->o;
+    cJSON *list = cJSON_CreateArray();
+    for (int k = 0; k < r->items.n; k++) {
+        cJSON_AddItemReferenceToArray(list, r->results[k]);
+        const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r->results[k], "status"));
+        if (st && !strcmp(st, "ok")) sum->n_ok++;
+        else sum->n_error++;
+    }
+    char *text = cJSON_Print(list);
+    cJSON_Delete(list);
+    int rc = text ? ih_write_file_atomic(o->out_json, text, strlen(text)) : ih_set_error("out of memory");
+    free(text);
+    if (rc == 0 && o->out_csv) rc = write_csv(o->out_csv, r->results, r->items.n);
+    if (rc == 0) remove(r->partial);
+    return rc;
+}
+
+/* ---- several ranks: rank 0 deals the items on request and writes; every rank screens ---- */
+
+/* a worker's message to rank 0: a result (item >= 0, its JSON text after this header) or a
+ * request only (item -1); rank 0 answers each with an item to do or -1 (none left) */
+enum { TAG_RESULT = 11, TAG_ITEM = 12 };
+typedef struct result_head {
+    int item, pad;
+    double seconds;
+} result_head;
+
+/* A worker: two requests in flight, so that the next item is there when one is done, however
+ * long rank 0 takes to answer (it screens too); until every request is answered and no item is
+ * left. */
+static int worker(screen_run *r) {
+    result_head req = {-1, 0, 0};
+    int queue[2], qlen = 0, outstanding = 2;
+    if (ih_dist_send(0, TAG_RESULT, &req, sizeof req) != 0 || ih_dist_send(0, TAG_RESULT, &req, sizeof req) != 0)
+        return -1;
+    for (;;) {
+        while (outstanding > 0 && (qlen == 0 || ih_dist_probe(0, TAG_ITEM))) {
+            void *msg;
+            size_t len;
+            if (ih_dist_recv(0, TAG_ITEM, &msg, &len, NULL, NULL) != 0) return -1;
+            int it = -1;
+            if (len == sizeof it) memcpy(&it, msg, sizeof it);
+            free(msg);
+            outstanding--;
+            if (it >= 0 && it < r->items.n) queue[qlen++] = it;
+        }
+        if (qlen == 0) return 0;
+        int it = queue[0];
+        queue[0] = queue[1], qlen--;
+        double ts = ih_now();
+        cJSON *j = work_item(r, it);
+        char *t = j ? cJSON_PrintUnformatted(j) : NULL;
+        cJSON_Delete(j);
+        if (!t) return ih_set_error("out of memory");
+        size_t tl = strlen(t);
+        char *buf = malloc(sizeof(result_head) + tl);
+        if (!buf) return free(t), ih_set_error("out of memory");
+        result_head h = {it, 0, ih_now() - ts};
+        memcpy(buf, &h, sizeof h);
+        memcpy(buf + sizeof h, t, tl);
+        free(t);
+        int rc = ih_dist_send(0, TAG_RESULT, buf, sizeof h + tl);
+        free(buf);
+        if (rc != 0) return -1;
+        outstanding++;
+    }
+}
+
+/* Rank 0: screens items itself and, between them, takes in the workers' results and hands out
+ * the next items in input order; until every item is done and every message answered. */
+static int dealer(screen_run *r) {
+    int N = ih_dist_size(), next = 0, rc = 0;
+    long *expect = calloc((size_t)N, sizeof *expect), *got = calloc((size_t)N, sizeof *got);
+    char *taken = calloc((size_t)r->items.n, 1); /* handed out or screened here */
+    if (!expect || !got || !taken) {
+        free(expect), free(got), free(taken);
+        return ih_set_error("out of memory");
+    }
+    for (int w = 1; w < N; w++) expect[w] = 2; /* each worker's two first requests */
+    for (;;) {
+        while (next < r->items.n && (r->results[next] || taken[next])) next++;
+        int pending = 0;
+        for (int w = 1; w < N; w++) pending |= got[w] < expect[w];
+        if (next == r->items.n && !pending && r->already + r->done_now == r->items.n) break;
+        /* a message waiting, or nothing left to screen here: serve the workers */
+        if (ih_dist_probe(IH_DIST_ANY, TAG_RESULT) || next == r->items.n) {
+            void *msg;
+            size_t len;
+            int w;
+            if ((rc = ih_dist_recv(IH_DIST_ANY, TAG_RESULT, &msg, &len, &w, NULL)) != 0) break;
+            result_head h = {-1, 0, 0};
+            if (len >= sizeof h) memcpy(&h, msg, sizeof h);
+            got[w]++;
+            if (h.item >= 0 && h.item < r->items.n && taken[h.item] && !r->results[h.item]) {
+                cJSON *j = cJSON_Parse((char *)msg + sizeof h);
+                rc = j ? done_item(r, h.item, j, h.seconds)
+                       : ih_set_error("screen: rank %d sent an unreadable result for %s", w, r->items.v[h.item]);
+            }
+            free(msg);
+            if (rc != 0) break;
+            /* answer: the next item not done and not handed out, or -1 */
+            int give = -1;
+            while (next < r->items.n && (r->results[next] || taken[next])) next++;
+            if (next < r->items.n) {
+                give = next;
+                taken[next++] = 1;
+                expect[w]++;
+            }
+            if ((rc = ih_dist_send(w, TAG_ITEM, &give, sizeof give)) != 0) break;
+            continue;
+        }
+        /* screen one here */
+        int it = next++;
+        taken[it] = 1;
+        double ts = ih_now();
+        cJSON *j = work_item(r, it);
+        if (!j || (rc = done_item(r, it, j, ih_now() - ts)) != 0) {
+            rc = -1;
+            break;
+        }
+    }
+    free(expect), free(got), free(taken);
+    return rc;
+}
+
 void ih_screen_opts_default(ih_screen_opts *o) {
     memset(o, 0, sizeof *o);
     o->z = 3;
@@ -319,167 +630,48 @@ int ih_screen(ih_predictor *p, const char *const *inputs, int n_inputs, const ih
     memset(sum, 0, sizeof *sum);
     if (!ih_predictor_reads_hops(p))
         return ih_set_error("%s: not a migration-barrier model: screening needs one", ih_predictor_path(p));
-    /* the items: every structure of every file (record files hold many) */
-    str_list files = {0}, items = {0};
-    int rc = 0;
-    for (int k = 0; rc == 0 && k < n_inputs; k++) {
-        struct stat st;
-        if (stat(inputs[k], &st) == 0 && S_ISDIR(st.st_mode)) rc = expand_dir(inputs[k], &files);
-        else rc = push_str(&files, inputs[k]);
+    screen_run r = {.p = p, .o = o, .cur_file = -1};
+    int rank = ih_dist_rank(), size = ih_dist_size();
+    int rc = list_items(&r, inputs, n_inputs);
+    snprintf(r.partial, sizeof r.partial, "%s.partial", o->out_json);
+    if (rc == 0) r.key = run_key(o, ih_predictor_path(p), &r.items);
+    if (rc == 0 && size > 1) {
+        /* every rank listed the items itself: they must be rank 0's */
+        uint64_t key0 = r.key;
+        rc = ih_dist_bcast(&key0, sizeof key0, 0);
+        if (rc == 0 && key0 != r.key)
+            rc = ih_set_error("screen: rank %d sees other inputs than rank 0 (%d items): every rank must see the "
+                              "same files", rank, r.items.n);
     }
-    /* record files (JSON) contribute one item per record, named FILE#K (K from 1) */
-    int *n_in_file = calloc((size_t)(files.n ? files.n : 1), sizeof *n_in_file);
-    if (rc == 0 && !n_in_file) rc = ih_set_error("out of memory");
-    for (int f = 0; rc == 0 && f < files.n; f++) {
-        n_in_file[f] = 1;
-        if (!o->block && ih_guess_format(files.v[f]) == IH_FMT_JSON) {
-            ih_structure_set set;
-            if (ih_read_structures(files.v[f], IH_FMT_JSON, &set) == 0) {
-                n_in_file[f] = set.n > 0 ? set.n : 1;
-                ih_structure_set_free(&set);
-            }
-        }
-        for (int r = 0; rc == 0 && r < n_in_file[f]; r++) {
-            char name[4200];
-            if (n_in_file[f] > 1) snprintf(name, sizeof name, "%s#%d", files.v[f], r + 1);
-            else snprintf(name, sizeof name, "%s", files.v[f]);
-            rc = push_str(&items, name);
-        }
+    /* rank 0 keeps the progress file and the results */
+    if (rc == 0 && rank == 0) {
+        r.already = load_partial(r.partial, r.key, &r.items, r.results);
+        if (r.already < 0) rc = -1;
+        if (rc == 0) rc = open_partial(&r);
+        if (rc == 0 && r.already && o->progress)
+            fprintf(o->progress, "screen: resuming, %d of %d structures already done (%s)\n", r.already, r.items.n,
+                    r.partial);
     }
-    if (rc == 0 && items.n == 0) rc = ih_set_error("screen: no structure files among the inputs");
-    cJSON **results = rc == 0 ? calloc((size_t)items.n, sizeof *results) : NULL;
-    if (rc == 0 && !results) rc = ih_set_error("out of memory");
-    char partial[4200];
-    snprintf(partial, sizeof partial, "%s.partial", o->out_json);
-    uint64_t key = rc == 0 ? run_key(o, ih_predictor_path(p), &items) : 0;
-    int already = 0;
-    if (rc == 0) {
-        already = load_partial(partial, key, &items, results);
-        if (already < 0) rc = -1;
-    }
-    FILE *pf = NULL;
-    if (rc == 0) {
-        /* rewritten with what it holds, so a cut last line never stays in the middle of the file */
-        char *tmp = NULL;
-        pf = ih_open_temp(partial, &tmp);
-        if (!pf) rc = -1;
-        char head[64];
-        snprintf(head, sizeof head, "ionhop screen partial %016llx", (unsigned long long)key);
-        if (rc == 0) rc = append_line(pf, tmp, head);
-        for (int k = 0; rc == 0 && k < items.n; k++)
-            if (results[k]) {
-                char *t = cJSON_PrintUnformatted(results[k]);
-                rc = t ? append_line(pf, tmp, t) : ih_set_error("out of memory");
-                free(t);
-            }
-        if (rc == 0 && rename(tmp, partial) != 0) rc = ih_set_error("%s: cannot rename: %s", partial, strerror(errno));
-        if (rc != 0 && pf) fclose(pf), pf = NULL, remove(tmp);
-        free(tmp);
-    }
-    if (rc == 0 && already && o->progress)
-        fprintf(o->progress, "screen: resuming, %d of %d structures already done (%s)\n", already, items.n, partial);
-    double t0 = ih_now();
-    int done_now = 0, to_do = items.n - already;
-    for (int f = 0, it = 0; rc == 0 && f < files.n; f++) {
-        ih_structure_set set = {0};
-        int read_rc = -2; /* read lazily: only if one of its items is still to do */
-        char read_err[1024] = "";
-        char **read_warn = NULL; /* what reading the file changed (disorder resolved, …) */
-        int n_read_warn = 0;
-        for (int r = 0; rc == 0 && r < n_in_file[f]; r++, it++) {
-            if (results[it]) continue;
-            if (read_rc == -2) {
-                ih_read_opts ro = {.disorder = o->disorder, .block = o->block};
-                ih_warnings_capture_begin();
-                read_rc = ih_read_structures_opts(files.v[f], IH_FMT_UNKNOWN, &ro, &set);
-                n_read_warn = ih_warnings_capture_end(&read_warn);
-                if (read_rc != 0) snprintf(read_err, sizeof read_err, "%s", ih_last_error());
-            }
-            ih_warnings_capture_begin();
+    r.t0 = ih_now();
+    r.to_do = r.items.n - r.already;
+    if (rc == 0 && size > 1) {
+        rc = rank == 0 ? dealer(&r) : worker(&r);
+    } else {
+        for (int it = 0; rc == 0 && it < r.items.n; it++) {
+            if (r.results[it]) continue;
             double ts = ih_now();
-            cJSON *j = NULL;
-            if (read_rc != 0) {
-                j = error_json(items.v[it], o->z, read_err);
-            } else if (r >= set.n) {
-                j = error_json(items.v[it], o->z, "the file holds no structure");
-            } else {
-                const ih_structure *s = &set.items[r];
-                ih_structure crystal = {0};
-                int path = ih_structure_is_5image(s) && (s->has_target || s->sys_name[0]);
-                /* z 0: the mobile ion of each path record */
-                int z = o->z ? o->z : path ? s->z[0] : 0;
-                ih_element_hops h;
-                if (!z) {
-                    char msg[4400];
-                    snprintf(msg, sizeof msg, "%s: not a path record, so the ion must be given (--ion)", items.v[it]);
-                    j = error_json(items.v[it], z, msg);
-                } else if (path && ih_path_crystal(s, &crystal) != 0) {
-                    j = error_json(items.v[it], z, ih_last_error());
-                } else if (ih_predict_element_hops(p, path ? &crystal : s, items.v[it], z, o->max_hop, o->symprec,
-                                                   &h) == 0) {
-                    j = result_json(p, items.v[it], path ? &crystal : s, z, &h);
-                    ih_element_hops_free(&h);
-                } else {
-                    j = error_json(items.v[it], z, ih_last_error());
-                }
-                if (crystal.z) ih_structure_free(&crystal);
-            }
-            char **warn;
-            int n_warn = ih_warnings_capture_end(&warn);
-            if (j && read_rc == 0 && n_read_warn + n_warn > 0) {
-                cJSON *list = cJSON_AddArrayToObject(j, "warnings");
-                for (int k = 0; list && k < n_read_warn; k++) cJSON_AddItemToArray(list, cJSON_CreateString(read_warn[k]));
-                for (int k = 0; list && k < n_warn; k++) cJSON_AddItemToArray(list, cJSON_CreateString(warn[k]));
-            }
-            for (int k = 0; k < n_warn; k++) free(warn[k]);
-            free(warn);
-            char *t = j ? cJSON_PrintUnformatted(j) : NULL;
-            if (!t) {
-                cJSON_Delete(j);
-                rc = ih_set_error("out of memory");
-                break;
-            }
-            rc = append_line(pf, partial, t);
-            free(t);
-            results[it] = j;
-            done_now++;
-            if (o->progress) {
-                double el = ih_now() - t0, rate = done_now / (el > 0 ? el : 1e-9);
-                long eta = (long)((to_do - done_now) / rate);
-                const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "status"));
-                fprintf(o->progress, "screen: %d/%d %s: %s (%.1f s); %.2f structures/s, ETA %ld:%02ld\n",
-                        already + done_now, items.n, items.v[it], st && !strcmp(st, "ok") ? "ok" : "error",
-                        ih_now() - ts, rate, eta / 60, eta % 60);
-            }
+            cJSON *j = work_item(&r, it);
+            rc = j ? done_item(&r, it, j, ih_now() - ts) : -1;
         }
-        if (read_rc == 0) ih_structure_set_free(&set);
-        for (int k = 0; k < n_read_warn; k++) free(read_warn[k]);
-        free(read_warn);
     }
-    if (pf) fclose(pf);
-    /* all done: the list in input order, then the CSV; the progress file goes last */
+    if (r.pf) fclose(r.pf), r.pf = NULL;
+    release_file(&r);
+    if (rc == 0 && rank == 0) rc = write_outputs(&r, sum);
     if (rc == 0) {
-        cJSON *list = cJSON_CreateArray();
-        for (int k = 0; k < items.n; k++) {
-            cJSON_AddItemReferenceToArray(list, results[k]);
-            const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(results[k], "status"));
-            if (st && !strcmp(st, "ok")) sum->n_ok++;
-            else sum->n_error++;
-        }
-        char *text = cJSON_Print(list);
-        cJSON_Delete(list);
-        rc = text ? ih_write_file_atomic(o->out_json, text, strlen(text)) : ih_set_error("out of memory");
-        free(text);
-        if (rc == 0 && o->out_csv) rc = write_csv(o->out_csv, results, items.n);
-        if (rc == 0) remove(partial);
-        sum->n = items.n, sum->n_resumed = already;
-        sum->seconds = ih_now() - t0;
+        sum->n = r.items.n, sum->n_resumed = r.already;
+        sum->seconds = ih_now() - r.t0;
     }
-    for (int k = 0; results && k < items.n; k++) cJSON_Delete(results[k]);
-    free(results);
-    for (int k = 0; k < files.n; k++) free(files.v[k]);
-    for (int k = 0; k < items.n; k++) free(items.v[k]);
-    free(files.v), free(items.v), free(n_in_file);
+    screen_run_free(&r);
     return rc;
 }
 

@@ -9,4 +9,5 @@ int bench_train(int argc, char **argv); /* bench_train.c */
 int bench_gemm(int argc, char **argv);  /* bench_gemm.c */
 int bench_cells(int argc, char **argv); /* bench_cells.c */
 int bench_read(int argc, char **argv);  /* bench_read.c */
+int bench_allreduce(int argc, char **argv); /* bench_allreduce.c */
 #endif

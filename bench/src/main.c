@@ -15,6 +15,7 @@ static const struct {
     {"gemm", bench_gemm, "GEMM throughput of the model's shapes"},
     {"read", bench_read, "reading and checking structure files (parsing, symmetry expansion, overlaps)"},
     {"cells", bench_cells, "the cells hops are predicted in, against the training records' cells"},
+    {"allreduce", bench_allreduce, "the gradient all-reduce of data-parallel training (under mpirun)"},
 };
 
 static void usage(FILE *f) {

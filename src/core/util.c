@@ -142,6 +142,21 @@ uint64_t ih_fnv1a(uint64_t h, const void *data, size_t len) {
     return h;
 }
 
+/* Whether process pid still runs: it exists (or is another user's) and is not a zombie (a killed
+ * process that nobody reaped, e.g. a rank of an aborted MPI job under a container's init). */
+static int process_running(long pid) {
+    if (kill((pid_t)pid, 0) != 0 && errno != EPERM) return 0;
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 1; /* no /proc: trust kill() */
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *close = strrchr(buf, ')'); /* "pid (comm) S ...": the state follows the name */
+    return !(close && close[1] == ' ' && close[2] == 'Z');
+}
+
 /* Temporaries of path left by writers that were killed (path.tmp.PID.N with PID no longer
  * running) are removed, so that interrupted runs do not accumulate them. */
 static void remove_stale_temps(const char *path) {
@@ -159,7 +174,7 @@ static void remove_stale_temps(const char *path) {
         char *end;
         long pid = strtol(e->d_name + blen + 5, &end, 10);
         if (pid <= 0 || (*end != '.' && *end != '\0')) continue;
-        if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno == EPERM) continue;
+        if (pid == (long)getpid() || process_running(pid)) continue;
         char full[8192];
         snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
         remove(full);
@@ -269,7 +284,7 @@ void ih_rng_shuffle(ih_rng *r, int *a, int n) {
 }
 
 /* A lock beside an output file: OUT.lock holds the writer's PID. Taken exclusively; a lock whose
- * process is gone (a killed run) is taken over. */
+ * process is gone (a killed run; a zombie counts as gone) is taken over. */
 int ih_lock_output(const char *out, char **lock_path) {
     *lock_path = NULL;
     size_t n = strlen(out) + 8;
@@ -294,7 +309,7 @@ int ih_lock_output(const char *out, char **lock_path) {
         char *text = ih_read_file(lp, NULL);
         long owner = text ? strtol(text, NULL, 10) : 0;
         free(text);
-        if (owner > 0 && (kill((pid_t)owner, 0) == 0 || errno == EPERM)) {
+        if (owner > 0 && process_running(owner)) {
             int rc = ih_set_error("%s: another run (process %ld) is writing it (lock %s)", out, owner, lp);
             free(lp);
             return rc;

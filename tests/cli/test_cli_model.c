@@ -51,6 +51,26 @@ int main(void) {
         snprintf(m2, sizeof m2, "%s/m2.ionhop", dir);
         CHECK_INT(run(cmd, out, sizeof out), 0);
         CHECK(access(lock, F_OK) != 0);
+        /* and so is one whose process is a zombie (killed, not yet reaped: an aborted MPI rank
+         * under a container's init) */
+        child = fork();
+        if (child == 0) _exit(0);
+        char stat_path[64], st[256] = "";
+        snprintf(stat_path, sizeof stat_path, "/proc/%ld/stat", (long)child);
+        for (int tries = 0; tries < 500 && !strstr(st, ") Z"); tries++) {
+            FILE *sf = fopen(stat_path, "r");
+            size_t got = sf ? fread(st, 1, sizeof st - 1, sf) : 0;
+            st[got] = '\0';
+            if (sf) fclose(sf);
+            if (!strstr(st, ") Z")) usleep(10000);
+        }
+        CHECK(strstr(st, ") Z") != NULL);
+        f = fopen(lock, "w");
+        fprintf(f, "%ld\n", (long)child);
+        fclose(f);
+        CHECK_INT(run(cmd, out, sizeof out), 0);
+        CHECK(access(lock, F_OK) != 0);
+        waitpid(child, NULL, 0);
         (void)m2;
     }
 

@@ -72,6 +72,8 @@ int bench_allreduce(int argc, char **argv) {
     if (ih_dist_rank() == 0) {
         printf("allreduce: %d ranks, hidden %d, %s edges, %ld output(s): %zu parameters, %.2f MB per all-reduce\n",
                ih_dist_size(), c.hidden, c.canonical ? "canonical" : "full", tasks, n, n * 4.0 / 1e6);
+        printf("  BatchNorm buffers: %zu floats (a micro-batch's statistics log: about %.0f kB)\n",
+               ih_model_n_buffers(m), ih_model_n_buffers(m) * 8.0 / 1e3);
         printf("  fixed order (training):  median %.3f ms  min %.3f ms  (%d repeats)\n", 1e3 * med_fixed,
                1e3 * min_fixed, (int)R);
         printf("  MPI_Allreduce:           median %.3f ms  min %.3f ms\n", 1e3 * med_any, 1e3 * min_any);

@@ -62,6 +62,8 @@ def main():
     ap.add_argument("--step-seconds", type=float, required=True,
                     help="measured training seconds per structure (hidden 256, full edges) on --measured-cores")
     ap.add_argument("--measured-cores", type=int, default=2)
+    ap.add_argument("--measured-atoms", type=float, default=None,
+                    help="mean atoms of the measured structures: the time is scaled to the data's mean (cost ∝ atoms)")
     ap.add_argument("--data-dir", default="../shared/data/pretrain")
     ap.add_argument("--structures", type=int, default=132000)
     ap.add_argument("--epochs", type=int, default=50)
@@ -86,17 +88,22 @@ def main():
     bandwidth = a.bandwidth_gbit * 1e9 / 8
     latency = a.latency_us * 1e-6
     grad_bytes = a.grad_mb * 1e6
+    mean_atoms = sum(counts) / len(counts)
+    step_seconds = a.step_seconds * (mean_atoms / a.measured_atoms if a.measured_atoms else 1.0)
     log_bytes = (a.log_kb * 1e3) if a.log_kb is not None else a.per_rank / 16 * (a.buffers * 8 + 2000)
     print(f"{len(counts)} pre-training records, mean {sum(counts) / len(counts):.1f} atoms; "
           f"{a.structures} structures × {a.epochs} epochs; {a.per_rank} structures per rank per step")
-    print(f"measured {a.step_seconds:.4f} s per structure on {a.measured_cores} cores; all-reduce {a.grad_mb:.2f} MB, "
+    if a.measured_atoms:
+        print(f"measured {a.step_seconds:.4f} s per structure of {a.measured_atoms:g} atoms on average: "
+              f"{step_seconds:.4f} s at the data's {mean_atoms:.1f}")
+    print(f"per structure {step_seconds:.4f} s on {a.measured_cores} cores; all-reduce {a.grad_mb:.2f} MB, "
           f"statistics log {log_bytes / 1e3:.0f} kB per rank; interconnect {a.bandwidth_gbit:g} Gb/s, "
           f"{a.latency_us:g} µs")
     print()
     print("cores/node  nodes  global batch  steps/epoch  compute/step  imbalance  comm/step  epoch h  total h")
     for cores in [int(c) for c in a.cores.split(",")]:
         eff = 1.0 if cores <= a.measured_cores else a.efficiency
-        per_structure = a.step_seconds * a.measured_cores / cores / eff
+        per_structure = step_seconds * a.measured_cores / cores / eff
         for nodes in [int(n) for n in a.nodes.split(",")]:
             batch = a.per_rank * nodes
             steps = -(-a.structures // batch)

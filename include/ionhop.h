@@ -323,6 +323,9 @@ typedef struct ih_hop_result {
     double em, spread;       /* eV: ensemble mean, and the members' population standard deviation */
     double closest_approach; /* Å: how close the straight path comes to a host atom */
     int nearest_atom;        /* that atom (0-based, in the initial structure), -1 if none */
+    double rep_distance;     /* distance from the training records in the model's representation, in
+                                units of their own typical distance (docs/method.md §13); NaN when
+                                the model stores none */
 } ih_hop_result;
 /* Applicability (docs/results.md §35): the reasons, joined by "; " into why, that the hop r of
  * the structure ini lies outside the model's training domain (a mobile ion absent or rare in
@@ -367,6 +370,7 @@ typedef struct ih_record_predictions {
     int n, n_tasks, n_members;
     char (*jid)[64];
     double *target, *mean, *spread, *members;
+    double *rep_distance; /* per record, as ih_hop_result's; NaN when the model stores none */
 } ih_record_predictions;
 int ih_predict_file(ih_predictor *p, const char *path, ih_record_predictions *out);
 int ih_predict_set(ih_predictor *p, const ih_structure_set *set, const char *what, ih_record_predictions *out);

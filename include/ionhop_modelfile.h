@@ -28,6 +28,10 @@ extern "C" {
  * tensors' little-endian float32 data, back to back. Only F32 tensors are supported. */
 
 #define IH_ST_MAX_DIM 8
+/* Tensors beside the members' weights: the training domain in the model's representation
+ * ("domain.representation", records × members × hidden; written by ionhop calibrate --data). */
+#define IH_DOMAIN_TENSOR_PREFIX "domain."
+#define IH_REP_TENSOR "domain.representation"
 
 /* A tensor to write (data not copied). ndim 0 is a scalar. */
 typedef struct ih_st_tensor {

@@ -133,6 +133,10 @@ int ih_dataset_reserve_eval(ih_model *m, const ih_dataset *d, int max_structs, l
 /* Evaluation-mode outputs (scaled) of records idx into out (n × n_outputs). */
 int ih_predict_dataset(ih_model *m, const ih_dataset *d, const int *idx, int n, int max_structs,
                        long budget_t, float *out);
+/* The same, and (pooled not NULL) the vector each record brought to the head (n × hidden): the
+ * model's learned representation of it, which the applicability check measures distances in. */
+int ih_predict_dataset_pooled(ih_model *m, const ih_dataset *d, const int *idx, int n, int max_structs,
+                              long budget_t, float *out, float *pooled);
 /* Split records into training and validation parts by host group (sister paths stay together),
  * seeded; val_fraction 0 gives no validation part. Arrays are malloc'ed. */
 int ih_split_groups(const ih_dataset *d, double val_fraction, uint64_t seed, int **train_idx,
@@ -277,6 +281,7 @@ typedef struct ih_finetune {
     double train_fraction; /* share of each fold's training records used (learning curves) */
     char command[2048];       /* the command line, recorded in the model description */
     FILE *log;                /* progress lines and the metrics (NULL: none) */
+    int cv_finished;          /* set when a cross-validation ran all its folds */
 } ih_finetune;
 /* The records of f->data with the graphs the arch reads; each must be a labelled 5-image path. */
 int ih_finetune_load_records(ih_finetune *f, ih_dataset *d);
@@ -356,15 +361,39 @@ typedef struct ih_calibration {
     double closest_p01;
     char (*jids)[64]; /* the training records' ids, sorted (NULL if not stored) */
     int n_jids;
+    /* the training records in the model's own representation (the "domain.representation"
+     * tensor): each member's head input for each record, rep_records × rep_members × rep_dim, and
+     * per member the median over the records of their mean distance to their IH_REP_NEIGHBORS
+     * nearest other records (NULL: not stored) */
+    float *rep;
+    int rep_records, rep_members, rep_dim;
+    double *rep_median;
 } ih_calibration;
+/* Neighbours whose mean distance measures how far a hop lies from the training records in the
+ * model's representation, and the distance (in units of the training records' own median) above
+ * which a hop is flagged (docs/results.md §35). */
+#define IH_REP_NEIGHBORS 5
+#define IH_REP_FLAG 2.0
+/* The mean distance of the record i of rep (n × M × dim, record-major) to its k nearest other
+ * records, member m's vectors. */
+double ih_rep_knn_distance(const float *rep, int n, int M, int dim, int m, const float *query, int exclude, int k);
+/* A hop's distance from the training records: per member, its mean distance to the
+ * IH_REP_NEIGHBORS nearest training records over that member's median; the mean over members.
+ * query: n_members × dim. NaN when the model stores no representation. */
+double ih_calibration_rep_distance(const ih_calibration *c, const float *query);
+/* Read the representation tensor of a calibrated model file (path; its metadata meta_json) for a
+ * model of n_members members of width dim: 0 stored, 1 none, -1 malformed (error set). */
+int ih_calibration_load_representation(ih_calibration *c, const char *path, const char *meta_json, int n_members,
+                                       int dim);
 /* 1 if the record id was among the model's training records, 0 if not, -1 if unknown. */
 int ih_calibration_trained_on(const ih_calibration *c, const char *jid);
 /* Mobile ions with fewer training records than this are flagged (docs/results.md §35). */
 #define IH_RARE_ION_RECORDS 40
 /* Reasons (joined by "; " into why) that a hop of atom `ion` of s with the given closest approach
- * lies outside the training domain; returns how many (0 without a stored domain). */
-int ih_calibration_domain_check(const ih_calibration *c, const ih_structure *s, int ion, double closest, char *why,
-                                size_t cap);
+ * and representation distance (NaN: unknown) lies outside the training domain; returns how many
+ * (0 without a stored domain). */
+int ih_calibration_domain_check(const ih_calibration *c, const ih_structure *s, int ion, double closest,
+                                double rep_distance, char *why, size_t cap);
 /* Parse the "calibration" entry of a model's metadata: 0 ok, 1 none, -1 malformed (error set). */
 int ih_calibration_from_json(const char *meta_json, const char *name, int n_members, ih_calibration *c);
 void ih_calibration_free(ih_calibration *c);
@@ -379,14 +408,20 @@ double ih_calibration_p_below(const ih_calibration *c, double em, double spread,
  * Written atomically; out_path may be model_path. Empty, non-finite or short inputs are refused. */
 int ih_calibrate_model(const char *model_path, const char *cv_csv, int spread_members, double c_pred, double c_const,
                        const char *train_data, const char *out_path);
+/* The bundled calibration's scale coefficients (docs/results.md §34). */
+#define IH_CAL_PRED 0.5
+#define IH_CAL_CONST 0.02
 /* The graph settings a model was trained with (line graphs are built per micro-batch). */
 void ih_model_set_graph_opts(const ih_config *c, ih_graph_opts *go);
 /* Ensemble mean and spread (population std over members) of records idx, original units,
- * n × n_tasks; members (may be NULL) n × n_tasks × n_members. */
+ * n × n_tasks; members (may be NULL) n × n_tasks × n_members; rep (may be NULL) each member's
+ * head input for each record, n × n_members × hidden. */
 int ih_model_set_predict(ih_model_set *ms, const ih_dataset *d, const int *idx, int n, double *mean, double *spread,
-                         double *members);
+                         double *members, float *rep);
 int ih_model_set_predict_set(ih_model_set *ms, const ih_structure_set *set, const char *what,
                              ih_record_predictions *out);
+/* Each member's head input for every record of set: n × n_members × hidden floats into rep. */
+int ih_model_set_representation(ih_model_set *ms, const ih_structure_set *set, const char *what, float *rep);
 /* The predictor's model set (for code that needs the members or the description). */
 ih_model_set *ih_predictor_model_set(ih_predictor *p);
 

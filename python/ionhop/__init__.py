@@ -118,6 +118,8 @@ class HopResult:
     interval: Optional[Tuple[float, float]] = None  # calibrated 90 % central interval (eV), if the model has one
     p_good: Optional[float] = None  # calibrated P(Em < 0.65 eV), if the model has one
     outside_domain: str = ""  # why the hop lies outside the model's training domain ("" if it does not)
+    rep_distance: float = float("nan")  # distance from the training records in the model's representation
+    # (in units of their own typical distance; above 2 the hop is flagged); NaN if the model stores none
 
     @property
     def good(self) -> bool:
@@ -182,7 +184,8 @@ class Model:
             to = [float(x) for x in np.asarray(to, dtype=float).reshape(3)]
             d = self._p.predict_move(*_args(s), int(ion), tuple(to))
         return HopResult(d["em"], d["spread"], d["members"], d["length"], d["closest_approach"], d["ion"],
-                         d["from"], d["to"], *self._calibrated(d["em"], d["spread"]), d["outside_domain"])
+                         d["from"], d["to"], *self._calibrated(d["em"], d["spread"]), d["outside_domain"],
+                         d["rep_distance"])
 
     def interval(self, em: float, spread: float, level: float = 0.9) -> Tuple[float, float]:
         """The calibrated central interval (eV) of a prediction with its ensemble spread at ``level``

@@ -184,10 +184,10 @@ static int Predictor_init(Predictor *self, PyObject *args, PyObject *kw) {
 static PyObject *hop_dict(const ih_hop_result *r, const double *members, int M, const char *outside) {
     PyObject *mem = PyList_New(M);
     for (int k = 0; k < M; k++) PyList_SET_ITEM(mem, k, PyFloat_FromDouble(members[k]));
-    return Py_BuildValue("{s:d,s:d,s:N,s:d,s:d,s:i,s:i,s:N,s:N,s:s}", "em", r->em, "spread", r->spread, "members", mem,
-                         "length", r->length, "closest_approach", r->closest_approach, "nearest_atom",
+    return Py_BuildValue("{s:d,s:d,s:N,s:d,s:d,s:i,s:i,s:N,s:N,s:s,s:d}", "em", r->em, "spread", r->spread, "members",
+                         mem, "length", r->length, "closest_approach", r->closest_approach, "nearest_atom",
                          r->nearest_atom, "ion", r->ion, "from", list3(r->from), "to", list3(r->to), "outside_domain",
-                         outside);
+                         outside, "rep_distance", r->rep_distance);
 }
 
 static PyObject *Predictor_endpoints(Predictor *self, PyObject *args) {
@@ -271,10 +271,11 @@ static PyObject *Predictor_hops(Predictor *self, PyObject *args) {
     for (int k = 0; k < h.n; k++) {
         const ih_hop *x = &h.hops[k];
         PyList_SET_ITEM(classes, k,
-                        Py_BuildValue("{s:i,s:i,s:i,s:(iii),s:d,s:i,s:d,s:d,s:d}", "class", k, "from", x->from, "to",
-                                      x->to, "image", x->image[0], x->image[1], x->image[2], "length", x->length,
+                        Py_BuildValue("{s:i,s:i,s:i,s:(iii),s:d,s:i,s:d,s:d,s:d,s:d}", "class", k, "from", x->from,
+                                      "to", x->to, "image", x->image[0], x->image[1], x->image[2], "length", x->length,
                                       "count", x->multiplicity, "em", h.result[k].em, "spread", h.result[k].spread,
-                                      "closest_approach", h.result[k].closest_approach));
+                                      "closest_approach", h.result[k].closest_approach, "rep_distance",
+                                      h.result[k].rep_distance));
         /* with a calibrated model: the 90 % interval, P(good) and any reason it lies outside the domain */
         PyObject *cls = PyList_GET_ITEM(classes, k);
         double low, high;

@@ -233,6 +233,8 @@ def test_calibrated_interval_and_probability(model):
     assert m and abs(float(m.group(1)) - low) < 0.006 and abs(float(m.group(2)) - high) < 0.006
     assert re.search(r"verdict: good \(p = %.2f\)" % hop.p_good, out)
     assert hop.outside_domain == ""  # a Li hop in an olivine is inside the training domain
+    # the hop (a training record's) lies among the training records in the model's representation
+    assert 0 <= hop.rep_distance < 1
 
 
 def test_hop_classes_carry_intervals(model):
@@ -241,6 +243,7 @@ def test_hop_classes_carry_intervals(model):
         low, high = c["interval"]
         assert low <= c["em"] <= high and 0 <= c["p_good"] <= 1
         assert "outside_domain" not in c
+        assert 0 <= c["rep_distance"] < 2
     lowest = min(net.classes, key=lambda c: c["em"])
     highest = max(net.classes, key=lambda c: c["em"])
     assert lowest["p_good"] > highest["p_good"]

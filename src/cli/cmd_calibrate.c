@@ -19,7 +19,7 @@ static void usage(FILE *f) {
 
 int cmd_calibrate(int argc, char **argv) {
     const char *model = NULL, *cv = NULL, *out = NULL, *data = NULL, *v;
-    double members = 3, c_pred = 0.5, c_const = 0.02;
+    double members = 3, c_pred = IH_CAL_PRED, c_const = IH_CAL_CONST;
     for (int i = 1; i < argc; i++) {
         int r;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {

@@ -220,6 +220,24 @@ int cmd_finetune(int argc, char **argv) {
     if (!a.folds) rc = ih_finetune_ensemble(&f, &d, a.out);
     else rc = ih_finetune_cross_validate(&f, &d, (int)a.folds, a.out, a.cv_out, a.resume, (int)a.stop_after_fold);
     ih_dataset_free(&d);
+    /* A calibration belongs to a recipe's cross-validated errors. The fold ensemble of a finished
+     * cross-validation has them at hand: it is calibrated from its own held-out predictions (the
+     * bundled scale, docs/method.md §13) with its records as the training domain. Members trained
+     * on every record have none: calibrate them from a cross-validation of the same recipe. */
+    if (rc == 0 && a.folds && a.out && f.cv_finished) {
+        const char *cv = a.cv_out ? a.cv_out : cv_default;
+        /* the model is written whatever happens here: a failed calibration only leaves it without one */
+        if (ih_calibrate_model(a.out, cv, f.ensemble, IH_CAL_PRED, IH_CAL_CONST, f.data, a.out) == 0)
+            printf("calibrated from its own cross-validated predictions (ionhop calibrate %s --cv %s --members %d "
+                   "--data %s) -> %s\n",
+                   a.out, cv, f.ensemble, f.data, a.out);
+        else
+            printf("no interval calibration in %s: %s\n", a.out, ih_last_error());
+    } else if (rc == 0 && !a.folds && a.out) {
+        printf("no interval calibration in %s: calibrate it from a cross-validation of the same recipe "
+               "(finetune --folds 5 --cv-out CV.csv, then ionhop calibrate %s --cv CV.csv --data %s)\n",
+               a.out, a.out, f.data);
+    }
     ih_model_free(f.init);
     ih_unlock_output(lock);
     return rc == 0 ? 0 : cli_fail();

@@ -92,15 +92,16 @@ static int predict_file(ih_predictor *pm, const char *data, const char *out_path
     if (ih_predict_file(pm, data, &fp) != 0) return cli_fail();
     int P = fp.n_tasks, ens = fp.n_members > 1;
     int cal = P == 1 && ih_predictor_has_calibration(pm); /* low,high,p_good columns */
-    size_t cap = 256 + (size_t)P * 80 + (size_t)fp.n * (96 + 32 * P * (ens + 1) + 96 * cal), len = 0;
+    int rep = cal && fp.n > 0 && !isnan(fp.rep_distance[0]); /* the model stores its training domain's representation */
+    size_t cap = 256 + (size_t)P * 80 + (size_t)fp.n * (96 + 32 * P * (ens + 1) + 96 * cal + 16 * rep), len = 0;
     char *csv = malloc(cap);
     if (!csv) {
         ih_record_predictions_free(&fp);
         return cli_usage_error("out of memory");
     }
     if (P == 1) {
-        len += (size_t)snprintf(csv + len, cap - len, "jid,target,prediction%s%s\n", ens ? ",spread" : "",
-                                cal ? ",low,high,p_good" : "");
+        len += (size_t)snprintf(csv + len, cap - len, "jid,target,prediction%s%s%s\n", ens ? ",spread" : "",
+                                cal ? ",low,high,p_good" : "", rep ? ",rep_distance" : "");
     } else {
         len += (size_t)snprintf(csv + len, cap - len, "jid");
         for (int p = 0; p < P; p++) len += (size_t)snprintf(csv + len, cap - len, ",%s", ih_predictor_task_name(pm, p));
@@ -120,6 +121,7 @@ static int predict_file(ih_predictor *pm, const char *data, const char *out_path
         if (cal && ih_predictor_interval(pm, fp.mean[i], fp.spread[i], level, &low, &high) == 0)
             len += (size_t)snprintf(csv + len, cap - len, ",%.6f,%.6f,%.4f", low, high,
                                     ih_predictor_p_good(pm, fp.mean[i], fp.spread[i]));
+        if (rep) len += (size_t)snprintf(csv + len, cap - len, ",%.4f", fp.rep_distance[i]);
         len += (size_t)snprintf(csv + len, cap - len, "\n");
     }
     int rc = out_path ? ih_write_file_atomic(out_path, csv, len)

@@ -94,10 +94,13 @@ static void print_meta_value(FILE *out, const char *key, const char *value) {
 int ih_st_describe(FILE *out, const char *path, int list_tensors) {
     ih_st_file f;
     if (ih_st_read(path, &f) != 0) return -1;
-    size_t n_param = 0, n_buf = 0;
-    int t_param = 0, t_buf = 0;
+    size_t n_param = 0, n_buf = 0, n_dom = 0;
+    int t_param = 0, t_buf = 0, t_dom = 0;
     for (int i = 0; i < f.n; i++) {
-        if (ih_st_is_buffer_name(f.tensors[i].name)) {
+        if (!strncmp(f.tensors[i].name, IH_DOMAIN_TENSOR_PREFIX, strlen(IH_DOMAIN_TENSOR_PREFIX))) {
+            n_dom += f.tensors[i].count;
+            t_dom++;
+        } else if (ih_st_is_buffer_name(f.tensors[i].name)) {
             n_buf += f.tensors[i].count;
             t_buf++;
         } else {
@@ -114,6 +117,9 @@ int ih_st_describe(FILE *out, const char *path, int list_tensors) {
     fprintf(out, "parameters: %zu (in %d tensor%s)\n", n_param, t_param, t_param == 1 ? "" : "s");
     fprintf(out, "buffers: %zu (in %d tensor%s: BatchNorm running statistics)\n", n_buf, t_buf,
             t_buf == 1 ? "" : "s");
+    if (t_dom)
+        fprintf(out, "training domain: %zu values (in %d tensor%s: the training records in the model's representation)\n",
+                n_dom, t_dom, t_dom == 1 ? "" : "s");
     int shown = 0;
     for (int i = 0; i < f.n_meta; i++) {
         if (!strcmp(f.meta[i].key, "format")) continue;

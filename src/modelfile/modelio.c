@@ -275,6 +275,8 @@ ih_model **ih_ensemble_load(const char *path, int *n_members, char **meta_json) 
             used++;
         }
     }
+    for (int q = 0; q < f.n; q++) /* the training domain's tensors (calibration.c) are not weights */
+        used += !strncmp(f.tensors[q].name, IH_DOMAIN_TENSOR_PREFIX, strlen(IH_DOMAIN_TENSOR_PREFIX));
     if (used != f.n) {
         ih_set_error("%s: file holds %d tensors, the model %d: not a model of this configuration",
                      path, f.n, used);

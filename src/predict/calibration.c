@@ -37,8 +37,8 @@ int ih_calibration_interval(const ih_calibration *c, double em, double spread, d
     return 0;
 }
 
-int ih_calibration_domain_check(const ih_calibration *c, const ih_structure *s, int ion, double closest, char *why,
-                                size_t cap) {
+int ih_calibration_domain_check(const ih_calibration *c, const ih_structure *s, int ion, double closest,
+                                double rep_distance, char *why, size_t cap) {
     if (cap) why[0] = 0;
     if (!c->has_domain) return 0;
     int n = 0;
@@ -64,6 +64,10 @@ int ih_calibration_domain_check(const ih_calibration *c, const ih_structure *s, 
     if (closest < c->closest_p01)
         REASON("the path passes %.2f Å from a host atom, closer than 99 %% of the training paths (%.2f Å)", closest,
                c->closest_p01);
+    if (rep_distance > IH_REP_FLAG)
+        REASON("the hop is far from every training record in the model's representation (%.1f times the "
+               "training records' typical distance)",
+               rep_distance);
 #undef REASON
     return n;
 }
@@ -91,8 +95,104 @@ int ih_calibration_trained_on(const ih_calibration *c, const char *jid) {
     return bsearch(key, c->jids, (size_t)c->n_jids, sizeof *c->jids, (int (*)(const void *, const void *))strcmp) != NULL;
 }
 
+/* a small sorted list of the k smallest values seen */
+static void keep_smallest(double *best, int k, double v) {
+    if (v >= best[k - 1]) return;
+    int i = k - 1;
+    while (i > 0 && best[i - 1] > v) best[i] = best[i - 1], i--;
+    best[i] = v;
+}
+
+double ih_rep_knn_distance(const float *rep, int n, int M, int dim, int m, const float *query, int exclude, int k) {
+    double best[16];
+    if (k > 16) k = 16;
+    for (int j = 0; j < k; j++) best[j] = INFINITY;
+    for (int r = 0; r < n; r++) {
+        if (r == exclude) continue;
+        const float *v = rep + ((size_t)r * M + m) * dim;
+        double d2 = 0;
+        for (int j = 0; j < dim; j++) d2 += ((double)query[j] - v[j]) * ((double)query[j] - v[j]);
+        keep_smallest(best, k, d2);
+    }
+    double sum = 0;
+    int got = 0;
+    for (int j = 0; j < k && isfinite(best[j]); j++) sum += sqrt(best[j]), got++;
+    return got ? sum / got : NAN;
+}
+
+double ih_calibration_rep_distance(const ih_calibration *c, const float *query) {
+    if (!c->rep) return NAN;
+    double sum = 0;
+    for (int m = 0; m < c->rep_members; m++)
+        sum += ih_rep_knn_distance(c->rep, c->rep_records, c->rep_members, c->rep_dim, m, query + (size_t)m * c->rep_dim,
+                                   -1, IH_REP_NEIGHBORS) /
+               c->rep_median[m];
+    return sum / c->rep_members;
+}
+
+/* per member, the median over the records of their mean distance to their k nearest others */
+static int rep_medians(const float *rep, int n, int M, int dim, double *median) {
+    double *d = malloc((size_t)n * sizeof *d);
+    if (!d) return ih_set_error("out of memory");
+    for (int m = 0; m < M; m++) {
+        for (int r = 0; r < n; r++)
+            d[r] = ih_rep_knn_distance(rep, n, M, dim, m, rep + ((size_t)r * M + m) * dim, r, IH_REP_NEIGHBORS);
+        qsort(d, (size_t)n, sizeof *d, cmp_double);
+        median[m] = n % 2 ? d[n / 2] : 0.5 * (d[n / 2 - 1] + d[n / 2]);
+    }
+    free(d);
+    return 0;
+}
+
+int ih_calibration_load_representation(ih_calibration *c, const char *path, const char *meta_json, int n_members,
+                                       int dim) {
+    cJSON *root = cJSON_Parse(meta_json ? meta_json : "{}");
+    cJSON *dom = root ? cJSON_GetObjectItemCaseSensitive(root, "domain") : NULL;
+    cJSON *rep = dom ? cJSON_GetObjectItemCaseSensitive(dom, "representation") : NULL;
+    int rc = 1;
+    if (rep) {
+        cJSON *med = cJSON_GetObjectItemCaseSensitive(rep, "median_distance");
+        ih_st_file f;
+        if (!cJSON_IsArray(med) || cJSON_GetArraySize(med) != n_members) {
+            /* a merged file keeps the first part's description but not its representation */
+            rc = 1;
+        } else if (ih_st_read(path, &f) != 0) {
+            rc = -1;
+        } else {
+            const ih_st_entry *e = ih_st_find(&f, IH_REP_TENSOR);
+            rc = 1;
+            if (e && e->ndim == 3 && e->shape[1] == n_members && e->shape[2] == dim && e->shape[0] >= IH_REP_NEIGHBORS + 1) {
+                int n = (int)e->shape[0];
+                c->rep = malloc(e->count * sizeof *c->rep);
+                c->rep_median = malloc((size_t)n_members * sizeof *c->rep_median);
+                rc = c->rep && c->rep_median ? 0 : ih_set_error("%s: out of memory", path);
+                for (size_t q = 0; rc == 0 && q < e->count; q++)
+                    if (!isfinite(e->data[q])) rc = ih_set_error("%s: the stored representation holds a non-finite value", path);
+                for (int m = 0; rc == 0 && m < n_members; m++) {
+                    cJSON *v = cJSON_GetArrayItem(med, m);
+                    if (!cJSON_IsNumber(v) || !(v->valuedouble > 0) || !isfinite(v->valuedouble))
+                        rc = ih_set_error("%s: the representation's median distance %d is not a positive number", path,
+                                          m + 1);
+                    else
+                        c->rep_median[m] = v->valuedouble;
+                }
+                if (rc == 0) {
+                    memcpy(c->rep, e->data, e->count * sizeof *c->rep);
+                    c->rep_records = n, c->rep_members = n_members, c->rep_dim = dim;
+                } else {
+                    free(c->rep), free(c->rep_median);
+                    c->rep = NULL, c->rep_median = NULL;
+                }
+            }
+            ih_st_free(&f);
+        }
+    }
+    cJSON_Delete(root);
+    return rc;
+}
+
 void ih_calibration_free(ih_calibration *c) {
-    free(c->signed_sorted), free(c->abs_sorted), free(c->jids);
+    free(c->signed_sorted), free(c->abs_sorted), free(c->jids), free(c->rep), free(c->rep_median);
     memset(c, 0, sizeof *c);
 }
 
@@ -288,6 +388,48 @@ done:
     return d;
 }
 
+/* The training records in the model's representation: each member's head input for each record
+ * of train_data (n × M × dim), and in domain's "representation" the per-member median of the
+ * records' mean distance to their IH_REP_NEIGHBORS nearest others. */
+static int representation(const char *model_path, const char *train_data, cJSON *domain, float **rep_out, int *n_out,
+                          int *m_out, int *dim_out) {
+    ih_model_set ms;
+    if (ih_model_set_load(model_path, &ms) != 0) return -1;
+    ih_structure_set set;
+    if (ih_read_structures(train_data, IH_FMT_JSON, &set) != 0) {
+        ih_model_set_free(&ms);
+        return -1;
+    }
+    int n = set.n, M = ms.n_members, dim = ih_model_config(ms.members[0])->hidden, rc = 0;
+    float *rep = malloc((size_t)(n ? n : 1) * M * dim * sizeof *rep);
+    double *median = malloc((size_t)M * sizeof *median);
+    if (!rep || !median) rc = ih_set_error("%s: out of memory", train_data);
+    int too_few = n < IH_REP_NEIGHBORS + 1;
+    if (rc == 0 && too_few)
+        ih_warn("%s: %d record%s: the distance in the model's representation needs at least %d, so it is not stored",
+                train_data, n, n == 1 ? "" : "s", IH_REP_NEIGHBORS + 1);
+    if (rc == 0 && !too_few) rc = ih_model_set_representation(&ms, &set, train_data, rep);
+    if (rc == 0 && !too_few) rc = rep_medians(rep, n, M, dim, median);
+    for (int m = 0; rc == 0 && !too_few && m < M; m++)
+        if (!(median[m] > 0))
+            rc = ih_set_error("%s: member %d maps the training records to one point: no distance can be measured",
+                              model_path, m + 1);
+    if (rc == 0 && !too_few) {
+        cJSON *r = cJSON_AddObjectToObject(domain, "representation");
+        cJSON_AddStringToObject(r, "tensor", IH_REP_TENSOR);
+        cJSON_AddStringToObject(r, "what", "each member's head input for each training record");
+        cJSON_AddNumberToObject(r, "neighbors", IH_REP_NEIGHBORS);
+        cJSON *med = cJSON_AddArrayToObject(r, "median_distance");
+        for (int m = 0; m < M; m++) cJSON_AddItemToArray(med, cJSON_CreateNumber(median[m]));
+        *rep_out = rep, *n_out = n, *m_out = M, *dim_out = dim;
+        rep = NULL;
+    }
+    free(rep), free(median);
+    ih_structure_set_free(&set);
+    ih_model_set_free(&ms);
+    return rc;
+}
+
 int ih_calibrate_model(const char *model_path, const char *cv_csv, int spread_members, double c_pred, double c_const,
                        const char *train_data, const char *out_path) {
     if (spread_members < 1) return ih_set_error("--members %d: the cross-validation ensemble size", spread_members);
@@ -308,6 +450,10 @@ int ih_calibrate_model(const char *model_path, const char *cv_csv, int spread_me
     if (!root) rc = ih_set_error("%s: not an ionhop model file (no \"ionhop\" metadata)", model_path);
     cJSON *domain = rc == 0 && train_data ? domain_json(train_data) : NULL;
     if (rc == 0 && train_data && !domain) rc = -1;
+    float *rep = NULL;
+    int rep_n = 0, rep_m = 0, rep_dim = 0;
+    if (rc == 0 && domain) rc = representation(model_path, train_data, domain, &rep, &rep_n, &rep_m, &rep_dim);
+    int new_domain = domain != NULL; /* its tensors replace the stored ones */
     if (rc == 0 && domain) {
         cJSON_DeleteItemFromObjectCaseSensitive(root, "domain");
         cJSON_AddItemToObject(root, "domain", domain);
@@ -332,21 +478,26 @@ int ih_calibrate_model(const char *model_path, const char *cv_csv, int spread_me
             cJSON_AddItemToArray(arr, cJSON_CreateRaw(num));
         }
         char *text = cJSON_PrintUnformatted(root);
-        ih_st_tensor *t = malloc((size_t)f.n * sizeof *t);
+        ih_st_tensor *t = malloc((size_t)(f.n + 1) * sizeof *t);
         ih_st_kv *kv = malloc((size_t)f.n_meta * sizeof *kv);
         if (!text || !t || !kv) rc = ih_set_error("%s: out of memory", out_path);
+        int nt = 0;
         for (int k = 0; rc == 0 && k < f.n; k++) {
             const ih_st_entry *e = &f.tensors[k];
-            t[k] = (ih_st_tensor){.name = e->name, .ndim = e->ndim, .data = e->data};
-            memcpy(t[k].shape, e->shape, sizeof t[k].shape);
+            /* a new training domain replaces the stored one; without --data the stored one stays */
+            if (new_domain && !strncmp(e->name, IH_DOMAIN_TENSOR_PREFIX, strlen(IH_DOMAIN_TENSOR_PREFIX))) continue;
+            t[nt] = (ih_st_tensor){.name = e->name, .ndim = e->ndim, .data = e->data};
+            memcpy(t[nt++].shape, e->shape, sizeof t[0].shape);
         }
+        if (rc == 0 && rep)
+            t[nt++] = (ih_st_tensor){.name = IH_REP_TENSOR, .ndim = 3, .shape = {rep_n, rep_m, rep_dim}, .data = rep};
         for (int k = 0; rc == 0 && k < f.n_meta; k++)
             kv[k] = (ih_st_kv){f.meta[k].key, strcmp(f.meta[k].key, "ionhop") ? f.meta[k].value : text};
-        if (rc == 0) rc = ih_st_write(out_path, t, f.n, kv, f.n_meta);
+        if (rc == 0) rc = ih_st_write(out_path, t, nt, kv, f.n_meta);
         free(text), free(t), free(kv);
     }
     cJSON_Delete(root);
     ih_st_free(&f);
-    free(score);
+    free(score), free(rep);
     return rc;
 }

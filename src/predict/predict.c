@@ -60,20 +60,29 @@ static int check_size(const ih_dataset *d, const int *idx, int n) {
 }
 
 int ih_model_set_predict(ih_model_set *ms, const ih_dataset *d, const int *idx, int n, double *mean, double *spread,
-                         double *members) {
-    int P = ms->n_tasks, M = ms->n_members;
+                         double *members, float *rep) {
+    int P = ms->n_tasks, M = ms->n_members, H = ih_model_config(ms->members[0])->hidden;
     long budget = IH_PREDICT_TRIPLETS;
     if (check_size(d, idx, n) != 0) return -1;
+    for (int k = 1; rep && k < M; k++)
+        if (ih_model_config(ms->members[k])->hidden != H)
+            return ih_set_error("the ensemble's members differ in width: no common representation");
     float *out = malloc((size_t)(n > 0 ? n : 1) * P * sizeof *out);
-    if (!out) return ih_set_error("out of memory");
+    float *pooled = rep ? malloc((size_t)(n > 0 ? n : 1) * H * sizeof *pooled) : NULL;
+    if (!out || (rep && !pooled)) {
+        free(out), free(pooled);
+        return ih_set_error("out of memory");
+    }
     for (size_t q = 0; q < (size_t)n * P; q++) mean[q] = spread[q] = 0;
     /* mean and (population) standard deviation over the ensemble, in original units */
     for (int k = 0; k < M; k++) {
         if (ih_dataset_reserve_eval(ms->members[k], d, IH_PREDICT_BATCH, budget) != 0 ||
-            ih_predict_dataset(ms->members[k], d, idx, n, IH_PREDICT_BATCH, budget, out) != 0) {
-            free(out);
+            ih_predict_dataset_pooled(ms->members[k], d, idx, n, IH_PREDICT_BATCH, budget, out, pooled) != 0) {
+            free(out), free(pooled);
             return -1;
         }
+        for (int i = 0; rep && i < n; i++) /* record-major: rep[(i·M + k)·H + j] */
+            memcpy(rep + ((size_t)i * M + k) * H, pooled + (size_t)i * H, (size_t)H * sizeof *rep);
         ih_task_scaling sk = ms->sc[0];
         if (ms->member_lo_hi) sk.lo = ms->member_lo_hi[2 * k], sk.hi = ms->member_lo_hi[2 * k + 1];
         for (int i = 0; i < n; i++)
@@ -90,7 +99,7 @@ int ih_model_set_predict(ih_model_set *ms, const ih_dataset *d, const int *idx, 
         double var = spread[q] / M - mean[q] * mean[q];
         spread[q] = var > 0 ? sqrt(var) : 0;
     }
-    free(out);
+    free(out), free(pooled);
     return 0;
 }
 
@@ -99,16 +108,18 @@ int ih_model_set_predict(ih_model_set *ms, const ih_dataset *d, const int *idx, 
 /* ---------------------------------------------------------------------------------------- */
 
 void ih_record_predictions_free(ih_record_predictions *p) {
-    free(p->jid), free(p->target), free(p->mean), free(p->spread), free(p->members);
+    free(p->jid), free(p->target), free(p->mean), free(p->spread), free(p->members), free(p->rep_distance);
     memset(p, 0, sizeof *p);
 }
 
 /* Graphs are built and predicted IH_PREDICT_CHUNK records at a time, so memory does not grow
- * with the file. */
-int ih_model_set_predict_set(ih_model_set *ms, const ih_structure_set *set, const char *what,
-                             ih_record_predictions *out) {
+ * with the file. With cal (may be NULL) holding a representation, each record's distance from the
+ * training records; with rep_all (may be NULL), every record's representation (n × M × hidden). */
+static int predict_set(ih_model_set *ms, const ih_structure_set *set, const char *what, ih_record_predictions *out,
+                       const ih_calibration *cal, float *rep_all) {
     memset(out, 0, sizeof *out);
     int n = set->n, P = ms->n_tasks, M = ms->n_members, rc = 0;
+    int H = ih_model_config(ms->members[0])->hidden, want_rep = rep_all || (cal && cal->rep);
     size_t n1 = (size_t)(n ? n : 1);
     out->n = n, out->n_tasks = P, out->n_members = M;
     out->jid = malloc(n1 * sizeof *out->jid);
@@ -116,10 +127,14 @@ int ih_model_set_predict_set(ih_model_set *ms, const ih_structure_set *set, cons
     out->mean = malloc(n1 * P * sizeof *out->mean);
     out->spread = malloc(n1 * P * sizeof *out->spread);
     out->members = malloc(n1 * P * M * sizeof *out->members);
+    out->rep_distance = malloc(n1 * sizeof *out->rep_distance);
     int *idx = malloc(IH_PREDICT_CHUNK * sizeof *idx);
-    if (!out->jid || !out->target || !out->mean || !out->spread || !out->members || !idx)
+    float *rep = want_rep ? malloc((size_t)IH_PREDICT_CHUNK * M * H * sizeof *rep) : NULL;
+    if (!out->jid || !out->target || !out->mean || !out->spread || !out->members || !out->rep_distance || !idx ||
+        (want_rep && !rep))
         rc = ih_set_error("%s: out of memory", what);
     for (int q = 0; q < IH_PREDICT_CHUNK && idx; q++) idx[q] = q;
+    for (int i = 0; rc == 0 && i < n; i++) out->rep_distance[i] = NAN;
     /* a barrier model reads hops: a host structure would be "predicted" as if it were a path */
     for (int i = 0; rc == 0 && ms->five_image && i < n; i++)
         if (!ih_structure_is_5image(&set->items[i]))
@@ -137,15 +152,30 @@ int ih_model_set_predict_set(ih_model_set *ms, const ih_structure_set *set, cons
         rc = ih_dataset_from_structures(&d, set, first, cnt, &go, input, what);
         if (rc != 0) break;
         rc = ih_model_set_predict(ms, &d, idx, cnt, out->mean + (size_t)first * P, out->spread + (size_t)first * P,
-                                  out->members + (size_t)first * P * M);
+                                  out->members + (size_t)first * P * M, rep);
         for (int i = 0; i < cnt; i++) {
             snprintf(out->jid[first + i], sizeof out->jid[0], "%s", d.jid[i]);
             out->target[first + i] = d.mask[i] != 0.0f ? d.targets[i] : NAN;
+            if (rc == 0 && cal && cal->rep)
+                out->rep_distance[first + i] = ih_calibration_rep_distance(cal, rep + (size_t)i * M * H);
         }
+        if (rc == 0 && rep_all) memcpy(rep_all + (size_t)first * M * H, rep, (size_t)cnt * M * H * sizeof *rep);
         ih_dataset_free(&d);
     }
-    free(idx);
+    free(idx), free(rep);
     if (rc != 0) ih_record_predictions_free(out);
+    return rc;
+}
+
+int ih_model_set_predict_set(ih_model_set *ms, const ih_structure_set *set, const char *what,
+                             ih_record_predictions *out) {
+    return predict_set(ms, set, what, out, NULL, NULL);
+}
+
+int ih_model_set_representation(ih_model_set *ms, const ih_structure_set *set, const char *what, float *rep) {
+    ih_record_predictions out;
+    int rc = predict_set(ms, set, what, &out, NULL, rep);
+    if (rc == 0) ih_record_predictions_free(&out);
     return rc;
 }
 
@@ -197,10 +227,11 @@ static int hop_graphs(const ih_config *cfg, const ih_structure *ini, const ih_st
 /* Hops as one dataset through every ensemble member: hop k starts from structure ini[k] with atom
  * ion[k] moving to to[k]; fin (NULL, or the user's final structure) only with n == 1. */
 static int predict_hop_graphs(ih_model_set *ms, int n, const ih_structure *ini, const ih_structure *fin,
-                              const int *ion, const double (*to)[3], const char *what, double *em, double *spread,
-                              double *members) {
+                              const int *ion, const double (*to)[3], const char *what, const ih_calibration *cal,
+                              double *em, double *spread, double *rep_dist, double *members) {
     const ih_config *cfg = ih_model_config(ms->members[0]);
-    int P = ms->n_tasks, M = ms->n_members;
+    int P = ms->n_tasks, M = ms->n_members, H = cfg->hidden;
+    float *rep = cal && cal->rep ? malloc((size_t)n * M * H * sizeof *rep) : NULL;
     ih_graph *g = calloc(2 * (size_t)n, sizeof *g);
     long *n_trip = calloc(2 * (size_t)n, sizeof *n_trip);
     float *zero = calloc((size_t)n * P, sizeof *zero);
@@ -208,7 +239,10 @@ static int predict_hop_graphs(ih_model_set *ms, int n, const ih_structure *ini, 
     double *mean = malloc((size_t)n * P * sizeof *mean), *sd = malloc((size_t)n * P * sizeof *sd);
     double *mem = malloc((size_t)n * P * M * sizeof *mem);
     char(*names)[64] = calloc((size_t)n, sizeof *names); /* for messages about a hop */
-    int rc = g && n_trip && zero && idx && mean && sd && mem && names ? 0 : ih_set_error("out of memory"), built = 0;
+    int rc = g && n_trip && zero && idx && mean && sd && mem && names && (rep || !(cal && cal->rep))
+                 ? 0
+                 : ih_set_error("out of memory"),
+        built = 0;
     for (int k = 0; names && k < n; k++)
         if (n == 1) snprintf(names[k], sizeof names[k], "%.63s", what);
         else snprintf(names[k], sizeof names[k], "%.40s hop %d", what, k + 1);
@@ -245,21 +279,22 @@ static int predict_hop_graphs(ih_model_set *ms, int n, const ih_structure *ini, 
         if (d.input != IH_INPUT_SINGLE) d.graphs2 = g + n, d.n_triplets2 = n_trip + n;
         d.targets = d.mask = zero;
         d.jid = names;
-        rc = ih_model_set_predict(ms, &d, idx, n, mean, sd, mem);
+        rc = ih_model_set_predict(ms, &d, idx, n, mean, sd, mem, rep);
     }
     for (int k = 0; k < built; k++) ih_graph_free(&g[k]), ih_graph_free(&g[n + k]);
     for (int k = 0; rc == 0 && k < n; k++) {
         em[k] = mean[(size_t)k * P], spread[k] = sd[(size_t)k * P];
+        rep_dist[k] = rep ? ih_calibration_rep_distance(cal, rep + (size_t)k * M * H) : NAN;
         if (members) memcpy(members + (size_t)k * M, mem + (size_t)k * P * M, (size_t)M * sizeof *members);
     }
-    free(g), free(n_trip), free(zero), free(idx), free(mean), free(sd), free(mem), free(names);
+    free(g), free(n_trip), free(zero), free(idx), free(mean), free(sd), free(mem), free(names), free(rep);
     return rc;
 }
 
 /* Hop length and the straight path's closest approach to a host atom (index in s). */
 static int hop_geometry(const ih_structure *s, int ion, const double to[3], ih_hop_result *r) {
     ih_structure five;
-    r->closest_approach = NAN, r->nearest_atom = -1, r->length = NAN;
+    r->closest_approach = NAN, r->nearest_atom = -1, r->length = NAN, r->rep_distance = NAN;
     if (ih_path_5image(s, ion, to, &five) != 0) return -1;
     double d[3], x[3];
     for (int c = 0; c < 3; c++) d[c] = five.frac[12 + c] - five.frac[c];
@@ -338,6 +373,13 @@ ih_predictor *ih_predictor_load(const char *path) {
         return NULL;
     }
     p->has_cal = cal == 0;
+    if (p->has_cal && ih_calibration_load_representation(&p->cal, path, p->set.meta, p->set.n_members,
+                                                         ih_model_config(p->set.members[0])->hidden) < 0) {
+        ih_calibration_free(&p->cal);
+        ih_model_set_free(&p->set);
+        free(p->path), free(p);
+        return NULL;
+    }
     pthread_mutex_init(&p->lock, NULL);
     return p;
 }
@@ -372,7 +414,7 @@ int ih_predictor_domain_check(const ih_predictor *p, const ih_structure *ini, co
                               size_t cap) {
     if (cap) why[0] = 0;
     if (!p->has_cal || r->ion < 0 || r->ion >= ini->n_atoms) return 0;
-    return ih_calibration_domain_check(&p->cal, ini, r->ion, r->closest_approach, why, cap);
+    return ih_calibration_domain_check(&p->cal, ini, r->ion, r->closest_approach, r->rep_distance, why, cap);
 }
 
 double ih_predictor_p_good(const ih_predictor *p, double em, double spread) {
@@ -398,12 +440,15 @@ int ih_predict_moves(ih_predictor *p, int n, const ih_structure *ini, const char
         if (hop_geometry(&ini[k], ion[k], to[k], &out[k]) != 0) return -1;
     }
     double *em = malloc((size_t)n * sizeof *em), *sd = malloc((size_t)n * sizeof *sd);
-    int rc = em && sd ? 0 : ih_set_error("out of memory");
+    double *rd = malloc((size_t)n * sizeof *rd);
+    int rc = em && sd && rd ? 0 : ih_set_error("out of memory");
     pthread_mutex_lock(&p->lock);
-    if (rc == 0) rc = predict_hop_graphs(&p->set, n, ini, NULL, ion, to, what ? what : "structure", em, sd, members);
+    if (rc == 0)
+        rc = predict_hop_graphs(&p->set, n, ini, NULL, ion, to, what ? what : "structure", p->has_cal ? &p->cal : NULL,
+                                em, sd, rd, members);
     pthread_mutex_unlock(&p->lock);
-    for (int k = 0; rc == 0 && k < n; k++) out[k].em = em[k], out[k].spread = sd[k];
-    free(em), free(sd);
+    for (int k = 0; rc == 0 && k < n; k++) out[k].em = em[k], out[k].spread = sd[k], out[k].rep_distance = rd[k];
+    free(em), free(sd), free(rd);
     return rc;
 }
 
@@ -467,7 +512,8 @@ static int predict_own_image(ih_predictor *p, const ih_structure *s, const char 
     if (rc == 0) {
         const double(*one)[3] = (const double(*)[3])cell_to;
         pthread_mutex_lock(&p->lock);
-        rc = predict_hop_graphs(&p->set, 1, &cell, NULL, &cell_ion, one, name, &r.em, &r.spread, members);
+        rc = predict_hop_graphs(&p->set, 1, &cell, NULL, &cell_ion, one, name, p->has_cal ? &p->cal : NULL, &r.em,
+                            &r.spread, &r.rep_distance, members);
         pthread_mutex_unlock(&p->lock);
     }
     if (rc == 0) {
@@ -532,7 +578,8 @@ int ih_predict_move(ih_predictor *p, const ih_structure *s, const char *name, in
     const double(*one)[3] = (const double(*)[3])to;
     /* the geometry is known: straight to the network, as for end points */
     pthread_mutex_lock(&p->lock);
-    int rc2 = predict_hop_graphs(&p->set, 1, s, NULL, &ion, one, name, &r.em, &r.spread, members);
+    int rc2 = predict_hop_graphs(&p->set, 1, s, NULL, &ion, one, name, p->has_cal ? &p->cal : NULL, &r.em,
+                            &r.spread, &r.rep_distance, members);
     pthread_mutex_unlock(&p->lock);
     if (rc2 != 0) return -1;
     *out = r;
@@ -597,7 +644,8 @@ int ih_predict_endpoints(ih_predictor *p, const ih_structure *ini, const ih_stru
     warn_endpoint_diff(p, ini, ini_name, fin_name, &diff);
     const double(*one)[3] = (const double(*)[3])to;
     pthread_mutex_lock(&p->lock);
-    int rc = predict_hop_graphs(&p->set, 1, ini, fin, &ion, one, ini_name, &r.em, &r.spread, members);
+    int rc = predict_hop_graphs(&p->set, 1, ini, fin, &ion, one, ini_name, p->has_cal ? &p->cal : NULL, &r.em,
+                            &r.spread, &r.rep_distance, members);
     pthread_mutex_unlock(&p->lock);
     if (rc == 0) *out = r;
     return rc;
@@ -605,7 +653,7 @@ int ih_predict_endpoints(ih_predictor *p, const ih_structure *ini, const ih_stru
 
 int ih_predict_set(ih_predictor *p, const ih_structure_set *set, const char *what, ih_record_predictions *out) {
     pthread_mutex_lock(&p->lock);
-    int rc = ih_model_set_predict_set(&p->set, set, what ? what : "records", out);
+    int rc = predict_set(&p->set, set, what ? what : "records", out, p->has_cal ? &p->cal : NULL, NULL);
     pthread_mutex_unlock(&p->lock);
     return rc;
 }

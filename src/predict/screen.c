@@ -145,6 +145,8 @@ static cJSON *result_json(const ih_predictor *p, const char *item, const ih_stru
             cJSON_AddNumberToObject(c, "high", round(high * 1e4) / 1e4);
             cJSON_AddNumberToObject(c, "p_good", round(ih_predictor_p_good(p, h->result[k].em, h->result[k].spread) * 1e3) / 1e3);
         }
+        if (!isnan(h->result[k].rep_distance))
+            cJSON_AddNumberToObject(c, "rep_distance", round(h->result[k].rep_distance * 1e3) / 1e3);
         ih_hop_result at = h->result[k]; /* the class's ion as an atom of s */
         at.ion = h->hops[k].from;
         char why[512];

@@ -439,6 +439,7 @@ int ih_finetune_cross_validate(ih_finetune *f, ih_dataset *d, int folds, const c
         rc = cv_fold(&c, fo);
     }
     if (rc == 0 && c.st.folds_done == folds) rc = cv_finish(&c);
+    if (rc == 0 && c.st.folds_done == folds) f->cv_finished = 1;
     cv_run_free(&c);
     return rc;
 }

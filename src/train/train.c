@@ -193,13 +193,19 @@ static int predict_chunks(const ih_dataset *d, const int *idx, int n, int max_st
 
 int ih_predict_dataset(ih_model *m, const ih_dataset *d, const int *idx, int n, int max_structs,
                        long budget_t, float *out) {
-    int P = ih_model_config(m)->n_outputs;
+    return ih_predict_dataset_pooled(m, d, idx, n, max_structs, budget_t, out, NULL);
+}
+
+int ih_predict_dataset_pooled(ih_model *m, const ih_dataset *d, const int *idx, int n, int max_structs,
+                              long budget_t, float *out, float *pooled) {
+    int P = ih_model_config(m)->n_outputs, H = ih_model_config(m)->hidden;
     if (check_input(m, d) != 0) return -1;
     for (int s = 0; s < n;) {
         int len = micro_len(d, idx + s, n - s < max_structs ? n - s : max_structs, budget_t);
         ih_graph g, g2;
         if (make_micro(d, idx + s, len, 0.0, NULL, &g, &g2) != 0) return -1;
         int rc = ih_model_forward(m, &g, d->graphs2 ? &g2 : NULL, 0, out + (size_t)s * P);
+        if (rc == 0 && pooled) memcpy(pooled + (size_t)s * H, ih_model_pooled(m), (size_t)len * H * sizeof *pooled);
         free_micro(&g, &g2);
         if (rc != 0) return -1;
         s += len;

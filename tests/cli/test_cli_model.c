@@ -394,16 +394,20 @@ int main(void) {
         } else if (q == 4) {
             CHECK_MSG(strstr(out, "resuming: 1 of 2 folds done") && strstr(out, "fold 2/2") && !strstr(out, "fold 1/2"), "%s", out);
             CHECK_MSG(strstr(out, "the 2 fold models"), "%s", out);
+            /* the fold ensemble is calibrated from its own held-out predictions, its records its domain */
+            CHECK_MSG(strstr(out, "calibrated from its own cross-validated predictions"), "%s", out);
             CHECK(access(path, F_OK) != 0);
             CHECK(access(fold1, F_OK) != 0 && access(ens, F_OK) == 0);
             /* the fold ensemble predicts with each member's own scaling */
             snprintf(cmd, sizeof cmd, "%s info %s", cli(), ens);
             CHECK_INT(run(cmd, out, sizeof out), 0);
             CHECK_MSG(strstr(out, "member_scaling"), "%s", out);
+            CHECK_MSG(strstr(out, "\"calibration\"") && strstr(out, "training domain: ") &&
+                      strstr(out, "split conformal"), "%s", out);
             snprintf(cmd, sizeof cmd, "%s predict --model %s --initial examples/LiFePO4_hop/initial.vasp "
                      "--final examples/LiFePO4_hop/final.vasp", cli(), ens);
             CHECK_INT(run(cmd, out, sizeof out), 0);
-            CHECK_MSG(strstr(out, "spread of 2 ensemble members"), "%s", out);
+            CHECK_MSG(strstr(out, "spread of 2 ensemble members") && strstr(out, "90 % central interval"), "%s", out);
         }
     }
     {

@@ -4,9 +4,35 @@
 #include "tmpdir.h"
 #include "ionhop.h"
 #include "ionhop_train.h"
+#include "ionhop_modelfile.h"
 
 #include <math.h>
 #include <string.h>
+
+static int cmp_dbl(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* mean distance from q to the k nearest rows of rep (member m), row `skip` left out: written
+ * again here, independently of calibration.c, by sorting all distances */
+static double knn_brute(const float *rep, int n, int M, int H, int m, const float *q, int skip, int k) {
+    double d[64];
+    int c = 0;
+    for (int r = 0; r < n; r++) {
+        if (r == skip) continue;
+        double s2 = 0;
+        for (int j = 0; j < H; j++) {
+            double x = (double)q[j] - rep[((size_t)r * M + m) * H + j];
+            s2 += x * x;
+        }
+        d[c++] = sqrt(s2);
+    }
+    qsort(d, (size_t)c, sizeof *d, cmp_dbl);
+    double sum = 0;
+    for (int j = 0; j < k; j++) sum += d[j];
+    return sum / k;
+}
 
 static void write_text(const char *path, const char *text) {
     FILE *f = fopen(path, "w");
@@ -131,6 +157,102 @@ int main(void) {
         ih_structure_free(&s);
     }
     ih_predictor_free(p);
+    /* one record is too few for a distance in the representation: none is stored */
+    {
+        ih_record_predictions fp;
+        p = ih_predictor_load(model);
+        CHECK(p != NULL && ih_predict_file(p, "tests/fixtures/em_jid7.json", &fp) == 0);
+        CHECK(fp.n == 1 && isnan(fp.rep_distance[0]));
+        ih_record_predictions_free(&fp);
+        ih_predictor_free(p);
+    }
+
+    /* The training domain in the model's representation: eight records (the fixture's cell
+     * stretched by 0-21 %), each member's head input stored; a record's distance is its mean
+     * distance to the 5 nearest training records over the median of the records' own such
+     * distances (themselves left out), averaged over the members. Checked against a brute force. */
+    {
+        ih_structure_set one, eight = {0, NULL};
+        CHECK(ih_read_structures("tests/fixtures/em_jid7.json", IH_FMT_JSON, &one) == 0 && one.n == 1);
+        eight.items = calloc(8, sizeof *eight.items);
+        eight.n = 8;
+        for (int k = 0; k < 8; k++) {
+            CHECK(ih_structure_copy(&eight.items[k], &one.items[0]) == 0);
+            for (int a = 0; a < 3; a++)
+                for (int b = 0; b < 3; b++) eight.items[k].lattice[a][b] *= 1.0 + 0.03 * k;
+            free(eight.items[k].cart), eight.items[k].cart = NULL;
+            snprintf(eight.items[k].jid, sizeof eight.items[k].jid, "stretch%d", k);
+        }
+        const char *eight_path = tmp_path("eight.json");
+        CHECK(ih_write_json(eight_path, eight.items, 8) == 0);
+        CHECK(ih_calibrate_model(model, cv, 1, 0.0, 1.0, eight_path, model) == 0);
+        ih_model_set ms;
+        CHECK(ih_model_set_load(model, &ms) == 0); /* the extra tensor does not stop a model loading */
+        int M = ms.n_members, H = ih_model_config(ms.members[0])->hidden;
+        float *rep = malloc((size_t)8 * M * H * sizeof *rep);
+        CHECK(ih_model_set_representation(&ms, &eight, "eight", rep) == 0);
+        double expect[8] = {0};
+        for (int m = 0; m < M; m++) {
+            double own[8];
+            for (int r = 0; r < 8; r++) own[r] = knn_brute(rep, 8, M, H, m, rep + ((size_t)r * M + m) * H, r, 5);
+            qsort(own, 8, sizeof *own, cmp_dbl);
+            double median = 0.5 * (own[3] + own[4]);
+            CHECK(median > 0);
+            for (int r = 0; r < 8; r++)
+                expect[r] += knn_brute(rep, 8, M, H, m, rep + ((size_t)r * M + m) * H, -1, 5) / median / M;
+        }
+        p = ih_predictor_load(model);
+        CHECK(p != NULL);
+        ih_record_predictions fp;
+        CHECK(ih_predict_file(p, eight_path, &fp) == 0 && fp.n == 8);
+        for (int r = 0; r < 8; r++)
+            CHECK_MSG(fabs(fp.rep_distance[r] - expect[r]) < 1e-5 * (1 + expect[r]), "record %d: %.6f against %.6f", r,
+                      fp.rep_distance[r], expect[r]);
+        ih_record_predictions_free(&fp);
+        /* the flag: above IH_REP_FLAG the reason is given, below it not */
+        ih_structure s;
+        CHECK(ih_structure_init(&s, 2) == 0);
+        s.lattice[0][0] = s.lattice[1][1] = s.lattice[2][2] = 8;
+        s.z[0] = 11, s.z[1] = 8, s.frac[3] = 0.5;
+        char why[512];
+        ih_hop_result r = {.ion = 0, .closest_approach = 3.0, .rep_distance = IH_REP_FLAG + 0.5};
+        CHECK_INT(ih_predictor_domain_check(p, &s, &r, why, sizeof why), 2); /* rare Na and far */
+        CHECK(strstr(why, "far from every training record in the model's representation (2.5 times") != NULL);
+        r.rep_distance = IH_REP_FLAG - 0.5;
+        CHECK_INT(ih_predictor_domain_check(p, &s, &r, why, sizeof why), 1);
+        CHECK(strstr(why, "representation") == NULL);
+        ih_structure_free(&s);
+        ih_predictor_free(p);
+        /* a stored representation holding a NaN is refused when the model loads */
+        ih_st_file f;
+        CHECK(ih_st_read(model, &f) == 0);
+        ih_st_tensor *t = calloc((size_t)f.n, sizeof *t);
+        ih_st_kv *kv = calloc((size_t)f.n_meta, sizeof *kv);
+        float *bad = NULL;
+        for (int k = 0; k < f.n; k++) {
+            const ih_st_entry *e = &f.tensors[k];
+            t[k] = (ih_st_tensor){.name = e->name, .ndim = e->ndim, .data = e->data};
+            memcpy(t[k].shape, e->shape, sizeof t[k].shape);
+            if (!strcmp(e->name, IH_REP_TENSOR)) {
+                bad = malloc(e->count * sizeof *bad);
+                memcpy(bad, e->data, e->count * sizeof *bad);
+                bad[7] = NAN;
+                t[k].data = bad;
+            }
+        }
+        CHECK(bad != NULL);
+        for (int k = 0; k < f.n_meta; k++) kv[k] = (ih_st_kv){f.meta[k].key, f.meta[k].value};
+        const char *tampered = tmp_path("nan_rep.ionhop");
+        CHECK(ih_st_write(tampered, t, f.n, kv, f.n_meta) == 0);
+        CHECK(ih_predictor_load(tampered) == NULL);
+        CHECK(strstr(ih_last_error(), "the stored representation holds a non-finite value") != NULL);
+        free(bad), free(t), free(kv);
+        ih_st_free(&f);
+        free(rep);
+        ih_model_set_free(&ms);
+        ih_structure_set_free(&one);
+        ih_structure_set_free(&eight);
+    }
     /* a record file that is not path records is refused */
     CHECK(ih_calibrate_model(model, cv, 1, 0.0, 1.0, "tests/fixtures/disordered/llzo_cubic.cif", model) == -1);
 

@@ -223,8 +223,10 @@ int cmd_finetune(int argc, char **argv) {
     /* A calibration belongs to a recipe's cross-validated errors. The fold ensemble of a finished
      * cross-validation has them at hand: it is calibrated from its own held-out predictions (the
      * bundled scale, docs/method.md §13) with its records as the training domain. Members trained
-     * on every record have none: calibrate them from a cross-validation of the same recipe. */
-    if (rc == 0 && a.folds && a.out && f.cv_finished) {
+     * on every record have none: calibrate them from a cross-validation of the same recipe. Under
+     * MPI the model is rank 0's to write. */
+    if (ih_dist_rank() != 0) {
+    } else if (rc == 0 && a.folds && a.out && f.cv_finished) {
         const char *cv = a.cv_out ? a.cv_out : cv_default;
         /* the model is written whatever happens here: a failed calibration only leaves it without one */
         if (ih_calibrate_model(a.out, cv, f.ensemble, IH_CAL_PRED, IH_CAL_CONST, f.data, a.out) == 0)

@@ -124,11 +124,14 @@ fi
 
 # -- finetune: two-fold cross-validation
 FT="finetune --data $W/em64.json --folds 2 --epochs 2 --batch 16 --micro-batch 4"
-"$IONHOP" $FT --cv-out "$W/ft1.csv" > "$W/ft1.log" 2>&1 &&
-    $MPIRUN "$IONHOP" $FT --cv-out "$W/ft2.csv" > "$W/ft2.log" 2>&1
+"$IONHOP" $FT --cv-out "$W/ft1.csv" --out "$W/ft1.ionhop" > "$W/ft1.log" 2>&1 &&
+    $MPIRUN "$IONHOP" $FT --cv-out "$W/ft2.csv" --out "$W/ft2.ionhop" > "$W/ft2.log" 2>&1
 rc=$?
-if [ $rc -eq 0 ] && [ "$(wc -l < "$W/ft2.csv")" -eq 65 ] && cmp -s "$W/ft1.csv" "$W/ft2.csv"; then
-    pass "finetune (2-fold cross-validation: the same predictions' CSV)"
+# the fold ensemble is calibrated from its own held-out predictions once, by rank 0
+if [ $rc -eq 0 ] && [ "$(wc -l < "$W/ft2.csv")" -eq 65 ] && cmp -s "$W/ft1.csv" "$W/ft2.csv" &&
+    [ "$(grep -c 'calibrated from its own' "$W/ft2.log")" -eq 1 ] &&
+    "$PY" "$HERE/same_weights.py" "$W/ft1.ionhop" "$W/ft2.ionhop" > "$W/same_ft.log" 2>&1; then
+    pass "finetune (2-fold cross-validation: the same predictions' CSV and calibrated fold ensemble)"
 else
     bad "finetune (rc $rc)" "$W/ft1.log" "$W/ft2.log"
 fi

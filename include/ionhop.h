@@ -306,11 +306,13 @@ int ih_predictor_reads_hops(const ih_predictor *p);
 const char *ih_predictor_metadata(const ih_predictor *p); /* the model file's JSON description */
 /* Calibrated prediction intervals (docs/method.md §13), for models whose file carries a
  * calibration (ionhop calibrate): the central interval at `level` (e.g. 0.9) of a prediction with
- * its ensemble spread, and P(Em < IH_GOOD_CONDUCTOR_EV). Without a calibration: -1 (error set) and
- * NaN. */
+ * its ensemble spread, and P(Em < IH_GOOD_CONDUCTOR_EV). ion_z is the mobile ion's atomic number
+ * (ih_hop_result.ion_z): the calibration is per mobile ion where the model stores one (0: over all
+ * ions). Without a calibration: -1 (error set) and NaN. */
 int ih_predictor_has_calibration(const ih_predictor *p);
-int ih_predictor_interval(const ih_predictor *p, double em, double spread, double level, double *low, double *high);
-double ih_predictor_p_good(const ih_predictor *p, double em, double spread);
+int ih_predictor_interval(const ih_predictor *p, int ion_z, double em, double spread, double level, double *low,
+                          double *high);
+double ih_predictor_p_good(const ih_predictor *p, int ion_z, double em, double spread);
 /* 1 if the record id `jid` was among the model's training records, 0 if not, -1 if the model does
  * not say (no stored training domain). */
 int ih_predictor_trained_on(const ih_predictor *p, const char *jid);
@@ -318,6 +320,7 @@ int ih_predictor_trained_on(const ih_predictor *p, const char *jid);
 /* One hop's prediction. */
 typedef struct ih_hop_result {
     int ion;                 /* 0-based index of the moving ion in the initial structure */
+    int ion_z;               /* its atomic number */
     double from[3], to[3];   /* its fractional start and destination */
     double length;           /* Å */
     double em, spread;       /* eV: ensemble mean, and the members' population standard deviation */
@@ -371,6 +374,7 @@ typedef struct ih_record_predictions {
     char (*jid)[64];
     double *target, *mean, *spread, *members;
     double *rep_distance; /* per record, as ih_hop_result's; NaN when the model stores none */
+    int *ion_z;           /* per record, the mobile ion's atomic number (5-image records; else 0) */
 } ih_record_predictions;
 int ih_predict_file(ih_predictor *p, const char *path, ih_record_predictions *out);
 int ih_predict_set(ih_predictor *p, const ih_structure_set *set, const char *what, ih_record_predictions *out);

@@ -346,10 +346,22 @@ void ih_model_set_free(ih_model_set *ms);
 /* Calibrated intervals (src/predict/calibration.c; docs/method.md §13): the sorted signed scores
  * (target − prediction) / scale of cross-validated predictions, scale = c_spread · spread ·
  * spread_factor + c_pred · max(prediction, 0) + c_const; spread_factor puts a spread of the
- * model's member count on the footing of the spread_members the scores were computed with. */
-typedef struct ih_calibration {
+ * model's member count on the footing of the spread_members the scores were computed with.
+ * The scores are kept over all records and per mobile ion (Mondrian conformal prediction): an ion
+ * with at least IH_CAL_GROUP_RECORDS calibration records has its own group; the other ions' records
+ * form one group (z 0) if there are IH_CAL_GROUP_MIN of them. A hop of an ion without a group of
+ * its own takes the other ions' group, else all records. */
+#define IH_CAL_GROUP_RECORDS 40
+#define IH_CAL_GROUP_MIN 20
+typedef struct ih_calibration_scores {
+    int z; /* the mobile ion's atomic number; 0: the ions without a group of their own */
     int n;
     double *signed_sorted, *abs_sorted;
+} ih_calibration_scores;
+typedef struct ih_calibration {
+    ih_calibration_scores all; /* every calibration record (z -1) */
+    int n_groups;
+    ih_calibration_scores *groups;
     double c_spread, c_pred, c_const, spread_factor;
     int spread_members;
     char source[256];
@@ -398,13 +410,18 @@ int ih_calibration_domain_check(const ih_calibration *c, const ih_structure *s, 
 int ih_calibration_from_json(const char *meta_json, const char *name, int n_members, ih_calibration *c);
 void ih_calibration_free(ih_calibration *c);
 double ih_calibration_scale(const ih_calibration *c, double em, double spread);
-int ih_calibration_interval(const ih_calibration *c, double em, double spread, double level, double *low,
+/* The scores a hop of mobile ion ion_z is calibrated with (0: all records); *group_z says whose
+ * (ion_z, 0 for the other ions' group, -1 for all records). */
+const ih_calibration_scores *ih_calibration_scores_for(const ih_calibration *c, int ion_z, int *group_z);
+int ih_calibration_interval(const ih_calibration *c, int ion_z, double em, double spread, double level, double *low,
                             double *high);
-double ih_calibration_p_below(const ih_calibration *c, double em, double spread, double threshold);
+double ih_calibration_p_below(const ih_calibration *c, int ion_z, double em, double spread, double threshold);
 /* Store in out_path a copy of model_path whose metadata carries the calibration computed from a
  * cross-validation CSV (jid,fold,target,prediction,spread; spread from an ensemble of
  * spread_members members, 1: no spread term) with the scale coefficients c_pred and c_const, and
- * (train_data not NULL) the training domain of that record file.
+ * (train_data not NULL) the training domain of that record file, whose records also give each
+ * cross-validated prediction its mobile ion for the per-ion scores (without train_data, or if a
+ * jid is not in it, the scores are kept over all records only).
  * Written atomically; out_path may be model_path. Empty, non-finite or short inputs are refused. */
 int ih_calibrate_model(const char *model_path, const char *cv_csv, int spread_members, double c_pred, double c_const,
                        const char *train_data, const char *out_path);

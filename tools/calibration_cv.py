@@ -7,7 +7,8 @@ averages them per record (the ensemble mean; the seeds' population standard devi
 ensemble spread), and evaluates split-conformal intervals  pred ± q · scale  with
 scale = spread + a · max(pred, 0) + b, q the ceil((n+1)·level)-th smallest calibration score
 |target − pred| / scale. Coverage is measured by cross-conformal evaluation: the scores of four
-folds calibrate the fifth. Writes the combined CSV that `ionhop calibrate` stores in a model.
+folds calibrate the fifth; over all records, and per mobile ion (Mondrian: each ion with at least
+40 calibration records has its own scores, the other ions share theirs), as the model stores them. Writes the combined CSV that `ionhop calibrate` stores in a model.
 
   /usr/bin/python3 tools/calibration_cv.py --out docs/cv/default_recipe_3seeds.cv.csv
 """
@@ -60,6 +61,60 @@ def p_good(y, pred, scale, fold, threshold=0.65):
     return out
 
 
+GROUP_RECORDS, GROUP_MIN = 40, 20  # IH_CAL_GROUP_RECORDS, IH_CAL_GROUP_MIN (include/ionhop_train.h)
+
+
+def ion_groups(ion, cal):
+    """each record's calibration group as `ionhop calibrate` forms it from the records cal: its ion
+    if that ion has GROUP_RECORDS calibration records, else "other" if the other ions have
+    GROUP_MIN together, else "all" (every calibration record)"""
+    ions, counts = np.unique(ion[cal], return_counts=True)
+    own = set(ions[counts >= GROUP_RECORDS])
+    n_other = counts[counts < GROUP_RECORDS].sum()
+    return np.array([e if e in own else ("other" if n_other >= GROUP_MIN else "all") for e in ion])
+
+
+def per_ion(y, pred, scale, fold, ion, level, threshold=0.65):
+    """cross-conformal coverage, width and P(Em < threshold) with per-ion scores (Mondrian):
+    each record calibrated by the other folds' records of its group"""
+    cov, width, pg = np.zeros(len(y), bool), np.zeros(len(y)), np.zeros(len(y))
+    score, signed = np.abs(y - pred) / scale, (y - pred) / scale
+    for k in np.unique(fold):
+        te, cal = fold == k, fold != k
+        grp = ion_groups(ion, cal)
+        for g in set(grp[te]):
+            m = te & (grp == g)
+            c = cal & (grp == g) if g != "all" else cal
+            q = quantile(score[c], level)
+            cov[m] = np.abs(y[m] - pred[m]) <= q * scale[m]
+            width[m] = 2 * q * scale[m]
+            pg[m] = [(pr + sc * signed[c] < threshold).mean() for pr, sc in zip(pred[m], scale[m])]
+    return cov, width, pg
+
+
+def report(name, y, pred, ion, results, pg):
+    print("\n%s" % name)
+    for lv, (c, w) in zip(LEVELS, results):
+        print("\n%d %%: coverage %.3f, mean width %.3f eV, mean width for pred < 0.65 eV %.3f eV" %
+              (round(lv * 100), c.mean(), w.mean(), w[pred < 0.65].mean()))
+        print("  by ion: " + ", ".join("%s %.2f (%d)" % (e, c[ion == e].mean(), (ion == e).sum())
+                                     for e in dict.fromkeys(ion)))
+        rare = np.array([(ion == e).sum() < GROUP_RECORDS for e in ion])
+        print("  ions with fewer than %d records together: %.2f (%d)" % (GROUP_RECORDS, c[rare].mean(), rare.sum()))
+        print("  by target Em: " + ", ".join("%g-%g %.2f (%d)" % (lo, hi, c[(y >= lo) & (y < hi)].mean(),
+                                                                  ((y >= lo) & (y < hi)).sum()) for lo, hi in EM_BINS))
+        print("  by predicted Em: " + ", ".join("%g-%g %.2f (%d)" % (lo, hi, c[(pred >= lo) & (pred < hi)].mean(),
+                                                                     ((pred >= lo) & (pred < hi)).sum())
+                                                for lo, hi in EM_BINS))
+    print("\nreliability of P(Em < 0.65): | p bin | n | mean p | observed fraction good |")
+    for lo, hi in ((0, 0.1), (0.1, 0.3), (0.3, 0.5), (0.5, 0.7), (0.7, 0.9), (0.9, 1.01)):
+        m = (pg >= lo) & (pg < hi)
+        if m.sum():
+            print("| %.1f-%.1f | %d | %.2f | %.2f |" % (lo, min(hi, 1), m.sum(), pg[m].mean(), (y[m] < 0.65).mean()))
+    print("Brier score %.3f (always the base rate: %.3f)" % (((pg - (y < 0.65)) ** 2).mean(),
+                                                           (((y < 0.65).mean() - (y < 0.65)) ** 2).mean()))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cv", nargs="+", default=[BASE + ".cv.csv", BASE + "_seed7.cv.csv", BASE + "_seed11.cv.csv"])
@@ -95,24 +150,11 @@ def main():
             best = (key, w_low, scale)
     key, _, scale = best
     print("\nchosen (narrowest 90 %% interval below 0.65 eV with all three levels within 3 points): %s" % (key,))
-    for lv in LEVELS:
-        c, w = cross_conformal(y, pred, scale, fold, lv)
-        print("\n%d %%: coverage %.3f, mean width %.3f eV" % (round(lv * 100), c.mean(), w.mean()))
-        print("  by ion: " + ", ".join("%s %.2f (%d)" % (e, c[ion == e].mean(), (ion == e).sum())
-                                     for e in dict.fromkeys(ion)))
-        print("  by target Em: " + ", ".join("%g-%g %.2f (%d)" % (lo, hi, c[(y >= lo) & (y < hi)].mean(),
-                                                                  ((y >= lo) & (y < hi)).sum()) for lo, hi in EM_BINS))
-        print("  by predicted Em: " + ", ".join("%g-%g %.2f (%d)" % (lo, hi, c[(pred >= lo) & (pred < hi)].mean(),
-                                                                     ((pred >= lo) & (pred < hi)).sum())
-                                                for lo, hi in EM_BINS))
-    pg = p_good(y, pred, scale, fold)
-    print("\nreliability of P(Em < 0.65): | p bin | n | mean p | observed fraction good |")
-    for lo, hi in ((0, 0.1), (0.1, 0.3), (0.3, 0.5), (0.5, 0.7), (0.7, 0.9), (0.9, 1.01)):
-        m = (pg >= lo) & (pg < hi)
-        if m.sum():
-            print("| %.1f-%.1f | %d | %.2f | %.2f |" % (lo, min(hi, 1), m.sum(), pg[m].mean(), (y[m] < 0.65).mean()))
-    print("Brier score %.3f (always the base rate: %.3f)" % (((pg - (y < 0.65)) ** 2).mean(),
-                                                           (((y < 0.65).mean() - (y < 0.65)) ** 2).mean()))
+    report("scores over all records", y, pred, ion, [cross_conformal(y, pred, scale, fold, lv) for lv in LEVELS],
+           p_good(y, pred, scale, fold))
+    res = [per_ion(y, pred, scale, fold, ion, lv) for lv in LEVELS]
+    report("scores per mobile ion (what `ionhop calibrate --data` stores)", y, pred, ion,
+           [(c, w) for c, w, _ in res], res[0][2])
     if a.out:
         tmp = a.out + ".tmp"
         with open(tmp, "w") as f:

@@ -40,6 +40,18 @@ def element_number(symbol: str) -> int:
         raise ValueError(f"unknown element symbol {symbol!r}") from None
 
 
+def _ion_z(ion) -> int:
+    """The mobile ion as an atomic number for the per-ion calibration; 0 for None (all ions)."""
+    if ion is None:
+        return 0
+    if isinstance(ion, str):
+        return element_number(ion)
+    z = int(ion)
+    if not 0 <= z < 128:
+        raise ValueError(f"ion {ion!r}: give an element symbol or an atomic number")
+    return z
+
+
 @dataclass
 class Structure:
     """A periodic structure: lattice rows in Å (3×3), fractional positions (N×3), atomic numbers."""
@@ -184,23 +196,25 @@ class Model:
             to = [float(x) for x in np.asarray(to, dtype=float).reshape(3)]
             d = self._p.predict_move(*_args(s), int(ion), tuple(to))
         return HopResult(d["em"], d["spread"], d["members"], d["length"], d["closest_approach"], d["ion"],
-                         d["from"], d["to"], *self._calibrated(d["em"], d["spread"]), d["outside_domain"],
+                         d["from"], d["to"], *self._calibrated(d["em"], d["spread"], d["ion_z"]), d["outside_domain"],
                          d["rep_distance"])
 
-    def interval(self, em: float, spread: float, level: float = 0.9) -> Tuple[float, float]:
+    def interval(self, em: float, spread: float, level: float = 0.9, ion=None) -> Tuple[float, float]:
         """The calibrated central interval (eV) of a prediction with its ensemble spread at ``level``
-        (docs/method.md §13); ValueError if the model carries no calibration."""
-        return self._p.interval(float(em), float(spread), float(level))
+        (docs/method.md §13), for a hop of mobile ion ``ion`` (symbol or atomic number; the model's
+        calibration is per ion; None: over all ions); ValueError if the model carries no calibration."""
+        return self._p.interval(_ion_z(ion), float(em), float(spread), float(level))
 
-    def p_good(self, em: float, spread: float) -> Optional[float]:
-        """Calibrated P(Em < 0.65 eV) of a prediction; None if the model carries no calibration."""
-        p = self._p.p_good(float(em), float(spread))
+    def p_good(self, em: float, spread: float, ion=None) -> Optional[float]:
+        """Calibrated P(Em < 0.65 eV) of a prediction of a hop of ``ion`` (as for ``interval``); None if
+        the model carries no calibration."""
+        p = self._p.p_good(_ion_z(ion), float(em), float(spread))
         return None if math.isnan(p) else p
 
-    def _calibrated(self, em, spread):
+    def _calibrated(self, em, spread, ion_z):
         if not self._p.calibrated:
             return None, None
-        return self.interval(em, spread), self.p_good(em, spread)
+        return self.interval(em, spread, ion=ion_z), self.p_good(em, spread, ion=ion_z)
 
     def hops(self, structure, ion: str, max_hop: float = 5.0, symprec: float = DEFAULT_SYMPREC) -> HopNetwork:
         """Every hop of element ``ion`` up to ``max_hop`` Å in symmetry classes, each class's Em (the same

@@ -184,10 +184,10 @@ static int Predictor_init(Predictor *self, PyObject *args, PyObject *kw) {
 static PyObject *hop_dict(const ih_hop_result *r, const double *members, int M, const char *outside) {
     PyObject *mem = PyList_New(M);
     for (int k = 0; k < M; k++) PyList_SET_ITEM(mem, k, PyFloat_FromDouble(members[k]));
-    return Py_BuildValue("{s:d,s:d,s:N,s:d,s:d,s:i,s:i,s:N,s:N,s:s,s:d}", "em", r->em, "spread", r->spread, "members",
-                         mem, "length", r->length, "closest_approach", r->closest_approach, "nearest_atom",
-                         r->nearest_atom, "ion", r->ion, "from", list3(r->from), "to", list3(r->to), "outside_domain",
-                         outside, "rep_distance", r->rep_distance);
+    return Py_BuildValue("{s:d,s:d,s:N,s:d,s:d,s:i,s:i,s:i,s:N,s:N,s:s,s:d}", "em", r->em, "spread", r->spread,
+                         "members", mem, "length", r->length, "closest_approach", r->closest_approach, "nearest_atom",
+                         r->nearest_atom, "ion", r->ion, "ion_z", r->ion_z, "from", list3(r->from), "to", list3(r->to),
+                         "outside_domain", outside, "rep_distance", r->rep_distance);
 }
 
 static PyObject *Predictor_endpoints(Predictor *self, PyObject *args) {
@@ -279,9 +279,9 @@ static PyObject *Predictor_hops(Predictor *self, PyObject *args) {
         /* with a calibrated model: the 90 % interval, P(good) and any reason it lies outside the domain */
         PyObject *cls = PyList_GET_ITEM(classes, k);
         double low, high;
-        if (cls && ih_predictor_interval(self->p, h.result[k].em, h.result[k].spread, 0.9, &low, &high) == 0) {
+        if (cls && ih_predictor_interval(self->p, h.result[k].ion_z, h.result[k].em, h.result[k].spread, 0.9, &low, &high) == 0) {
             PyObject *iv = Py_BuildValue("(dd)", low > 0 ? low : 0.0, high),
-                     *pg = PyFloat_FromDouble(ih_predictor_p_good(self->p, h.result[k].em, h.result[k].spread));
+                     *pg = PyFloat_FromDouble(ih_predictor_p_good(self->p, h.result[k].ion_z, h.result[k].em, h.result[k].spread));
             PyDict_SetItemString(cls, "interval", iv);
             PyDict_SetItemString(cls, "p_good", pg);
             Py_XDECREF(iv), Py_XDECREF(pg);
@@ -331,15 +331,17 @@ static PyObject *Predictor_hops(Predictor *self, PyObject *args) {
 
 static PyObject *Predictor_interval(Predictor *self, PyObject *args) {
     double em, spread, level, low, high;
-    if (!PyArg_ParseTuple(args, "ddd", &em, &spread, &level)) return NULL;
-    if (ih_predictor_interval(self->p, em, spread, level, &low, &high) != 0) return raise_error(0);
+    int ion_z;
+    if (!PyArg_ParseTuple(args, "iddd", &ion_z, &em, &spread, &level)) return NULL;
+    if (ih_predictor_interval(self->p, ion_z, em, spread, level, &low, &high) != 0) return raise_error(0);
     return Py_BuildValue("(dd)", low > 0 ? low : 0.0, high);
 }
 
 static PyObject *Predictor_p_good(Predictor *self, PyObject *args) {
     double em, spread;
-    if (!PyArg_ParseTuple(args, "dd", &em, &spread)) return NULL;
-    return PyFloat_FromDouble(ih_predictor_p_good(self->p, em, spread));
+    int ion_z;
+    if (!PyArg_ParseTuple(args, "idd", &ion_z, &em, &spread)) return NULL;
+    return PyFloat_FromDouble(ih_predictor_p_good(self->p, ion_z, em, spread));
 }
 
 static PyObject *Predictor_get_calibrated(Predictor *self, void *c) {
@@ -366,8 +368,9 @@ static PyMethodDef Predictor_methods[] = {
     {"predict_move", (PyCFunction)Predictor_move, METH_VARARGS,
      "predict_move(lat, frac, z, ion, (x, y, z)) -> dict: atom ion (0-based) moving to a fractional point"},
     {"interval", (PyCFunction)Predictor_interval, METH_VARARGS,
-     "interval(em, spread, level) -> (low, high): the calibrated central interval, low clipped at 0"},
-    {"p_good", (PyCFunction)Predictor_p_good, METH_VARARGS, "p_good(em, spread) -> P(Em < 0.65 eV), NaN if uncalibrated"},
+     "interval(ion_z, em, spread, level) -> (low, high): the calibrated central interval (mobile ion's atomic number, 0: "
+     "any), low clipped at 0"},
+    {"p_good", (PyCFunction)Predictor_p_good, METH_VARARGS, "p_good(ion_z, em, spread) -> P(Em < 0.65 eV), NaN if uncalibrated"},
     {"hops", (PyCFunction)Predictor_hops, METH_VARARGS,
      "hops(lat, frac, z, element_z, max_hop, symprec) -> dict: the hop network, class barriers, percolation"},
     {NULL, NULL, 0, NULL}};

@@ -223,8 +223,18 @@ def test_calibrated_interval_and_probability(model):
     low, high = hop.interval
     assert 0 <= low < hop.em < high
     assert 0 < hop.p_good <= 1 and hop.p_good > 0.5  # a 0.25 eV prediction is probably good
-    wide = model.interval(hop.em, hop.spread, 0.95)
+    wide = model.interval(hop.em, hop.spread, 0.95, ion="Li")
     assert wide[0] <= low and wide[1] > high
+    # the calibration is per mobile ion: the hop's interval and p are the Li ones
+    assert model.interval(hop.em, hop.spread, ion="Li") == (low, high)
+    assert model.interval(hop.em, hop.spread, ion=3) == (low, high)
+    assert model.p_good(hop.em, hop.spread, ion="Li") == hop.p_good
+    # Li hops are predicted less well than Ca hops, and the ions with few records share one group
+    # that also stands for ions absent from training
+    assert model.interval(0.5, 0.05, ion="Li")[1] > model.interval(0.5, 0.05, ion="Ca")[1]
+    assert model.interval(0.5, 0.05, ion="K") == model.interval(0.5, 0.05, ion="Cs")
+    with pytest.raises(ValueError, match="unknown element"):
+        model.interval(0.5, 0.05, ion="Qq")
     assert model.p_good(3.0, 0.1) < model.p_good(0.3, 0.1)
     with pytest.raises(ValueError, match="level"):
         model.interval(0.3, 0.1, 1.5)

@@ -178,7 +178,7 @@ int cmd_evaluate(int argc, char **argv) {
         int t = ih_predictor_trained_on(pred_model, fp.jid[i]);
         known |= t >= 0;
         n_trained += t == 1;
-        if (cal && ih_predictor_interval(pred_model, pred[k], spr[k], 0.9, &lo[k], &hi[k]) == 0) {
+        if (cal && ih_predictor_interval(pred_model, fp.ion_z[i], pred[k], spr[k], 0.9, &lo[k], &hi[k]) == 0) {
             covered += truth[k] >= lo[k] && truth[k] <= hi[k];
         } else {
             lo[k] = pred[k] - spr[k], hi[k] = pred[k] + spr[k];

@@ -43,8 +43,8 @@ static void usage(FILE *f) {
 }
 
 /* "good (p = 0.93)": the verdict, with its calibrated probability when the model has one */
-static const char *verdict(const ih_predictor *pm, double em, double spread, char *buf, size_t cap) {
-    double p = ih_predictor_p_good(pm, em, spread);
+static const char *verdict(const ih_predictor *pm, int ion_z, double em, double spread, char *buf, size_t cap) {
+    double p = ih_predictor_p_good(pm, ion_z, em, spread);
     const char *word = em < IH_GOOD_CONDUCTOR_EV ? "good" : "poor";
     if (isnan(p))
         snprintf(buf, cap, "%s", word);
@@ -65,11 +65,11 @@ static void report_hop(const ih_predictor *pm, const char *model, const ih_struc
     else
         printf("Em:     %.3f eV\n", r->em);
     double low, high;
-    if (ih_predictor_has_calibration(pm) && ih_predictor_interval(pm, r->em, r->spread, level, &low, &high) == 0)
+    if (ih_predictor_has_calibration(pm) && ih_predictor_interval(pm, r->ion_z, r->em, r->spread, level, &low, &high) == 0)
         printf("interval: %.2f to %.2f eV (%.0f %% central interval, calibrated on cross-validation)\n",
                low > 0 ? low : 0, high, 100 * level);
     char v[64];
-    printf("verdict: %s (good conductor: Em < %.2f eV%s)\n", verdict(pm, r->em, r->spread, v, sizeof v),
+    printf("verdict: %s (good conductor: Em < %.2f eV%s)\n", verdict(pm, r->ion_z, r->em, r->spread, v, sizeof v),
            IH_GOOD_CONDUCTOR_EV, ih_predictor_has_calibration(pm) ? "; p = P(Em < 0.65 eV)" : "");
     char why[512];
     if (ih_predictor_domain_check(pm, ini, r, why, sizeof why) > 0)
@@ -118,9 +118,9 @@ static int predict_file(ih_predictor *pm, const char *data, const char *out_path
         for (int p = 0; p < P && ens; p++)
             len += (size_t)snprintf(csv + len, cap - len, ",%.6f", fp.spread[(size_t)i * P + p]);
         double low, high;
-        if (cal && ih_predictor_interval(pm, fp.mean[i], fp.spread[i], level, &low, &high) == 0)
+        if (cal && ih_predictor_interval(pm, fp.ion_z[i], fp.mean[i], fp.spread[i], level, &low, &high) == 0)
             len += (size_t)snprintf(csv + len, cap - len, ",%.6f,%.6f,%.4f", low, high,
-                                    ih_predictor_p_good(pm, fp.mean[i], fp.spread[i]));
+                                    ih_predictor_p_good(pm, fp.ion_z[i], fp.mean[i], fp.spread[i]));
         if (rep) len += (size_t)snprintf(csv + len, cap - len, ",%.4f", fp.rep_distance[i]);
         len += (size_t)snprintf(csv + len, cap - len, "\n");
     }
@@ -193,7 +193,7 @@ static void print_scan(const ih_predictor *pm, const char *model, const char *pa
         snprintf(image, sizeof image, "%d %d %d", hop->image[0], hop->image[1], hop->image[2]);
         char interval[40] = "", v[64];
         double low, high;
-        if (cal && ih_predictor_interval(pm, res->em, res->spread, level, &low, &high) == 0)
+        if (cal && ih_predictor_interval(pm, res->ion_z, res->em, res->spread, level, &low, &high) == 0)
             snprintf(interval, sizeof interval, "  %5.2f-%-5.2f", low > 0 ? low : 0, high);
         char why[512];
         ih_hop_result at = *res; /* the class's ion as an atom of s (res->ion counts in the hop's cell) */
@@ -202,7 +202,7 @@ static void print_scan(const ih_predictor *pm, const char *model, const char *pa
         if (outside && !flagged++) snprintf(first_why, sizeof first_why, "%s", why);
         printf("  %2s %-4d %2s %-4d %-9s %5.2f Å  %5.2f Å%s %5d  %7.3f%s%s  %s%s\n", el, hop->from + 1, el, hop->to + 1,
                image, hop->length, res->closest_approach, near ? "!" : " ", hop->multiplicity, res->em, spread,
-               interval, verdict(pm, res->em, res->spread, v, sizeof v), outside ? " *" : "");
+               interval, verdict(pm, res->ion_z, res->em, res->spread, v, sizeof v), outside ? " *" : "");
         close += near;
     }
     printf("Each hop: the ion moves from site `from` into a vacancy at site `to` of the cell `image` (removed), "
@@ -251,9 +251,9 @@ static int write_scan_csv(const ih_predictor *pm, const ih_element_hops *h, cons
                                 hop->to + 1, hop->image[0], hop->image[1], hop->image[2], hop->length,
                                 res->closest_approach, hop->multiplicity, res->em, res->spread);
         double low, high;
-        if (cal && ih_predictor_interval(pm, res->em, res->spread, level, &low, &high) == 0)
+        if (cal && ih_predictor_interval(pm, res->ion_z, res->em, res->spread, level, &low, &high) == 0)
             len += (size_t)snprintf(csv + len, cap - len, ",%.6f,%.6f,%.4f", low, high,
-                                    ih_predictor_p_good(pm, res->em, res->spread));
+                                    ih_predictor_p_good(pm, res->ion_z, res->em, res->spread));
         len += (size_t)snprintf(csv + len, cap - len, "\n");
     }
     int rc = ih_write_file_atomic(out_path, csv, len);

@@ -6,7 +6,10 @@
  * prediction (p, s) the central interval at level L is p ± q_L · scale, q_L the ceil((n+1)·L)-th
  * smallest |r_i|; P(Em < t) is the fraction of calibration records with p + scale · r_i < t. The
  * sorted signed scores travel in the model file's "calibration" metadata, so merged and
- * fine-tuned files keep them and any level can be asked for. */
+ * fine-tuned files keep them and any level can be asked for.
+ *
+ * The scores are also kept per mobile ion (Mondrian conformal prediction: the guarantee then
+ * holds for each ion's hops, not only for the training mix of ions; docs/results.md §34). */
 #include "ionhop_train.h"
 #include "ionhop_modelfile.h"
 #include "core/util.h"
@@ -26,12 +29,26 @@ double ih_calibration_scale(const ih_calibration *c, double em, double spread) {
     return c->c_spread * spread * c->spread_factor + c->c_pred * (em > 0 ? em : 0) + c->c_const;
 }
 
-int ih_calibration_interval(const ih_calibration *c, double em, double spread, double level, double *low,
+const ih_calibration_scores *ih_calibration_scores_for(const ih_calibration *c, int ion_z, int *group_z) {
+    const ih_calibration_scores *other = NULL;
+    for (int g = 0; ion_z > 0 && g < c->n_groups; g++) {
+        if (c->groups[g].z == ion_z) {
+            if (group_z) *group_z = ion_z;
+            return &c->groups[g];
+        }
+        if (c->groups[g].z == 0) other = &c->groups[g];
+    }
+    if (group_z) *group_z = other ? 0 : -1;
+    return other ? other : &c->all;
+}
+
+int ih_calibration_interval(const ih_calibration *c, int ion_z, double em, double spread, double level, double *low,
                             double *high) {
     if (!(level > 0 && level < 1)) return ih_set_error("interval level %g: give a fraction between 0 and 1", level);
-    int n = c->n, k = (int)ceil((n + 1) * level);
+    const ih_calibration_scores *sc = ih_calibration_scores_for(c, ion_z, NULL);
+    int n = sc->n, k = (int)ceil((n + 1) * level);
     if (k > n) return ih_set_error("interval level %g needs more than the %d calibration records", level, n);
-    double q = c->abs_sorted[k - 1], scale = ih_calibration_scale(c, em, spread);
+    double q = sc->abs_sorted[k - 1], scale = ih_calibration_scale(c, em, spread);
     *low = em - q * scale;
     *high = em + q * scale;
     return 0;
@@ -72,20 +89,21 @@ int ih_calibration_domain_check(const ih_calibration *c, const ih_structure *s, 
     return n;
 }
 
-double ih_calibration_p_below(const ih_calibration *c, double em, double spread, double threshold) {
+double ih_calibration_p_below(const ih_calibration *c, int ion_z, double em, double spread, double threshold) {
     double scale = ih_calibration_scale(c, em, spread);
     if (!(scale > 0)) return NAN;
+    const ih_calibration_scores *sc = ih_calibration_scores_for(c, ion_z, NULL);
     /* p + scale · r < t  ⇔  r < (t − p) / scale: count the sorted scores below */
     double r = (threshold - em) / scale;
-    int lo = 0, hi = c->n;
+    int lo = 0, hi = sc->n;
     while (lo < hi) {
         int mid = (lo + hi) / 2;
-        if (c->signed_sorted[mid] < r)
+        if (sc->signed_sorted[mid] < r)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return (double)lo / c->n;
+    return (double)lo / sc->n;
 }
 
 int ih_calibration_trained_on(const ih_calibration *c, const char *jid) {
@@ -192,16 +210,59 @@ int ih_calibration_load_representation(ih_calibration *c, const char *path, cons
 }
 
 void ih_calibration_free(ih_calibration *c) {
-    free(c->signed_sorted), free(c->abs_sorted), free(c->jids), free(c->rep), free(c->rep_median);
+    free(c->all.signed_sorted), free(c->all.abs_sorted);
+    for (int g = 0; g < c->n_groups; g++) free(c->groups[g].signed_sorted), free(c->groups[g].abs_sorted);
+    free(c->groups), free(c->jids), free(c->rep), free(c->rep_median);
     memset(c, 0, sizeof *c);
 }
 
-/* the sorted absolute values beside the sorted signed scores */
-static int finish(ih_calibration *c, const char *name) {
-    c->abs_sorted = malloc((size_t)c->n * sizeof *c->abs_sorted);
-    if (!c->abs_sorted) return ih_set_error("%s: out of memory", name);
-    for (int i = 0; i < c->n; i++) c->abs_sorted[i] = fabs(c->signed_sorted[i]);
-    qsort(c->abs_sorted, (size_t)c->n, sizeof *c->abs_sorted, cmp_double);
+/* A JSON array of at least min_n finite scores in ascending order into sc, with the sorted
+ * absolute values beside them. */
+static int read_scores(const cJSON *arr, int min_n, const char *name, const char *what, ih_calibration_scores *sc) {
+    int n = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : 0;
+    if (n < min_n)
+        return ih_set_error("%s: the model's \"calibration\" is malformed (%s: at least %d scores are needed)", name,
+                            what, min_n);
+    sc->signed_sorted = malloc((size_t)n * sizeof *sc->signed_sorted);
+    sc->abs_sorted = malloc((size_t)n * sizeof *sc->abs_sorted);
+    if (!sc->signed_sorted || !sc->abs_sorted) return ih_set_error("%s: out of memory", name);
+    sc->n = n;
+    int i = 0;
+    const cJSON *v;
+    cJSON_ArrayForEach(v, arr) {
+        if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || (i && v->valuedouble < sc->signed_sorted[i - 1]))
+            return ih_set_error("%s: calibration score %d (%s) is not a finite number in ascending order", name, i + 1,
+                                what);
+        sc->signed_sorted[i] = v->valuedouble;
+        sc->abs_sorted[i++] = fabs(v->valuedouble);
+    }
+    qsort(sc->abs_sorted, (size_t)n, sizeof *sc->abs_sorted, cmp_double);
+    return 0;
+}
+
+/* "groups": [{"ion": "Li", "scores": [...]}, ..., {"ion": "other", "scores": [...]}] */
+static int read_groups(const cJSON *groups, const char *name, ih_calibration *c) {
+    if (!groups) return 0;
+    int n = cJSON_IsArray(groups) ? cJSON_GetArraySize(groups) : -1;
+    if (n < 0 || n > 128) return ih_set_error("%s: the model's calibration \"groups\" is malformed", name);
+    c->groups = calloc((size_t)(n ? n : 1), sizeof *c->groups);
+    if (!c->groups) return ih_set_error("%s: out of memory", name);
+    const cJSON *g;
+    cJSON_ArrayForEach(g, groups) {
+        const cJSON *ion = cJSON_GetObjectItemCaseSensitive(g, "ion");
+        int other = cJSON_IsString(ion) && !strcmp(ion->valuestring, "other");
+        int z = other ? 0 : cJSON_IsString(ion) ? ih_element_z(ion->valuestring) : -1;
+        if (!other && (z <= 0 || z >= 128))
+            return ih_set_error("%s: a calibration group names no mobile ion (\"ion\": an element or \"other\")", name);
+        for (int k = 0; k < c->n_groups; k++)
+            if (c->groups[k].z == z)
+                return ih_set_error("%s: two calibration groups for %s", name, ion->valuestring);
+        ih_calibration_scores *sc = &c->groups[c->n_groups++];
+        sc->z = z;
+        if (read_scores(cJSON_GetObjectItemCaseSensitive(g, "scores"), IH_CAL_GROUP_MIN, name, ion->valuestring, sc) !=
+            0)
+            return -1;
+    }
     return 0;
 }
 
@@ -218,26 +279,16 @@ int ih_calibration_from_json(const char *meta_json, const char *name, int n_memb
     cJSON *cs = cJSON_GetObjectItemCaseSensitive(scale, "spread"), *cp = cJSON_GetObjectItemCaseSensitive(scale, "pred"),
           *c0 = cJSON_GetObjectItemCaseSensitive(scale, "const");
     cJSON *members = cJSON_GetObjectItemCaseSensitive(cal, "spread_members");
-    int n = cJSON_IsArray(scores) ? cJSON_GetArraySize(scores) : 0;
     int rc = 0;
-    if (!cJSON_IsNumber(cs) || !cJSON_IsNumber(cp) || !cJSON_IsNumber(c0) || !cJSON_IsNumber(members) || n < 10)
-        rc = ih_set_error("%s: the model's \"calibration\" is malformed (scale, spread_members and at least 10 "
-                          "scores are needed)",
-                          name);
+    c->all.z = -1;
+    if (!cJSON_IsNumber(cs) || !cJSON_IsNumber(cp) || !cJSON_IsNumber(c0) || !cJSON_IsNumber(members))
+        rc = ih_set_error("%s: the model's \"calibration\" is malformed (scale and spread_members are needed)", name);
     if (rc == 0) {
         c->c_spread = cs->valuedouble, c->c_pred = cp->valuedouble, c->c_const = c0->valuedouble;
         c->spread_members = members->valueint;
-        c->n = n;
-        c->signed_sorted = malloc((size_t)n * sizeof *c->signed_sorted);
-        if (!c->signed_sorted) rc = ih_set_error("%s: out of memory", name);
+        rc = read_scores(scores, 10, name, "all records", &c->all);
     }
-    for (int i = 0; rc == 0 && i < n; i++) {
-        cJSON *v = cJSON_GetArrayItem(scores, i);
-        if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || (i && v->valuedouble < c->signed_sorted[i - 1]))
-            rc = ih_set_error("%s: calibration score %d is not a finite number in ascending order", name, i + 1);
-        else
-            c->signed_sorted[i] = v->valuedouble;
-    }
+    if (rc == 0) rc = read_groups(cJSON_GetObjectItemCaseSensitive(cal, "groups"), name, c);
     if (rc == 0 && !(c->c_spread >= 0 && c->c_pred >= 0 && c->c_const > 0))
         rc = ih_set_error("%s: calibration scale coefficients must be >= 0 with a positive constant", name);
     /* the population standard deviation of m members estimates sqrt((m-1)/m) of the members'
@@ -250,7 +301,6 @@ int ih_calibration_from_json(const char *meta_json, const char *name, int n_memb
                     "uses the prediction term only and is too narrow",
                     name, m);
     }
-    if (rc == 0) rc = finish(c, name);
     cJSON *dom = root ? cJSON_GetObjectItemCaseSensitive(root, "domain") : NULL;
     if (rc == 0 && dom) {
         cJSON *n_rec = cJSON_GetObjectItemCaseSensitive(dom, "n"), *ions = cJSON_GetObjectItemCaseSensitive(dom, "ions"),
@@ -290,14 +340,17 @@ int ih_calibration_from_json(const char *meta_json, const char *name, int n_memb
     return rc;
 }
 
-/* jid,fold,target,prediction,spread rows (a header line first) */
-static int read_cv(const char *path, double **score_out, int *n_out, double cs, double cp, double c0) {
+/* jid,fold,target,prediction,spread rows (a header line first): the scores in file order and
+ * the rows' jids */
+static int read_cv(const char *path, double **score_out, char (**jid_out)[64], int *n_out, double cs, double cp,
+                   double c0) {
     size_t len;
     char *text = ih_read_file(path, &len);
     if (!text) return -1;
     int cap = 1024, n = 0, line = 0, rc = 0;
     double *score = malloc((size_t)cap * sizeof *score);
-    if (!score) rc = ih_set_error("%s: out of memory", path);
+    char(*jids)[64] = malloc((size_t)cap * sizeof *jids);
+    if (!score || !jids) rc = ih_set_error("%s: out of memory", path);
     for (char *save = NULL, *l = strtok_r(text, "\n", &save); rc == 0 && l; l = strtok_r(NULL, "\n", &save)) {
         line++;
         if (line == 1) {
@@ -319,25 +372,97 @@ static int read_cv(const char *path, double **score_out, int *n_out, double cs, 
         }
         double scale = cs * s + cp * (p > 0 ? p : 0) + c0;
         if (n == cap) {
-            double *g = realloc(score, (size_t)(cap *= 2) * sizeof *g);
-            if (!g) {
+            cap *= 2;
+            double *g = realloc(score, (size_t)cap * sizeof *g);
+            if (g) score = g;
+            char(*h)[64] = g ? realloc(jids, (size_t)cap * sizeof *h) : NULL;
+            if (h) jids = h;
+            if (!g || !h) {
                 rc = ih_set_error("%s: out of memory", path);
                 break;
             }
-            score = g;
         }
+        snprintf(jids[n], sizeof jids[n], "%.63s", jid);
         score[n++] = (y - p) / scale;
     }
     free(text);
     if (rc == 0 && n < 10)
         rc = ih_set_error("%s: %d cross-validated predictions: at least 10 are needed to calibrate", path, n);
     if (rc != 0) {
-        free(score);
+        free(score), free(jids);
         return -1;
     }
-    qsort(score, (size_t)n, sizeof *score, cmp_double);
-    *score_out = score, *n_out = n;
+    *score_out = score, *jid_out = jids, *n_out = n;
     return 0;
+}
+
+typedef struct {
+    char jid[64];
+    int z;
+} jid_ion;
+
+static int cmp_jid_ion(const void *a, const void *b) { return strcmp(((const jid_ion *)a)->jid, ((const jid_ion *)b)->jid); }
+
+/* Each cross-validated prediction's mobile ion, from the record of train_data with its jid (the
+ * first site of a 5-image record). 1 (with a warning) if some jid is not there: no per-ion scores. */
+static int cv_ions(const char *train_data, char (*jids)[64], int n, int *z) {
+    ih_structure_set set;
+    if (ih_read_structures(train_data, IH_FMT_JSON, &set) != 0) return -1;
+    jid_ion *map = malloc((size_t)(set.n ? set.n : 1) * sizeof *map);
+    int rc = map ? 0 : ih_set_error("%s: out of memory", train_data), missing = 0;
+    for (int r = 0; rc == 0 && r < set.n; r++) {
+        snprintf(map[r].jid, sizeof map[r].jid, "%s", set.items[r].jid);
+        map[r].z = set.items[r].n_atoms > 0 ? set.items[r].z[0] : 0;
+    }
+    if (rc == 0) qsort(map, (size_t)set.n, sizeof *map, cmp_jid_ion);
+    for (int i = 0; rc == 0 && i < n; i++) {
+        jid_ion key;
+        snprintf(key.jid, sizeof key.jid, "%s", jids[i]);
+        const jid_ion *hit = bsearch(&key, map, (size_t)set.n, sizeof *map, cmp_jid_ion);
+        z[i] = hit ? hit->z : 0;
+        if (!hit && missing++ == 0)
+            ih_warn("%s: the cross-validated prediction of jid %s has no record here: the calibration is kept over all "
+                    "records only, not per mobile ion",
+                    train_data, jids[i]);
+    }
+    free(map);
+    ih_structure_set_free(&set);
+    return rc != 0 ? -1 : missing ? 1 : 0;
+}
+
+static void add_scores(cJSON *obj, const double *score, int n) {
+    cJSON *arr = cJSON_AddArrayToObject(obj, "scores");
+    for (int i = 0; i < n; i++) {
+        char num[32];
+        snprintf(num, sizeof num, "%.6g", score[i]);
+        cJSON_AddItemToArray(arr, cJSON_CreateRaw(num));
+    }
+}
+
+/* Per-ion scores (Mondrian conformal): an ion with IH_CAL_GROUP_RECORDS records or more has its
+ * own sorted scores; the others' records together form the group "other" if there are
+ * IH_CAL_GROUP_MIN of them. */
+static void add_groups(cJSON *cal, const double *score, const int *z, int n) {
+    int count[128] = {0}, n_other = 0;
+    for (int i = 0; i < n; i++) count[z[i] & 127]++;
+    for (int e = 1; e < 128; e++)
+        if (count[e] < IH_CAL_GROUP_RECORDS) n_other += count[e];
+    double *buf = malloc((size_t)n * sizeof *buf);
+    cJSON *groups = cJSON_AddArrayToObject(cal, "groups");
+    for (int e = 1; buf && e <= 128; e++) {
+        int other = e == 128; /* last: the ions without a group of their own */
+        if (other ? n_other < IH_CAL_GROUP_MIN : count[e] < IH_CAL_GROUP_RECORDS) continue;
+        int m = 0;
+        for (int i = 0; i < n; i++)
+            if (other ? count[z[i] & 127] < IH_CAL_GROUP_RECORDS : (z[i] & 127) == e) buf[m++] = score[i];
+        qsort(buf, (size_t)m, sizeof *buf, cmp_double);
+        cJSON *g = cJSON_CreateObject();
+        cJSON_AddStringToObject(g, "ion", other ? "other" : ih_element_symbol(e));
+        cJSON_AddNumberToObject(g, "n", m);
+        add_scores(g, buf, m);
+        cJSON_AddItemToArray(groups, g);
+    }
+    free(buf);
 }
 
 /* The training domain of a record file: records per mobile ion, the host elements seen, and the
@@ -436,12 +561,26 @@ int ih_calibrate_model(const char *model_path, const char *cv_csv, int spread_me
     if (!(c_pred >= 0) || !(c_const > 0))
         return ih_set_error("calibration scale: the prediction coefficient must be >= 0 and the constant > 0");
     double *score;
+    char(*jids)[64];
     int n;
     double c_spread = spread_members > 1 ? 1.0 : 0.0;
-    if (read_cv(cv_csv, &score, &n, c_spread, c_pred, c_const) != 0) return -1;
+    if (read_cv(cv_csv, &score, &jids, &n, c_spread, c_pred, c_const) != 0) return -1;
+    int *ion_z = train_data ? malloc((size_t)n * sizeof *ion_z) : NULL, per_ion = 0;
+    if (train_data && !ion_z) {
+        free(score), free(jids);
+        return ih_set_error("%s: out of memory", cv_csv);
+    }
+    if (train_data) {
+        int got = cv_ions(train_data, jids, n, ion_z);
+        if (got < 0) {
+            free(score), free(jids), free(ion_z);
+            return -1;
+        }
+        per_ion = got == 0;
+    }
     ih_st_file f;
     if (ih_st_read(model_path, &f) != 0) {
-        free(score);
+        free(score), free(jids), free(ion_z);
         return -1;
     }
     int rc = 0;
@@ -463,7 +602,9 @@ int ih_calibrate_model(const char *model_path, const char *cv_csv, int spread_me
     if (rc == 0) {
         cJSON_DeleteItemFromObjectCaseSensitive(root, "calibration");
         cJSON *cal = cJSON_AddObjectToObject(root, "calibration");
-        cJSON_AddStringToObject(cal, "method", "split conformal on host-grouped cross-validation residuals");
+        cJSON_AddStringToObject(cal, "method",
+                                per_ion ? "split conformal on host-grouped cross-validation residuals, per mobile ion"
+                                        : "split conformal on host-grouped cross-validation residuals");
         cJSON_AddStringToObject(cal, "source", cv_csv);
         cJSON_AddNumberToObject(cal, "n", n);
         cJSON_AddNumberToObject(cal, "spread_members", spread_members);
@@ -471,12 +612,9 @@ int ih_calibrate_model(const char *model_path, const char *cv_csv, int spread_me
         cJSON_AddNumberToObject(scale, "spread", c_spread);
         cJSON_AddNumberToObject(scale, "pred", c_pred);
         cJSON_AddNumberToObject(scale, "const", c_const);
-        cJSON *arr = cJSON_AddArrayToObject(cal, "scores");
-        for (int i = 0; i < n; i++) {
-            char num[32];
-            snprintf(num, sizeof num, "%.6g", score[i]);
-            cJSON_AddItemToArray(arr, cJSON_CreateRaw(num));
-        }
+        if (per_ion) add_groups(cal, score, ion_z, n);
+        qsort(score, (size_t)n, sizeof *score, cmp_double);
+        add_scores(cal, score, n);
         char *text = cJSON_PrintUnformatted(root);
         ih_st_tensor *t = malloc((size_t)(f.n + 1) * sizeof *t);
         ih_st_kv *kv = malloc((size_t)f.n_meta * sizeof *kv);
@@ -498,6 +636,6 @@ int ih_calibrate_model(const char *model_path, const char *cv_csv, int spread_me
     }
     cJSON_Delete(root);
     ih_st_free(&f);
-    free(score), free(rep);
+    free(score), free(rep), free(jids), free(ion_z);
     return rc;
 }

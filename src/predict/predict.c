@@ -108,7 +108,7 @@ int ih_model_set_predict(ih_model_set *ms, const ih_dataset *d, const int *idx, 
 /* ---------------------------------------------------------------------------------------- */
 
 void ih_record_predictions_free(ih_record_predictions *p) {
-    free(p->jid), free(p->target), free(p->mean), free(p->spread), free(p->members), free(p->rep_distance);
+    free(p->jid), free(p->target), free(p->mean), free(p->spread), free(p->members), free(p->rep_distance), free(p->ion_z);
     memset(p, 0, sizeof *p);
 }
 
@@ -128,13 +128,17 @@ static int predict_set(ih_model_set *ms, const ih_structure_set *set, const char
     out->spread = malloc(n1 * P * sizeof *out->spread);
     out->members = malloc(n1 * P * M * sizeof *out->members);
     out->rep_distance = malloc(n1 * sizeof *out->rep_distance);
+    out->ion_z = calloc(n1, sizeof *out->ion_z);
     int *idx = malloc(IH_PREDICT_CHUNK * sizeof *idx);
     float *rep = want_rep ? malloc((size_t)IH_PREDICT_CHUNK * M * H * sizeof *rep) : NULL;
-    if (!out->jid || !out->target || !out->mean || !out->spread || !out->members || !out->rep_distance || !idx ||
+    if (!out->jid || !out->target || !out->mean || !out->spread || !out->members || !out->rep_distance || !out->ion_z || !idx ||
         (want_rep && !rep))
         rc = ih_set_error("%s: out of memory", what);
     for (int q = 0; q < IH_PREDICT_CHUNK && idx; q++) idx[q] = q;
-    for (int i = 0; rc == 0 && i < n; i++) out->rep_distance[i] = NAN;
+    for (int i = 0; rc == 0 && i < n; i++) {
+        out->rep_distance[i] = NAN;
+        if (ms->five_image && set->items[i].n_atoms > 0) out->ion_z[i] = set->items[i].z[0];
+    }
     /* a barrier model reads hops: a host structure would be "predicted" as if it were a path */
     for (int i = 0; rc == 0 && ms->five_image && i < n; i++)
         if (!ih_structure_is_5image(&set->items[i]))
@@ -306,6 +310,7 @@ static int hop_geometry(const ih_structure *s, int ion, const double to[3], ih_h
     ih_structure_free(&five);
     r->length = sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2]);
     r->ion = ion;
+    r->ion_z = s->z[ion];
     memcpy(r->from, s->frac + 3 * ion, sizeof r->from);
     memcpy(r->to, to, sizeof r->to);
     return 0;
@@ -402,9 +407,10 @@ const char *ih_predictor_task_name(const ih_predictor *p, int task) {
 int ih_predictor_reads_hops(const ih_predictor *p) { return p->set.five_image; }
 const char *ih_predictor_metadata(const ih_predictor *p) { return p->set.meta; }
 int ih_predictor_has_calibration(const ih_predictor *p) { return p->has_cal; }
-int ih_predictor_interval(const ih_predictor *p, double em, double spread, double level, double *low, double *high) {
+int ih_predictor_interval(const ih_predictor *p, int ion_z, double em, double spread, double level, double *low,
+                          double *high) {
     if (!p->has_cal) return ih_set_error("%s: the model carries no calibration (ionhop calibrate)", p->path);
-    return ih_calibration_interval(&p->cal, em, spread, level, low, high);
+    return ih_calibration_interval(&p->cal, ion_z, em, spread, level, low, high);
 }
 int ih_predictor_trained_on(const ih_predictor *p, const char *jid) {
     return p->has_cal ? ih_calibration_trained_on(&p->cal, jid) : -1;
@@ -417,8 +423,8 @@ int ih_predictor_domain_check(const ih_predictor *p, const ih_structure *ini, co
     return ih_calibration_domain_check(&p->cal, ini, r->ion, r->closest_approach, r->rep_distance, why, cap);
 }
 
-double ih_predictor_p_good(const ih_predictor *p, double em, double spread) {
-    return p->has_cal ? ih_calibration_p_below(&p->cal, em, spread, IH_GOOD_CONDUCTOR_EV) : NAN;
+double ih_predictor_p_good(const ih_predictor *p, int ion_z, double em, double spread) {
+    return p->has_cal ? ih_calibration_p_below(&p->cal, ion_z, em, spread, IH_GOOD_CONDUCTOR_EV) : NAN;
 }
 ih_model_set *ih_predictor_model_set(ih_predictor *p) { return &p->set; }
 

@@ -140,10 +140,10 @@ static cJSON *result_json(const ih_predictor *p, const char *item, const ih_stru
         cJSON_AddNumberToObject(c, "closest_approach", round(h->result[k].closest_approach * 1e3) / 1e3);
         double low, high;
         if (ih_predictor_has_calibration(p) &&
-            ih_predictor_interval(p, h->result[k].em, h->result[k].spread, 0.9, &low, &high) == 0) {
+            ih_predictor_interval(p, h->result[k].ion_z, h->result[k].em, h->result[k].spread, 0.9, &low, &high) == 0) {
             cJSON_AddNumberToObject(c, "low", round((low > 0 ? low : 0) * 1e4) / 1e4);
             cJSON_AddNumberToObject(c, "high", round(high * 1e4) / 1e4);
-            cJSON_AddNumberToObject(c, "p_good", round(ih_predictor_p_good(p, h->result[k].em, h->result[k].spread) * 1e3) / 1e3);
+            cJSON_AddNumberToObject(c, "p_good", round(ih_predictor_p_good(p, h->result[k].ion_z, h->result[k].em, h->result[k].spread) * 1e3) / 1e3);
         }
         if (!isnan(h->result[k].rep_distance))
             cJSON_AddNumberToObject(c, "rep_distance", round(h->result[k].rep_distance * 1e3) / 1e3);

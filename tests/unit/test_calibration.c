@@ -73,30 +73,30 @@ int main(void) {
     CHECK(p != NULL);
     CHECK(!ih_predictor_has_calibration(p));
     double low, high;
-    CHECK(ih_predictor_interval(p, 0.3, 0.0, 0.9, &low, &high) == -1);
-    CHECK(isnan(ih_predictor_p_good(p, 0.3, 0.0)));
+    CHECK(ih_predictor_interval(p, 3, 0.3, 0.0, 0.9, &low, &high) == -1);
+    CHECK(isnan(ih_predictor_p_good(p, 3, 0.3, 0.0)));
     ih_predictor_free(p);
 
     CHECK(ih_calibrate_model(model, cv, 1, 0.5, 0.1, NULL, model) == 0);
     p = ih_predictor_load(model);
     CHECK(p != NULL && ih_predictor_has_calibration(p));
     /* level 0.9: the ceil(20 · 0.9) = 18th smallest |score| of {0, 0.1, 0.1, …, 0.9, 0.9} is 0.9 */
-    CHECK(ih_predictor_interval(p, 0.4, 0.0, 0.9, &low, &high) == 0);
+    CHECK(ih_predictor_interval(p, 3, 0.4, 0.0, 0.9, &low, &high) == 0);
     double scale = 0.1 + 0.5 * 0.4;
     CHECK_NEAR(low, 0.4 - 0.9 * scale, 1e-9);
     CHECK_NEAR(high, 0.4 + 0.9 * scale, 1e-9);
     /* level 0.5: the 10th smallest is 0.5 */
-    CHECK(ih_predictor_interval(p, 0.4, 0.0, 0.5, &low, &high) == 0);
+    CHECK(ih_predictor_interval(p, 3, 0.4, 0.0, 0.5, &low, &high) == 0);
     CHECK_NEAR(high - 0.4, 0.5 * scale, 1e-9);
     /* level 0.96 needs the 20th of 19: refused */
-    CHECK(ih_predictor_interval(p, 0.4, 0.0, 0.96, &low, &high) == -1);
+    CHECK(ih_predictor_interval(p, 3, 0.4, 0.0, 0.96, &low, &high) == -1);
     CHECK(strstr(ih_last_error(), "more than the 19 calibration records") != NULL);
     /* P(Em < 0.65) at prediction 0.5 (scale 0.35): scores below (0.65 - 0.5) / 0.35 = 0.4286 are
      * -0.9 … 0.4: 14 of 19 */
-    CHECK_NEAR(ih_predictor_p_good(p, 0.5, 0.0), 14.0 / 19.0, 1e-12);
+    CHECK_NEAR(ih_predictor_p_good(p, 3, 0.5, 0.0), 14.0 / 19.0, 1e-12);
     /* a prediction far below or above the line */
-    CHECK_NEAR(ih_predictor_p_good(p, -5, 0.0), 1.0, 0);
-    CHECK_NEAR(ih_predictor_p_good(p, 10, 0.0), 0.0, 0);
+    CHECK_NEAR(ih_predictor_p_good(p, 3, -5, 0.0), 1.0, 0);
+    CHECK_NEAR(ih_predictor_p_good(p, 3, 10, 0.0), 0.0, 0);
     ih_predictor_free(p);
 
     /* coverage on synthetic residuals: Gaussian noise of sd 0.2 around the prediction, calibrated
@@ -122,7 +122,7 @@ int main(void) {
     CHECK(p != NULL);
     for (int k = 0; k < 3; k++) {
         double level = k == 0 ? 0.68 : k == 1 ? 0.9 : 0.95;
-        CHECK(ih_predictor_interval(p, 0.0, 0.0, level, &low, &high) == 0);
+        CHECK(ih_predictor_interval(p, 0, 0.0, 0.0, level, &low, &high) == 0);
         int in_interval = 0;
         for (int i = 0; i < 2000; i++) in_interval += fresh[i] >= low && fresh[i] <= high;
         CHECK_MSG(fabs(in_interval / 2000.0 - level) < 0.03, "level %.2f covers %.3f", level, in_interval / 2000.0);
@@ -255,6 +255,103 @@ int main(void) {
     }
     /* a record file that is not path records is refused */
     CHECK(ih_calibrate_model(model, cv, 1, 0.0, 1.0, "tests/fixtures/disordered/llzo_cubic.cif", model) == -1);
+
+    /* Per-ion scores (Mondrian): 42 Li records (scores 0.01 … 0.42) and 24 Na records (1.0 … 3.3),
+     * no spread, scale 1. Li has IH_CAL_GROUP_RECORDS records, a group of its own; Na has fewer and
+     * makes the group of the other ions (IH_CAL_GROUP_MIN or more). */
+    {
+        ih_structure_set one, recs = {0, NULL};
+        CHECK(ih_read_structures("tests/fixtures/em_jid7.json", IH_FMT_JSON, &one) == 0 && one.n == 1);
+        recs.items = calloc(66, sizeof *recs.items);
+        recs.n = 66;
+        FILE *g = fopen(cv, "w");
+        fprintf(g, "jid,fold,target,prediction,spread\n");
+        for (int k = 0; k < 66; k++) {
+            CHECK(ih_structure_copy(&recs.items[k], &one.items[0]) == 0);
+            for (int a = 0; a < 5; a++) recs.items[k].z[a] = k < 42 ? 3 : 11;
+            for (int a = 0; a < 3; a++) /* distinct records, so that distances between them are not zero */
+                for (int b = 0; b < 3; b++) recs.items[k].lattice[a][b] *= 1.0 + 0.004 * k;
+            free(recs.items[k].cart), recs.items[k].cart = NULL;
+            snprintf(recs.items[k].jid, sizeof recs.items[k].jid, "r%d", k);
+            fprintf(g, "r%d,%d,%.4f,0.2,0\n", 65 - k, k % 5 + 1, /* rows in another order than the records */
+                    0.2 + (65 - k < 42 ? 0.01 * (65 - k + 1) : 1.0 + 0.1 * (65 - k - 42)));
+        }
+        fclose(g);
+        char recs_path[256]; /* tmp_path's buffers rotate; cv and model stay valid */
+        snprintf(recs_path, sizeof recs_path, "%s/ions.json", tmpdir);
+        CHECK(ih_write_json(recs_path, recs.items, 66) == 0);
+        CHECK_MSG(ih_calibrate_model(model, cv, 1, 0.0, 1.0, recs_path, model) == 0, "%s", ih_last_error());
+        p = ih_predictor_load(model);
+        CHECK(p != NULL);
+        /* 90 %: Li the ceil(43 · 0.9) = 39th of its 42 scores, 0.39; Na (and K, in no group) the
+         * 23rd of the other ions' 24, 3.2; all ions the 61st of 66, 2.8 */
+        CHECK(ih_predictor_interval(p, 3, 0.2, 0.0, 0.9, &low, &high) == 0);
+        CHECK_NEAR(high - 0.2, 0.39, 1e-4);
+        CHECK(ih_predictor_interval(p, 11, 0.2, 0.0, 0.9, &low, &high) == 0);
+        CHECK_NEAR(high - 0.2, 3.2, 1e-4);
+        CHECK(ih_predictor_interval(p, 19, 0.2, 0.0, 0.9, &low, &high) == 0);
+        CHECK_NEAR(high - 0.2, 3.2, 1e-4);
+        CHECK(ih_predictor_interval(p, 0, 0.2, 0.0, 0.9, &low, &high) == 0);
+        CHECK_NEAR(high - 0.2, 2.8, 1e-4);
+        /* P(Em < 0.65) at 0.25: scores below 0.40 are 39 of Li's 42, none of Na's, 39 of all 66 */
+        CHECK_NEAR(ih_predictor_p_good(p, 3, 0.25, 0.0), 39.0 / 42.0, 1e-12);
+        CHECK_NEAR(ih_predictor_p_good(p, 11, 0.25, 0.0), 0.0, 0);
+        CHECK_NEAR(ih_predictor_p_good(p, 0, 0.25, 0.0), 39.0 / 66.0, 1e-12);
+        /* the CLI's batch output uses each record's own ion */
+        ih_record_predictions fp;
+        CHECK(ih_predict_file(p, recs_path, &fp) == 0 && fp.n == 66);
+        CHECK(fp.ion_z[0] == 3 && fp.ion_z[65] == 11);
+        ih_record_predictions_free(&fp);
+        ih_predictor_free(p);
+        ih_structure_set_free(&one);
+        ih_structure_set_free(&recs);
+    }
+    /* the lookup: an ion's own group, else the other ions' group, else all records */
+    {
+        char json[8192], *w = json;
+        w += sprintf(w, "{\"calibration\": {\"scale\": {\"spread\": 0, \"pred\": 0, \"const\": 1}, \"spread_members\": 1, "
+                        "\"scores\": [");
+        for (int i = 0; i < 30; i++) w += sprintf(w, "%s%g", i ? ", " : "", 0.1 * i);
+        w += sprintf(w, "], \"groups\": [{\"ion\": \"Li\", \"scores\": [");
+        for (int i = 0; i < 20; i++) w += sprintf(w, "%s%g", i ? ", " : "", 0.01 * i);
+        sprintf(w, "]}]}}");
+        ih_calibration c;
+        CHECK(ih_calibration_from_json(json, "x", 1, &c) == 0);
+        int gz = 99;
+        CHECK(ih_calibration_scores_for(&c, 3, &gz)->n == 20 && gz == 3);
+        CHECK(ih_calibration_scores_for(&c, 11, &gz)->n == 30 && gz == -1);
+        CHECK(ih_calibration_scores_for(&c, 0, &gz)->n == 30 && gz == -1);
+        ih_calibration_free(&c);
+        /* malformed groups are refused: too few scores, a NaN, no element, one ion twice */
+        const char *bad_groups[] = {"[{\"ion\": \"Li\", \"scores\": [0.1, 0.2]}]", "[{\"ion\": \"Xx\", \"scores\": []}]",
+                                    "{\"ion\": \"Li\"}", "[{\"scores\": []}]"};
+        for (int b = 0; b < 4; b++) {
+            char j2[512];
+            snprintf(j2, sizeof j2,
+                     "{\"calibration\": {\"scale\": {\"spread\": 0, \"pred\": 0, \"const\": 1}, \"spread_members\": 1, "
+                     "\"scores\": [0,1,2,3,4,5,6,7,8,9], \"groups\": %s}}",
+                     bad_groups[b]);
+            CHECK_MSG(ih_calibration_from_json(j2, "x", 1, &c) == -1, "groups %s accepted", bad_groups[b]);
+        }
+        w = json;
+        w += sprintf(w, "{\"calibration\": {\"scale\": {\"spread\": 0, \"pred\": 0, \"const\": 1}, \"spread_members\": 1, "
+                        "\"scores\": [0,1,2,3,4,5,6,7,8,9], \"groups\": [{\"ion\": \"Na\", \"scores\": [");
+        for (int i = 0; i < 20; i++) w += sprintf(w, "%s%g", i ? ", " : "", i == 7 ? 0.1 : 0.5);
+        sprintf(w, "]}]}}");
+        CHECK(ih_calibration_from_json(json, "x", 1, &c) == -1);
+        CHECK(strstr(ih_last_error(), "calibration score 8 (Na) is not a finite number in ascending order") != NULL);
+        w = json;
+        w += sprintf(w, "{\"calibration\": {\"scale\": {\"spread\": 0, \"pred\": 0, \"const\": 1}, \"spread_members\": 1, "
+                        "\"scores\": [0,1,2,3,4,5,6,7,8,9], \"groups\": [");
+        for (int g = 0; g < 2; g++) {
+            w += sprintf(w, "%s{\"ion\": \"Na\", \"scores\": [", g ? ", " : "");
+            for (int i = 0; i < 20; i++) w += sprintf(w, "%s%d", i ? ", " : "", i);
+            w += sprintf(w, "]}");
+        }
+        sprintf(w, "]}}");
+        CHECK(ih_calibration_from_json(json, "x", 1, &c) == -1);
+        CHECK(strstr(ih_last_error(), "two calibration groups for Na") != NULL);
+    }
 
     /* bad calibration data: header only, a NaN, a wrong header, a negative spread */
     write_text(cv, "jid,fold,target,prediction,spread\n");

@@ -12,6 +12,7 @@
 #   screen     two ranks write the one-process results; a rank killed midway, the same command
 #              resumes and finishes with the same results
 #   errors     a bad input on two ranks ends both with the message, no hang
+#   slurm      examples/slurm/pretrain.sbatch under a stand-in srun: killed, resubmitted, resumed
 #   bench      the all-reduce benchmark runs on two ranks
 # ../shared must be beside the checkout (IONHOP_SHARED overrides).
 set -u
@@ -173,6 +174,38 @@ if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "missing.json" "$W/err.log"; then
     pass "errors (a missing file on 2 ranks: exit $rc with the message)"
 else
     bad "errors (rc $rc)" "$W/err.log"
+fi
+
+# -- the Slurm example script, with srun standing in as mpirun on two ranks (a tiny network and
+#    data, 40 epochs): killed after its third epoch, submitted again it resumes and finishes
+mkdir -p "$W/bin" "$W/mptdata"
+cat > "$W/bin/srun" <<EOF
+#!/bin/sh
+for a in "\$@"; do shift; case "\$a" in --cpu-bind=*) ;; *) set -- "\$@" "\$a";; esac; done
+exec $MPIRUN "\$@" --epochs 40 --hidden 16 --batch 8 --micro-batch 4
+EOF
+chmod +x "$W/bin/srun"
+"$PY" - "$SHARED/data/pretrain" "$W/mptdata" <<'EOF'
+import json, sys
+for t in ("fe", "bg", "gv", "ebg", "dc", "ph", "pz"):
+    json.dump(json.load(open(f"{sys.argv[1]}/{t}.json"))[:12], open(f"{sys.argv[2]}/{t}.json", "w"))
+EOF
+SLURM_ENV="PATH=$W/bin:$PATH SLURM_CPUS_PER_TASK=1 DATA=$W/mptdata OUT=$W/mpt.ionhop CACHE=$W/cache"
+env $SLURM_ENV bash examples/slurm/pretrain.sbatch > "$W/slurm1.log" 2>&1 &
+sp=$!
+killed=""
+if wait_for "[ -f '$W/mpt.ionhop.ckpt.state' ] && grep -q '^epoch *3/' '$W/slurm1.log'" 300; then
+    pkill -9 -f "pretrain.*$W/mpt.ionhop" && killed=yes
+fi
+wait $sp
+cut_rc=$?
+env $SLURM_ENV bash examples/slurm/pretrain.sbatch > "$W/slurm2.log" 2>&1
+rc=$?
+if [ -n "$killed" ] && [ $cut_rc -ne 0 ] && [ $rc -eq 0 ] && grep -q "resuming after epoch" "$W/slurm2.log" &&
+    grep -q "^done: 40 epochs" "$W/slurm2.log" && [ -f "$W/mpt.ionhop" ] && [ ! -f "$W/mpt.ionhop.ckpt.state" ]; then
+    pass "slurm (examples/slurm/pretrain.sbatch killed after epoch 3, submitted again: resumed and finished)"
+else
+    bad "slurm (killed: ${killed:-no}, interrupted rc $cut_rc, resubmitted rc $rc)" "$W/slurm1.log" "$W/slurm2.log"
 fi
 
 # -- the benchmark on two ranks (sizes only checked: no timed assertions)

@@ -66,9 +66,20 @@ int main(int argc, char **argv) {
         printf("ionhop %s\n", IH_VERSION);
         return 0;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name))
-            return commands[i].dist ? run_dist(commands[i].fn, argc, argv) : commands[i].fn(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(argv[1], commands[i].name)) continue;
+        if (commands[i].dist) return run_dist(commands[i].fn, argc, argv);
+        /* every process of the job would do the whole job and write the same outputs */
+        int n = ih_dist_launched_size();
+        if (n > 1) {
+            fprintf(stderr,
+                    "ionhop: %s runs as one process, but was launched as one of %d: run it without mpirun/srun "
+                    "(screen, train, pretrain and finetune run on several)\n",
+                    argv[1], n);
+            return 2;
+        }
+        return commands[i].fn(argc - 1, argv + 1);
+    }
     fprintf(stderr, "ionhop: unknown command '%s' (try 'ionhop --help')\n", argv[1]);
     return 2;
 }

@@ -19,6 +19,17 @@ static int g_rank = 0, g_size = 1, g_started = 0;
 int ih_dist_rank(void) { return g_rank; }
 int ih_dist_size(void) { return g_size; }
 
+/* Open MPI's mpirun and MPICH's (and srun with PMI) name the job's size in each process */
+static const char *const launcher_size_vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"};
+
+int ih_dist_launched_size(void) {
+    for (size_t k = 0; k < sizeof launcher_size_vars / sizeof launcher_size_vars[0]; k++) {
+        const char *v = getenv(launcher_size_vars[k]);
+        if (v && atoi(v) > 1) return atoi(v);
+    }
+    return 1;
+}
+
 #ifdef IH_MPI
 
 /* tag of the reduce-scatter messages, apart from the screen's (small non-negative tags) */
@@ -195,14 +206,11 @@ int ih_dist_built(void) { return 0; }
 
 int ih_dist_init(int *argc, char ***argv) {
     (void)argc, (void)argv;
-    /* Open MPI's mpirun and MPICH's (and srun with PMI) name the job's size in each process */
-    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"};
-    for (size_t k = 0; k < sizeof vars / sizeof vars[0]; k++) {
-        const char *v = getenv(vars[k]);
-        if (v && atoi(v) > 1)
-            return ih_set_error("launched as one of %d processes (%s), but this ionhop was built without MPI: "
-                                "build it with 'make MPI=1' (docs/mpi.md)", atoi(v), vars[k]);
-    }
+    int n = ih_dist_launched_size();
+    if (n > 1)
+        return ih_set_error("launched as one of %d processes, but this ionhop was built without MPI: build it with "
+                            "'make MPI=1' (docs/mpi.md)",
+                            n);
     g_started = 1;
     return 0;
 }

@@ -23,6 +23,9 @@ int ih_dist_rank(void);
 int ih_dist_size(void);
 /* 1 if this build has MPI. */
 int ih_dist_built(void);
+/* The number of processes the launcher (mpirun, srun with PMI) started this one among, from its
+ * environment, in either build; 1 when not launched as part of a job. */
+int ih_dist_launched_size(void);
 
 /* Sum of every rank's x (n floats) into every rank's x, each element summed in rank order
  * ((x0 + x1) + x2 …): the same bits on every rank and in every run, whatever the MPI library's

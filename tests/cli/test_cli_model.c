@@ -541,5 +541,23 @@ int main(void) {
     ih_structure_set_free(&all);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     CHECK(system(cmd) == 0);
+    /* launched as one of several processes (mpirun sets OMPI_COMM_WORLD_SIZE, PMI launchers
+     * PMI_SIZE), a one-process command refuses to run rather than run once per process, and a
+     * training command of this one-process build refuses too */
+    {
+        char cmd[1024], out[4096];
+        snprintf(cmd, sizeof cmd, "OMPI_COMM_WORLD_SIZE=2 %s info models/mpt.ionhop", cli());
+        CHECK_INT(run(cmd, out, sizeof out), 2);
+        CHECK_MSG(one_line_error(out, "info runs as one process, but was launched as one of 2"), "%s", out);
+        snprintf(cmd, sizeof cmd, "PMI_SIZE=3 %s predict --initial examples/LiFePO4_hop/initial.vasp "
+                                  "--final examples/LiFePO4_hop/final.vasp", cli());
+        CHECK_INT(run(cmd, out, sizeof out), 2);
+        CHECK_MSG(one_line_error(out, "predict runs as one process, but was launched as one of 3"), "%s", out);
+        snprintf(cmd, sizeof cmd, "OMPI_COMM_WORLD_SIZE=2 %s train --data tests/fixtures/em_jid7.json --out /nonexistent/x",
+                 cli());
+        int rc = run(cmd, out, sizeof out);
+        CHECK(rc != 0);
+        CHECK_MSG(strstr(out, "built without MPI") != NULL || strstr(out, "make MPI=1") != NULL, "%s", out);
+    }
     return test_summary("test_cli_model");
 }

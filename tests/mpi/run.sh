@@ -11,7 +11,8 @@
 #   finetune   a two-fold cross-validation on two ranks writes the one-process predictions
 #   screen     two ranks write the one-process results; a rank killed midway, the same command
 #              resumes and finishes with the same results
-#   errors     a bad input on two ranks ends both with the message, no hang
+#   errors     a bad input on two ranks ends both with the message, no hang; a one-process
+#              command (info) on two ranks is refused
 #   slurm      examples/slurm/pretrain.sbatch under a stand-in srun: killed, resubmitted, resumed
 #   bench      the all-reduce benchmark runs on two ranks
 # ../shared must be beside the checkout (IONHOP_SHARED overrides).
@@ -174,6 +175,14 @@ if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "missing.json" "$W/err.log"; then
     pass "errors (a missing file on 2 ranks: exit $rc with the message)"
 else
     bad "errors (rc $rc)" "$W/err.log"
+fi
+# a one-process command under mpirun is refused (each rank would do the whole job)
+timeout 120 $MPIRUN "$IONHOP" info models/mpt.ionhop > "$W/one.log" 2>&1
+rc=$?
+if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "info runs as one process, but was launched as one of 2" "$W/one.log"; then
+    pass "one-process commands refused on 2 ranks (exit $rc with the message)"
+else
+    bad "one-process commands on 2 ranks (rc $rc)" "$W/one.log"
 fi
 
 # -- the Slurm example script, with srun standing in as mpirun on two ranks (a tiny network and

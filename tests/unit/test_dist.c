@@ -181,8 +181,14 @@ int main(int argc, char **argv) {
     if (!ih_dist_built()) {
         /* a one-process build launched as one of several processes refuses to run */
         setenv("OMPI_COMM_WORLD_SIZE", "2", 1);
+        CHECK_INT(ih_dist_launched_size(), 2);
         CHECK(ih_dist_init(&argc, &argv) == -1);
         CHECK(strstr(ih_last_error(), "make MPI=1") != NULL);
+        setenv("PMI_SIZE", "4", 1);
+        unsetenv("OMPI_COMM_WORLD_SIZE");
+        CHECK_INT(ih_dist_launched_size(), 4);
+        unsetenv("PMI_SIZE");
+        CHECK_INT(ih_dist_launched_size(), 1);
         setenv("OMPI_COMM_WORLD_SIZE", "1", 1);
         CHECK(ih_dist_init(&argc, &argv) == 0);
         unsetenv("OMPI_COMM_WORLD_SIZE");

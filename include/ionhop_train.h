@@ -80,13 +80,23 @@ double ih_unscale(const ih_task_scaling *s, double y_scaled);
  * d->n records): s->lo/hi = their smallest/largest target. Returns how many were labelled. */
 int ih_scaling_fit(const ih_dataset *d, const int *idx, int n, ih_task_scaling *s);
 
+/* Arrange n items (records of a batch) so that their consecutive groups of S (the last one
+ * shorter) carry about equal work: largest cost first, each into the group with the least work
+ * that has room (ties: the first group; equal costs keep their order). With --micro-batch S a
+ * batch's micro-batches are such groups: on several ranks a round of micro-batches lasts as long as
+ * its largest (docs/mpi.md). The result depends on the items and costs alone, never on the number
+ * of ranks. cost[k] is items[k]'s; scratch by_cost, fill, out (n ints each) and load (n longs). */
+void ih_balance_micro_batches(int *items, const long *cost, int n, int S, int *by_cost, long *load, int *fill,
+                              int *out);
+
 typedef struct ih_train_opts {
     int epochs, batch;
     double max_lr, weight_decay;
     int loss;              /* IH_LOSS_L1 or IH_LOSS_MSE */
     uint64_t seed;         /* shuffling */
     long micro_triplets;   /* line-graph budget of one micro-batch (memory bound) */
-    int micro_structs;     /* > 0: at most this many records per micro-batch as well (a fixed
+    int micro_structs;     /* > 0: at most this many records per micro-batch as well, a batch's
+                            * records arranged by ih_balance_micro_batches (a fixed
                             * split, e.g. to compare runs on different numbers of processes) */
     const char *out;       /* best-validation model (every epoch if there is no validation set) */
     const char *checkpoint; /* base path of the resume checkpoint (.model, .state), or NULL */

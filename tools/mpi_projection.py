@@ -36,13 +36,29 @@ def atom_counts(data_dir):
     return counts
 
 
-def imbalance(counts, nodes, per_rank, trials, rng):
-    """E[max over ranks of a rank's atoms] / E[mean over ranks]: the slowest rank's share."""
+def balanced_sums(batch, groups, size):
+    """ih_balance_micro_batches (src/train/train.c), written again: largest first, each into the
+    group with the least work that has room (ties: the first); the groups' sums"""
+    load, fill = [0] * groups, [0] * groups
+    for cost in sorted(batch, reverse=True):
+        best = min((g for g in range(groups) if fill[g] < size), key=lambda g: (load[g], g))
+        load[best] += cost
+        fill[best] += 1
+    return load
+
+
+def imbalance(counts, nodes, per_rank, trials, rng, balanced=False):
+    """E[max over ranks of a rank's atoms] / E[mean over ranks]: the slowest rank's share; with
+    balanced, the batch's micro-batches arranged as `--micro-batch` arranges them"""
     if nodes == 1:
         return 1.0
     worst = mean = 0.0
     for _ in range(trials):
-        sums = [sum(rng.choice(counts) for _ in range(per_rank)) for _ in range(nodes)]
+        batch = [rng.choice(counts) for _ in range(per_rank * nodes)]
+        if balanced:
+            sums = balanced_sums(batch, nodes, per_rank)
+        else:
+            sums = [sum(batch[r * per_rank:(r + 1) * per_rank]) for r in range(nodes)]
         worst += max(sums)
         mean += sum(sums) / nodes
     return worst / mean
@@ -81,6 +97,8 @@ def main():
                     help="OpenMP efficiency of a node's cores beyond the measured ones (assumed)")
     ap.add_argument("--nodes", default="1,8,64")
     ap.add_argument("--trials", type=int, default=300)
+    ap.add_argument("--balanced", action="store_true",
+                    help="micro-batches arranged by work as --micro-batch does (else dealt as drawn)")
     a = ap.parse_args()
 
     rng = random.Random(1)
@@ -107,7 +125,7 @@ def main():
         for nodes in [int(n) for n in a.nodes.split(",")]:
             batch = a.per_rank * nodes
             steps = -(-a.structures // batch)
-            imb = imbalance(counts, nodes, a.per_rank, a.trials, rng)
+            imb = imbalance(counts, nodes, a.per_rank, a.trials, rng, a.balanced)
             compute = a.per_rank * per_structure * imb
             comm = allreduce_seconds(nodes, grad_bytes, log_bytes, bandwidth, latency)
             epoch_h = steps * (compute + comm) / 3600

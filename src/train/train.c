@@ -57,6 +57,33 @@ static int micro_len(const ih_dataset *d, const int *idx, int n, long budget_t) 
     return k;
 }
 
+void ih_balance_micro_batches(int *items, const long *cost, int n, int S, int *by_cost, long *load, int *fill,
+                              int *out) {
+    int K = (n + S - 1) / S;
+    if (K < 2) return;
+    for (int k = 0; k < n; k++) {
+        /* insertion by cost, largest first; equal costs keep their order (the result is a
+         * function of the list alone) */
+        int p = k;
+        while (p > 0 && cost[by_cost[p - 1]] < cost[k]) {
+            by_cost[p] = by_cost[p - 1];
+            p--;
+        }
+        by_cost[p] = k;
+    }
+    for (int g = 0; g < K; g++) load[g] = 0, fill[g] = 0;
+    for (int r = 0; r < n; r++) {
+        int k = by_cost[r], best = -1;
+        for (int g = 0; g < K; g++) {
+            int room = g < K - 1 ? S : n - (K - 1) * S;
+            if (fill[g] < room && (best < 0 || load[g] < load[best])) best = g;
+        }
+        out[best * S + fill[best]++] = items[k];
+        load[best] += cost[k];
+    }
+    memcpy(items, out, (size_t)n * sizeof *items);
+}
+
 /* Arena size for one graph of a micro-batch: the budget (or one record above it); for a
  * two-graph dataset only this graph's largest share of any record's size, since the budget
  * caps the sum of both graphs. */
@@ -296,6 +323,8 @@ typedef struct trainer {
     double *per_task, *train_abs;             /* P */
     long *train_cnt;                          /* P */
     int *mb_start, *mb_len;                   /* the micro-batches of a mini-batch (batch entries) */
+    long *bal_cost, *bal_load;                /* balance_batch's scratch (batch each) */
+    int *bal_by_cost, *bal_fill, *bal_out;
     int *val_chunk;                           /* validation forward passes (n_val + 1) */
     int quiet;                                /* o->quiet, or not rank 0 */
     /* data parallelism (ih_dist_size() > 1) */
@@ -310,6 +339,7 @@ typedef struct trainer {
 static void trainer_free(trainer *t) {
     ih_model_set_bn_log(t->m, NULL);
     ih_bn_log_free(&t->bn_log);
+    free(t->bal_cost), free(t->bal_load), free(t->bal_by_cost), free(t->bal_fill), free(t->bal_out);
     free(t->mb_start), free(t->mb_len), free(t->val_chunk), free(t->buf_start), free(t->log_counts), free(t->log_at);
     free(t->sums), free(t->grad_acc);
     if (t->have_adam) ih_adamw_free(&t->adam);
@@ -343,11 +373,17 @@ static int trainer_alloc(trainer *t) {
     t->train_cnt = malloc((size_t)P * sizeof *t->train_cnt);
     t->mb_start = malloc((size_t)o->batch * sizeof *t->mb_start);
     t->mb_len = malloc((size_t)o->batch * sizeof *t->mb_len);
+    t->bal_cost = malloc((size_t)o->batch * sizeof *t->bal_cost);
+    t->bal_load = malloc((size_t)o->batch * sizeof *t->bal_load);
+    t->bal_by_cost = malloc((size_t)o->batch * sizeof *t->bal_by_cost);
+    t->bal_fill = malloc((size_t)o->batch * sizeof *t->bal_fill);
+    t->bal_out = malloc((size_t)o->batch * sizeof *t->bal_out);
     t->val_chunk = malloc((size_t)(t->n_val + 1) * sizeof *t->val_chunk);
     t->sums = malloc((size_t)(1 + 2 * P) * sizeof *t->sums);
     t->grad_acc = malloc((ih_model_n_params(t->m) + 1) * sizeof *t->grad_acc);
     if (!t->order || !t->out || !t->tgt || !t->msk || !t->dout || !t->val_pred || !t->per_task || !t->train_abs ||
         !t->train_cnt || (o->checkpoint && !t->ck_state) || !t->mb_start || !t->mb_len || !t->val_chunk || !t->sums ||
+        !t->bal_cost || !t->bal_load || !t->bal_by_cost || !t->bal_fill || !t->bal_out ||
         !t->grad_acc)
         return ih_set_error("out of memory");
     if (t->size > 1) {
@@ -512,6 +548,16 @@ static int train_epoch(trainer *t, long epoch, double *loss_sum) {
             last_progress = ih_now();
         }
         /* the micro-batches: the same split on every rank */
+        if (t->o->micro_structs > 0) {
+            /* work of a record: atoms + edges + line-graph triplets */
+            for (int k = 0; k < nb; k++) {
+                long ra, re, rt;
+                record_sizes(t->d, t->order[b0 + k], &ra, &re, &rt);
+                t->bal_cost[k] = ra + re + rt;
+            }
+            ih_balance_micro_batches(t->order + b0, t->bal_cost, nb, t->o->micro_structs, t->bal_by_cost,
+                                     t->bal_load, t->bal_fill, t->bal_out);
+        }
         int K = 0;
         for (int s = 0; s < nb; K++) {
             int cap = nb - s;

@@ -50,6 +50,24 @@ int main(void) {
              tmpdir, tmpdir, repo, ini, fin);
     CHECK(run(cmd, out, sizeof out) == 0);
 
+    /* the README's C example, compiled against the library the tool was built with (the
+     * sanitizer build's needs its flags) and run from the repository root: it prints what it says */
+    char lib[PATH_MAX + 32];
+    snprintf(lib, sizeof lib, "%.1000s", cli_abs);
+    *strrchr(lib, '/') = '\0';
+    int san = strstr(lib, "build-san") != NULL;
+    strcat(lib, "/libionhop.a");
+    snprintf(cmd, sizeof cmd,
+             "awk '/^```c$/{f=1;next} /^```$/{f=0} f' README.md > %.1000s/readme_example.c && "
+             "printf '#include \"ionhop.h\"\\n#include <stdio.h>\\nint main(void) {\\n#include \"readme_example.c\"\\n"
+             "return 0;\\n}\\n' > %.1000s/readme_main.c && "
+             "cc -std=c11 -Wall -Wextra -Iinclude -I/usr/include/x86_64-linux-gnu/openblas-pthread %s %.1000s/readme_main.c "
+             "%.1000s -lopenblas -lsymspg -lcjson -lz -lm -fopenmp -o %.1000s/readme_example && %.1000s/readme_example",
+             tmpdir, tmpdir, san ? "-fsanitize=address,undefined" : "", tmpdir, lib, tmpdir, tmpdir);
+    CHECK_INT(run(cmd, out, sizeof out), 0);
+    CHECK_MSG(strstr(out, "0.246 eV (90 %: 0.00-0.52)") != NULL, "%.1000s", out);
+    CHECK_MSG(strstr(out, "warning") == NULL, "%.1000s", out);
+
     snprintf(cmd, sizeof cmd, "rm -rf %.1000s %.1000s", tmpdir, alone);
     CHECK(system(cmd) == 0);
     return test_summary("test_cli_install");

@@ -403,22 +403,21 @@ typedef struct {
 
 static int cmp_jid_ion(const void *a, const void *b) { return strcmp(((const jid_ion *)a)->jid, ((const jid_ion *)b)->jid); }
 
-/* Each cross-validated prediction's mobile ion, from the record of train_data with its jid (the
- * first site of a 5-image record). 1 (with a warning) if some jid is not there: no per-ion scores. */
-static int cv_ions(const char *train_data, char (*jids)[64], int n, int *z) {
-    ih_structure_set set;
-    if (ih_read_structures(train_data, IH_FMT_JSON, &set) != 0) return -1;
-    jid_ion *map = malloc((size_t)(set.n ? set.n : 1) * sizeof *map);
+/* Each cross-validated prediction's mobile ion, from the record of the training records (set,
+ * read from train_data) with its jid (the first site of a 5-image record). 1 (with a warning) if
+ * some jid is not there: no per-ion scores. */
+static int cv_ions(const ih_structure_set *set, const char *train_data, char (*jids)[64], int n, int *z) {
+    jid_ion *map = malloc((size_t)(set->n ? set->n : 1) * sizeof *map);
     int rc = map ? 0 : ih_set_error("%s: out of memory", train_data), missing = 0;
-    for (int r = 0; rc == 0 && r < set.n; r++) {
-        snprintf(map[r].jid, sizeof map[r].jid, "%s", set.items[r].jid);
-        map[r].z = set.items[r].n_atoms > 0 ? set.items[r].z[0] : 0;
+    for (int r = 0; rc == 0 && r < set->n; r++) {
+        snprintf(map[r].jid, sizeof map[r].jid, "%s", set->items[r].jid);
+        map[r].z = set->items[r].n_atoms > 0 ? set->items[r].z[0] : 0;
     }
-    if (rc == 0) qsort(map, (size_t)set.n, sizeof *map, cmp_jid_ion);
+    if (rc == 0) qsort(map, (size_t)set->n, sizeof *map, cmp_jid_ion);
     for (int i = 0; rc == 0 && i < n; i++) {
         jid_ion key;
         snprintf(key.jid, sizeof key.jid, "%s", jids[i]);
-        const jid_ion *hit = bsearch(&key, map, (size_t)set.n, sizeof *map, cmp_jid_ion);
+        const jid_ion *hit = bsearch(&key, map, (size_t)set->n, sizeof *map, cmp_jid_ion);
         z[i] = hit ? hit->z : 0;
         if (!hit && missing++ == 0)
             ih_warn("%s: the cross-validated prediction of jid %s has no record here: the calibration is kept over all "
@@ -426,7 +425,6 @@ static int cv_ions(const char *train_data, char (*jids)[64], int n, int *z) {
                     train_data, jids[i]);
     }
     free(map);
-    ih_structure_set_free(&set);
     return rc != 0 ? -1 : missing ? 1 : 0;
 }
 
@@ -442,14 +440,15 @@ static void add_scores(cJSON *obj, const double *score, int n) {
 /* Per-ion scores (Mondrian conformal): an ion with IH_CAL_GROUP_RECORDS records or more has its
  * own sorted scores; the others' records together form the group "other" if there are
  * IH_CAL_GROUP_MIN of them. */
-static void add_groups(cJSON *cal, const double *score, const int *z, int n) {
+static int add_groups(cJSON *cal, const double *score, const int *z, int n, const char *name) {
     int count[128] = {0}, n_other = 0;
     for (int i = 0; i < n; i++) count[z[i] & 127]++;
     for (int e = 1; e < 128; e++)
         if (count[e] < IH_CAL_GROUP_RECORDS) n_other += count[e];
     double *buf = malloc((size_t)n * sizeof *buf);
+    if (!buf) return ih_set_error("%s: out of memory", name);
     cJSON *groups = cJSON_AddArrayToObject(cal, "groups");
-    for (int e = 1; buf && e <= 128; e++) {
+    for (int e = 1; e <= 128; e++) {
         int other = e == 128; /* last: the ions without a group of their own */
         if (other ? n_other < IH_CAL_GROUP_MIN : count[e] < IH_CAL_GROUP_RECORDS) continue;
         int m = 0;
@@ -463,22 +462,21 @@ static void add_groups(cJSON *cal, const double *score, const int *z, int n) {
         cJSON_AddItemToArray(groups, g);
     }
     free(buf);
+    return 0;
 }
 
 /* The training domain of a record file: records per mobile ion, the host elements seen, and the
  * 1st percentile of the straight paths' closest approach to a host atom (docs/method.md §13). */
-static cJSON *domain_json(const char *data) {
-    ih_structure_set set;
-    if (ih_read_structures(data, IH_FMT_JSON, &set) != 0) return NULL;
+static cJSON *domain_json(const ih_structure_set *set, const char *data) {
     int ions[128] = {0}, host[128] = {0}, n = 0;
-    double *closest = malloc((size_t)(set.n ? set.n : 1) * sizeof *closest);
+    double *closest = malloc((size_t)(set->n ? set->n : 1) * sizeof *closest);
     cJSON *d = NULL, *jids = cJSON_CreateArray(); /* the training records, so evaluate can tell them */
     if (!closest) {
         ih_set_error("%s: out of memory", data);
         goto done;
     }
-    for (int r = 0; r < set.n; r++) {
-        const ih_structure *s = &set.items[r];
+    for (int r = 0; r < set->n; r++) {
+        const ih_structure *s = &set->items[r];
         if (!ih_structure_is_5image(s)) {
             ih_set_error("%s: record %d is not a 5-image path record: the training domain is built from path "
                          "records",
@@ -509,23 +507,17 @@ static cJSON *domain_json(const char *data) {
 done:
     cJSON_Delete(jids);
     free(closest);
-    ih_structure_set_free(&set);
     return d;
 }
 
-/* The training records in the model's representation: each member's head input for each record
- * of train_data (n × M × dim), and in domain's "representation" the per-member median of the
- * records' mean distance to their IH_REP_NEIGHBORS nearest others. */
-static int representation(const char *model_path, const char *train_data, cJSON *domain, float **rep_out, int *n_out,
-                          int *m_out, int *dim_out) {
+/* The training records (set, read from train_data) in the model's representation: each member's
+ * head input for each record (n × M × dim), and in domain's "representation" the per-member median
+ * of the records' mean distance to their IH_REP_NEIGHBORS nearest others. */
+static int representation(const char *model_path, const ih_structure_set *set, const char *train_data, cJSON *domain,
+                          float **rep_out, int *n_out, int *m_out, int *dim_out) {
     ih_model_set ms;
     if (ih_model_set_load(model_path, &ms) != 0) return -1;
-    ih_structure_set set;
-    if (ih_read_structures(train_data, IH_FMT_JSON, &set) != 0) {
-        ih_model_set_free(&ms);
-        return -1;
-    }
-    int n = set.n, M = ms.n_members, dim = ih_model_config(ms.members[0])->hidden, rc = 0;
+    int n = set->n, M = ms.n_members, dim = ih_model_config(ms.members[0])->hidden, rc = 0;
     float *rep = malloc((size_t)(n ? n : 1) * M * dim * sizeof *rep);
     double *median = malloc((size_t)M * sizeof *median);
     if (!rep || !median) rc = ih_set_error("%s: out of memory", train_data);
@@ -533,7 +525,7 @@ static int representation(const char *model_path, const char *train_data, cJSON 
     if (rc == 0 && too_few)
         ih_warn("%s: %d record%s: the distance in the model's representation needs at least %d, so it is not stored",
                 train_data, n, n == 1 ? "" : "s", IH_REP_NEIGHBORS + 1);
-    if (rc == 0 && !too_few) rc = ih_model_set_representation(&ms, &set, train_data, rep);
+    if (rc == 0 && !too_few) rc = ih_model_set_representation(&ms, set, train_data, rep);
     if (rc == 0 && !too_few) rc = rep_medians(rep, n, M, dim, median);
     for (int m = 0; rc == 0 && !too_few && m < M; m++)
         if (!(median[m] > 0))
@@ -550,7 +542,6 @@ static int representation(const char *model_path, const char *train_data, cJSON 
         rep = NULL;
     }
     free(rep), free(median);
-    ih_structure_set_free(&set);
     ih_model_set_free(&ms);
     return rc;
 }
@@ -565,33 +556,39 @@ int ih_calibrate_model(const char *model_path, const char *cv_csv, int spread_me
     int n;
     double c_spread = spread_members > 1 ? 1.0 : 0.0;
     if (read_cv(cv_csv, &score, &jids, &n, c_spread, c_pred, c_const) != 0) return -1;
-    int *ion_z = train_data ? malloc((size_t)n * sizeof *ion_z) : NULL, per_ion = 0;
-    if (train_data && !ion_z) {
+    /* the training records, read once: each prediction's ion, the domain and the representation */
+    ih_structure_set train = {0, NULL};
+    int *ion_z = NULL, per_ion = 0;
+    if (train_data && ih_read_structures(train_data, IH_FMT_JSON, &train) != 0) {
         free(score), free(jids);
+        return -1;
+    }
+    if (train_data && !(ion_z = malloc((size_t)n * sizeof *ion_z))) {
+        free(score), free(jids), ih_structure_set_free(&train);
         return ih_set_error("%s: out of memory", cv_csv);
     }
     if (train_data) {
-        int got = cv_ions(train_data, jids, n, ion_z);
+        int got = cv_ions(&train, train_data, jids, n, ion_z);
         if (got < 0) {
-            free(score), free(jids), free(ion_z);
+            free(score), free(jids), free(ion_z), ih_structure_set_free(&train);
             return -1;
         }
         per_ion = got == 0;
     }
     ih_st_file f;
     if (ih_st_read(model_path, &f) != 0) {
-        free(score), free(jids), free(ion_z);
+        free(score), free(jids), free(ion_z), ih_structure_set_free(&train);
         return -1;
     }
     int rc = 0;
     const char *meta = ih_st_meta_get(&f, "ionhop");
     cJSON *root = meta ? cJSON_Parse(meta) : NULL;
     if (!root) rc = ih_set_error("%s: not an ionhop model file (no \"ionhop\" metadata)", model_path);
-    cJSON *domain = rc == 0 && train_data ? domain_json(train_data) : NULL;
+    cJSON *domain = rc == 0 && train_data ? domain_json(&train, train_data) : NULL;
     if (rc == 0 && train_data && !domain) rc = -1;
     float *rep = NULL;
     int rep_n = 0, rep_m = 0, rep_dim = 0;
-    if (rc == 0 && domain) rc = representation(model_path, train_data, domain, &rep, &rep_n, &rep_m, &rep_dim);
+    if (rc == 0 && domain) rc = representation(model_path, &train, train_data, domain, &rep, &rep_n, &rep_m, &rep_dim);
     int new_domain = domain != NULL; /* its tensors replace the stored ones */
     if (rc == 0 && domain) {
         cJSON_DeleteItemFromObjectCaseSensitive(root, "domain");
@@ -612,13 +609,13 @@ int ih_calibrate_model(const char *model_path, const char *cv_csv, int spread_me
         cJSON_AddNumberToObject(scale, "spread", c_spread);
         cJSON_AddNumberToObject(scale, "pred", c_pred);
         cJSON_AddNumberToObject(scale, "const", c_const);
-        if (per_ion) add_groups(cal, score, ion_z, n);
+        if (per_ion) rc = add_groups(cal, score, ion_z, n, out_path);
         qsort(score, (size_t)n, sizeof *score, cmp_double);
         add_scores(cal, score, n);
-        char *text = cJSON_PrintUnformatted(root);
+        char *text = rc == 0 ? cJSON_PrintUnformatted(root) : NULL;
         ih_st_tensor *t = malloc((size_t)(f.n + 1) * sizeof *t);
         ih_st_kv *kv = malloc((size_t)f.n_meta * sizeof *kv);
-        if (!text || !t || !kv) rc = ih_set_error("%s: out of memory", out_path);
+        if (rc == 0 && (!text || !t || !kv)) rc = ih_set_error("%s: out of memory", out_path);
         int nt = 0;
         for (int k = 0; rc == 0 && k < f.n; k++) {
             const ih_st_entry *e = &f.tensors[k];
@@ -637,5 +634,6 @@ int ih_calibrate_model(const char *model_path, const char *cv_csv, int spread_me
     cJSON_Delete(root);
     ih_st_free(&f);
     free(score), free(rep), free(jids), free(ion_z);
+    ih_structure_set_free(&train);
     return rc;
 }

@@ -323,7 +323,7 @@ typedef struct trainer {
     double *per_task, *train_abs;             /* P */
     long *train_cnt;                          /* P */
     int *mb_start, *mb_len;                   /* the micro-batches of a mini-batch (batch entries) */
-    long *bal_cost, *bal_load;                /* balance_batch's scratch (batch each) */
+    long *bal_cost, *bal_load;                /* ih_balance_micro_batches' scratch (batch each) */
     int *bal_by_cost, *bal_fill, *bal_out;
     int *val_chunk;                           /* validation forward passes (n_val + 1) */
     int quiet;                                /* o->quiet, or not rank 0 */
